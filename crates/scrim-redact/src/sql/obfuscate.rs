@@ -1,0 +1,501 @@
+//! Rebuilds a statement from its tokens with every literal replaced by `?`.
+
+use std::borrow::Cow;
+
+use super::lexer::{Lexer, Token, TokenKind};
+use super::SqlOptions;
+
+/// Function bodies nest (`DO $$ … EXECUTE $q$ … $q$ … $$`); beyond this depth a body is
+/// replaced whole, which bounds recursion on hostile input.
+const MAX_BODY_DEPTH: usize = 4;
+
+/// A group that is not obviously a list (function arguments, type modifiers) is only
+/// collapsed when its end is this near, which keeps look-ahead linear in the input.
+const SHORT_GROUP_TOKENS: usize = 64;
+
+/// Replaces every literal in `input` with `?` and normalises whitespace to single spaces.
+///
+/// The result borrows `input` when nothing had to change (an already parameterised,
+/// single-spaced statement without comments): no allocation happens then. Any byte
+/// sequence is accepted; a string, quoted identifier or comment left open at the end
+/// drops everything from its opening quote on.
+///
+/// ```
+/// use scrim_redact::sql::{obfuscate, Dialect, SqlOptions};
+/// let opts = SqlOptions::for_dialect(Dialect::PostgreSql);
+/// assert_eq!(
+///     obfuscate("SELECT * FROM users WHERE email = 'a@b.c' AND id IN (1, 2, 3)", &opts),
+///     "SELECT * FROM users WHERE email = ? AND id IN (?)"
+/// );
+/// ```
+pub fn obfuscate<'a>(input: &'a str, options: &SqlOptions) -> Cow<'a, str> {
+    obfuscate_at_depth(input, options, 0)
+}
+
+fn obfuscate_at_depth<'a>(input: &'a str, options: &SqlOptions, depth: usize) -> Cow<'a, str> {
+    let mut o = Obfuscator {
+        src: input,
+        opts: options,
+        lexer: Lexer::new(input, options.dialect),
+        out: Output::new(input),
+        space: Space::None,
+        prev: None,
+        paren_depth: 0,
+        cast_parens: 0,
+        body_depth: depth,
+    };
+    o.run();
+    o.out.finish()
+}
+
+/// Whitespace waiting to be written before the next token.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Space {
+    None,
+    /// One whitespace token from the source: reused as-is when it is a single space.
+    Source(usize, usize),
+    /// Something was removed here (a comment, an alias): write one space.
+    Synthetic,
+    /// An alias was removed: write one space unless the next token closes something.
+    AfterRemoval,
+}
+
+struct Obfuscator<'a, 'o> {
+    src: &'a str,
+    opts: &'o SqlOptions,
+    lexer: Lexer<'a>,
+    out: Output<'a>,
+    space: Space,
+    /// The last token that was not trivia, whether written or removed.
+    prev: Option<Token>,
+    paren_depth: u32,
+    /// Bit `n` is set when the parenthesis at depth `n` belongs to `CAST(` or
+    /// `CONVERT(`, where `AS` names a type, not an alias.
+    cast_parens: u64,
+    body_depth: usize,
+}
+
+impl<'a> Obfuscator<'a, '_> {
+    fn run(&mut self) {
+        while let Some(t) = self.lexer.next() {
+            match t.kind {
+                TokenKind::Whitespace => self.add_space(Space::Source(t.start, t.end)),
+                TokenKind::Comment if self.opts.keep_comments => self.comment(t),
+                TokenKind::Comment => self.add_space(Space::Synthetic),
+                TokenKind::UnterminatedComment => return,
+                TokenKind::UnterminatedQuote => {
+                    self.write_str("?");
+                    return;
+                }
+                TokenKind::String | TokenKind::Number => self.write_str("?"),
+                TokenKind::DollarString { tag_len } => self.dollar_string(t, tag_len),
+                TokenKind::Word => self.word(t),
+                TokenKind::QuotedIdent | TokenKind::Variable => self.identifier(t),
+                TokenKind::Placeholder if self.opts.replace_placeholders => self.write_str("?"),
+                TokenKind::Placeholder => self.write_token(t),
+                TokenKind::Punct => self.punct(t),
+            }
+            if !t.kind.is_trivia() {
+                self.prev = Some(t);
+            }
+        }
+    }
+
+    fn add_space(&mut self, s: Space) {
+        self.space = match (self.space, s) {
+            (Space::None, s) => s,
+            (Space::AfterRemoval, _) | (_, Space::AfterRemoval) => Space::AfterRemoval,
+            _ => Space::Synthetic,
+        };
+    }
+
+    /// Writes the pending space, if any, before a token whose text starts with `next`.
+    fn flush_space(&mut self, next: u8) {
+        let space = std::mem::replace(&mut self.space, Space::None);
+        if self.out.is_empty() {
+            return;
+        }
+        match space {
+            Space::None => {}
+            Space::Source(s, e) if &self.src[s..e] == " " => self.out.keep(s, e),
+            Space::AfterRemoval if matches!(next, b',' | b')' | b';') => {}
+            _ => self.out.push(" "),
+        }
+    }
+
+    fn write_token(&mut self, t: Token) {
+        self.flush_space(self.src.as_bytes()[t.start]);
+        self.out.keep(t.start, t.end);
+    }
+
+    fn write_str(&mut self, s: &str) {
+        self.flush_space(s.as_bytes()[0]);
+        self.out.push(s);
+    }
+
+    fn prev_is_word(&self, any_of: &[&str]) -> bool {
+        self.prev.is_some_and(|p| {
+            p.kind == TokenKind::Word && any_of.iter().any(|w| p.text(self.src).eq_ignore_ascii_case(w))
+        })
+    }
+
+    fn comment(&mut self, t: Token) {
+        let text = t.text(self.src);
+        if text.starts_with("/*") {
+            self.write_token(t);
+        } else {
+            // A line comment would swallow the rest of a one-line statement: rewrite it
+            // as a block comment.
+            let body = text.trim_start_matches(['-', '#', '/']).trim().replace("*/", "* /");
+            self.write_str(&format!("/* {body} */"));
+        }
+        self.add_space(Space::Synthetic);
+    }
+
+    fn dollar_string(&mut self, t: Token, tag_len: usize) {
+        let is_body = self.opts.obfuscate_function_bodies
+            && self.body_depth < MAX_BODY_DEPTH
+            && self.prev_is_word(&["as", "do"]);
+        if !is_body {
+            self.write_str("?");
+            return;
+        }
+        let tag = &self.src[t.start..t.start + tag_len];
+        let body = &self.src[t.start + tag_len..t.end - tag_len];
+        let inner = obfuscate_at_depth(body, self.opts, self.body_depth + 1);
+        if matches!(&inner, Cow::Borrowed(b) if b.len() == body.len()) {
+            // Unchanged body: keep the source text (and its allocation-free path).
+            self.write_token(t);
+            return;
+        }
+        self.write_str(tag);
+        self.out.push(&inner);
+        self.out.push(tag);
+    }
+
+    fn word(&mut self, t: Token) {
+        let text = t.text(self.src);
+        let replace = (self.opts.replace_null && text.eq_ignore_ascii_case("null"))
+            || (self.opts.replace_booleans
+                && (text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false")));
+        if replace {
+            self.write_str("?");
+        } else if !self.opts.keep_aliases && text.eq_ignore_ascii_case("as") && self.drop_alias() {
+            self.add_space(Space::AfterRemoval);
+        } else {
+            self.identifier(t);
+        }
+    }
+
+    fn identifier(&mut self, t: Token) {
+        let text = t.text(self.src);
+        if self.opts.replace_digits && text.bytes().any(|b| b.is_ascii_digit()) {
+            self.write_str(&replace_digit_runs(text));
+        } else {
+            self.write_token(t);
+        }
+    }
+
+    /// At an `AS`: when an alias follows, skips it and returns true.
+    fn drop_alias(&mut self) -> bool {
+        let in_cast = self.paren_depth > 0
+            && self.paren_depth <= 64
+            && self.cast_parens & (1 << (self.paren_depth - 1)) != 0;
+        if in_cast {
+            return false;
+        }
+        let mut la = self.lexer.clone();
+        let Some(alias) = la.by_ref().find(|t| !t.kind.is_trivia()) else { return false };
+        let is_alias = match alias.kind {
+            TokenKind::QuotedIdent => true,
+            TokenKind::Word => !is_non_alias_keyword(alias.text(self.src)),
+            _ => false,
+        };
+        let after = la.clone().find(|t| !t.kind.is_trivia());
+        let followed_ok = after.is_none_or(|a| !matches!(a.text(self.src), "(" | "."));
+        if is_alias && followed_ok {
+            self.lexer = la;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn punct(&mut self, t: Token) {
+        match t.text(self.src) {
+            open @ ("(" | "[") => {
+                if self.opts.collapse_lists && self.collapse_group(t, open == "(") {
+                    return;
+                }
+                if open == "(" {
+                    let cast = self.prev_is_word(&["cast", "try_cast", "safe_cast", "convert", "try_convert"]);
+                    if self.paren_depth < 64 {
+                        let bit = 1u64 << self.paren_depth;
+                        self.cast_parens = if cast { self.cast_parens | bit } else { self.cast_parens & !bit };
+                    }
+                    self.paren_depth = self.paren_depth.saturating_add(1);
+                }
+            }
+            ")" => self.paren_depth = self.paren_depth.saturating_sub(1),
+            _ => {}
+        }
+        self.write_token(t);
+    }
+
+    /// At `(` or `[`: if the group holds only literals and placeholders (and nested groups
+    /// of them), writes `(?)` / `[?]` in its place and returns true. After `VALUES`,
+    /// following rows of the same kind are absorbed into the same `(?)`.
+    fn collapse_group(&mut self, open: Token, paren: bool) -> bool {
+        let list_context = self.prev_is_word(&["in", "values", "array", "any", "all"]);
+        let limit = if list_context { usize::MAX } else { SHORT_GROUP_TOKENS };
+        let mut la = self.lexer.clone();
+        let Some(mut end) = scan_literal_group(self.src, &mut la, paren, limit) else {
+            return false;
+        };
+        if paren && self.prev_is_word(&["values"]) {
+            // Absorb `, (…)` rows while they are literal-only too.
+            loop {
+                let mut row = la.clone();
+                let comma = row.by_ref().find(|t| !t.kind.is_trivia());
+                let open = row.by_ref().find(|t| !t.kind.is_trivia());
+                let is_row = comma.is_some_and(|c| c.text(self.src) == ",")
+                    && open.is_some_and(|o| o.text(self.src) == "(");
+                if !is_row {
+                    break;
+                }
+                match scan_literal_group(self.src, &mut row, true, usize::MAX) {
+                    Some(e) => {
+                        end = e;
+                        la = row;
+                    }
+                    None => break,
+                }
+            }
+        }
+        let text = if paren { "(?)" } else { "[?]" };
+        if &self.src[open.start..end] == text {
+            self.flush_space(b'(');
+            self.out.keep(open.start, end);
+        } else {
+            self.write_str(text);
+        }
+        self.lexer = la;
+        true
+    }
+}
+
+/// Scans the rest of a group opened just before `la`'s position. Returns the end of its
+/// closing bracket when everything inside is a literal, a placeholder, a comma or a
+/// nested literal group, and it holds at least one value.
+fn scan_literal_group(src: &str, la: &mut Lexer<'_>, paren: bool, limit: usize) -> Option<usize> {
+    let (open, close) = if paren { ("(", ")") } else { ("[", "]") };
+    let mut depth = 1usize;
+    let mut values = 0usize;
+    for (n, t) in la.enumerate() {
+        if n >= limit {
+            return None;
+        }
+        match t.kind {
+            TokenKind::Whitespace | TokenKind::Comment => {}
+            TokenKind::String | TokenKind::Number | TokenKind::DollarString { .. } | TokenKind::Placeholder => {
+                values += 1;
+            }
+            TokenKind::Word if is_value_keyword(t.text(src)) => values += 1,
+            TokenKind::Punct => match t.text(src) {
+                "," => {}
+                s if s == open => depth += 1,
+                s if s == close => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return (values > 0).then_some(t.end);
+                    }
+                }
+                _ => return None,
+            },
+            _ => return None,
+        }
+    }
+    None
+}
+
+fn is_value_keyword(w: &str) -> bool {
+    ["null", "true", "false"].iter().any(|k| w.eq_ignore_ascii_case(k))
+}
+
+/// Words that follow `AS` without being an alias (`CREATE VIEW v AS SELECT`,
+/// `WITH x AS MATERIALIZED (`, `AS RANGE`).
+fn is_non_alias_keyword(w: &str) -> bool {
+    const KEYWORDS: &[&str] = &[
+        "select", "with", "values", "begin", "table", "range", "declare", "set", "insert",
+        "update", "delete", "merge", "if", "return", "returns", "external", "language",
+        "identity", "partition", "materialized", "not", "on", "enum", "object", "assignment",
+        "implicit", "explicit", "call", "exec", "execute", "of", "is", "select", "from",
+        "where", "row", "stored", "virtual", "while", "for", "declare", "copy", "type",
+    ];
+    KEYWORDS.iter().any(|k| w.eq_ignore_ascii_case(k))
+}
+
+/// `orders_2024_01` → `orders_?_?`.
+fn replace_digit_runs(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut in_digits = false;
+    for c in s.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                out.push('?');
+            }
+            in_digits = true;
+        } else {
+            out.push(c);
+            in_digits = false;
+        }
+    }
+    out
+}
+
+/// The output, kept as a slice of the input for as long as it equals one.
+struct Output<'a> {
+    src: &'a str,
+    /// While `buf` is `None`, the output is exactly `src[start..end]`.
+    start: usize,
+    end: usize,
+    buf: Option<String>,
+}
+
+impl<'a> Output<'a> {
+    fn new(src: &'a str) -> Self {
+        Output { src, start: 0, end: 0, buf: None }
+    }
+
+    fn is_empty(&self) -> bool {
+        match &self.buf {
+            Some(b) => b.is_empty(),
+            None => self.start == self.end,
+        }
+    }
+
+    /// Appends `src[s..e]`.
+    fn keep(&mut self, s: usize, e: usize) {
+        match &mut self.buf {
+            Some(b) => b.push_str(&self.src[s..e]),
+            None if self.start == self.end => {
+                self.start = s;
+                self.end = e;
+            }
+            None if s == self.end => self.end = e,
+            None => {
+                let src = self.src;
+                self.materialize().push_str(&src[s..e]);
+            }
+        }
+    }
+
+    fn push(&mut self, s: &str) {
+        self.materialize().push_str(s);
+    }
+
+    fn materialize(&mut self) -> &mut String {
+        let (src, start, end) = (self.src, self.start, self.end);
+        self.buf.get_or_insert_with(|| {
+            let mut b = String::with_capacity(src.len());
+            b.push_str(&src[start..end]);
+            b
+        })
+    }
+
+    fn finish(self) -> Cow<'a, str> {
+        match self.buf {
+            Some(b) => Cow::Owned(b),
+            None => Cow::Borrowed(&self.src[self.start..self.end]),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::Dialect;
+
+    fn pg(s: &str) -> String {
+        obfuscate(s, &SqlOptions::for_dialect(Dialect::PostgreSql)).into_owned()
+    }
+
+    #[test]
+    fn literals_become_placeholders() {
+        assert_eq!(pg("SELECT 'a', 1, -2.5e3, 0x1F, $$x$$, E'\\''"), "SELECT ?, ?, ?, ?, ?, ?");
+        assert_eq!(pg("x = -1 AND y - 1 > 0"), "x = ? AND y - ? > ?");
+    }
+
+    #[test]
+    fn unchanged_input_is_borrowed() {
+        let s = "SELECT id FROM users WHERE id = $1";
+        assert!(matches!(obfuscate(s, &SqlOptions::default()), Cow::Borrowed(_)));
+        let s = "  SELECT id FROM users WHERE id IN (?)  ";
+        let out = obfuscate(s, &SqlOptions::default());
+        assert!(matches!(out, Cow::Borrowed(_)));
+        assert_eq!(out, "SELECT id FROM users WHERE id IN (?)");
+    }
+
+    #[test]
+    fn whitespace_and_comments_are_normalised() {
+        assert_eq!(pg("SELECT\n  a -- who\n, b /* x */ FROM t"), "SELECT a , b FROM t");
+        let keep = SqlOptions { keep_comments: true, ..SqlOptions::default() };
+        assert_eq!(obfuscate("SELECT 1 -- hi */\nFROM t", &keep), "SELECT ? /* hi * / */ FROM t");
+    }
+
+    #[test]
+    fn lists_collapse() {
+        assert_eq!(pg("a IN (1, 2, 3)"), "a IN (?)");
+        assert_eq!(pg("VALUES (1, 'a'), (2, 'b'),(3, NULL)"), "VALUES (?)");
+        assert_eq!(pg("VALUES (1, now()), (2, now())"), "VALUES (?, now()), (?, now())");
+        assert_eq!(pg("ARRAY[1, 2]"), "ARRAY[?]");
+        assert_eq!(pg("(a, b) IN ((1, 2), (3, 4))"), "(a, b) IN (?)");
+        assert_eq!(pg("f(x, 2)"), "f(x, ?)");
+        let no = SqlOptions { collapse_lists: false, ..SqlOptions::default() };
+        assert_eq!(obfuscate("a IN (1, 2)", &no), "a IN (?, ?)");
+    }
+
+    #[test]
+    fn aliases_can_be_dropped() {
+        let opts = SqlOptions { keep_aliases: false, ..SqlOptions::default() };
+        assert_eq!(
+            obfuscate("SELECT a AS x, CAST(b AS INT) AS y FROM t AS u", &opts),
+            "SELECT a, CAST(b AS INT) FROM t"
+        );
+        assert_eq!(obfuscate("WITH c AS (SELECT 1) SELECT * FROM c", &opts), "WITH c AS (SELECT ?) SELECT * FROM c");
+    }
+
+    #[test]
+    fn options_replace_more() {
+        let opts = SqlOptions {
+            replace_digits: true,
+            replace_null: true,
+            replace_booleans: true,
+            replace_placeholders: true,
+            collapse_lists: false,
+            ..SqlOptions::default()
+        };
+        assert_eq!(
+            obfuscate("SELECT t1.a FROM sales_2024 t1 WHERE x IS NULL AND y = TRUE AND z = $1", &opts),
+            "SELECT t?.a FROM sales_? t? WHERE x IS ? AND y = ? AND z = ?"
+        );
+    }
+
+    #[test]
+    fn function_bodies_are_obfuscated_as_sql() {
+        assert_eq!(
+            pg("CREATE FUNCTION f() RETURNS int AS $fn$ SELECT 42 $fn$ LANGUAGE sql"),
+            "CREATE FUNCTION f() RETURNS int AS $fn$SELECT ?$fn$ LANGUAGE sql"
+        );
+        let off = SqlOptions { obfuscate_function_bodies: false, ..SqlOptions::for_dialect(Dialect::PostgreSql) };
+        assert_eq!(obfuscate("DO $$ SELECT 1 $$", &off), "DO ?");
+    }
+
+    #[test]
+    fn unterminated_input_drops_the_rest() {
+        assert_eq!(pg("SELECT * FROM t WHERE a = 'secret"), "SELECT * FROM t WHERE a = ?");
+        assert_eq!(pg("SELECT 1 /* secret"), "SELECT ?");
+        assert_eq!(pg("SELECT $x$ secret"), "SELECT ?");
+        assert_eq!(pg("SELECT \"secret"), "SELECT ?");
+    }
+}
