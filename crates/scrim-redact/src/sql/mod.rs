@@ -40,8 +40,10 @@ pub struct SqlOptions {
     pub replace_null: bool,
     /// Replace `TRUE` / `FALSE` with `?`. Default: off.
     pub replace_booleans: bool,
-    /// Replace bind placeholders (`$1`, `:name`, `@p1`, `%s`) with `?`. Default: off.
-    pub replace_placeholders: bool,
+    /// Replace positional bind parameters (`$1`, `:1`, `?1`, `%s`) with `?`, so that they
+    /// collapse in lists like literals do. Named parameters (`:name`, `@name`,
+    /// `%(name)s`) are always kept. Default: off.
+    pub replace_positional_parameters: bool,
     /// Obfuscate the body of a dollar-quoted function (`AS $$ … $$`, `DO $$ … $$`) as SQL
     /// instead of replacing it whole. Default: on.
     pub obfuscate_function_bodies: bool,
@@ -58,7 +60,7 @@ impl SqlOptions {
             keep_aliases: true,
             replace_null: false,
             replace_booleans: false,
-            replace_placeholders: false,
+            replace_positional_parameters: false,
             obfuscate_function_bodies: true,
         }
     }

@@ -91,7 +91,7 @@ impl<'a> Obfuscator<'a, '_> {
                 TokenKind::DollarString { tag_len } => self.dollar_string(t, tag_len),
                 TokenKind::Word => self.word(t),
                 TokenKind::QuotedIdent | TokenKind::Variable => self.identifier(t),
-                TokenKind::Placeholder if self.opts.replace_placeholders => self.write_str("?"),
+                TokenKind::Placeholder if self.replaces_placeholder(t) => self.write_str("?"),
                 TokenKind::Placeholder => self.write_token(t),
                 TokenKind::Punct => self.punct(t),
             }
@@ -131,6 +131,10 @@ impl<'a> Obfuscator<'a, '_> {
     fn write_str(&mut self, s: &str) {
         self.flush_space(s.as_bytes()[0]);
         self.out.push(s);
+    }
+
+    fn replaces_placeholder(&self, t: Token) -> bool {
+        self.opts.replace_positional_parameters && is_positional(t.text(self.src))
     }
 
     fn prev_is_word(&self, any_of: &[&str]) -> bool {
@@ -249,7 +253,9 @@ impl<'a> Obfuscator<'a, '_> {
         let list_context = self.prev_is_word(&["in", "values", "array", "any", "all"]);
         let limit = if list_context { usize::MAX } else { SHORT_GROUP_TOKENS };
         let mut la = self.lexer.clone();
-        let Some(mut end) = scan_literal_group(self.src, &mut la, paren, limit) else {
+        let placeholders_count = self.opts.replace_positional_parameters;
+        let Some(mut end) = scan_literal_group(self.src, &mut la, paren, limit, placeholders_count)
+        else {
             return false;
         };
         if paren && self.prev_is_word(&["values"]) {
@@ -263,7 +269,7 @@ impl<'a> Obfuscator<'a, '_> {
                 if !is_row {
                     break;
                 }
-                match scan_literal_group(self.src, &mut row, true, usize::MAX) {
+                match scan_literal_group(self.src, &mut row, true, usize::MAX, placeholders_count) {
                     Some(e) => {
                         end = e;
                         la = row;
@@ -286,8 +292,16 @@ impl<'a> Obfuscator<'a, '_> {
 
 /// Scans the rest of a group opened just before `la`'s position. Returns the end of its
 /// closing bracket when everything inside is a literal, a placeholder, a comma or a
-/// nested literal group, and it holds at least one value.
-fn scan_literal_group(src: &str, la: &mut Lexer<'_>, paren: bool, limit: usize) -> Option<usize> {
+/// nested literal group, and it holds at least one literal. Placeholders alone do not
+/// make a group collapse unless they are being replaced: a statement that holds nothing
+/// to replace comes out unchanged.
+fn scan_literal_group(
+    src: &str,
+    la: &mut Lexer<'_>,
+    paren: bool,
+    limit: usize,
+    placeholders_count: bool,
+) -> Option<usize> {
     let (open, close) = if paren { ("(", ")") } else { ("[", "]") };
     let mut depth = 1usize;
     let mut values = 0usize;
@@ -297,8 +311,9 @@ fn scan_literal_group(src: &str, la: &mut Lexer<'_>, paren: bool, limit: usize) 
         }
         match t.kind {
             TokenKind::Whitespace | TokenKind::Comment => {}
-            TokenKind::String | TokenKind::Number | TokenKind::DollarString { .. } | TokenKind::Placeholder => {
-                values += 1;
+            TokenKind::String | TokenKind::Number | TokenKind::DollarString { .. } => values += 1,
+            TokenKind::Placeholder if is_positional(t.text(src)) => {
+                values += usize::from(placeholders_count);
             }
             TokenKind::Word if is_value_keyword(t.text(src)) => values += 1,
             TokenKind::Punct => match t.text(src) {
@@ -318,6 +333,11 @@ fn scan_literal_group(src: &str, la: &mut Lexer<'_>, paren: bool, limit: usize) 
     None
 }
 
+/// `?`, `?1`, `$1`, `:1`, `%s`: parameters known by position rather than by name.
+fn is_positional(p: &str) -> bool {
+    p == "%s" || p[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
 fn is_value_keyword(w: &str) -> bool {
     ["null", "true", "false"].iter().any(|k| w.eq_ignore_ascii_case(k))
 }
@@ -331,6 +351,7 @@ fn is_non_alias_keyword(w: &str) -> bool {
         "identity", "partition", "materialized", "not", "on", "enum", "object", "assignment",
         "implicit", "explicit", "call", "exec", "execute", "of", "is", "select", "from",
         "where", "row", "stored", "virtual", "while", "for", "declare", "copy", "type",
+        "procedure", "function", "package", "trigger", "view", "cursor", "sequence",
     ];
     KEYWORDS.iter().any(|k| w.eq_ignore_ascii_case(k))
 }
@@ -471,7 +492,7 @@ mod tests {
             replace_digits: true,
             replace_null: true,
             replace_booleans: true,
-            replace_placeholders: true,
+            replace_positional_parameters: true,
             collapse_lists: false,
             ..SqlOptions::default()
         };
