@@ -178,7 +178,8 @@ impl<'a> Lexer<'a> {
                 self.pos = skip_while(self.bytes, self.pos + 1, is_variable_continue);
                 TokenKind::Variable
             }
-            b'%' if self.peek(1) == b's' && !is_ident_continue(self.peek(2)) => {
+            // `%s?` is `%`, `s`, `?`: the obfuscator writes `s?` for `s1` (replace_digits).
+            b'%' if self.peek(1) == b's' && !is_ident_continue(self.peek(2)) && self.peek(2) != b'?' => {
                 self.pos += 2;
                 TokenKind::Placeholder
             }
@@ -222,12 +223,18 @@ impl<'a> Lexer<'a> {
             Dialect::MsSql => true,
             Dialect::Sqlite | Dialect::Generic => {
                 let Some(prev) = self.prev else { return true };
-                let subscript = !self.trivia_since_prev
-                    && matches!(
-                        prev.kind,
-                        TokenKind::Word | TokenKind::QuotedIdent | TokenKind::Placeholder
-                    )
-                    || (!self.trivia_since_prev && matches!(self.prev_text(), ")" | "]"));
+                // Glued to a value or a closing bracket, `[` subscripts it. Literals count
+                // as values so that `'a'[1]` and its obfuscated form `?[1]` lex alike.
+                let glued_to_value = matches!(
+                    prev.kind,
+                    TokenKind::Word
+                        | TokenKind::QuotedIdent
+                        | TokenKind::Placeholder
+                        | TokenKind::String
+                        | TokenKind::Number
+                        | TokenKind::DollarString { .. }
+                ) || matches!(self.prev_text(), ")" | "]");
+                let subscript = !self.trivia_since_prev && glued_to_value;
                 !subscript && !self.prev_text().eq_ignore_ascii_case("array")
             }
             _ => false,

@@ -144,14 +144,18 @@ impl<'a> Obfuscator<'a, '_> {
     }
 
     fn comment(&mut self, t: Token) {
+        // Always set apart, so that no neighbour can glue onto it (`/` + `/*`).
+        self.add_space(Space::Synthetic);
         let text = t.text(self.src);
         if text.starts_with("/*") {
             self.write_token(t);
         } else {
             // A line comment would swallow the rest of a one-line statement: rewrite it
             // as a block comment.
-            let body = text.trim_start_matches(['-', '#', '/']).trim().replace("*/", "* /");
-            self.write_str(&format!("/* {body} */"));
+            let body = text.trim_start_matches(['-', '#', '/']).trim();
+            let body = body.replace("*/", "* /").replace("/*", "/ *");
+            let sep = if body.is_empty() { "" } else { " " };
+            self.write_str(&format!("/*{sep}{body} */"));
         }
         self.add_space(Space::Synthetic);
     }
@@ -193,7 +197,10 @@ impl<'a> Obfuscator<'a, '_> {
 
     fn identifier(&mut self, t: Token) {
         let text = t.text(self.src);
-        if self.opts.replace_digits && text.bytes().any(|b| b.is_ascii_digit()) {
+        // Words with `$` or `#` keep their digits: after a `?`, those characters would
+        // lex as a dollar quote or a comment on the next pass.
+        let digits = text.bytes().any(|b| b.is_ascii_digit()) && !text.contains(['$', '#']);
+        if self.opts.replace_digits && digits {
             self.write_str(&replace_digit_runs(text));
         } else {
             self.write_token(t);
