@@ -11,6 +11,7 @@
 //! - [`memcached`]: Memcached command scrubbing.
 //! - [`json_query`]: MongoDB / Elasticsearch JSON query scrubbing.
 
+mod cow;
 pub mod json_query;
 pub mod memcached;
 pub mod redis;

@@ -66,6 +66,8 @@
 
 use std::borrow::Cow;
 
+use crate::cow::CowBuilder;
+
 use crate::PLACEHOLDER;
 
 /// Scrubs a Redis / Valkey command text: keeps command names and keys, replaces values with
@@ -170,13 +172,19 @@ enum Rule {
     /// `n` leading keys, then name/value pairs: names kept, values replaced.
     Pairs(usize),
     /// `keep` leading keys, `values` values, then options.
-    ValuesThenOptions { keep: usize, values: usize },
+    ValuesThenOptions {
+        keep: usize,
+        values: usize,
+    },
     ZAdd,
     XAdd,
     /// `EVAL`-like: script or function name, `numkeys`, keys, arguments. `numkeys` is
     /// validated up front, so `keys` is the number of keys to keep, or `None` to replace
     /// everything after the name.
-    Script { keep_name: bool, keys: Option<usize> },
+    Script {
+        keep_name: bool,
+        keys: Option<usize>,
+    },
 }
 
 /// Decides, argument by argument, what a [`Rule`] keeps.
@@ -192,7 +200,12 @@ struct ArgScrubber {
 
 impl ArgScrubber {
     fn new(rule: Rule) -> Self {
-        ArgScrubber { rule, index: 0, numbers_left: 0, body: None }
+        ArgScrubber {
+            rule,
+            index: 0,
+            numbers_left: 0,
+            body: None,
+        }
     }
 
     /// Whether to keep `arg`, the next argument.
@@ -203,7 +216,7 @@ impl ArgScrubber {
             Rule::KeepAll => true,
             Rule::RedactAll => false,
             Rule::KeepFirst(n) => i < n,
-            Rule::Pairs(n) => i < n || (i - n) % 2 == 0,
+            Rule::Pairs(n) => i < n || (i - n).is_multiple_of(2),
             Rule::ValuesThenOptions { keep, values } => {
                 i < keep || (i >= keep + values && self.option(arg))
             }
@@ -248,7 +261,7 @@ impl ArgScrubber {
             Some(p) => p,
         };
         self.body = Some(position + 1);
-        position % 2 == 0 && is_number(arg) // scores kept, members replaced
+        position.is_multiple_of(2) && is_number(arg) // scores kept, members replaced
     }
 
     /// `XADD key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] id field value …`,
@@ -256,7 +269,7 @@ impl ArgScrubber {
     fn xadd_body(&mut self, arg: &str) -> bool {
         if let Some(p) = self.body {
             self.body = Some(p + 1);
-            return p % 2 == 0; // field names kept, values replaced
+            return p.is_multiple_of(2); // field names kept, values replaced
         }
         if self.option(arg) {
             return true;
@@ -279,20 +292,18 @@ fn command_rule(name: &str, rest: Lexer<'_>) -> Rule {
         | "HRANDFIELD" | "HSCAN" | "LLEN" | "LPOP" | "RPOP" | "LRANGE" | "LINDEX" | "LTRIM"
         | "RPOPLPUSH" | "LMOVE" | "BLPOP" | "BRPOP" | "BRPOPLPUSH" | "BLMOVE" | "LMPOP"
         | "BLMPOP" | "SCARD" | "SMEMBERS" | "SPOP" | "SRANDMEMBER" | "SINTER" | "SINTERCARD"
-        | "SINTERSTORE" | "SUNION" | "SUNIONSTORE" | "SDIFF" | "SDIFFSTORE" | "SSCAN"
-        | "ZCARD" | "ZCOUNT" | "ZRANGEBYSCORE" | "ZREVRANGEBYSCORE" | "ZREVRANGE"
-        | "ZPOPMIN" | "ZPOPMAX" | "BZPOPMIN" | "BZPOPMAX" | "ZMPOP" | "BZMPOP"
-        | "ZREMRANGEBYRANK" | "ZREMRANGEBYSCORE" | "ZUNION" | "ZUNIONSTORE" | "ZINTER"
-        | "ZINTERSTORE" | "ZINTERCARD" | "ZDIFF" | "ZDIFFSTORE" | "ZRANDMEMBER" | "ZSCAN"
-        | "PFCOUNT" | "PFMERGE" | "XRANGE" | "XREVRANGE" | "XREAD" | "XREADGROUP" | "XACK"
-        | "XDEL" | "XLEN" | "XTRIM" | "XPENDING" | "XCLAIM" | "XAUTOCLAIM" | "XSETID"
-        | "SUBSCRIBE" | "UNSUBSCRIBE" | "PSUBSCRIBE" | "PUNSUBSCRIBE" | "SSUBSCRIBE"
-        | "SUNSUBSCRIBE" | "WATCH" | "UNWATCH" | "MULTI" | "EXEC" | "DISCARD" | "SELECT"
-        | "DBSIZE" | "FLUSHDB" | "FLUSHALL" | "INFO" | "TIME" | "SAVE" | "BGSAVE"
-        | "BGREWRITEAOF" | "LASTSAVE" | "QUIT" | "RESET" | "READONLY" | "READWRITE" | "WAIT"
-        | "WAITAOF" | "ROLE" | "SWAPDB" | "JSON.GET" | "JSON.DEL" | "JSON.TYPE" => {
-            Rule::KeepAll
-        }
+        | "SINTERSTORE" | "SUNION" | "SUNIONSTORE" | "SDIFF" | "SDIFFSTORE" | "SSCAN" | "ZCARD"
+        | "ZCOUNT" | "ZRANGEBYSCORE" | "ZREVRANGEBYSCORE" | "ZREVRANGE" | "ZPOPMIN" | "ZPOPMAX"
+        | "BZPOPMIN" | "BZPOPMAX" | "ZMPOP" | "BZMPOP" | "ZREMRANGEBYRANK" | "ZREMRANGEBYSCORE"
+        | "ZUNION" | "ZUNIONSTORE" | "ZINTER" | "ZINTERSTORE" | "ZINTERCARD" | "ZDIFF"
+        | "ZDIFFSTORE" | "ZRANDMEMBER" | "ZSCAN" | "PFCOUNT" | "PFMERGE" | "XRANGE"
+        | "XREVRANGE" | "XREAD" | "XREADGROUP" | "XACK" | "XDEL" | "XLEN" | "XTRIM"
+        | "XPENDING" | "XCLAIM" | "XAUTOCLAIM" | "XSETID" | "SUBSCRIBE" | "UNSUBSCRIBE"
+        | "PSUBSCRIBE" | "PUNSUBSCRIBE" | "SSUBSCRIBE" | "SUNSUBSCRIBE" | "WATCH" | "UNWATCH"
+        | "MULTI" | "EXEC" | "DISCARD" | "SELECT" | "DBSIZE" | "FLUSHDB" | "FLUSHALL" | "INFO"
+        | "TIME" | "SAVE" | "BGSAVE" | "BGREWRITEAOF" | "LASTSAVE" | "QUIT" | "RESET"
+        | "READONLY" | "READWRITE" | "WAIT" | "WAITAOF" | "ROLE" | "SWAPDB" | "JSON.GET"
+        | "JSON.DEL" | "JSON.TYPE" => Rule::KeepAll,
         "AUTH" | "HELLO" | "MIGRATE" | "ECHO" | "PING" => Rule::RedactAll,
         "SETEX" | "PSETEX" | "SETRANGE" | "SETBIT" | "LSET" | "LREM" | "LINSERT" | "SMOVE"
         | "HSETNX" | "HINCRBY" | "HINCRBYFLOAT" | "GEOSEARCHSTORE" | "JSON.SET" => {
@@ -365,10 +376,23 @@ fn script_rule(keep_name: bool, rest: Lexer<'_>) -> Rule {
 /// Option keywords and how many numeric arguments each may take.
 fn option_arity(arg: &str) -> Option<usize> {
     const FLAGS: &[&str] = &[
-        "NX", "XX", "GT", "LT", "CH", "INCR", "GET", "KEEPTTL", "REV", "WITHSCORES", "BYSCORE",
-        "BYLEX", "NOMKSTREAM",
+        "NX",
+        "XX",
+        "GT",
+        "LT",
+        "CH",
+        "INCR",
+        "GET",
+        "KEEPTTL",
+        "REV",
+        "WITHSCORES",
+        "BYSCORE",
+        "BYLEX",
+        "NOMKSTREAM",
     ];
-    const ONE_NUMBER: &[&str] = &["EX", "PX", "EXAT", "PXAT", "COUNT", "RANK", "MAXLEN", "MINID"];
+    const ONE_NUMBER: &[&str] = &[
+        "EX", "PX", "EXAT", "PXAT", "COUNT", "RANK", "MAXLEN", "MINID",
+    ];
     if is_keyword(arg, FLAGS) {
         Some(0)
     } else if is_keyword(arg, ONE_NUMBER) {
@@ -392,9 +416,14 @@ fn is_number(arg: &str) -> bool {
     if unsigned.eq_ignore_ascii_case("inf") {
         return true;
     }
-    unsigned.bytes().next().is_some_and(|b| b.is_ascii_digit() || b == b'.')
+    unsigned
+        .bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_digit() || b == b'.')
         && unsigned.bytes().any(|b| b.is_ascii_digit())
-        && unsigned.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
+        && unsigned
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'+' | b'e' | b'E'))
 }
 
 /// Longest command or subcommand name that is matched against the tables.
@@ -485,7 +514,10 @@ impl<'a> Iterator for Lexer<'a> {
             }
         }
         // `start` and `pos` sit next to ASCII bytes or at the ends: valid char boundaries.
-        self.src.get(start..self.pos).filter(|arg| !arg.is_empty()).map(Item::Arg)
+        self.src
+            .get(start..self.pos)
+            .filter(|arg| !arg.is_empty())
+            .map(Item::Arg)
     }
 }
 
@@ -504,49 +536,6 @@ fn closing_quote(bytes: &[u8], open: usize) -> Option<usize> {
             b'\\' if quote == b'"' || bytes.get(i + 1) == Some(&b'\'') => i += 2,
             b if b == quote => return Some(i),
             _ => i += 1,
-        }
-    }
-}
-
-/// Builds a `Cow<str>` from pieces without allocating while the pieces spell out a prefix
-/// of the source: only the first piece that differs copies the prefix into a `String`.
-///
-/// Shared with the memcached and JSON scrubbers (`lib.rs` has no utility module).
-#[derive(Debug)]
-pub(crate) struct CowBuilder<'a> {
-    src: &'a str,
-    /// Length of the source prefix that equals the output so far (while `owned` is `None`).
-    matched: usize,
-    owned: Option<String>,
-}
-
-impl<'a> CowBuilder<'a> {
-    pub(crate) fn new(src: &'a str) -> Self {
-        CowBuilder { src, matched: 0, owned: None }
-    }
-
-    /// Appends `piece` to the output.
-    pub(crate) fn push(&mut self, piece: &str) {
-        if let Some(owned) = &mut self.owned {
-            owned.push_str(piece);
-            return;
-        }
-        let rest = self.src.get(self.matched..).unwrap_or("");
-        if rest.starts_with(piece) {
-            self.matched += piece.len();
-        } else {
-            let mut owned = String::with_capacity(self.src.len().max(self.matched + piece.len()));
-            owned.push_str(self.src.get(..self.matched).unwrap_or(""));
-            owned.push_str(piece);
-            self.owned = Some(owned);
-        }
-    }
-
-    /// The output: borrowed from the source if every piece matched it.
-    pub(crate) fn finish(self) -> Cow<'a, str> {
-        match self.owned {
-            Some(owned) => Cow::Owned(owned),
-            None => Cow::Borrowed(self.src.get(..self.matched).unwrap_or("")),
         }
     }
 }
@@ -596,7 +585,10 @@ mod tests {
     #[test]
     fn set_family_keeps_key_and_options() {
         assert_eq!(r("SET k v"), "SET k ?");
-        assert_eq!(r("SET user:42 \"secret\" EX 10 NX"), "SET user:42 ? EX 10 NX");
+        assert_eq!(
+            r("SET user:42 \"secret\" EX 10 NX"),
+            "SET user:42 ? EX 10 NX"
+        );
         assert_eq!(r("set k v px 100 xx get"), "set k ? px 100 xx get");
         assert_eq!(r("SET k v KEEPTTL"), "SET k ? KEEPTTL");
         // Numbers survive only right after a keyword that takes one.
@@ -652,9 +644,18 @@ mod tests {
     #[test]
     fn zrange_lex_bounds_are_values() {
         assert_eq!(r("ZRANGE z [alice (bob BYLEX"), "ZRANGE z ? ? BYLEX");
-        assert_eq!(r("zrange z - + bylex limit 0 5"), "zrange z ? ? bylex limit 0 5");
-        assert_eq!(r("ZRANGESTORE dst src [a [b BYLEX"), "ZRANGESTORE dst src ? ? BYLEX");
-        assert_eq!(r("ZRANGEBYLEX z [a [b LIMIT 0 10"), "ZRANGEBYLEX z ? ? LIMIT 0 10");
+        assert_eq!(
+            r("zrange z - + bylex limit 0 5"),
+            "zrange z ? ? bylex limit 0 5"
+        );
+        assert_eq!(
+            r("ZRANGESTORE dst src [a [b BYLEX"),
+            "ZRANGESTORE dst src ? ? BYLEX"
+        );
+        assert_eq!(
+            r("ZRANGEBYLEX z [a [b LIMIT 0 10"),
+            "ZRANGEBYLEX z ? ? LIMIT 0 10"
+        );
         assert_eq!(r("ZLEXCOUNT z - +"), "ZLEXCOUNT z ? ?");
         assert_eq!(r("ZRANGE z 0 10 BYSCORE REV"), "ZRANGE z 0 10 BYSCORE REV");
     }
@@ -666,7 +667,10 @@ mod tests {
             r("XADD s NOMKSTREAM MAXLEN ~ 1000 LIMIT 10 * f v"),
             "XADD s NOMKSTREAM MAXLEN ~ 1000 LIMIT 10 * f ?"
         );
-        assert_eq!(r("XADD s MINID 1526919030474-0 1-1 f v"), "XADD s MINID 1526919030474-0 1-1 f ?");
+        assert_eq!(
+            r("XADD s MINID 1526919030474-0 1-1 f v"),
+            "XADD s MINID 1526919030474-0 1-1 f ?"
+        );
         assert_eq!(r("XADD s secret f v"), "XADD s ? f ?");
     }
 
@@ -675,7 +679,10 @@ mod tests {
         assert_eq!(r("AUTH hunter2"), "AUTH ?");
         assert_eq!(r("AUTH admin hunter2"), "AUTH ? ?");
         assert_eq!(r("HELLO 3 AUTH admin hunter2"), "HELLO ? ? ? ?");
-        assert_eq!(r("MIGRATE host 6379 k 0 5000 AUTH pw"), "MIGRATE ? ? ? ? ? ? ?");
+        assert_eq!(
+            r("MIGRATE host 6379 k 0 5000 AUTH pw"),
+            "MIGRATE ? ? ? ? ? ? ?"
+        );
         assert_eq!(r("ECHO hi"), "ECHO ?");
         assert_eq!(r("PING hi"), "PING ?");
     }
@@ -698,7 +705,10 @@ mod tests {
 
     #[test]
     fn container_commands_keep_subcommand() {
-        assert_eq!(r("CONFIG SET requirepass s3cret"), "CONFIG SET requirepass ?");
+        assert_eq!(
+            r("CONFIG SET requirepass s3cret"),
+            "CONFIG SET requirepass ?"
+        );
         assert_eq!(r("config set a 1 b 2"), "config set a ? b ?");
         assert_borrowed("CONFIG GET maxmemory");
         assert_borrowed("CLIENT SETNAME worker-1");
@@ -719,7 +729,10 @@ mod tests {
     #[test]
     fn unknown_commands_keep_first_argument() {
         assert_eq!(r("FOO key a b"), "FOO key ? ?");
-        assert_eq!(r("FT.SEARCH idx \"@email:alice\" LIMIT 0 10"), "FT.SEARCH idx ? ? ? ?");
+        assert_eq!(
+            r("FT.SEARCH idx \"@email:alice\" LIMIT 0 10"),
+            "FT.SEARCH idx ? ? ? ?"
+        );
         assert_borrowed("FOO key");
     }
 
@@ -798,7 +811,17 @@ mod tests {
 
     #[test]
     fn helpers() {
-        for n in ["0", "-1", "1.5", "1e3", "(5", "+inf", "-INF", "1526919030474-0", ".5"] {
+        for n in [
+            "0",
+            "-1",
+            "1.5",
+            "1e3",
+            "(5",
+            "+inf",
+            "-INF",
+            "1526919030474-0",
+            ".5",
+        ] {
             assert!(is_number(n), "{n}");
         }
         for n in ["", "-", "(", "abc", "1a", "inf1", "?", "e5"] {

@@ -113,7 +113,10 @@ mod tests {
     fn db_system_values_map_to_dialects() {
         assert_eq!(Dialect::from_db_system("postgresql"), Dialect::PostgreSql);
         assert_eq!(Dialect::from_db_system("mariadb"), Dialect::MySql);
-        assert_eq!(Dialect::from_db_system("microsoft.sql_server"), Dialect::MsSql);
+        assert_eq!(
+            Dialect::from_db_system("microsoft.sql_server"),
+            Dialect::MsSql
+        );
         assert_eq!(Dialect::from_db_system("oracle.db"), Dialect::Oracle);
         assert_eq!(Dialect::from_db_system("SQLite"), Dialect::Sqlite);
         assert_eq!(Dialect::from_db_system("snowflake"), Dialect::Snowflake);

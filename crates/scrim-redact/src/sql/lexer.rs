@@ -137,14 +137,20 @@ impl<'a> Lexer<'a> {
             b'/' if self.peek(1) == b'*' => self.block_comment(),
             b'\'' => self.single_quoted(self.pos, self.escape_mode()),
             b'"' if self.double_quote_is_string() => {
-                let escape = if d == Dialect::MySql { Escape::Backslash } else { self.escape_mode() };
+                let escape = if d == Dialect::MySql {
+                    Escape::Backslash
+                } else {
+                    self.escape_mode()
+                };
                 self.quoted(b'"', escape, TokenKind::String)
             }
             b'"' => self.quoted(b'"', Escape::Doubled, TokenKind::QuotedIdent),
             b'`' if matches!(d, Dialect::MySql | Dialect::Sqlite | Dialect::Generic) => {
                 self.quoted(b'`', Escape::Doubled, TokenKind::QuotedIdent)
             }
-            b'[' if self.bracket_is_quote() => self.quoted(b']', Escape::Doubled, TokenKind::QuotedIdent),
+            b'[' if self.bracket_is_quote() => {
+                self.quoted(b']', Escape::Doubled, TokenKind::QuotedIdent)
+            }
             b'0'..=b'9' => self.number(),
             b'.' if self.peek(1).is_ascii_digit() && !self.prev_is_value_adjacent() => {
                 self.number()
@@ -179,7 +185,10 @@ impl<'a> Lexer<'a> {
                 TokenKind::Variable
             }
             // `%s?` is `%`, `s`, `?`: the obfuscator writes `s?` for `s1` (replace_digits).
-            b'%' if self.peek(1) == b's' && !is_ident_continue(self.peek(2)) && self.peek(2) != b'?' => {
+            b'%' if self.peek(1) == b's'
+                && !is_ident_continue(self.peek(2))
+                && self.peek(2) != b'?' =>
+            {
                 self.pos += 2;
                 TokenKind::Placeholder
             }
@@ -257,7 +266,8 @@ impl<'a> Lexer<'a> {
     /// the start.
     fn sign_is_unary(&self) -> bool {
         let next = self.peek(1);
-        let starts_number = next.is_ascii_digit() || (next == b'.' && self.peek(2).is_ascii_digit());
+        let starts_number =
+            next.is_ascii_digit() || (next == b'.' && self.peek(2).is_ascii_digit());
         if !starts_number {
             return false;
         }
@@ -272,8 +282,10 @@ impl<'a> Lexer<'a> {
     /// `:1` is an Oracle-style bind, except in slices (`arr[1:2]`) and in dialects
     /// without numbered colon binds.
     fn colon_digit_is_placeholder(&self) -> bool {
-        matches!(self.dialect, Dialect::Oracle | Dialect::Sqlite | Dialect::Generic)
-            && self.prev.map(|t| t.kind) != Some(TokenKind::Number)
+        matches!(
+            self.dialect,
+            Dialect::Oracle | Dialect::Sqlite | Dialect::Generic
+        ) && self.prev.map(|t| t.kind) != Some(TokenKind::Number)
     }
 
     fn line_comment(&mut self) -> TokenKind {
@@ -501,7 +513,11 @@ impl Iterator for Lexer<'_> {
         let start = self.pos;
         let kind = self.lex();
         debug_assert!(self.pos > start, "the lexer always advances");
-        let token = Token { kind, start, end: self.pos };
+        let token = Token {
+            kind,
+            start,
+            end: self.pos,
+        };
         if kind.is_trivia() {
             self.trivia_since_prev = true;
         } else {
@@ -551,9 +567,10 @@ fn guess_quoted(b: &[u8], from: usize, close: u8) -> Option<usize> {
     let Some(end) = standard else {
         return scan_quoted(b, from, close, true);
     };
-    let escaped_close = end >= 2 && b[end - 2] == b'\\';
-    let glued = b.get(end).is_some_and(|&c| is_ident_continue(c) || c == close);
-    if escaped_close && glued || b[from..end].contains(&b'\\') && glued {
+    let glued = b
+        .get(end)
+        .is_some_and(|&c| is_ident_continue(c) || c == close);
+    if glued && b[from..end].contains(&b'\\') {
         scan_quoted(b, from, close, true)
     } else {
         standard
@@ -607,11 +624,52 @@ fn is_variable_continue(b: u8) -> bool {
 /// Keywords after which `-` or `+` before a number is a sign, not an operator.
 fn is_unary_context_keyword(word: &str) -> bool {
     const KEYWORDS: &[&str] = &[
-        "select", "where", "and", "or", "not", "then", "else", "when", "interval", "return",
-        "returns", "by", "limit", "offset", "values", "in", "is", "like", "between", "set",
-        "top", "case", "on", "having", "default", "as", "from", "exec", "execute", "call",
-        "print", "throw", "raise", "fetch", "with", "to", "all", "any", "some", "exists",
-        "ilike", "rows", "range", "preceding", "following", "distinct",
+        "select",
+        "where",
+        "and",
+        "or",
+        "not",
+        "then",
+        "else",
+        "when",
+        "interval",
+        "return",
+        "returns",
+        "by",
+        "limit",
+        "offset",
+        "values",
+        "in",
+        "is",
+        "like",
+        "between",
+        "set",
+        "top",
+        "case",
+        "on",
+        "having",
+        "default",
+        "as",
+        "from",
+        "exec",
+        "execute",
+        "call",
+        "print",
+        "throw",
+        "raise",
+        "fetch",
+        "with",
+        "to",
+        "all",
+        "any",
+        "some",
+        "exists",
+        "ilike",
+        "rows",
+        "range",
+        "preceding",
+        "following",
+        "distinct",
     ];
     KEYWORDS.iter().any(|k| word.eq_ignore_ascii_case(k))
 }
@@ -641,17 +699,50 @@ mod tests {
     #[test]
     fn strings_per_dialect() {
         let src = r"'a\'b' c";
-        assert_eq!(kinds(src, Dialect::MySql), vec![(TokenKind::String, r"'a\'b'"), (TokenKind::Word, "c")]);
-        assert_eq!(kinds(src, Dialect::PostgreSql)[0], (TokenKind::String, r"'a\'"));
-        assert_eq!(kinds(r"E'a\'b'", Dialect::PostgreSql)[0], (TokenKind::String, r"E'a\'b'"));
-        assert_eq!(kinds(r"'C:\' x", Dialect::Generic)[0], (TokenKind::String, r"'C:\'"));
-        assert_eq!(kinds(r"'it\'s' x", Dialect::Generic)[0], (TokenKind::String, r"'it\'s'"));
-        assert_eq!(kinds("\"a\" = 1", Dialect::MySql)[0], (TokenKind::String, "\"a\""));
-        assert_eq!(kinds("\"a\" = 1", Dialect::PostgreSql)[0], (TokenKind::QuotedIdent, "\"a\""));
-        assert_eq!(kinds("q'[it's]' x", Dialect::Oracle)[0], (TokenKind::String, "q'[it's]'"));
-        assert_eq!(kinds("N'x' y", Dialect::MsSql)[0], (TokenKind::String, "N'x'"));
-        assert_eq!(kinds("U&'x' y", Dialect::PostgreSql)[0], (TokenKind::String, "U&'x'"));
-        assert_eq!(kinds("_utf8mb4'x' y", Dialect::MySql)[0], (TokenKind::String, "_utf8mb4'x'"));
+        assert_eq!(
+            kinds(src, Dialect::MySql),
+            vec![(TokenKind::String, r"'a\'b'"), (TokenKind::Word, "c")]
+        );
+        assert_eq!(
+            kinds(src, Dialect::PostgreSql)[0],
+            (TokenKind::String, r"'a\'")
+        );
+        assert_eq!(
+            kinds(r"E'a\'b'", Dialect::PostgreSql)[0],
+            (TokenKind::String, r"E'a\'b'")
+        );
+        assert_eq!(
+            kinds(r"'C:\' x", Dialect::Generic)[0],
+            (TokenKind::String, r"'C:\'")
+        );
+        assert_eq!(
+            kinds(r"'it\'s' x", Dialect::Generic)[0],
+            (TokenKind::String, r"'it\'s'")
+        );
+        assert_eq!(
+            kinds("\"a\" = 1", Dialect::MySql)[0],
+            (TokenKind::String, "\"a\"")
+        );
+        assert_eq!(
+            kinds("\"a\" = 1", Dialect::PostgreSql)[0],
+            (TokenKind::QuotedIdent, "\"a\"")
+        );
+        assert_eq!(
+            kinds("q'[it's]' x", Dialect::Oracle)[0],
+            (TokenKind::String, "q'[it's]'")
+        );
+        assert_eq!(
+            kinds("N'x' y", Dialect::MsSql)[0],
+            (TokenKind::String, "N'x'")
+        );
+        assert_eq!(
+            kinds("U&'x' y", Dialect::PostgreSql)[0],
+            (TokenKind::String, "U&'x'")
+        );
+        assert_eq!(
+            kinds("_utf8mb4'x' y", Dialect::MySql)[0],
+            (TokenKind::String, "_utf8mb4'x'")
+        );
     }
 
     #[test]
@@ -664,7 +755,10 @@ mod tests {
                 (TokenKind::DollarString { tag_len: 5 }, "$tag$x$$y$tag$"),
             ]
         );
-        assert_eq!(kinds("$$abc", Dialect::PostgreSql), vec![(TokenKind::UnterminatedQuote, "$$abc")]);
+        assert_eq!(
+            kinds("$$abc", Dialect::PostgreSql),
+            vec![(TokenKind::UnterminatedQuote, "$$abc")]
+        );
         assert_eq!(
             kinds(":name :1 ? ?2 %s %(n)s @p1 @@x.y", Dialect::Generic)
                 .iter()
@@ -685,26 +779,59 @@ mod tests {
 
     #[test]
     fn signs_fold_only_when_unary() {
-        assert_eq!(kinds("a - 1", Dialect::Generic)[2], (TokenKind::Number, "1"));
-        assert_eq!(kinds("a = -1", Dialect::Generic)[2], (TokenKind::Number, "-1"));
-        assert_eq!(kinds("INTERVAL -6 MONTH", Dialect::MySql)[1], (TokenKind::Number, "-6"));
-        assert_eq!(kinds("f(1)-2", Dialect::Generic)[5], (TokenKind::Number, "2"));
+        assert_eq!(
+            kinds("a - 1", Dialect::Generic)[2],
+            (TokenKind::Number, "1")
+        );
+        assert_eq!(
+            kinds("a = -1", Dialect::Generic)[2],
+            (TokenKind::Number, "-1")
+        );
+        assert_eq!(
+            kinds("INTERVAL -6 MONTH", Dialect::MySql)[1],
+            (TokenKind::Number, "-6")
+        );
+        assert_eq!(
+            kinds("f(1)-2", Dialect::Generic)[5],
+            (TokenKind::Number, "2")
+        );
     }
 
     #[test]
     fn brackets_quote_only_where_they_can() {
-        assert_eq!(kinds("[a b]", Dialect::MsSql)[0], (TokenKind::QuotedIdent, "[a b]"));
-        assert_eq!(kinds("ARRAY[1]", Dialect::Generic)[1], (TokenKind::Punct, "["));
+        assert_eq!(
+            kinds("[a b]", Dialect::MsSql)[0],
+            (TokenKind::QuotedIdent, "[a b]")
+        );
+        assert_eq!(
+            kinds("ARRAY[1]", Dialect::Generic)[1],
+            (TokenKind::Punct, "[")
+        );
         assert_eq!(kinds("arr[1]", Dialect::Sqlite)[1], (TokenKind::Punct, "["));
-        assert_eq!(kinds("ARRAY[1]", Dialect::PostgreSql)[1], (TokenKind::Punct, "["));
+        assert_eq!(
+            kinds("ARRAY[1]", Dialect::PostgreSql)[1],
+            (TokenKind::Punct, "[")
+        );
     }
 
     #[test]
     fn comments() {
-        assert_eq!(kinds("# x\ny", Dialect::MySql)[0], (TokenKind::Comment, "# x"));
+        assert_eq!(
+            kinds("# x\ny", Dialect::MySql)[0],
+            (TokenKind::Comment, "# x")
+        );
         assert_eq!(kinds("#tmp", Dialect::MsSql)[0], (TokenKind::Word, "#tmp"));
-        assert_eq!(kinds("/* a /* b */ c */ d", Dialect::PostgreSql)[0].1, "/* a /* b */ c */");
-        assert_eq!(kinds("/* a /* b */ c */ d", Dialect::MySql)[0].1, "/* a /* b */");
-        assert_eq!(kinds("/* a", Dialect::MySql)[0].0, TokenKind::UnterminatedComment);
+        assert_eq!(
+            kinds("/* a /* b */ c */ d", Dialect::PostgreSql)[0].1,
+            "/* a /* b */ c */"
+        );
+        assert_eq!(
+            kinds("/* a /* b */ c */ d", Dialect::MySql)[0].1,
+            "/* a /* b */"
+        );
+        assert_eq!(
+            kinds("/* a", Dialect::MySql)[0].0,
+            TokenKind::UnterminatedComment
+        );
     }
 }

@@ -2,8 +2,9 @@
 
 use std::borrow::Cow;
 
-use super::lexer::{Lexer, Token, TokenKind};
 use super::SqlOptions;
+use super::lexer::{Lexer, Token, TokenKind};
+use crate::cow::CowBuilder;
 
 /// Function bodies nest (`DO $$ … EXECUTE $q$ … $q$ … $$`); beyond this depth a body is
 /// replaced whole, which bounds recursion on hostile input.
@@ -37,7 +38,7 @@ fn obfuscate_at_depth<'a>(input: &'a str, options: &SqlOptions, depth: usize) ->
         src: input,
         opts: options,
         lexer: Lexer::new(input, options.dialect),
-        out: Output::new(input),
+        out: CowBuilder::new(input),
         space: Space::None,
         prev: None,
         paren_depth: 0,
@@ -64,7 +65,7 @@ struct Obfuscator<'a, 'o> {
     src: &'a str,
     opts: &'o SqlOptions,
     lexer: Lexer<'a>,
-    out: Output<'a>,
+    out: CowBuilder<'a>,
     space: Space,
     /// The last token that was not trivia, whether written or removed.
     prev: Option<Token>,
@@ -119,7 +120,7 @@ impl<'a> Obfuscator<'a, '_> {
             Space::None => {}
             Space::Source(s, e) if &self.src[s..e] == " " => self.out.keep(s, e),
             Space::AfterRemoval if matches!(next, b',' | b')' | b';') => {}
-            _ => self.out.push(" "),
+            _ => self.out.push_new(" "),
         }
     }
 
@@ -130,7 +131,7 @@ impl<'a> Obfuscator<'a, '_> {
 
     fn write_str(&mut self, s: &str) {
         self.flush_space(s.as_bytes()[0]);
-        self.out.push(s);
+        self.out.push_new(s);
     }
 
     fn replaces_placeholder(&self, t: Token) -> bool {
@@ -139,7 +140,10 @@ impl<'a> Obfuscator<'a, '_> {
 
     fn prev_is_word(&self, any_of: &[&str]) -> bool {
         self.prev.is_some_and(|p| {
-            p.kind == TokenKind::Word && any_of.iter().any(|w| p.text(self.src).eq_ignore_ascii_case(w))
+            p.kind == TokenKind::Word
+                && any_of
+                    .iter()
+                    .any(|w| p.text(self.src).eq_ignore_ascii_case(w))
         })
     }
 
@@ -177,8 +181,8 @@ impl<'a> Obfuscator<'a, '_> {
             return;
         }
         self.write_str(tag);
-        self.out.push(&inner);
-        self.out.push(tag);
+        self.out.push_new(&inner);
+        self.out.push_new(tag);
     }
 
     fn word(&mut self, t: Token) {
@@ -216,7 +220,9 @@ impl<'a> Obfuscator<'a, '_> {
             return false;
         }
         let mut la = self.lexer.clone();
-        let Some(alias) = la.by_ref().find(|t| !t.kind.is_trivia()) else { return false };
+        let Some(alias) = la.by_ref().find(|t| !t.kind.is_trivia()) else {
+            return false;
+        };
         let is_alias = match alias.kind {
             TokenKind::QuotedIdent => true,
             TokenKind::Word => !is_non_alias_keyword(alias.text(self.src)),
@@ -239,10 +245,20 @@ impl<'a> Obfuscator<'a, '_> {
                     return;
                 }
                 if open == "(" {
-                    let cast = self.prev_is_word(&["cast", "try_cast", "safe_cast", "convert", "try_convert"]);
+                    let cast = self.prev_is_word(&[
+                        "cast",
+                        "try_cast",
+                        "safe_cast",
+                        "convert",
+                        "try_convert",
+                    ]);
                     if self.paren_depth < 64 {
                         let bit = 1u64 << self.paren_depth;
-                        self.cast_parens = if cast { self.cast_parens | bit } else { self.cast_parens & !bit };
+                        self.cast_parens = if cast {
+                            self.cast_parens | bit
+                        } else {
+                            self.cast_parens & !bit
+                        };
                     }
                     self.paren_depth = self.paren_depth.saturating_add(1);
                 }
@@ -258,7 +274,11 @@ impl<'a> Obfuscator<'a, '_> {
     /// following rows of the same kind are absorbed into the same `(?)`.
     fn collapse_group(&mut self, open: Token, paren: bool) -> bool {
         let list_context = self.prev_is_word(&["in", "values", "array", "any", "all"]);
-        let limit = if list_context { usize::MAX } else { SHORT_GROUP_TOKENS };
+        let limit = if list_context {
+            usize::MAX
+        } else {
+            SHORT_GROUP_TOKENS
+        };
         let mut la = self.lexer.clone();
         let placeholders_count = self.opts.replace_positional_parameters;
         let Some(mut end) = scan_literal_group(self.src, &mut la, paren, limit, placeholders_count)
@@ -346,19 +366,65 @@ fn is_positional(p: &str) -> bool {
 }
 
 fn is_value_keyword(w: &str) -> bool {
-    ["null", "true", "false"].iter().any(|k| w.eq_ignore_ascii_case(k))
+    ["null", "true", "false"]
+        .iter()
+        .any(|k| w.eq_ignore_ascii_case(k))
 }
 
 /// Words that follow `AS` without being an alias (`CREATE VIEW v AS SELECT`,
 /// `WITH x AS MATERIALIZED (`, `AS RANGE`).
 fn is_non_alias_keyword(w: &str) -> bool {
     const KEYWORDS: &[&str] = &[
-        "select", "with", "values", "begin", "table", "range", "declare", "set", "insert",
-        "update", "delete", "merge", "if", "return", "returns", "external", "language",
-        "identity", "partition", "materialized", "not", "on", "enum", "object", "assignment",
-        "implicit", "explicit", "call", "exec", "execute", "of", "is", "select", "from",
-        "where", "row", "stored", "virtual", "while", "for", "declare", "copy", "type",
-        "procedure", "function", "package", "trigger", "view", "cursor", "sequence",
+        "select",
+        "with",
+        "values",
+        "begin",
+        "table",
+        "range",
+        "declare",
+        "set",
+        "insert",
+        "update",
+        "delete",
+        "merge",
+        "if",
+        "return",
+        "returns",
+        "external",
+        "language",
+        "identity",
+        "partition",
+        "materialized",
+        "not",
+        "on",
+        "enum",
+        "object",
+        "assignment",
+        "implicit",
+        "explicit",
+        "call",
+        "exec",
+        "execute",
+        "of",
+        "is",
+        "select",
+        "from",
+        "where",
+        "row",
+        "stored",
+        "virtual",
+        "while",
+        "for",
+        "declare",
+        "copy",
+        "type",
+        "procedure",
+        "function",
+        "package",
+        "trigger",
+        "view",
+        "cursor",
+        "sequence",
     ];
     KEYWORDS.iter().any(|k| w.eq_ignore_ascii_case(k))
 }
@@ -381,64 +447,6 @@ fn replace_digit_runs(s: &str) -> String {
     out
 }
 
-/// The output, kept as a slice of the input for as long as it equals one.
-struct Output<'a> {
-    src: &'a str,
-    /// While `buf` is `None`, the output is exactly `src[start..end]`.
-    start: usize,
-    end: usize,
-    buf: Option<String>,
-}
-
-impl<'a> Output<'a> {
-    fn new(src: &'a str) -> Self {
-        Output { src, start: 0, end: 0, buf: None }
-    }
-
-    fn is_empty(&self) -> bool {
-        match &self.buf {
-            Some(b) => b.is_empty(),
-            None => self.start == self.end,
-        }
-    }
-
-    /// Appends `src[s..e]`.
-    fn keep(&mut self, s: usize, e: usize) {
-        match &mut self.buf {
-            Some(b) => b.push_str(&self.src[s..e]),
-            None if self.start == self.end => {
-                self.start = s;
-                self.end = e;
-            }
-            None if s == self.end => self.end = e,
-            None => {
-                let src = self.src;
-                self.materialize().push_str(&src[s..e]);
-            }
-        }
-    }
-
-    fn push(&mut self, s: &str) {
-        self.materialize().push_str(s);
-    }
-
-    fn materialize(&mut self) -> &mut String {
-        let (src, start, end) = (self.src, self.start, self.end);
-        self.buf.get_or_insert_with(|| {
-            let mut b = String::with_capacity(src.len());
-            b.push_str(&src[start..end]);
-            b
-        })
-    }
-
-    fn finish(self) -> Cow<'a, str> {
-        match self.buf {
-            Some(b) => Cow::Owned(b),
-            None => Cow::Borrowed(&self.src[self.start..self.end]),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,14 +458,20 @@ mod tests {
 
     #[test]
     fn literals_become_placeholders() {
-        assert_eq!(pg("SELECT 'a', 1, -2.5e3, 0x1F, $$x$$, E'\\''"), "SELECT ?, ?, ?, ?, ?, ?");
+        assert_eq!(
+            pg("SELECT 'a', 1, -2.5e3, 0x1F, $$x$$, E'\\''"),
+            "SELECT ?, ?, ?, ?, ?, ?"
+        );
         assert_eq!(pg("x = -1 AND y - 1 > 0"), "x = ? AND y - ? > ?");
     }
 
     #[test]
     fn unchanged_input_is_borrowed() {
         let s = "SELECT id FROM users WHERE id = $1";
-        assert!(matches!(obfuscate(s, &SqlOptions::default()), Cow::Borrowed(_)));
+        assert!(matches!(
+            obfuscate(s, &SqlOptions::default()),
+            Cow::Borrowed(_)
+        ));
         let s = "  SELECT id FROM users WHERE id IN (?)  ";
         let out = obfuscate(s, &SqlOptions::default());
         assert!(matches!(out, Cow::Borrowed(_)));
@@ -466,31 +480,52 @@ mod tests {
 
     #[test]
     fn whitespace_and_comments_are_normalised() {
-        assert_eq!(pg("SELECT\n  a -- who\n, b /* x */ FROM t"), "SELECT a , b FROM t");
-        let keep = SqlOptions { keep_comments: true, ..SqlOptions::default() };
-        assert_eq!(obfuscate("SELECT 1 -- hi */\nFROM t", &keep), "SELECT ? /* hi * / */ FROM t");
+        assert_eq!(
+            pg("SELECT\n  a -- who\n, b /* x */ FROM t"),
+            "SELECT a , b FROM t"
+        );
+        let keep = SqlOptions {
+            keep_comments: true,
+            ..SqlOptions::default()
+        };
+        assert_eq!(
+            obfuscate("SELECT 1 -- hi */\nFROM t", &keep),
+            "SELECT ? /* hi * / */ FROM t"
+        );
     }
 
     #[test]
     fn lists_collapse() {
         assert_eq!(pg("a IN (1, 2, 3)"), "a IN (?)");
         assert_eq!(pg("VALUES (1, 'a'), (2, 'b'),(3, NULL)"), "VALUES (?)");
-        assert_eq!(pg("VALUES (1, now()), (2, now())"), "VALUES (?, now()), (?, now())");
+        assert_eq!(
+            pg("VALUES (1, now()), (2, now())"),
+            "VALUES (?, now()), (?, now())"
+        );
         assert_eq!(pg("ARRAY[1, 2]"), "ARRAY[?]");
         assert_eq!(pg("(a, b) IN ((1, 2), (3, 4))"), "(a, b) IN (?)");
         assert_eq!(pg("f(x, 2)"), "f(x, ?)");
-        let no = SqlOptions { collapse_lists: false, ..SqlOptions::default() };
+        let no = SqlOptions {
+            collapse_lists: false,
+            ..SqlOptions::default()
+        };
         assert_eq!(obfuscate("a IN (1, 2)", &no), "a IN (?, ?)");
     }
 
     #[test]
     fn aliases_can_be_dropped() {
-        let opts = SqlOptions { keep_aliases: false, ..SqlOptions::default() };
+        let opts = SqlOptions {
+            keep_aliases: false,
+            ..SqlOptions::default()
+        };
         assert_eq!(
             obfuscate("SELECT a AS x, CAST(b AS INT) AS y FROM t AS u", &opts),
             "SELECT a, CAST(b AS INT) FROM t"
         );
-        assert_eq!(obfuscate("WITH c AS (SELECT 1) SELECT * FROM c", &opts), "WITH c AS (SELECT ?) SELECT * FROM c");
+        assert_eq!(
+            obfuscate("WITH c AS (SELECT 1) SELECT * FROM c", &opts),
+            "WITH c AS (SELECT ?) SELECT * FROM c"
+        );
     }
 
     #[test]
@@ -504,7 +539,10 @@ mod tests {
             ..SqlOptions::default()
         };
         assert_eq!(
-            obfuscate("SELECT t1.a FROM sales_2024 t1 WHERE x IS NULL AND y = TRUE AND z = $1", &opts),
+            obfuscate(
+                "SELECT t1.a FROM sales_2024 t1 WHERE x IS NULL AND y = TRUE AND z = $1",
+                &opts
+            ),
             "SELECT t?.a FROM sales_? t? WHERE x IS ? AND y = ? AND z = ?"
         );
     }
@@ -515,13 +553,19 @@ mod tests {
             pg("CREATE FUNCTION f() RETURNS int AS $fn$ SELECT 42 $fn$ LANGUAGE sql"),
             "CREATE FUNCTION f() RETURNS int AS $fn$SELECT ?$fn$ LANGUAGE sql"
         );
-        let off = SqlOptions { obfuscate_function_bodies: false, ..SqlOptions::for_dialect(Dialect::PostgreSql) };
+        let off = SqlOptions {
+            obfuscate_function_bodies: false,
+            ..SqlOptions::for_dialect(Dialect::PostgreSql)
+        };
         assert_eq!(obfuscate("DO $$ SELECT 1 $$", &off), "DO ?");
     }
 
     #[test]
     fn unterminated_input_drops_the_rest() {
-        assert_eq!(pg("SELECT * FROM t WHERE a = 'secret"), "SELECT * FROM t WHERE a = ?");
+        assert_eq!(
+            pg("SELECT * FROM t WHERE a = 'secret"),
+            "SELECT * FROM t WHERE a = ?"
+        );
         assert_eq!(pg("SELECT 1 /* secret"), "SELECT ?");
         assert_eq!(pg("SELECT $x$ secret"), "SELECT ?");
         assert_eq!(pg("SELECT \"secret"), "SELECT ?");

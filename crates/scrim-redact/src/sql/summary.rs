@@ -24,22 +24,64 @@ pub struct StatementSummary {
 const OPERATIONS: &[&str] = &[
     "SELECT", "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "CREATE", "ALTER", "DROP",
     "TRUNCATE", "CALL", "EXEC", "EXECUTE", "GRANT", "REVOKE", "SHOW", "DESCRIBE", "EXPLAIN",
-    "COPY", "LOCK", "VACUUM", "ANALYZE", "COMMIT", "ROLLBACK", "BEGIN", "DECLARE", "SET",
-    "USE", "OPTIMIZE", "REPLACE",
+    "COPY", "LOCK", "VACUUM", "ANALYZE", "COMMIT", "ROLLBACK", "BEGIN", "DECLARE", "SET", "USE",
+    "OPTIMIZE", "REPLACE",
 ];
 
 /// Words after which a table name follows.
-const TABLE_INTRODUCERS: &[&str] = &["FROM", "JOIN", "INTO", "UPDATE", "TABLE", "USING", "CALL", "EXEC", "EXECUTE"];
+const TABLE_INTRODUCERS: &[&str] = &[
+    "FROM", "JOIN", "INTO", "UPDATE", "TABLE", "USING", "CALL", "EXEC", "EXECUTE",
+];
 
 /// Words that may sit between an introducer and the table name.
-const TABLE_NOISE: &[&str] = &["IF", "NOT", "EXISTS", "ONLY", "TEMP", "TEMPORARY", "LATERAL", "UNLOGGED"];
+const TABLE_NOISE: &[&str] = &[
+    "IF",
+    "NOT",
+    "EXISTS",
+    "ONLY",
+    "TEMP",
+    "TEMPORARY",
+    "LATERAL",
+    "UNLOGGED",
+];
 
 /// Words that end a table list (`FROM a, b WHERE …`) and are never table names.
 const CLAUSE_KEYWORDS: &[&str] = &[
-    "WHERE", "JOIN", "INNER", "LEFT", "RIGHT", "FULL", "OUTER", "CROSS", "ON", "GROUP", "ORDER",
-    "LIMIT", "HAVING", "UNION", "SET", "VALUES", "SELECT", "WITH", "AS", "RETURNING", "OFFSET",
-    "FETCH", "FOR", "WINDOW", "NATURAL", "DEFAULT", "OUTPUT", "EXCEPT", "INTERSECT", "USING",
-    "WHEN", "THEN", "TOP", "DISTINCT", "ALL",
+    "WHERE",
+    "JOIN",
+    "INNER",
+    "LEFT",
+    "RIGHT",
+    "FULL",
+    "OUTER",
+    "CROSS",
+    "ON",
+    "GROUP",
+    "ORDER",
+    "LIMIT",
+    "HAVING",
+    "UNION",
+    "SET",
+    "VALUES",
+    "SELECT",
+    "WITH",
+    "AS",
+    "RETURNING",
+    "OFFSET",
+    "FETCH",
+    "FOR",
+    "WINDOW",
+    "NATURAL",
+    "DEFAULT",
+    "OUTPUT",
+    "EXCEPT",
+    "INTERSECT",
+    "USING",
+    "WHEN",
+    "THEN",
+    "TOP",
+    "DISTINCT",
+    "ALL",
 ];
 
 fn upper_match(list: &[&'static str], word: &str) -> Option<&'static str> {
@@ -78,7 +120,9 @@ pub fn summarize(input: &str, dialect: Dialect) -> StatementSummary {
                 continue;
             }
             pending_introducer = None;
-            let name_like = (is_word && upper_match(CLAUSE_KEYWORDS, text).is_none() && upper_match(OPERATIONS, text).is_none())
+            let name_like = (is_word
+                && upper_match(CLAUSE_KEYWORDS, text).is_none()
+                && upper_match(OPERATIONS, text).is_none())
                 || t.kind == TokenKind::QuotedIdent;
             if name_like {
                 let name = qualified_name(input, t, &mut iter);
@@ -95,8 +139,13 @@ pub fn summarize(input: &str, dialect: Dialect) -> StatementSummary {
 
         if is_word && !after_dot {
             if let Some(op) = upper_match(OPERATIONS, text) {
-                let op_follows_table = op == "REPLACE" && !iter.peek().is_some_and(|n| n.text(input).eq_ignore_ascii_case("into"));
-                if !op_follows_table && !(op == "SET" && last_op.is_some()) {
+                let op_follows_table = op == "REPLACE"
+                    && !iter
+                        .peek()
+                        .is_some_and(|n| n.text(input).eq_ignore_ascii_case("into"));
+                // `SET` inside `UPDATE … SET` is a clause, not an operation.
+                let set_clause = op == "SET" && last_op.is_some();
+                if !(op_follows_table || set_clause) {
                     if out.operation.is_none() {
                         out.operation = Some(op);
                     }
@@ -147,7 +196,12 @@ fn qualified_name(
 
 fn unquote(s: &str) -> &str {
     let b = s.as_bytes();
-    if b.len() >= 2 && matches!((b[0], b[b.len() - 1]), (b'"', b'"') | (b'`', b'`') | (b'[', b']')) {
+    if b.len() >= 2
+        && matches!(
+            (b[0], b[b.len() - 1]),
+            (b'"', b'"') | (b'`', b'`') | (b'[', b']')
+        )
+    {
         &s[1..s.len() - 1]
     } else {
         s
@@ -156,7 +210,10 @@ fn unquote(s: &str) -> &str {
 
 fn add_table(out: &mut StatementSummary, parts: &mut Vec<String>, name: String) {
     // Within one operation, name each table once (`SELECT a b`, not `SELECT a b a`).
-    let since_op = parts.iter().rev().take_while(|p| upper_match(OPERATIONS, p).is_none());
+    let since_op = parts
+        .iter()
+        .rev()
+        .take_while(|p| upper_match(OPERATIONS, p).is_none());
     if !since_op.into_iter().any(|p| *p == name) {
         parts.push(name.clone());
     }
@@ -199,18 +256,39 @@ mod tests {
 
     #[test]
     fn dml_and_ddl() {
-        assert_eq!(sum("UPDATE public.users SET a = 1").summary, "UPDATE public.users");
-        assert_eq!(sum("DELETE FROM \"Users\" WHERE id = $1").summary, "DELETE Users");
-        assert_eq!(sum("CREATE TABLE IF NOT EXISTS t (id int)").summary, "CREATE t");
+        assert_eq!(
+            sum("UPDATE public.users SET a = 1").summary,
+            "UPDATE public.users"
+        );
+        assert_eq!(
+            sum("DELETE FROM \"Users\" WHERE id = $1").summary,
+            "DELETE Users"
+        );
+        assert_eq!(
+            sum("CREATE TABLE IF NOT EXISTS t (id int)").summary,
+            "CREATE t"
+        );
         assert_eq!(sum("INSERT INTO t (a) VALUES (1)").tables, ["t"]);
-        assert_eq!(sum("SELECT * FROM generate_series(1, 3)").tables, Vec::<String>::new());
+        assert_eq!(
+            sum("SELECT * FROM generate_series(1, 3)").tables,
+            Vec::<String>::new()
+        );
         assert_eq!(sum("CALL refresh_stats()").summary, "CALL refresh_stats");
-        assert_eq!(sum("SELECT replace(a, 'x', 'y') FROM t").summary, "SELECT t");
+        assert_eq!(
+            sum("SELECT replace(a, 'x', 'y') FROM t").summary,
+            "SELECT t"
+        );
     }
 
     #[test]
     fn summary_is_bounded_and_never_holds_literals() {
-        let long = format!("SELECT * FROM {}", (0..100).map(|i| format!("table_{i}")).collect::<Vec<_>>().join(", "));
+        let long = format!(
+            "SELECT * FROM {}",
+            (0..100)
+                .map(|i| format!("table_{i}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
         assert!(sum(&long).summary.len() <= MAX_SUMMARY_LEN);
         let s = sum("SELECT 'secret' FROM t WHERE a = 'x'");
         assert!(!s.summary.contains("secret"));
