@@ -238,6 +238,7 @@ impl<'a> Lexer<'a> {
                     prev.kind,
                     TokenKind::Word
                         | TokenKind::QuotedIdent
+                        | TokenKind::Variable
                         | TokenKind::Placeholder
                         | TokenKind::String
                         | TokenKind::Number

@@ -134,6 +134,12 @@ impl<'a> Obfuscator<'a, '_> {
         self.out.push_new(s);
     }
 
+    /// `?AS` (from `S0AS` after digit replacement) is not the keyword `AS`.
+    fn glued_to_prev(&self, t: Token) -> bool {
+        self.prev
+            .is_some_and(|p| p.end == t.start && p.kind != TokenKind::Punct)
+    }
+
     fn replaces_placeholder(&self, t: Token) -> bool {
         self.opts.replace_positional_parameters && is_positional(t.text(self.src))
     }
@@ -180,6 +186,11 @@ impl<'a> Obfuscator<'a, '_> {
             self.write_token(t);
             return;
         }
+        if !closes_only_at_end(&inner, tag) {
+            // The rewritten body would end early on a new pass (`$f` + `$f$`).
+            self.write_str("?");
+            return;
+        }
         self.write_str(tag);
         self.out.push_new(&inner);
         self.out.push_new(tag);
@@ -192,7 +203,11 @@ impl<'a> Obfuscator<'a, '_> {
                 && (text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false")));
         if replace {
             self.write_str("?");
-        } else if !self.opts.keep_aliases && text.eq_ignore_ascii_case("as") && self.drop_alias() {
+        } else if !self.opts.keep_aliases
+            && text.eq_ignore_ascii_case("as")
+            && !self.glued_to_prev(t)
+            && self.drop_alias()
+        {
             self.add_space(Space::AfterRemoval);
         } else {
             self.identifier(t);
@@ -201,11 +216,18 @@ impl<'a> Obfuscator<'a, '_> {
 
     fn identifier(&mut self, t: Token) {
         let text = t.text(self.src);
+        let opts = self.opts;
+        // After `NULL1` becomes `NULL?`, a new pass reads `NULL` on its own.
+        let segment_is_value = |seg: &str| {
+            (opts.replace_null && seg.eq_ignore_ascii_case("null"))
+                || (opts.replace_booleans
+                    && (seg.eq_ignore_ascii_case("true") || seg.eq_ignore_ascii_case("false")))
+        };
         // Words with `$` or `#` keep their digits: after a `?`, those characters would
         // lex as a dollar quote or a comment on the next pass.
         let digits = text.bytes().any(|b| b.is_ascii_digit()) && !text.contains(['$', '#']);
         if self.opts.replace_digits && digits {
-            self.write_str(&replace_digit_runs(text));
+            self.write_str(&replace_digit_runs(text, segment_is_value));
         } else {
             self.write_token(t);
         }
@@ -228,8 +250,13 @@ impl<'a> Obfuscator<'a, '_> {
             TokenKind::Word => !is_non_alias_keyword(alias.text(self.src)),
             _ => false,
         };
+        // Glued to what follows (`p[`, `x1.y` after digit replacement), it is not a
+        // plain alias: keep it, or a new pass could read it differently.
         let after = la.clone().find(|t| !t.kind.is_trivia());
-        let followed_ok = after.is_none_or(|a| !matches!(a.text(self.src), "(" | "."));
+        let followed_ok = after.is_none_or(|a| {
+            let glued = a.start == alias.end && !matches!(a.text(self.src), "," | ")" | ";");
+            !glued && !matches!(a.text(self.src), "(" | ".")
+        });
         if is_alias && followed_ok {
             self.lexer = la;
             true
@@ -429,22 +456,29 @@ fn is_non_alias_keyword(w: &str) -> bool {
     KEYWORDS.iter().any(|k| w.eq_ignore_ascii_case(k))
 }
 
-/// `orders_2024_01` → `orders_?_?`.
-fn replace_digit_runs(s: &str) -> String {
+/// `orders_2024_01` → `orders_?_?`. A segment between digit runs that a new pass would
+/// replace on its own (`NULL` in `NULL1`) is replaced now.
+fn replace_digit_runs(s: &str, segment_is_value: impl Fn(&str) -> bool) -> String {
     let mut out = String::with_capacity(s.len());
-    let mut in_digits = false;
-    for c in s.chars() {
-        if c.is_ascii_digit() {
-            if !in_digits {
+    for (i, segment) in s.split(|c: char| c.is_ascii_digit()).enumerate() {
+        if i > 0 && !out.ends_with('?') {
+            out.push('?');
+        }
+        if segment_is_value(segment) {
+            if !out.ends_with('?') {
                 out.push('?');
             }
-            in_digits = true;
         } else {
-            out.push(c);
-            in_digits = false;
+            out.push_str(segment);
         }
     }
     out
+}
+
+/// Whether `body` followed by `tag` lexes as a dollar quote that closes at that `tag`.
+fn closes_only_at_end(body: &str, tag: &str) -> bool {
+    let joined = format!("{body}{tag}");
+    joined.find(tag) == Some(body.len())
 }
 
 #[cfg(test)]
