@@ -1,5 +1,5 @@
 //! SQL obfuscation never panics and is idempotent: obfuscating its own output changes
-//! nothing.
+//! nothing. Summarizing never panics either.
 //!
 //! Input layout: byte 0 picks the dialect (index into `Dialect::ALL`), byte 1 flips
 //! options away from their defaults (bit i flips option i below; 0 = defaults), the rest
@@ -7,7 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use scrim_redact::sql::{Dialect, SqlOptions, obfuscate};
+use scrim_redact::sql::{Dialect, SqlOptions, obfuscate, summarize};
 
 fn options(dialect: u8, flips: u8) -> SqlOptions {
     let dialect = Dialect::ALL[usize::from(dialect) % Dialect::ALL.len()];
@@ -19,7 +19,7 @@ fn options(dialect: u8, flips: u8) -> SqlOptions {
     flip(3, &mut o.keep_aliases);
     flip(4, &mut o.replace_null);
     flip(5, &mut o.replace_booleans);
-    flip(6, &mut o.replace_placeholders);
+    flip(6, &mut o.replace_positional_parameters);
     flip(7, &mut o.obfuscate_function_bodies);
     o
 }
@@ -36,4 +36,5 @@ fuzz_target!(|data: &[u8]| {
         twice, once,
         "not idempotent\noptions: {options:?}\ninput:  {input:?}"
     );
+    std::hint::black_box(summarize(&input, options.dialect));
 });

@@ -39,7 +39,9 @@ fn bench_query(c: &mut Criterion, name: &str, query: &str) {
     let mysql = SqlOptions::for_dialect(Dialect::MySql);
     let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Bytes(query.len() as u64));
-    group.bench_function("scrim", |b| b.iter(|| obfuscate(black_box(query), &generic)));
+    group.bench_function("scrim", |b| {
+        b.iter(|| obfuscate(black_box(query), &generic))
+    });
     group.bench_function("scrim-mysql", |b| {
         b.iter(|| obfuscate(black_box(query), &mysql))
     });

@@ -51,7 +51,11 @@ fn options_for(dialect: Dialect, output: &Value) -> SqlOptions {
         replace_digits: flag("obfuscator_config", "replace_digits", true),
         replace_null: flag("obfuscator_config", "replace_null", true),
         replace_booleans: flag("obfuscator_config", "replace_boolean", true),
-        replace_positional_parameters: flag("obfuscator_config", "replace_positional_parameter", true),
+        replace_positional_parameters: flag(
+            "obfuscator_config",
+            "replace_positional_parameter",
+            true,
+        ),
         obfuscate_function_bodies: flag("obfuscator_config", "dollar_quoted_func", true),
         keep_aliases: flag("normalizer_config", "keep_sql_alias", false),
         ..SqlOptions::for_dialect(dialect)
@@ -79,7 +83,11 @@ fn load_cases() -> Option<Vec<Case>> {
     files.sort();
     let mut cases = Vec::new();
     for path in files {
-        let rel = path.strip_prefix(&root).expect("under root").to_string_lossy().into_owned();
+        let rel = path
+            .strip_prefix(&root)
+            .expect("under root")
+            .to_string_lossy()
+            .into_owned();
         let dialect = dialect_of(rel.split('/').next().expect("dialect folder"));
         let doc: Value = serde_json::from_str(&fs::read_to_string(&path).expect("readable"))
             .unwrap_or_else(|e| panic!("{rel}: {e}"));
@@ -130,17 +138,16 @@ fn unquote_identifiers(s: &str) -> String {
             rest = &rest[1..];
             continue;
         }
-        if c == '[' {
-            if let Some(close) = rest.find(']') {
-                let inner = &rest[1..close];
-                if !inner.is_empty() && !inner.contains(|c: char| c.is_whitespace() || c == '?') {
-                    out.push(' ');
-                    out.push_str(inner);
-                    out.push(' ');
-                    rest = &rest[close + 1..];
-                    continue;
-                }
-            }
+        if c == '['
+            && let Some(close) = rest.find(']')
+            && !rest[1..close].is_empty()
+            && !rest[1..close].contains(|c: char| c.is_whitespace() || c == '?')
+        {
+            out.push(' ');
+            out.push_str(&rest[1..close]);
+            out.push(' ');
+            rest = &rest[close + 1..];
+            continue;
         }
         out.push(c);
         rest = &rest[c.len_utf8()..];
@@ -259,7 +266,11 @@ fn leaked<'l>(case: &Case, ours: &str, lits: &'l [String]) -> Vec<&'l str> {
 #[test]
 fn peer_corpus_no_leaks_and_agreement() {
     let Some(cases) = load_cases() else { return };
-    assert_eq!(cases.len(), 441, "the corpus README promises 441 expected outputs");
+    assert_eq!(
+        cases.len(),
+        441,
+        "the corpus README promises 441 expected outputs"
+    );
     let mut leaks = Vec::new();
     let mut disagreements = Vec::new();
     for case in &cases {
@@ -267,28 +278,57 @@ fn peer_corpus_no_leaks_and_agreement() {
         let lits = input_literals(&case.input);
         let leaked = leaked(case, &ours, &lits);
         if !leaked.is_empty() {
-            leaks.push(format!("{}: leaked {:?}\n  ours: {}", case.file, leaked, ours));
+            leaks.push(format!(
+                "{}: leaked {:?}\n  ours: {}",
+                case.file, leaked, ours
+            ));
         }
         if normalise(&ours) != normalise(&case.expected) {
-            disagreements.push(format!("{}\n  ours:   {}\n  theirs: {}", case.file, ours, case.expected));
+            disagreements.push(format!(
+                "{}\n  ours:   {}\n  theirs: {}",
+                case.file, ours, case.expected
+            ));
         }
     }
     let agreed = cases.len() - disagreements.len();
     let rate = agreed as f64 / cases.len() as f64 * 100.0;
-    println!("peer corpus: {} cases, {} leaks, agreement {agreed}/{} = {rate:.1}%", cases.len(), leaks.len(), cases.len());
+    println!(
+        "peer corpus: {} cases, {} leaks, agreement {agreed}/{} = {rate:.1}%",
+        cases.len(),
+        leaks.len(),
+        cases.len()
+    );
     if let Ok(path) = std::env::var("SCRIM_CORPUS_REPORT") {
         fs::write(&path, disagreements.join("\n")).expect("report written");
     }
     assert!(leaks.is_empty(), "literal leaks:\n{}", leaks.join("\n"));
-    assert!(rate >= 90.0, "agreement {rate:.1}% is below 90%; first differences:\n{}", disagreements.iter().take(20).cloned().collect::<Vec<_>>().join("\n"));
+    assert!(
+        rate >= 90.0,
+        "agreement {rate:.1}% is below 90%; first differences:\n{}",
+        disagreements
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 }
 
 #[test]
 fn normalise_sets_aside_only_style() {
-    assert_eq!(normalise("SELECT a.* FROM [t] WHERE x IN (?);"), normalise("SELECT a. * FROM t WHERE x IN ( ? )"));
+    assert_eq!(
+        normalise("SELECT a.* FROM [t] WHERE x IN (?);"),
+        normalise("SELECT a. * FROM t WHERE x IN ( ? )")
+    );
     assert_eq!(normalise("VALUES (?)"), normalise("VALUES ( ? ), ( ? )"));
-    assert_eq!(normalise("VALUES (?, ?, f(?))"), normalise("VALUES ( ?, f ( ? ) )"));
-    assert_eq!(normalise("x IN ([Order-Details])"), normalise("x IN (Order-Details)"));
+    assert_eq!(
+        normalise("VALUES (?, ?, f(?))"),
+        normalise("VALUES ( ?, f ( ? ) )")
+    );
+    assert_eq!(
+        normalise("x IN ([Order-Details])"),
+        normalise("x IN (Order-Details)")
+    );
     assert_eq!(normalise("ARRAY[?]"), normalise("ARRAY [ ? ]"));
     assert_ne!(normalise("SELECT a FROM t"), normalise("SELECT b FROM t"));
     assert_ne!(normalise("x = ?"), normalise("x = 1"));
@@ -296,5 +336,8 @@ fn normalise_sets_aside_only_style() {
 
 #[test]
 fn literal_scanner_finds_strings_and_numbers() {
-    assert_eq!(input_literals("a = 'x''y' AND t1.b = 42 AND c = 1.5"), ["x''y", "42", "1.5"]);
+    assert_eq!(
+        input_literals("a = 'x''y' AND t1.b = 42 AND c = 1.5"),
+        ["x''y", "42", "1.5"]
+    );
 }

@@ -55,7 +55,10 @@ fn number() -> impl Strategy<Value = String> {
 }
 
 fn literal() -> impl Strategy<Value = Literal> {
-    prop_oneof![string_content().prop_map(Literal::Str), number().prop_map(Literal::Num)]
+    prop_oneof![
+        string_content().prop_map(Literal::Str),
+        number().prop_map(Literal::Num)
+    ]
 }
 
 /// Writes a literal as `dialect` quotes it.

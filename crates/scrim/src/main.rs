@@ -44,8 +44,13 @@ enum Redact {
         /// Lexical rules of the database the statement was written for (quotes,
         /// backslash escapes, comments). `generic` accepts the union of all dialects
         /// and, where they disagree, removes more.
-        #[arg(long, value_name = "DIALECT", default_value = "generic", ignore_case = true,
-              value_parser = dialect_parser())]
+        #[arg(
+            long,
+            value_name = "DIALECT",
+            default_value = "generic",
+            ignore_case = true,
+            value_parser = dialect_parser()
+        )]
         dialect: Dialect,
         #[command(flatten)]
         input: InputArgs,

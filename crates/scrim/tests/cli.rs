@@ -54,11 +54,23 @@ fn lines_answers_each_line_in_order() {
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "one output line per input line: {text:?}");
-    assert!(lines[0].contains("FROM a") && !lines[0].contains("one"), "{text:?}");
-    assert_eq!(lines[1], "", "an empty line answers an empty line: {text:?}");
-    assert!(lines[2].contains("UPDATE b") && !lines[2].contains("three"), "{text:?}");
+    assert!(
+        lines[0].contains("FROM a") && !lines[0].contains("one"),
+        "{text:?}"
+    );
+    assert_eq!(
+        lines[1], "",
+        "an empty line answers an empty line: {text:?}"
+    );
+    assert!(
+        lines[2].contains("UPDATE b") && !lines[2].contains("three"),
+        "{text:?}"
+    );
     assert!(!lines[2].contains('\r'), "{text:?}");
-    assert!(lines[3].contains("FROM c") && !lines[3].contains('4'), "{text:?}");
+    assert!(
+        lines[3].contains("FROM c") && !lines[3].contains('4'),
+        "{text:?}"
+    );
 }
 
 #[test]
@@ -147,7 +159,11 @@ fn empty_input_exits_zero() {
 fn nosql_values_are_removed() {
     let cases: [(&str, &[u8], &str); 3] = [
         ("redis", b"SET session:42 hunter2-secret-value\n", "hunter2"),
-        ("memcached", b"set session 0 3600 6\r\nhunter2\r\n", "hunter2"),
+        (
+            "memcached",
+            b"set session 0 3600 6\r\nhunter2\r\n",
+            "hunter2",
+        ),
         (
             "mongo",
             br#"{"find": "users", "filter": {"email": "alice@example.com"}}"#,
@@ -169,7 +185,12 @@ fn nosql_filters_accept_lines_and_garbage() {
     for filter in ["redis", "memcached", "mongo"] {
         let out = scrim(&["redact", filter, "--lines"], input);
         assert_success(&out);
-        assert_eq!(stdout(&out).lines().count(), 3, "{filter}: {:?}", stdout(&out));
+        assert_eq!(
+            stdout(&out).lines().count(),
+            3,
+            "{filter}: {:?}",
+            stdout(&out)
+        );
     }
 }
 

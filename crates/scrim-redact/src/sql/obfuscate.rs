@@ -44,6 +44,7 @@ fn obfuscate_at_depth<'a>(input: &'a str, options: &SqlOptions, depth: usize) ->
         paren_depth: 0,
         cast_parens: 0,
         body_depth: depth,
+        skipped: None,
     };
     o.run();
     o.out.finish()
@@ -74,6 +75,9 @@ struct Obfuscator<'a, 'o> {
     /// `CONVERT(`, where `AS` names a type, not an alias.
     cast_parens: u64,
     body_depth: usize,
+    /// The last token skipped along with the one being handled (a dropped alias): it,
+    /// not the `AS` before it, is what the next token follows.
+    skipped: Option<Token>,
 }
 
 impl<'a> Obfuscator<'a, '_> {
@@ -97,7 +101,7 @@ impl<'a> Obfuscator<'a, '_> {
                 TokenKind::Punct => self.punct(t),
             }
             if !t.kind.is_trivia() {
-                self.prev = Some(t);
+                self.prev = Some(self.skipped.take().unwrap_or(t));
             }
         }
     }
@@ -259,6 +263,8 @@ impl<'a> Obfuscator<'a, '_> {
         });
         if is_alias && followed_ok {
             self.lexer = la;
+            // `AS b $t$…$t$`: the string follows the alias, so it is not a function body.
+            self.skipped = Some(alias);
             true
         } else {
             false
@@ -559,6 +565,15 @@ mod tests {
         assert_eq!(
             obfuscate("WITH c AS (SELECT 1) SELECT * FROM c", &opts),
             "WITH c AS (SELECT ?) SELECT * FROM c"
+        );
+        // A dollar string after a dropped alias is a literal, not a function body.
+        let pg_opts = SqlOptions {
+            keep_aliases: false,
+            ..SqlOptions::for_dialect(Dialect::PostgreSql)
+        };
+        assert_eq!(
+            obfuscate("SELECT a AS b $t$secret$t$ FROM t", &pg_opts),
+            "SELECT a ? FROM t"
         );
     }
 

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Fuzz scrim-redact with cargo-fuzz (libFuzzer + AddressSanitizer).
+#
+#   scripts/fuzz.sh [SECONDS] [TARGET...]    default: 60 seconds for each of all targets
+#
+# Targets (fuzz/fuzz_targets/): sql_obfuscate (no panic, and obfuscation is idempotent)
+# and nosql (Redis, Memcached and JSON-query scrubbing never panic).
+#
+# cargo-fuzz passes nightly-only flags to rustc (-Zsanitizer=address and friends). The
+# project has only the stable toolchain, which accepts them with RUSTC_BOOTSTRAP=1; this
+# script sets it for the fuzz build alone. The command it runs, for one target:
+#
+#   RUSTC_BOOTSTRAP=1 cargo fuzz run sql_obfuscate fuzz/corpus/sql_obfuscate -- -max_total_time=600
+#
+# Install cargo-fuzz once with `cargo install --locked cargo-fuzz` (about a minute).
+# A crash stops the run and is written to fuzz/artifacts/<target>/; replay it with
+#   RUSTC_BOOTSTRAP=1 cargo fuzz run <target> fuzz/artifacts/<target>/crash-…
+# and keep it as fuzz/regressions/<target>-<what>.bin (see fuzz/regressions/README.md);
+# `cargo test` replays the sql_obfuscate ones (crates/scrim-redact/tests/fuzz_regressions.rs).
+# When CARGO_TARGET_DIR is set, the fuzz build goes to $CARGO_TARGET_DIR/fuzz.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+seconds="${1:-60}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -gt 0 ] || targets=(sql_obfuscate nosql)
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "cargo-fuzz is not installed: cargo install --locked cargo-fuzz" >&2
+    exit 1
+fi
+target_dir=()
+[ -z "${CARGO_TARGET_DIR:-}" ] || target_dir=(--target-dir "$CARGO_TARGET_DIR/fuzz")
+
+# Seed corpora: the peer corpora beside the checkout, when present, and a few commands.
+# An input's first byte picks the dialect (index into Dialect::ALL: generic, postgresql,
+# mysql, mssql, oracle, sqlite, snowflake), the second flips options (0 = defaults).
+seed_sql() {
+    local dir=fuzz/corpus/sql_obfuscate peers=../shared/corpora
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
+    for f in "$peers"/sql-bench/*.sql; do
+        [ -f "$f" ] || continue
+        { printf '\000\000'; cat "$f"; } >"$dir/bench-$(basename "$f" .sql)"
+    done
+    if [ -d "$peers/go-sqllexer/testdata" ] && command -v python3 >/dev/null; then
+        python3 - "$peers/go-sqllexer/testdata" "$dir" <<'PY'
+import json, pathlib, sys
+dialects = {"postgresql": 1, "mysql": 2, "mssql": 3, "oracle": 4, "snowflake": 6}
+src, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+for i, path in enumerate(sorted(src.rglob("*.json"))):
+    try:
+        statement = json.loads(path.read_text())["input"]
+    except (ValueError, KeyError, UnicodeDecodeError):
+        continue
+    dialect = dialects.get(path.relative_to(src).parts[0], 0)
+    (out / f"go-sqllexer-{i:03}").write_bytes(bytes([dialect, 0]) + statement.encode())
+PY
+    fi
+    printf '\000\000SELECT * FROM t WHERE a = 1' >"$dir/minimal"
+}
+
+seed_nosql() {
+    local dir=fuzz/corpus/nosql
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
+    printf '\000SET user:42 "alice@example.com" EX 60' >"$dir/redis-set"
+    printf '\000HMSET h f1 v1 f2 v2\nGET k' >"$dir/redis-multi"
+    printf '\001set session 0 3600 6\r\nsecret\r\n' >"$dir/memcached-set"
+    printf '\001get a b c' >"$dir/memcached-get"
+    printf '\002{"find":"users","filter":{"email":"a@b.c","age":{"$gt":30}},"limit":5}' >"$dir/mongo-find"
+    printf '\002{"query":{"bool":{"must":[{"match":{"title":"secret"}},{"range":{"n":{"gte":1.5e3}}}]}}}' >"$dir/es-query"
+}
+
+status=0
+for target in "${targets[@]}"; do
+    case "$target" in
+        sql_obfuscate) seed_sql ;;
+        nosql) seed_nosql ;;
+    esac
+    echo "fuzz: $target for ${seconds}s"
+    if ! RUSTC_BOOTSTRAP=1 cargo fuzz run "${target_dir[@]}" "$target" "fuzz/corpus/$target" -- \
+        -max_total_time="$seconds" -timeout=10 -print_final_stats=1; then
+        echo "fuzz: $target FAILED; the input is in fuzz/artifacts/$target/" >&2
+        status=1
+    fi
+done
+exit $status
