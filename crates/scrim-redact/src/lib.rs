@@ -2,7 +2,7 @@
 //!
 //! Every function here is pure: no I/O, no async, no global state. Functions that may
 //! leave their input unchanged return [`std::borrow::Cow`] so that the common case (an
-//! already parameterised statement) costs no allocation.
+//! already parameterised statement, a log line without secrets) costs no allocation.
 //!
 //! Modules:
 //! - [`sql`]: SQL statement obfuscation per dialect, plus grouping metadata
@@ -10,12 +10,32 @@
 //! - [`redis`]: Redis / Valkey command scrubbing.
 //! - [`memcached`]: Memcached command scrubbing.
 //! - [`json_query`]: MongoDB / Elasticsearch JSON query scrubbing.
+//! - [`detect`]: detectors that find sensitive values (cards, SSNs, IBANs, emails, IPs,
+//!   tokens and keys) inside any text, and text redaction.
+//! - [`url`]: URL redaction (userinfo, query values, signatures, path).
+//! - [`ip`]: IP address handling (mask, pseudonym, drop, keep).
+//! - [`json_body`]: JSON request and response bodies.
+//! - [`keys`]: sensitive key names (`password`, `api_key`, …), matched by words.
+//! - [`kind`]: the kinds of sensitive data and counts per kind.
+//! - [`method`]: mask, hash (keyed pseudonyms), remove, keep.
+//! - [`policy`]: the capture policy and the redactor that applies it.
 
 mod cow;
+pub mod detect;
+pub mod ip;
+pub mod json_body;
 pub mod json_query;
+pub mod keys;
+pub mod kind;
 pub mod memcached;
+pub mod method;
+pub mod policy;
 pub mod redis;
 pub mod sql;
+pub mod url;
+
+pub use kind::{Counts, Kind};
+pub use method::{Method, Pseudonymizer};
 
 /// The text every removed value is replaced with. Part of the output contract.
 pub const PLACEHOLDER: &str = "?";

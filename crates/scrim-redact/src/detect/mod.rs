@@ -1,0 +1,1 @@
+//! Detectors: find sensitive values inside any text. (Being written.)

@@ -1,0 +1,1 @@
+//! IP address handling. (Being written.)

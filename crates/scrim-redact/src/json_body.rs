@@ -1,0 +1,1 @@
+//! JSON request and response bodies. (Being written.)

@@ -1,0 +1,1 @@
+//! The capture policy. (Being written.)

@@ -1,0 +1,1 @@
+//! URL redaction. (Being written.)
