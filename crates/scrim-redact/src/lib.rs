@@ -35,7 +35,30 @@ pub mod sql;
 pub mod url;
 
 pub use kind::{Counts, Kind};
-pub use method::{Method, Pseudonymizer};
+pub use method::{Method, Methods, Pseudonymizer};
+
+use std::borrow::Cow;
+
+/// Redacts sensitive values inside free text. URL paths, JSON string values, exception
+/// messages and log bodies all go through one of these; the detectors' text redactor is
+/// the real one, and the structured modules ([`url`], [`json_body`]) take any
+/// implementation so that each can be used and tested alone.
+pub trait TextScrubber {
+    /// `text` with every sensitive value replaced, borrowed when nothing was found; each
+    /// replacement is counted in `counts`.
+    fn scrub<'t>(&self, text: &'t str, counts: &mut Counts) -> Cow<'t, str>;
+}
+
+/// A [`TextScrubber`] that changes nothing: for tests and for policies that turn the
+/// detectors off.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoScrub;
+
+impl TextScrubber for NoScrub {
+    fn scrub<'t>(&self, text: &'t str, _counts: &mut Counts) -> Cow<'t, str> {
+        Cow::Borrowed(text)
+    }
+}
 
 /// The text every removed value is replaced with. Part of the output contract.
 pub const PLACEHOLDER: &str = "?";

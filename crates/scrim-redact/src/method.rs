@@ -58,6 +58,35 @@ impl fmt::Display for Method {
     }
 }
 
+/// A method per kind: what a policy says to do with each kind of value found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Methods([Method; Kind::COUNT]);
+
+impl Default for Methods {
+    /// Everything masked.
+    fn default() -> Self {
+        Methods::all(Method::Mask)
+    }
+}
+
+impl Methods {
+    /// The same method for every kind.
+    pub const fn all(method: Method) -> Self {
+        Methods([method; Kind::COUNT])
+    }
+
+    /// Sets the method for `kind`.
+    pub fn set(&mut self, kind: Kind, method: Method) -> &mut Self {
+        self.0[kind as usize] = method;
+        self
+    }
+
+    /// The method for `kind`.
+    pub fn get(&self, kind: Kind) -> Method {
+        self.0[kind as usize]
+    }
+}
+
 /// The marker that replaces a masked value of `kind`: `[REDACTED:<kind>]`.
 pub const fn mask_marker(kind: Kind) -> &'static str {
     // A `const fn` cannot format: one literal per kind (a test checks they agree).
@@ -206,6 +235,18 @@ mod tests {
         );
         assert_eq!(apply(Method::Hash, Kind::Card, v, None), "[REDACTED:card]");
         assert_eq!(format!("{p:?}"), "Pseudonymizer { key: <hidden> }");
+    }
+
+    #[test]
+    fn methods_per_kind() {
+        let mut m = Methods::default();
+        assert!(Kind::ALL.iter().all(|&k| m.get(k) == Method::Mask));
+        m.set(Kind::Email, Method::Hash)
+            .set(Kind::Ipv4, Method::Keep);
+        assert_eq!(m.get(Kind::Email), Method::Hash);
+        assert_eq!(m.get(Kind::Ipv4), Method::Keep);
+        assert_eq!(m.get(Kind::Card), Method::Mask);
+        assert_eq!(Methods::all(Method::Remove).get(Kind::Jwt), Method::Remove);
     }
 
     #[test]
