@@ -56,6 +56,7 @@ kinds! {
     QueryParam => "query_param", "A URL query parameter value.";
     UrlSignature => "url_signature", "A signature parameter of a pre-signed URL.";
     SqlStatement => "sql", "A database statement whose literals were removed.";
+    Identifier => "id", "An attribute the policy pseudonymises by name (`enduser.id`).";
 }
 
 impl Kind {
@@ -94,6 +95,19 @@ impl fmt::Display for UnknownKind {
 }
 
 impl std::error::Error for UnknownKind {}
+
+impl serde::Serialize for Kind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Kind {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Kind::from_name(&name).ok_or_else(|| serde::de::Error::custom(UnknownKind(name.into())))
+    }
+}
 
 /// How many values of each kind were redacted. Cheap to create and add to (an array).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -111,6 +111,7 @@ pub const fn mask_marker(kind: Kind) -> &'static str {
         Kind::QueryParam => "[REDACTED:query_param]",
         Kind::UrlSignature => "[REDACTED:url_signature]",
         Kind::SqlStatement => "[REDACTED:sql]",
+        Kind::Identifier => "[REDACTED:id]",
     }
 }
 
