@@ -73,7 +73,9 @@
 //!   after it is replaced as above (`mask`, `hash`, `remove` → `null`). The value reaches
 //!   to its closing quote, to its matching bracket, or for anything else to the next `,`,
 //!   `}`, `]` or line end, and to the end of the body when it is unterminated:
-//!   `{"password": "hunt` → `{"password": "[REDACTED:secret]"`.
+//!   `{"password": "hunt` → `{"password": "[REDACTED:secret]"`. With `remove`, a value
+//!   followed by other text than a `,`, `}`, `]` or line end becomes `""` instead of
+//!   `null`, which would run into that text: `{"pin": "1"x}` → `{"pin": ""x}`.
 //! - Everything else goes through the [`TextScrubber`] as text, escapes not decoded.
 //! - If the result of that is valid JSON (replacing a broken value can fix a body), it is
 //!   then redacted as JSON as well, so that redacting the output again changes nothing.
@@ -283,7 +285,13 @@ impl<'p> JsonBodyRedactor<'p> {
             };
             let o = out.get_or_insert_with(|| String::with_capacity(body.len() + 32));
             o.push_str(&self.text.scrub(&body[piece..start], counts));
-            self.write_secret(o, hashed);
+            if self.key_method == Method::Remove && !ends_scalar(b, stop) {
+                // `null` would run into the text after it (`nullabc`) and read as
+                // another value next time.
+                o.push_str("\"\"");
+            } else {
+                self.write_secret(o, hashed);
+            }
             counts.add(Kind::Secret);
             piece = stop;
         }
@@ -833,6 +841,15 @@ fn lenient_string_end(b: &[u8], quote: usize) -> Option<usize> {
     }
 }
 
+/// Whether a scalar value ending at `b[end]` ends there in [`text_value_end`]'s reading:
+/// only spaces or tabs, then `,`, `}`, `]`, a line end or the end of the text follow.
+fn ends_scalar(b: &[u8], mut end: usize) -> bool {
+    while matches!(b.get(end), Some(b' ' | b'\t')) {
+        end += 1;
+    }
+    matches!(b.get(end), None | Some(b',' | b'}' | b']' | b'\n' | b'\r'))
+}
+
 /// Skips any ASCII whitespace.
 fn skip_any_ws(b: &[u8], mut i: usize) -> usize {
     while b.get(i).is_some_and(u8::is_ascii_whitespace) {
@@ -1186,6 +1203,11 @@ mod tests {
         assert_eq!(
             redact_with(&NoScrub, Method::Remove, r#"{"pin": 12 34 }"#).0,
             r#"{"pin": null }"#
+        );
+        // `null` would run into the text after it.
+        assert_eq!(
+            redact_with(&NoScrub, Method::Remove, r#"{"pin": "1"x}"#).0,
+            r#"{"pin": ""x}"#
         );
         // Fixing the body makes it JSON: redacted as JSON as well.
         assert_eq!(
