@@ -3,8 +3,10 @@
 #
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    default: 60 seconds for each of all targets
 #
-# Targets (fuzz/fuzz_targets/): sql_obfuscate (no panic, and obfuscation is idempotent)
-# and nosql (Redis, Memcached and JSON-query scrubbing never panic).
+# Targets (fuzz/fuzz_targets/): sql_obfuscate (no panic, and obfuscation is idempotent),
+# nosql (Redis, Memcached and JSON-query scrubbing never panic) and json_body (JSON body
+# redaction: no panic, idempotent, valid JSON stays valid, no value under a sensitive key
+# survives).
 #
 # cargo-fuzz passes nightly-only flags to rustc (-Zsanitizer=address and friends). The
 # project has only the stable toolchain, which accepts them with RUSTC_BOOTSTRAP=1; this
@@ -24,7 +26,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(sql_obfuscate nosql)
+[ ${#targets[@]} -gt 0 ] || targets=(sql_obfuscate nosql json_body)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "cargo-fuzz is not installed: cargo install --locked cargo-fuzz" >&2
@@ -73,11 +75,30 @@ seed_nosql() {
     printf '\002{"query":{"bool":{"must":[{"match":{"title":"secret"}},{"range":{"n":{"gte":1.5e3}}}]}}}' >"$dir/es-query"
 }
 
+# Byte 0: bits 0-1 the method (mask, hash, remove), bits 2-3 the body template (0: the
+# rest as is; see fuzz/fuzz_targets/json_body.rs).
+seed_json_body() {
+    local dir=fuzz/corpus/json_body
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
+    printf '\000{"username": "alice@example.com", "password": "hunter2", "remember": true}' >"$dir/login"
+    printf '\001{"amount": 1999, "card": {"number": "4111 1111 1111 1111", "cvv": "123"}, "n": 4111111111111111}' >"$dir/payment"
+    printf '\002{\n  "access_token": "eyJhbGciOi.eyJzdWIi.sig",\n  "token_type": "Bearer",\n  "expires_in": 3600\n}' >"$dir/oauth"
+    printf '\000[{"id": 1, "email": "a\\u0040b.c", "tags": ["x", "y"]}, {"id": 2, "email": null}]' >"$dir/users"
+    printf '\000{"query": "mutation($pw: String!) { login(password: $pw) }", "variables": {"pw": "s3cret", "secret": 1}}' >"$dir/graphql"
+    printf '\000{"a": 1}\n{"token": "x"}\n"str" 12 -3.5e7 null' >"$dir/ndjson"
+    printf '\000{"password": "hunt' >"$dir/truncated"
+    printf '\004[1, "two", {"three": 3.0}]' >"$dir/template-1"
+    printf '\010", "x": 1}' >"$dir/template-2"
+    printf '\014{"a": [1, {"b": "\\ud83d\\ude00"}]}' >"$dir/template-3"
+}
+
 status=0
 for target in "${targets[@]}"; do
     case "$target" in
         sql_obfuscate) seed_sql ;;
         nosql) seed_nosql ;;
+        json_body) seed_json_body ;;
     esac
     echo "fuzz: $target for ${seconds}s"
     if ! RUSTC_BOOTSTRAP=1 cargo fuzz run "${target_dir[@]}" "$target" "fuzz/corpus/$target" -- \

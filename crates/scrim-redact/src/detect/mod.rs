@@ -1,1 +1,606 @@
-//! Detectors: find sensitive values inside any text. (Being written.)
+//! Detectors: find sensitive values inside any text (log lines, exception messages,
+//! attribute values) and validate them, so that look-alikes are left alone.
+//!
+//! A [`Scanner`] is compiled once from a [`DetectorSet`] and a [`SensitiveKeys`] list and
+//! reused for every text; [`Scanner::find`] reports [`Finding`]s (a kind and a byte range).
+//! A [`TextRedactor`] replaces each finding according to a [`Methods`] table (mask, keyed
+//! pseudonym, remove, keep).
+//!
+//! # Output contract: the rules
+//!
+//! *Word character* below means an ASCII letter, digit or `_`. Ranges are byte ranges into
+//! the scanned text and always fall on character boundaries.
+//!
+//! **Numbers** (cards, SSNs, IPv4) must not be glued to other text: the byte before a
+//! candidate is not a word character, nor a `.` or `-` directly after a digit; the byte
+//! after is not a word character, nor a `.` or `-` directly followed by a digit.
+//! (IPv4 is stricter before, laxer after: see below.)
+//!
+//! - **card**: 12–19 digits, written either without separators or in groups separated by
+//!   one space or one dash (the same separator throughout). The digits must fall in a known
+//!   IIN range with a length valid for that network — Visa `4` (13, 16, 19), Mastercard
+//!   `51`–`55` and `2221`–`2720` (16), Amex `34`/`37` (15), Discover `6011`, `644`–`649`,
+//!   `65`, `622126`–`622925` (16–19), JCB `3528`–`3589` (16–19), Diners `300`–`305`, `3095`,
+//!   `36`, `38`–`39` (14–19), UnionPay `62` (16–19), Mir `2200`–`2204` (16–19), Maestro
+//!   `5018`, `5020`, `5038`, `5893`, `6304`, `6759`, `6761`–`6763` (12–19) — and pass the
+//!   Luhn check. In a space-separated run of numbers a card may start at any group; the
+//!   longest valid card wins. Epoch milliseconds, order ids and phone numbers fail IIN,
+//!   length or Luhn and are left alone.
+//! - **ssn**: `AAA-GG-SSSS` with dashes only (undelimited or space-separated nine digits
+//!   are too common in logs); area not `000`, `666` or `900`–`999`, group not `00`, serial
+//!   not `0000`. After a key containing `ssn` or `social security` (see *secret*), a valid
+//!   SSN value written as nine digits, or with dashes or spaces, is reported as `ssn`.
+//! - **iban**: two uppercase letters (a country in the registry's length table), two check
+//!   digits, then the BBAN in uppercase letters and digits, either compact or in groups of
+//!   four separated by single spaces; exactly the country's length; MOD-97 of the
+//!   rearranged number equals 1. Not glued to word characters on either side.
+//! - **email**: `local@domain`. The local part is `[A-Za-z0-9._%+-]{1,64}` (leading dots are
+//!   not part of it); the domain is two or more labels of `[A-Za-z0-9-]` (no label starts or
+//!   ends with `-`), at most 253 bytes, ending in an alphabetic top-level label of two or
+//!   more letters. So `user@localhost` and `root@10.0.0.1` are **not** emails (the latter's
+//!   address is an IPv4 finding), and `icon@2x.png` (a first label `<digits>x`) is not
+//!   either. An `@` inside a URL's authority (`scheme://user@host`) is userinfo, not an
+//!   email (see *url_credentials*).
+//! - **ipv4**: four decimal octets 0–255 without leading zeros (`010` is not an octet),
+//!   separated by dots. Not preceded by a word character or `.` (so `v1.2.3.4` and the
+//!   tail of `1.2.3.4.5` are not addresses), not followed by a word character or by `.` and
+//!   a digit (so `1.2.3.4.5` is not one). A bare `1.2.3.4` is an address even if it was
+//!   meant as a version: the two cannot be told apart.
+//! - **ipv6**: RFC 4291 text forms: eight groups of 1–4 hex digits, or fewer with one `::`,
+//!   optionally ending in an embedded IPv4 (`::ffff:192.0.2.1`). Not glued to word
+//!   characters, `:` or `.`. A compressed form needs at least two groups and one group of
+//!   three or more hex digits, which keeps `a::b` and `std::io` out (and with them `::1`).
+//!   Times (`12:30:45`) and MAC addresses (`ab:cd:ef:01:23:45`) are not valid IPv6 and are
+//!   left alone.
+//! - **jwt**: three base64url parts separated by dots (the third may be empty), starting
+//!   with `eyJ`, not glued to a base64url character before; the first part must decode to
+//!   JSON starting with `{` that contains `"alg"`.
+//! - **bearer_token**: the credential after `Bearer ` or `Basic ` (the scheme word in
+//!   `Bearer`, `bearer` or `BEARER` spelling, not glued to a word character before), made
+//!   of `[A-Za-z0-9._~+/=-]`. A Bearer credential must be at least 8 characters long and
+//!   contain a digit or be at least 20 characters long (so prose like `Bearer
+//!   authentication` stays); a Basic credential must be base64 that decodes to text with a
+//!   `:`. Only the credential is reported, the scheme word stays.
+//! - **aws_access_key**: `AKIA`, `ASIA`, `ABIA`, `ACCA`, `AGPA`, `AIDA`, `AIPA`, `ANPA`,
+//!   `ANVA`, `APKA` or `AROA` followed by exactly 16 of `[A-Z0-9]`, not glued to letters or
+//!   digits.
+//! - **aws_secret_key**: an assignment (see *secret*) whose key, lowercased without
+//!   separators, contains `secretaccesskey`, or both `aws` and `secret`, and whose value is
+//!   exactly 40 of `[A-Za-z0-9/+]`. (The key need not be in the sensitive-key list.)
+//! - **github_token**: `ghp_`, `gho_`, `ghu_`, `ghs_` or `ghr_` followed by 36 or more
+//!   letters and digits, or `github_pat_` followed by 22 or more of `[A-Za-z0-9_]`; not
+//!   glued to a word character before.
+//! - **slack_token**: `xoxb-`, `xoxa-`, `xoxp-`, `xoxr-` or `xoxs-` followed by 10 or more of
+//!   `[A-Za-z0-9-]` (the whole token is reported), or the path after
+//!   `hooks.slack.com/services/` (`[A-Za-z0-9/_-]`, at least 3 characters; the host stays).
+//! - **stripe_key**: `sk_live_`, `rk_live_`, `sk_test_` or `rk_test_` followed by 10 or
+//!   more letters and digits (the whole key is reported).
+//! - **google_api_key**: `AIza` followed by exactly 35 of `[A-Za-z0-9_-]`.
+//! - **private_key**: from `-----BEGIN <label>-----`, where the label ends in
+//!   `PRIVATE KEY`, through the matching `-----END <label>-----`; an unterminated block
+//!   runs to the end of the text.
+//! - **url_credentials**: the userinfo of `scheme://userinfo@host`: everything after
+//!   `://` up to the **last** `@` before the authority ends (at `/`, `?`, `#`, whitespace,
+//!   a quote, `<`, `>` or the end), whether it is `user:password`, a bare user or a token.
+//!   The scheme must be `[A-Za-z][A-Za-z0-9+.-]*`.
+//! - **secret**: an assignment `key=value`, `key: value`, `key := value`, `key => value`,
+//!   with the key optionally quoted (`"key": …`, `'key'=…`) and optional spaces around the
+//!   separator, where [`SensitiveKeys::is_sensitive`] accepts the key (`[A-Za-z0-9_.-]+`).
+//!   A quoted value (`"…"` or `'…'`, backslash escapes honoured) is reported without its
+//!   quotes; an unterminated quote runs to the end of the line. An unquoted value runs up
+//!   to whitespace, `&`, `,`, `;`, `"` or the end. A value that starts with an HTTP auth
+//!   scheme (`Bearer`, `Basic`, `Token`, `Digest`, `Negotiate`, any case) followed by a
+//!   space keeps the scheme word; only the credential after it is reported. Values that
+//!   are empty or start with `{` are not reported (`::` and `://` are not separators).
+//!
+//! Text already redacted is never detected again: a candidate that lies inside a mask
+//! marker (`[REDACTED:<kind>]`) or a pseudonym (`[<kind>:<16 base32 chars>]`) is dropped,
+//! so redacting twice (with mask or hash) gives the same text as redacting once.
+//!
+//! # Overlaps
+//!
+//! Candidates from all detectors are ordered by start. Candidates that overlap (share at
+//! least one byte) form one group, which becomes **one finding spanning the union of their
+//! ranges**, so no part of any candidate is ever left in clear. The group's kind is the
+//! kind of its longest candidate; between equally long candidates the more specific kind
+//! wins, in this order: private_key, jwt, aws_access_key, aws_secret_key, github_token,
+//! slack_token, stripe_key, google_api_key, card, iban, ssn, url_credentials, email, ipv6,
+//! ipv4, bearer_token, secret. (So `password=4111111111111111` is a card, and
+//! `token="Bearer eyJ…"` is a secret covering the whole quoted value.)
+//!
+//! # Cost
+//!
+//! Every detector is linear in the text: a handful of SIMD prefilter passes (an
+//! Aho-Corasick automaton over the fixed prefixes, `memchr` for `@`, `=` and `:`, a
+//! word-at-a-time scan for digits) and small, bounded checks around each trigger. No
+//! regular expression runs over the text.
+
+mod assign;
+mod net;
+mod numeric;
+mod tokens;
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::TextScrubber;
+use crate::cow::CowBuilder;
+use crate::keys::SensitiveKeys;
+use crate::kind::{Counts, Kind};
+use crate::method::{self, Method, Methods, Pseudonymizer};
+
+/// A sensitive value found in a text: its kind and its byte range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Finding {
+    /// What was found.
+    pub kind: Kind,
+    /// Byte offset of the first byte (on a char boundary).
+    pub start: usize,
+    /// Byte offset one past the last byte (on a char boundary).
+    pub end: usize,
+}
+
+impl Finding {
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether the range is empty (never true for a reported finding).
+    pub fn is_empty(&self) -> bool {
+        self.end == self.start
+    }
+}
+
+/// The kinds a [`Scanner`] looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct DetectorSet(u32);
+
+impl DetectorSet {
+    /// The kinds that have a text detector, in [`Kind::ALL`] order. (`query_param`,
+    /// `url_signature` and `sql` are found by the structured modules, not in free text.)
+    pub const DETECTABLE: &'static [Kind] = &[
+        Kind::Card,
+        Kind::Ssn,
+        Kind::Iban,
+        Kind::Email,
+        Kind::Ipv4,
+        Kind::Ipv6,
+        Kind::Jwt,
+        Kind::BearerToken,
+        Kind::AwsAccessKey,
+        Kind::AwsSecretKey,
+        Kind::GithubToken,
+        Kind::SlackToken,
+        Kind::StripeKey,
+        Kind::GoogleApiKey,
+        Kind::PrivateKey,
+        Kind::UrlCredentials,
+        Kind::Secret,
+    ];
+
+    /// Every detector.
+    pub fn all() -> Self {
+        Self::DETECTABLE
+            .iter()
+            .fold(Self::none(), |set, &k| set.with(k))
+    }
+
+    /// No detector.
+    pub const fn none() -> Self {
+        DetectorSet(0)
+    }
+
+    /// This set plus `kind` (a kind without a text detector is ignored).
+    pub fn with(self, kind: Kind) -> Self {
+        if Self::DETECTABLE.contains(&kind) {
+            DetectorSet(self.0 | (1 << kind as u32))
+        } else {
+            self
+        }
+    }
+
+    /// This set without `kind`.
+    pub fn without(self, kind: Kind) -> Self {
+        DetectorSet(self.0 & !(1 << kind as u32))
+    }
+
+    /// Whether `kind` is looked for.
+    pub fn contains(&self, kind: Kind) -> bool {
+        self.0 & (1 << kind as u32) != 0
+    }
+
+    /// The kinds in the set, in [`Kind::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = Kind> + '_ {
+        Self::DETECTABLE
+            .iter()
+            .copied()
+            .filter(|&k| self.contains(k))
+    }
+}
+
+impl Default for DetectorSet {
+    fn default() -> Self {
+        Self::all()
+    }
+}
+
+/// The compiled detectors. Build once, share freely (`Send + Sync + Clone`; cloning is
+/// cheap apart from the key list).
+#[derive(Debug, Clone)]
+pub struct Scanner {
+    set: DetectorSet,
+    tokens: Option<tokens::Prefixes>,
+    assign: Option<assign::Assignments>,
+}
+
+impl Default for Scanner {
+    /// Every detector, the default sensitive keys.
+    fn default() -> Self {
+        Scanner::new(&DetectorSet::all(), &SensitiveKeys::default())
+    }
+}
+
+impl Scanner {
+    /// Compiles the detectors in `detectors`; `keys` decides which assignments are secrets.
+    pub fn new(detectors: &DetectorSet, keys: &SensitiveKeys) -> Scanner {
+        let set = *detectors;
+        Scanner {
+            set,
+            tokens: tokens::Prefixes::new(set),
+            assign: assign::Assignments::new(set, keys),
+        }
+    }
+
+    /// The detectors this scanner runs.
+    pub fn detectors(&self) -> DetectorSet {
+        self.set
+    }
+
+    /// Appends the findings in `text` to `out`: sorted by start, non-overlapping (see the
+    /// module documentation for the overlap rule). Findings already in `out` are kept.
+    pub fn find(&self, text: &str, out: &mut Vec<Finding>) {
+        let base = out.len();
+        let b = text.as_bytes();
+        let set = self.set;
+        if let Some(t) = &self.tokens {
+            t.find(b, out);
+        }
+        if set.contains(Kind::Email) {
+            net::find_emails(b, out);
+        }
+        if self.assign.is_some() || set.contains(Kind::Ipv6) {
+            assign::find_separators(self.assign.as_ref(), set.contains(Kind::Ipv6), b, out);
+        }
+        if set.contains(Kind::Card)
+            || set.contains(Kind::Ssn)
+            || set.contains(Kind::Iban)
+            || set.contains(Kind::Ipv4)
+        {
+            numeric::find(set, b, out);
+        }
+        if out.len() > base {
+            resolve(text, out, base);
+        }
+    }
+
+    /// The findings in `text`, in a new vector.
+    pub fn find_all(&self, text: &str) -> Vec<Finding> {
+        let mut out = Vec::new();
+        self.find(text, &mut out);
+        out
+    }
+}
+
+/// How specific a kind is (lower wins a tie between equally long overlapping candidates).
+fn specificity(kind: Kind) -> u8 {
+    match kind {
+        Kind::PrivateKey => 0,
+        Kind::Jwt => 1,
+        Kind::AwsAccessKey => 2,
+        Kind::AwsSecretKey => 3,
+        Kind::GithubToken => 4,
+        Kind::SlackToken => 5,
+        Kind::StripeKey => 6,
+        Kind::GoogleApiKey => 7,
+        Kind::Card => 8,
+        Kind::Iban => 9,
+        Kind::Ssn => 10,
+        Kind::UrlCredentials => 11,
+        Kind::Email => 12,
+        Kind::Ipv6 => 13,
+        Kind::Ipv4 => 14,
+        Kind::BearerToken => 15,
+        Kind::Secret => 16,
+        Kind::QueryParam | Kind::UrlSignature | Kind::SqlStatement => 17,
+    }
+}
+
+/// Drops candidates inside markers, then merges overlapping candidates in
+/// `out[base..]` (the overlap rule of the module documentation).
+fn resolve(text: &str, out: &mut Vec<Finding>, base: usize) {
+    let b = text.as_bytes();
+    let mut w = base;
+    for r in base..out.len() {
+        let f = out[r];
+        if f.start < f.end
+            && text.is_char_boundary(f.start)
+            && text.is_char_boundary(f.end)
+            && !inside_marker(b, f.start, f.end)
+        {
+            out[w] = f;
+            w += 1;
+        }
+    }
+    out.truncate(w);
+    let cands = &mut out[base..];
+    cands.sort_unstable_by_key(|f| (f.start, std::cmp::Reverse(f.end), specificity(f.kind)));
+    let mut w = base;
+    let mut r = base;
+    let n = out.len();
+    while r < n {
+        let mut group = out[r];
+        let mut best = group;
+        r += 1;
+        while r < n && out[r].start < group.end {
+            let c = out[r];
+            group.end = group.end.max(c.end);
+            if c.len() > best.len()
+                || (c.len() == best.len() && specificity(c.kind) < specificity(best.kind))
+            {
+                best = c;
+            }
+            r += 1;
+        }
+        group.kind = best.kind;
+        out[w] = group;
+        w += 1;
+    }
+    out.truncate(w);
+}
+
+/// Whether `start..end` lies inside a mask marker `[REDACTED:<kind>]` or a pseudonym
+/// `[<kind>:<16 base32>]` (so redacted text is never redacted again).
+fn inside_marker(b: &[u8], start: usize, end: usize) -> bool {
+    // The longest marker is `[REDACTED:url_credentials]` (26 bytes); a pseudonym is at
+    // most `[url_credentials:` + 16 + `]` (34 bytes).
+    const LONGEST: usize = 40;
+    let from = start.saturating_sub(LONGEST);
+    let Some(open) = memchr::memrchr(b'[', &b[from..=start.min(b.len() - 1)]) else {
+        return false;
+    };
+    let open = from + open;
+    match marker_end(b, open) {
+        Some(close) => close >= end,
+        None => false,
+    }
+}
+
+/// If a marker or pseudonym starts at `open` (a `[`), the offset one past its `]`.
+pub(crate) fn marker_end(b: &[u8], open: usize) -> Option<usize> {
+    let rest = &b[open + 1..];
+    let colon = rest.iter().take(20).position(|&c| c == b':')?;
+    let name = std::str::from_utf8(&rest[..colon]).ok()?;
+    let after = &rest[colon + 1..];
+    let len = if name == "REDACTED" {
+        let close = after.iter().take(20).position(|&c| c == b']')?;
+        Kind::from_name(std::str::from_utf8(&after[..close]).ok()?)?;
+        close
+    } else {
+        Kind::from_name(name)?;
+        let n = method::PSEUDONYM_CHARS;
+        if after.len() <= n
+            || after[n] != b']'
+            || !after[..n]
+                .iter()
+                .all(|c| matches!(c, b'a'..=b'z' | b'2'..=b'7'))
+        {
+            return None;
+        }
+        n
+    };
+    Some(open + 1 + colon + 1 + len + 1)
+}
+
+/// Redacts free text with a [`Scanner`]: each finding is replaced per its kind's
+/// [`Method`] (see [`method::apply`]).
+#[derive(Debug, Clone)]
+pub struct TextRedactor {
+    scanner: Arc<Scanner>,
+    methods: Methods,
+    pseudonymizer: Option<Pseudonymizer>,
+}
+
+impl Default for TextRedactor {
+    /// Every detector, default keys, everything masked.
+    fn default() -> Self {
+        TextRedactor::new(Scanner::default(), Methods::default(), None)
+    }
+}
+
+impl TextRedactor {
+    /// A redactor that finds with `scanner` and replaces per `methods`; `Hash` without a
+    /// pseudonymizer masks.
+    pub fn new(
+        scanner: impl Into<Arc<Scanner>>,
+        methods: Methods,
+        pseudonymizer: Option<Pseudonymizer>,
+    ) -> Self {
+        TextRedactor {
+            scanner: scanner.into(),
+            methods,
+            pseudonymizer,
+        }
+    }
+
+    /// The scanner.
+    pub fn scanner(&self) -> &Scanner {
+        &self.scanner
+    }
+
+    /// The methods per kind.
+    pub fn methods(&self) -> &Methods {
+        &self.methods
+    }
+}
+
+impl TextScrubber for TextRedactor {
+    /// Replaces every finding per its method; counts every finding whose method is not
+    /// `keep`. Borrowed, without any heap allocation, when nothing is found (or everything
+    /// found is kept).
+    fn scrub<'t>(&self, text: &'t str, counts: &mut Counts) -> Cow<'t, str> {
+        let mut findings = Vec::new();
+        self.scanner.find(text, &mut findings);
+        if findings.is_empty() {
+            return Cow::Borrowed(text);
+        }
+        let mut out = CowBuilder::new(text);
+        let mut pos = 0;
+        for f in &findings {
+            let m = self.methods.get(f.kind);
+            out.keep(pos, f.start);
+            let value = &text[f.start..f.end];
+            if m == Method::Keep {
+                out.keep(f.start, f.end);
+            } else {
+                counts.add(f.kind);
+                let rep = method::apply(m, f.kind, value, self.pseudonymizer.as_ref());
+                if !rep.is_empty() {
+                    out.push_new(&rep);
+                }
+            }
+            pos = f.end;
+        }
+        out.keep(pos, text.len());
+        out.finish()
+    }
+}
+
+/// Byte classes shared by the detectors.
+pub(crate) mod class {
+    /// ASCII letter, digit or `_`.
+    #[inline]
+    pub(crate) fn is_word(c: u8) -> bool {
+        c.is_ascii_alphanumeric() || c == b'_'
+    }
+
+    /// The byte at `i`, or 0 past either end.
+    #[inline]
+    pub(crate) fn at(b: &[u8], i: usize) -> u8 {
+        b.get(i).copied().unwrap_or(0)
+    }
+
+    /// The byte before `i`, or 0 at the start.
+    #[inline]
+    pub(crate) fn before(b: &[u8], i: usize) -> u8 {
+        if i == 0 { 0 } else { b[i - 1] }
+    }
+
+    /// Length of the run at `from` of bytes satisfying `f`.
+    #[inline]
+    pub(crate) fn run(b: &[u8], from: usize, f: impl Fn(u8) -> bool) -> usize {
+        b[from.min(b.len())..].iter().take_while(|&&c| f(c)).count()
+    }
+
+    /// Base64url alphabet.
+    #[inline]
+    pub(crate) fn is_b64url(c: u8) -> bool {
+        c.is_ascii_alphanumeric() || c == b'-' || c == b'_'
+    }
+
+    /// The value of a base64 (standard or url) digit.
+    #[inline]
+    pub(crate) fn b64_value(c: u8) -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32)
+    }
+
+    /// Decodes base64 (either alphabet, padding ignored) and feeds each byte to `f`
+    /// until it returns `false`. Returns `false` on an invalid digit.
+    pub(crate) fn b64_decode(src: &[u8], mut f: impl FnMut(u8) -> bool) -> bool {
+        let (mut acc, mut bits) = (0u32, 0u32);
+        for &c in src {
+            if c == b'=' {
+                break;
+            }
+            let Some(v) = b64_value(c) else {
+                return false;
+            };
+            acc = (acc << 6) | v;
+            bits += 6;
+            if bits >= 8 {
+                bits -= 8;
+                if !f((acc >> bits) as u8) {
+                    return true;
+                }
+                acc &= (1 << bits) - 1;
+            }
+        }
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kinds(text: &str) -> Vec<(Kind, &str)> {
+        Scanner::default()
+            .find_all(text)
+            .into_iter()
+            .map(|f| (f.kind, &text[f.start..f.end]))
+            .collect()
+    }
+
+    #[test]
+    fn detector_set_builds() {
+        let s = DetectorSet::none().with(Kind::Card).with(Kind::QueryParam);
+        assert!(s.contains(Kind::Card));
+        assert!(!s.contains(Kind::QueryParam));
+        assert!(!s.without(Kind::Card).contains(Kind::Card));
+        assert_eq!(
+            DetectorSet::all().iter().count(),
+            DetectorSet::DETECTABLE.len()
+        );
+    }
+
+    #[test]
+    fn overlaps_merge_to_the_longest_kind() {
+        assert_eq!(
+            kinds("password=4111111111111111 x"),
+            [(Kind::Card, "4111111111111111")]
+        );
+        assert_eq!(
+            kinds("ip ::ffff:192.0.2.1 x"),
+            [(Kind::Ipv6, "::ffff:192.0.2.1")]
+        );
+    }
+
+    #[test]
+    fn markers_are_recognised() {
+        let b = b"x [REDACTED:email] [email:abcdefghijklmnop] [email:abc]";
+        assert_eq!(marker_end(b, 2), Some(18));
+        assert_eq!(marker_end(b, 19), Some(43));
+        assert_eq!(marker_end(b, 44), None);
+        assert!(inside_marker(b, 3, 17));
+        assert!(!inside_marker(b, 45, 50));
+    }
+
+    #[test]
+    fn scrub_is_borrowed_when_clean() {
+        let r = TextRedactor::default();
+        let mut c = Counts::default();
+        let t = "GET /api/v1/orders/83412 200 23ms";
+        assert!(matches!(r.scrub(t, &mut c), Cow::Borrowed(_)));
+        assert_eq!(c.total(), 0);
+        let out = r.scrub("mail alice@example.com now", &mut c);
+        assert_eq!(out, "mail [REDACTED:email] now");
+        assert_eq!(c.get(Kind::Email), 1);
+    }
+}

@@ -1,0 +1,362 @@
+//! The `=` / `:` pass: assignments under sensitive key names (secrets, AWS secret keys,
+//! SSNs under an `ssn` key) and IPv6 addresses, which are found from their colons.
+
+use memchr::memchr2_iter;
+
+use super::class::{at, before};
+use super::net::ipv6_around;
+use super::numeric::valid_ssn;
+use super::{DetectorSet, Finding};
+use crate::keys::SensitiveKeys;
+use crate::kind::Kind;
+
+/// Index of a lowercase ASCII alphanumeric in `0..36`.
+#[inline]
+fn idx(c: u8) -> Option<usize> {
+    match c {
+        b'0'..=b'9' => Some((c - b'0') as usize),
+        b'a'..=b'z' => Some((c - b'a') as usize + 10),
+        b'A'..=b'Z' => Some((c - b'A') as usize + 10),
+        _ => None,
+    }
+}
+
+#[inline]
+fn is_key(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')
+}
+
+/// The compiled key-name side of the assignment detector.
+#[derive(Debug, Clone)]
+pub(super) struct Assignments {
+    keys: SensitiveKeys,
+    secret: bool,
+    aws: bool,
+    ssn: bool,
+    /// First two letters (lowercased, separators skipped) a matching key must contain at
+    /// some alphanumeric position: a cheap, exact prefilter before `is_sensitive`.
+    bigrams: Box<[bool; 36 * 36]>,
+    singles: [bool; 36],
+}
+
+impl Assignments {
+    pub(super) fn new(set: DetectorSet, keys: &SensitiveKeys) -> Option<Assignments> {
+        let secret = set.contains(Kind::Secret);
+        let aws = set.contains(Kind::AwsSecretKey);
+        let ssn = set.contains(Kind::Ssn);
+        if !secret && !aws {
+            return None;
+        }
+        let mut bigrams = Box::new([false; 36 * 36]);
+        let mut singles = [false; 36];
+        let mut add = |p: &[u8]| match p {
+            [a] => {
+                if let Some(i) = idx(*a) {
+                    singles[i] = true;
+                }
+            }
+            [a, b, ..] => {
+                if let (Some(i), Some(j)) = (idx(*a), idx(*b)) {
+                    bigrams[i * 36 + j] = true;
+                }
+            }
+            [] => {}
+        };
+        if secret {
+            for p in keys.patterns() {
+                add(p.as_bytes());
+            }
+        }
+        if aws {
+            add(b"aws");
+            add(b"secretaccesskey");
+        }
+        Some(Assignments {
+            keys: keys.clone(),
+            secret,
+            aws,
+            ssn,
+            bigrams,
+            singles,
+        })
+    }
+
+    /// Whether some alphanumeric position of `key` starts a known bigram.
+    fn may_match(&self, key: &[u8]) -> bool {
+        let mut prev: Option<usize> = None;
+        for &c in key {
+            let Some(j) = idx(c) else { continue };
+            if self.singles[j] {
+                return true;
+            }
+            if let Some(i) = prev {
+                if self.bigrams[i * 36 + j] {
+                    return true;
+                }
+            }
+            prev = Some(j);
+        }
+        false
+    }
+
+    /// The kind of a value under `key` (`None`: not sensitive).
+    fn classify(&self, key: &[u8], value: &[u8]) -> Option<Kind> {
+        if !self.may_match(key) {
+            return None;
+        }
+        let mut norm = [0u8; 64];
+        let mut n = 0;
+        for &c in key.iter().filter(|c| c.is_ascii_alphanumeric()) {
+            if n == norm.len() {
+                break;
+            }
+            norm[n] = c.to_ascii_lowercase();
+            n += 1;
+        }
+        let norm = &norm[..n];
+        let has = |w: &[u8]| memchr::memmem::find(norm, w).is_some();
+        if self.aws
+            && (has(b"secretaccesskey") || (has(b"aws") && has(b"secret")))
+            && value.len() == 40
+            && value
+                .iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'/' | b'+'))
+        {
+            return Some(Kind::AwsSecretKey);
+        }
+        if !self.secret {
+            return None;
+        }
+        let key_str = std::str::from_utf8(key).unwrap_or("");
+        if !self.keys.is_sensitive(key_str) {
+            return None;
+        }
+        if self.ssn && (has(b"ssn") || has(b"socialsecurity")) && ssn_value(value) {
+            return Some(Kind::Ssn);
+        }
+        Some(Kind::Secret)
+    }
+}
+
+/// Nine digits, or `AAA?GG?SSSS` with one dash or space, forming a valid SSN.
+fn ssn_value(v: &[u8]) -> bool {
+    let mut d = [0u32; 9];
+    let mut n = 0;
+    let mut seps = [0usize; 2];
+    let mut ns = 0;
+    for (i, &c) in v.iter().enumerate() {
+        if c.is_ascii_digit() {
+            if n == 9 {
+                return false;
+            }
+            d[n] = u32::from(c - b'0');
+            n += 1;
+        } else if matches!(c, b'-' | b' ') && ns < 2 {
+            seps[ns] = i;
+            ns += 1;
+        } else {
+            return false;
+        }
+    }
+    if n != 9 || !(ns == 0 || (ns == 2 && seps == [3, 6] && v[3] == v[6])) {
+        return false;
+    }
+    let area = d[0] * 100 + d[1] * 10 + d[2];
+    let group = d[3] * 10 + d[4];
+    let serial = d[5] * 1000 + d[6] * 100 + d[7] * 10 + d[8];
+    valid_ssn(area, group, serial)
+}
+
+/// HTTP auth schemes whose word stays in clear before a credential.
+const SCHEMES: [&[u8]; 5] = [b"bearer ", b"basic ", b"token ", b"digest ", b"negotiate "];
+
+/// Runs the assignment detector (if any) and the IPv6 detector (if `ipv6`) over `b`.
+pub(super) fn find_separators(
+    assign: Option<&Assignments>,
+    ipv6: bool,
+    b: &[u8],
+    out: &mut Vec<Finding>,
+) {
+    // Separators before `covered` are inside a value already reported.
+    let mut covered = 0;
+    // Colons before `v6_done` belong to a run already examined for IPv6.
+    let mut v6_done = 0;
+    for p in memchr2_iter(b'=', b':', b) {
+        let c = b[p];
+        let next = at(b, p + 1);
+        let prev = before(b, p);
+        if c == b':' && ipv6 && p >= v6_done {
+            let hexish = |x: u8| x.is_ascii_hexdigit() || x == b':';
+            if hexish(prev) || hexish(next) {
+                let (found, run_end) = ipv6_around(b, p);
+                v6_done = run_end;
+                if let Some((s, e)) = found {
+                    out.push(Finding {
+                        kind: Kind::Ipv6,
+                        start: s,
+                        end: e,
+                    });
+                }
+            }
+        }
+        let Some(a) = assign else { continue };
+        if p < covered || !is_key(prev) && !matches!(prev, b' ' | b'\t' | b'"' | b'\'') {
+            continue;
+        }
+        let sep_len = match (c, next) {
+            (b':', b':') | (b':', b'/') => continue,
+            (b':', b'=') => 2,
+            (b':', _) if prev == b':' => continue,
+            (b'=', b'=') => continue,
+            (b'=', b'>') => 2,
+            (b'=', _) if matches!(prev, b'=' | b'!' | b'<' | b'>' | b':') => continue,
+            _ => 1,
+        };
+        let Some((ks, ke)) = key_before(b, p) else {
+            continue;
+        };
+        let Some((vs, ve)) = value_after(b, p + sep_len) else {
+            continue;
+        };
+        if let Some(kind) = a.classify(&b[ks..ke], &b[vs..ve]) {
+            out.push(Finding {
+                kind,
+                start: vs,
+                end: ve,
+            });
+            covered = ve;
+        }
+    }
+}
+
+/// The key ending before the separator at `p`: optional spaces, an optionally quoted run
+/// of key characters.
+fn key_before(b: &[u8], p: usize) -> Option<(usize, usize)> {
+    let mut e = p;
+    while e > 0 && p - e < 8 && matches!(b[e - 1], b' ' | b'\t') {
+        e -= 1;
+    }
+    let quote = match before(b, e) {
+        q @ (b'"' | b'\'') => {
+            e -= 1;
+            Some(q)
+        }
+        _ => None,
+    };
+    let mut s = e;
+    while s > 0 && is_key(b[s - 1]) {
+        s -= 1;
+    }
+    if s == e {
+        return None;
+    }
+    if let Some(q) = quote {
+        if before(b, s) != q {
+            return None;
+        }
+    }
+    Some((s, e))
+}
+
+/// The value after a separator ending at `from`.
+fn value_after(b: &[u8], from: usize) -> Option<(usize, usize)> {
+    let mut s = from;
+    while s < b.len() && s - from < 8 && matches!(b[s], b' ' | b'\t') {
+        s += 1;
+    }
+    let (mut vs, ve) = match at(b, s) {
+        q @ (b'"' | b'\'') => {
+            let vs = s + 1;
+            let mut p = vs;
+            while p < b.len() && b[p] != q && b[p] != b'\n' {
+                p += if b[p] == b'\\' { 2 } else { 1 };
+            }
+            (vs, p.min(b.len()))
+        }
+        b'{' => return None,
+        _ => (s, s + unquoted_len(b, s)),
+    };
+    let quoted = vs != s;
+    for scheme in SCHEMES {
+        if b.len() - vs > scheme.len() && b[vs..vs + scheme.len()].eq_ignore_ascii_case(scheme) {
+            vs += scheme.len();
+            if !quoted {
+                let e = vs + unquoted_len(b, vs);
+                return (e > vs).then_some((vs, e));
+            }
+            break;
+        }
+    }
+    // A value ends on a char boundary: every terminator above is ASCII, and a backslash
+    // escape that skipped past the end was clamped.
+    (ve > vs).then_some((vs, ve))
+}
+
+fn unquoted_len(b: &[u8], from: usize) -> usize {
+    b[from..]
+        .iter()
+        .take_while(|&&c| !(c.is_ascii_whitespace() || matches!(c, b'&' | b',' | b';' | b'"')))
+        .count()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(Kind, &str)> {
+        let a = Assignments::new(DetectorSet::all(), &SensitiveKeys::default());
+        let mut out = Vec::new();
+        find_separators(a.as_ref(), true, text.as_bytes(), &mut out);
+        out.iter()
+            .map(|f| (f.kind, &text[f.start..f.end]))
+            .collect()
+    }
+
+    #[test]
+    fn assignments() {
+        assert_eq!(found("password=hunter2 next"), [(Kind::Secret, "hunter2")]);
+        assert_eq!(found("pwd: x"), [(Kind::Secret, "x")]);
+        assert_eq!(
+            found(r#"{"secret": "a b\"c", "n": 1}"#),
+            [(Kind::Secret, r#"a b\"c"#)]
+        );
+        assert_eq!(found("api_key='k1'"), [(Kind::Secret, "k1")]);
+        assert_eq!(found("?token=abc&next=1"), [(Kind::Secret, "abc")]);
+        assert_eq!(
+            found("Authorization: Bearer abc.def"),
+            [(Kind::Secret, "abc.def")]
+        );
+        assert_eq!(found("password := \"x\""), [(Kind::Secret, "x")]);
+        assert_eq!(found("ssn=123456789"), [(Kind::Ssn, "123456789")]);
+        assert_eq!(
+            found("aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"),
+            [(
+                Kind::AwsSecretKey,
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+            )]
+        );
+        assert_eq!(
+            found("password=\"unterminated\nnext=1"),
+            [(Kind::Secret, "unterminated")]
+        );
+        for neg in [
+            "tokenizer=bpe",
+            "password=",
+            "password==x",
+            "a=b",
+            "https://x",
+            "password={",
+            "std::x",
+        ] {
+            assert_eq!(found(neg), [], "{neg}");
+        }
+    }
+
+    #[test]
+    fn ssn_values() {
+        assert!(ssn_value(b"123-45-6789"));
+        assert!(ssn_value(b"123 45 6789"));
+        assert!(!ssn_value(b"123-45 6789"));
+        assert!(!ssn_value(b"000456789"));
+    }
+}

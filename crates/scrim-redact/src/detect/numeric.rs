@@ -1,0 +1,463 @@
+//! Numbers: payment cards, US SSNs, IPv4 addresses and IBANs. One forward pass visits
+//! each run of digits (found eight bytes at a time) and runs the anchored checks there.
+
+use super::class::{at, before, is_word};
+use super::{DetectorSet, Finding};
+use crate::kind::Kind;
+
+/// Finds cards, SSNs, IPv4 addresses and IBANs, per `set`.
+pub(super) fn find(set: DetectorSet, b: &[u8], out: &mut Vec<Finding>) {
+    let (card, ssn, ipv4, iban) = (
+        set.contains(Kind::Card),
+        set.contains(Kind::Ssn),
+        set.contains(Kind::Ipv4),
+        set.contains(Kind::Iban),
+    );
+    let mut i = 0;
+    // Card candidates are not looked for again before this offset.
+    let mut card_skip = 0;
+    while let Some(s) = next_digit(b, i) {
+        let e = s + run_digits(b, s);
+        i = e;
+        let len = e - s;
+        let next = at(b, e);
+        if iban && s >= 2 && len >= 2 {
+            if let Some(end) = iban_at(b, s - 2) {
+                out.push(Finding {
+                    kind: Kind::Iban,
+                    start: s - 2,
+                    end,
+                });
+                i = end;
+                continue;
+            }
+        }
+        if ipv4 && len <= 3 && next == b'.' {
+            if let Some(end) = ipv4_at(b, s) {
+                out.push(Finding {
+                    kind: Kind::Ipv4,
+                    start: s,
+                    end,
+                });
+                i = end;
+                continue;
+            }
+        }
+        if ssn && len == 3 && next == b'-' {
+            if let Some(end) = ssn_at(b, s) {
+                out.push(Finding {
+                    kind: Kind::Ssn,
+                    start: s,
+                    end,
+                });
+                i = end;
+                continue;
+            }
+        }
+        if card
+            && s >= card_skip
+            && (len >= 12 || (matches!(next, b' ' | b'-') && at(b, e + 1).is_ascii_digit()))
+        {
+            match card_at(b, s) {
+                CardScan::Found(end) => {
+                    out.push(Finding {
+                        kind: Kind::Card,
+                        start: s,
+                        end,
+                    });
+                    i = end;
+                }
+                CardScan::TooShort(end) => card_skip = end,
+                CardScan::None => {}
+            }
+        }
+    }
+}
+
+/// Offset of the next ASCII digit at or after `i`, eight bytes at a time.
+#[inline]
+pub(crate) fn next_digit(b: &[u8], mut i: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    while i + 8 <= b.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        // Per byte, exactly: high bit set iff 0x30 <= byte <= 0x39 (no carries between
+        // bytes: every sum stays below 256).
+        let a = x & (LO * 127);
+        let t = ((LO * (127 + 0x3a)).wrapping_sub(a)) & !x & (a + LO * (127 - 0x2f)) & HI;
+        if t != 0 {
+            return Some(i + (t.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    b[i.min(b.len())..]
+        .iter()
+        .position(u8::is_ascii_digit)
+        .map(|p| i + p)
+}
+
+#[inline]
+fn run_digits(b: &[u8], from: usize) -> usize {
+    b[from..].iter().take_while(|c| c.is_ascii_digit()).count()
+}
+
+/// The number-boundary rule before `s`: not a word character, nor `.`/`-` after a digit.
+#[inline]
+fn free_before(b: &[u8], s: usize) -> bool {
+    let p = before(b, s);
+    !(is_word(p) || (matches!(p, b'.' | b'-') && s >= 2 && b[s - 2].is_ascii_digit()))
+}
+
+/// The number-boundary rule after `e`: not a word character, nor `.`/`-` before a digit.
+#[inline]
+fn free_after(b: &[u8], e: usize) -> bool {
+    let n = at(b, e);
+    !(is_word(n) || (matches!(n, b'.' | b'-') && at(b, e + 1).is_ascii_digit()))
+}
+
+enum CardScan {
+    /// A card from the start to this offset.
+    Found(usize),
+    /// No card can start anywhere in the group sequence that ends here.
+    TooShort(usize),
+    None,
+}
+
+/// A card starting at the digit `s`: groups separated by one space or one dash (the same
+/// throughout), 12–19 digits, IIN range and length, Luhn; the longest valid one.
+fn card_at(b: &[u8], s: usize) -> CardScan {
+    let boundary = free_before(b, s);
+    let mut digits = [0u8; 19];
+    let mut n = 0;
+    let mut sep = 0u8;
+    let mut p = s;
+    let mut best = None;
+    loop {
+        // One group.
+        while p < b.len() && b[p].is_ascii_digit() {
+            if n == 19 {
+                // Too many digits for a card from here.
+                return best.map_or(CardScan::None, CardScan::Found);
+            }
+            digits[n] = b[p] - b'0';
+            n += 1;
+            p += 1;
+        }
+        if boundary && n >= 12 && free_after(b, p) && valid_card(&digits[..n]) {
+            best = Some(p);
+        }
+        let c = at(b, p);
+        if matches!(c, b' ' | b'-') && (sep == 0 || sep == c) && at(b, p + 1).is_ascii_digit() {
+            sep = c;
+            p += 1;
+        } else {
+            break;
+        }
+    }
+    match best {
+        Some(e) => CardScan::Found(e),
+        None if n < 12 => CardScan::TooShort(p),
+        None => CardScan::None,
+    }
+}
+
+/// IIN range and length, then Luhn.
+pub(crate) fn valid_card(d: &[u8]) -> bool {
+    let n = d.len();
+    let prefix = |k: usize| d[..k].iter().fold(0u32, |a, &x| a * 10 + u32::from(x));
+    let (p1, p2, p3, p4, p6) = (prefix(1), prefix(2), prefix(3), prefix(4), prefix(6));
+    let ok = match p1 {
+        4 => matches!(n, 13 | 16 | 19),
+        2 => {
+            ((2221..=2720).contains(&p4) && n == 16)
+                || ((2200..=2204).contains(&p4) && (16..=19).contains(&n))
+        }
+        3 => {
+            ((p2 == 34 || p2 == 37) && n == 15)
+                || ((3528..=3589).contains(&p4) && (16..=19).contains(&n))
+                || (((300..=305).contains(&p3) || p4 == 3095 || p2 == 36 || p2 == 38 || p2 == 39)
+                    && (14..=19).contains(&n))
+        }
+        5 => {
+            ((51..=55).contains(&p2) && n == 16)
+                || (matches!(p4, 5018 | 5020 | 5038 | 5893) && (12..=19).contains(&n))
+        }
+        6 => {
+            ((p4 == 6011
+                || (644..=649).contains(&p3)
+                || p2 == 65
+                || (622126..=622925).contains(&p6)
+                || p2 == 62)
+                && (16..=19).contains(&n))
+                || (matches!(p4, 6304 | 6759 | 6761 | 6762 | 6763) && (12..=19).contains(&n))
+        }
+        _ => false,
+    };
+    ok && luhn(d)
+}
+
+/// The Luhn checksum over decimal digit values.
+pub(crate) fn luhn(d: &[u8]) -> bool {
+    let mut sum = 0u32;
+    for (i, &x) in d.iter().rev().enumerate() {
+        let mut v = u32::from(x);
+        if i % 2 == 1 {
+            v *= 2;
+            if v > 9 {
+                v -= 9;
+            }
+        }
+        sum += v;
+    }
+    sum % 10 == 0
+}
+
+/// `AAA-GG-SSSS` at `s`, with the number boundaries and the SSA's invalid values.
+fn ssn_at(b: &[u8], s: usize) -> Option<usize> {
+    let g = |i: usize, n: usize| -> Option<u32> {
+        let part = b.get(s + i..s + i + n)?;
+        part.iter()
+            .all(u8::is_ascii_digit)
+            .then(|| part.iter().fold(0u32, |a, &c| a * 10 + u32::from(c - b'0')))
+    };
+    if at(b, s + 3) != b'-' || at(b, s + 6) != b'-' {
+        return None;
+    }
+    let (area, group, serial) = (g(0, 3)?, g(4, 2)?, g(7, 4)?);
+    let e = s + 11;
+    (free_before(b, s) && free_after(b, e) && valid_ssn(area, group, serial)).then_some(e)
+}
+
+/// The SSA's never-issued values.
+pub(crate) fn valid_ssn(area: u32, group: u32, serial: u32) -> bool {
+    area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+}
+
+/// A dotted-quad IPv4 address at `s`.
+pub(crate) fn ipv4_at(b: &[u8], s: usize) -> Option<usize> {
+    let p = before(b, s);
+    if is_word(p) || p == b'.' {
+        return None;
+    }
+    let e = ipv4_len(&b[s..])? + s;
+    let n = at(b, e);
+    if is_word(n) || (n == b'.' && at(b, e + 1).is_ascii_digit()) {
+        return None;
+    }
+    Some(e)
+}
+
+/// Length of a dotted quad at the start of `b` (octets 0–255, no leading zeros).
+pub(crate) fn ipv4_len(b: &[u8]) -> Option<usize> {
+    let mut p = 0;
+    for k in 0..4 {
+        if k > 0 {
+            if at(b, p) != b'.' {
+                return None;
+            }
+            p += 1;
+        }
+        let n = run_digits_max(b, p, 4);
+        if n == 0 || n > 3 || (n > 1 && b[p] == b'0') {
+            return None;
+        }
+        let v = b[p..p + n]
+            .iter()
+            .fold(0u32, |a, &c| a * 10 + u32::from(c - b'0'));
+        if v > 255 {
+            return None;
+        }
+        p += n;
+    }
+    Some(p)
+}
+
+fn run_digits_max(b: &[u8], from: usize, max: usize) -> usize {
+    b.get(from..)
+        .unwrap_or(&[])
+        .iter()
+        .take(max)
+        .take_while(|c| c.is_ascii_digit())
+        .count()
+}
+
+/// IBAN lengths by country (SWIFT IBAN registry).
+fn iban_length(cc: [u8; 2]) -> Option<usize> {
+    Some(match &cc {
+        b"NO" => 15,
+        b"BE" => 16,
+        b"DK" | b"FI" | b"FO" | b"GL" | b"NL" | b"SD" | b"FK" => 18,
+        b"MK" | b"SI" => 19,
+        b"AT" | b"BA" | b"EE" | b"KZ" | b"LT" | b"LU" | b"XK" | b"MN" => 20,
+        b"CH" | b"HR" | b"LI" | b"LV" => 21,
+        b"BG" | b"BH" | b"CR" | b"DE" | b"GB" | b"GE" | b"IE" | b"ME" | b"RS" | b"VA" => 22,
+        b"AE" | b"GI" | b"IL" | b"IQ" | b"TL" | b"SO" | b"OM" => 23,
+        b"AD" | b"CZ" | b"ES" | b"MD" | b"PK" | b"RO" | b"SA" | b"SE" | b"SK" | b"TN" | b"VG" => 24,
+        b"LY" | b"PT" | b"ST" => 25,
+        b"IS" | b"TR" => 26,
+        b"FR" | b"GR" | b"IT" | b"MC" | b"MR" | b"SM" | b"BI" | b"DJ" => 27,
+        b"AL" | b"AZ" | b"BY" | b"CY" | b"DO" | b"GT" | b"HU" | b"LB" | b"PL" | b"SV" | b"NI"
+        | b"HN" => 28,
+        b"BR" | b"EG" | b"PS" | b"QA" | b"UA" => 29,
+        b"JO" | b"KW" | b"MU" | b"YE" => 30,
+        b"MT" | b"SC" => 31,
+        b"LC" => 32,
+        b"RU" => 33,
+        _ => return None,
+    })
+}
+
+/// An IBAN at `s` (its country code): compact or in space-separated groups of four.
+fn iban_at(b: &[u8], s: usize) -> Option<usize> {
+    let cc = [b[s], b[s + 1]];
+    if !cc.iter().all(u8::is_ascii_uppercase) || is_word(before(b, s)) {
+        return None;
+    }
+    let len = iban_length(cc)?;
+    let mut chars = [0u8; 34];
+    let mut n = 0;
+    let mut p = s;
+    let mut spaced = false;
+    while n < len {
+        if spaced && n % 4 == 0 {
+            if at(b, p) != b' ' {
+                return None;
+            }
+            p += 1;
+        }
+        let c = at(b, p);
+        if !(c.is_ascii_digit() || c.is_ascii_uppercase()) {
+            return None;
+        }
+        chars[n] = c;
+        n += 1;
+        p += 1;
+        if n == 4 {
+            spaced = at(b, p) == b' ';
+        }
+    }
+    if is_word(at(b, p)) || !chars[2].is_ascii_digit() || !chars[3].is_ascii_digit() {
+        return None;
+    }
+    mod97(&chars[..n]).then_some(p)
+}
+
+/// The IBAN check: move the first four characters to the end, letters to 10–35, mod 97.
+pub(crate) fn mod97(iban: &[u8]) -> bool {
+    let mut r = 0u32;
+    for &c in iban[4..].iter().chain(&iban[..4]) {
+        if c.is_ascii_digit() {
+            r = (r * 10 + u32::from(c - b'0')) % 97;
+        } else {
+            r = (r * 100 + u32::from(c - b'A') + 10) % 97;
+        }
+    }
+    r == 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(text: &str) -> Vec<(Kind, &str)> {
+        let mut out = Vec::new();
+        find(DetectorSet::all(), text.as_bytes(), &mut out);
+        out.iter()
+            .map(|f| (f.kind, &text[f.start..f.end]))
+            .collect()
+    }
+
+    #[test]
+    fn next_digit_is_exact() {
+        for i in 0..=255u8 {
+            let mut v = vec![b'x'; 20];
+            v[11] = i;
+            let want = if i.is_ascii_digit() { Some(11) } else { None };
+            assert_eq!(next_digit(&v, 0), want, "byte {i}");
+            assert_eq!(next_digit(&v, 3), want, "byte {i}");
+        }
+        assert_eq!(next_digit(b"ab9", 0), Some(2));
+        assert_eq!(next_digit(b"", 0), None);
+    }
+
+    #[test]
+    fn cards() {
+        assert_eq!(
+            found("cc 4111 1111 1111 1111."),
+            [(Kind::Card, "4111 1111 1111 1111")]
+        );
+        assert_eq!(
+            found("5500-0000-0000-0004"),
+            [(Kind::Card, "5500-0000-0000-0004")]
+        );
+        assert_eq!(
+            found("x=378282246310005"),
+            [(Kind::Card, "378282246310005")]
+        );
+        assert_eq!(
+            found("n 12 4111 1111 1111 1111 ok"),
+            [(Kind::Card, "4111 1111 1111 1111")]
+        );
+        for neg in [
+            "1234567812345678",
+            "1732406400000",
+            "4111111111111112",
+            "a4111111111111111",
+            "41111111111111110",
+            "4111 1111-1111 1111",
+            "0.4111111111111111",
+            "2024-11-24 08:52:44",
+        ] {
+            assert_eq!(found(neg), [], "{neg}");
+        }
+    }
+
+    #[test]
+    fn ssns() {
+        assert_eq!(found("ssn 123-45-6789"), [(Kind::Ssn, "123-45-6789")]);
+        for neg in [
+            "000-12-3456",
+            "666-12-3456",
+            "901-12-3456",
+            "123-00-4567",
+            "123-45-0000",
+            "1123-45-6789",
+            "123-45-67890",
+        ] {
+            assert_eq!(found(neg), [], "{neg}");
+        }
+    }
+
+    #[test]
+    fn ipv4() {
+        assert_eq!(found("from 10.0.0.1:8080"), [(Kind::Ipv4, "10.0.0.1")]);
+        assert_eq!(found("192.168.1.254."), [(Kind::Ipv4, "192.168.1.254")]);
+        for neg in [
+            "v1.2.3.4",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "01.2.3.4",
+            "1.2.3",
+            "a.1.2.3.4",
+        ] {
+            assert_eq!(found(neg), [], "{neg}");
+        }
+    }
+
+    #[test]
+    fn ibans() {
+        assert_eq!(
+            found("DE89370400440532013000"),
+            [(Kind::Iban, "DE89370400440532013000")]
+        );
+        assert_eq!(
+            found("to GB82 WEST 1234 5698 7654 32."),
+            [(Kind::Iban, "GB82 WEST 1234 5698 7654 32")]
+        );
+        assert_eq!(found("NO9386011117947"), [(Kind::Iban, "NO9386011117947")]);
+        assert_eq!(found("DE88370400440532013000"), []);
+        assert_eq!(found("GB82 WEST12345698765432"), []);
+    }
+}
