@@ -18,7 +18,8 @@
 //! - [`keys`]: sensitive key names (`password`, `api_key`, …), matched by words.
 //! - [`kind`]: the kinds of sensitive data and counts per kind.
 //! - [`method`]: mask, hash (keyed pseudonyms), remove, keep.
-//! - [`policy`]: the capture policy and the redactor that applies it.
+//! - [`policy`]: the capture policy (TOML model, cloud floor, attribute rules).
+//! - [`redactor`]: a policy compiled into everything needed to apply it.
 
 mod cow;
 pub mod detect;
@@ -30,12 +31,15 @@ pub mod kind;
 pub mod memcached;
 pub mod method;
 pub mod policy;
+pub mod redactor;
 pub mod redis;
 pub mod sql;
 pub mod url;
 
 pub use kind::{Counts, Kind};
 pub use method::{Method, Methods, Pseudonymizer};
+pub use policy::Policy;
+pub use redactor::Redactor;
 
 use std::borrow::Cow;
 

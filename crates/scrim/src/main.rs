@@ -4,13 +4,15 @@
 //! what is removed lives in `scrim-redact`.
 
 use std::borrow::Cow;
+use std::fs;
 use std::io::{self, Read, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use scrim_redact::sql::{self, Dialect, SqlOptions};
-use scrim_redact::{json_query, memcached, redis};
+use scrim_redact::{Counts, Policy, Redactor, json_query, memcached, redis};
 
 /// Scrim: a privacy-first APM for OpenTelemetry.
 #[derive(Debug, Parser)]
@@ -70,6 +72,48 @@ enum Redact {
         #[command(flatten)]
         input: InputArgs,
     },
+    /// Remove sensitive values from free text (log lines, messages, stack traces).
+    ///
+    /// Example: `echo "card 4111 1111 1111 1111 for alice@example.com" | scrim redact text`
+    /// prints `card [REDACTED:card] for [REDACTED:email]`.
+    Text {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Redact a JSON request or response body: values under sensitive keys replaced,
+    /// every other string scanned. Input that is not JSON is scanned as text.
+    Json {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Redact a URL: credentials, query parameter values, signatures, and the path.
+    Url {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Mask, pseudonymise or drop IP addresses (a value such as `client.address` or an
+    /// `X-Forwarded-For` list).
+    Ip {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
+    /// Print what the detectors find in the text, as JSON lines:
+    /// `{"kind":"email","start":5,"end":22,"method":"mask"}` (byte offsets; with
+    /// `--lines`, also `"line"`, counted from 1, and offsets within that line).
+    Explain {
+        #[command(flatten)]
+        input: InputArgs,
+        #[command(flatten)]
+        policy: PolicyArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -78,6 +122,35 @@ struct InputArgs {
     /// input line at the same position (an empty line answers an empty line).
     #[arg(long)]
     lines: bool,
+}
+
+#[derive(Debug, Args)]
+struct PolicyArgs {
+    /// A capture policy in TOML (docs/capture-policy.md); without it, the default policy.
+    /// Pseudonyms (`hash`) are keyed by the environment variable SCRIM_PSEUDONYM_KEY;
+    /// without it, `hash` masks.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    /// The redactor for this policy, or a usage error naming the file and the problem.
+    fn redactor(&self) -> Result<Redactor, String> {
+        let policy = match &self.policy {
+            None => Policy::default(),
+            Some(path) => {
+                let text = fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read policy {}: {e}", path.display()))?;
+                Policy::from_toml(&text).map_err(|e| format!("{}: {e}", path.display()))?
+            }
+        };
+        let key = std::env::var_os("SCRIM_PSEUDONYM_KEY").filter(|k| !k.is_empty());
+        let redactor = Redactor::new(&policy, key.as_ref().map(|k| k.as_encoded_bytes()));
+        for o in redactor.overrides() {
+            eprintln!("scrim: policy: {o}");
+        }
+        Ok(redactor)
+    }
 }
 
 /// `--dialect` accepts exactly the names of [`Dialect::ALL`], listed in help and errors.
@@ -96,6 +169,10 @@ fn main() -> ExitCode {
         Command::Redact(redact) => run_redact(redact),
     };
     match result {
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
+            eprintln!("scrim: {e}");
+            ExitCode::from(2)
+        }
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`scrim redact sql | head -1`): nothing left to do.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -115,7 +192,74 @@ fn run_redact(redact: Redact) -> io::Result<()> {
         Redact::Redis { input } => filter(input.lines, redis::obfuscate_redis),
         Redact::Memcached { input } => filter(input.lines, memcached::obfuscate_memcached),
         Redact::Mongo { input } => filter(input.lines, json_query::obfuscate_json_query),
+        Redact::Text { input, policy } => {
+            let r = load(&policy)?;
+            filter(input.lines, |s| r.text(s, &mut Counts::default()))
+        }
+        Redact::Json { input, policy } => {
+            let r = load(&policy)?;
+            filter(input.lines, |s| {
+                r.body(s, &mut Counts::default()).unwrap_or_default()
+            })
+        }
+        Redact::Url { input, policy } => {
+            let r = load(&policy)?;
+            filter(input.lines, |s| r.url(s, &mut Counts::default()))
+        }
+        Redact::Ip { input, policy } => {
+            let r = load(&policy)?;
+            filter(input.lines, |s| {
+                r.ip(s, &mut Counts::default()).unwrap_or_default()
+            })
+        }
+        Redact::Explain { input, policy } => explain(&load(&policy)?, input.lines),
     }
+}
+
+/// The redactor for `--policy`; a bad policy is a usage error (exit 2).
+fn load(policy: &PolicyArgs) -> io::Result<Redactor> {
+    policy
+        .redactor()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+}
+
+/// `scrim redact explain`: one JSON object per finding.
+fn explain(redactor: &Redactor, lines: bool) -> io::Result<()> {
+    let text = read_stdin()?;
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut write = |line: Option<usize>, s: &str| -> io::Result<()> {
+        for (f, method) in redactor.explain(s) {
+            let line = line.map(|n| format!(r#","line":{n}"#)).unwrap_or_default();
+            writeln!(
+                out,
+                r#"{{"kind":"{}","start":{},"end":{},"method":"{}"{line}}}"#,
+                f.kind, f.start, f.end, method
+            )?;
+        }
+        Ok(())
+    };
+    if lines {
+        for (n, line) in text.lines().enumerate() {
+            write(Some(n + 1), line)?;
+        }
+    } else {
+        write(None, strip_final_newline(&text))?;
+    }
+    drop(write);
+    out.flush()
+}
+
+fn read_stdin() -> io::Result<String> {
+    let mut bytes = Vec::new();
+    io::stdin().lock().read_to_end(&mut bytes)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// One trailing line break (`\n` or `\r\n`) is not part of a single statement.
+fn strip_final_newline(text: &str) -> &str {
+    text.strip_suffix('\n')
+        .map(|s| s.strip_suffix('\r').unwrap_or(s))
+        .unwrap_or(text)
 }
 
 /// Reads all of stdin, applies `redact` to the whole text or to each line, writes stdout.
@@ -123,9 +267,7 @@ fn filter<F>(lines: bool, redact: F) -> io::Result<()>
 where
     F: for<'a> Fn(&'a str) -> Cow<'a, str>,
 {
-    let mut bytes = Vec::new();
-    io::stdin().lock().read_to_end(&mut bytes)?;
-    let text = String::from_utf8_lossy(&bytes);
+    let text = read_stdin()?;
     let mut out = io::BufWriter::new(io::stdout().lock());
     if lines {
         for line in text.lines() {
@@ -138,11 +280,7 @@ where
             }
         }
     } else {
-        let statement = text
-            .strip_suffix('\n')
-            .map(|s| s.strip_suffix('\r').unwrap_or(s))
-            .unwrap_or(&text);
-        writeln!(out, "{}", redact(statement))?;
+        writeln!(out, "{}", redact(strip_final_newline(&text)))?;
     }
     out.flush()
 }

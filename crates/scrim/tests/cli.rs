@@ -206,3 +206,190 @@ fn help_describes_the_filters() {
     assert_success(&out);
     assert!(stdout(&out).contains("snowflake"), "{}", stdout(&out));
 }
+
+/// A policy file in a fresh temporary directory (kept alive by the returned guard).
+fn policy_file(toml: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("policy.toml");
+    std::fs::write(&path, toml).expect("write policy");
+    let path = path.to_str().expect("utf-8 path").to_string();
+    (dir, path)
+}
+
+#[test]
+fn text_filter_removes_planted_secrets() {
+    let input = "charge 4111 1111 1111 1111 for alice@example.com from 203.0.113.57 \
+                 with Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl \
+                 password=hunter2 key AKIAIOSFODNN7EXAMPLE ssn 123-45-6789\n";
+    let out = scrim(&["redact", "text"], input.as_bytes());
+    assert_success(&out);
+    let text = stdout(&out);
+    for secret in [
+        "4111",
+        "alice@",
+        "203.0.113.57",
+        "eyJhbGci",
+        "hunter2",
+        "AKIAIOSFODNN7EXAMPLE",
+        "123-45-6789",
+    ] {
+        assert!(!text.contains(secret), "leaked {secret}: {text:?}");
+    }
+    for marker in ["[REDACTED:card]", "[REDACTED:email]", "[REDACTED:secret]"] {
+        assert!(text.contains(marker), "missing {marker}: {text:?}");
+    }
+    assert!(text.starts_with("charge "), "{text:?}");
+    // Idempotent: the output, redacted again, is unchanged.
+    let again = scrim(&["redact", "text"], text.as_bytes());
+    assert_eq!(stdout(&again), text);
+}
+
+#[test]
+fn json_url_and_ip_filters() {
+    let out = scrim(
+        &["redact", "json"],
+        br#"{"user": "bob@example.com", "password": "hunter2", "items": [1, 2]}"#,
+    );
+    assert_success(&out);
+    let text = stdout(&out);
+    assert_eq!(
+        text,
+        "{\"user\": \"[REDACTED:email]\", \"password\": \"[REDACTED:secret]\", \"items\": [1, 2]}\n"
+    );
+    // Not JSON (truncated): scanned as text, nothing passes raw.
+    let out = scrim(&["redact", "json"], br#"{"password": "hunter2"#);
+    assert!(!stdout(&out).contains("hunter2"), "{}", stdout(&out));
+
+    let out = scrim(
+        &["redact", "url"],
+        b"https://bob:pw@shop.example.com/users/alice%40example.com?token=abc&sig=xyz\n",
+    );
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(
+        text.starts_with("https://REDACTED:REDACTED@shop.example.com/users/"),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("token=?") && text.contains("sig=REDACTED"),
+        "{text:?}"
+    );
+    assert!(!text.contains("alice") && !text.contains("abc"), "{text:?}");
+
+    let out = scrim(
+        &["redact", "ip", "--lines"],
+        b"203.0.113.57\n2001:db8:85a3:8d3::1\napi.example.com\n",
+    );
+    assert_success(&out);
+    assert_eq!(
+        stdout(&out),
+        "203.0.113.0\n2001:db8:85a3::\napi.example.com\n"
+    );
+}
+
+#[test]
+fn explain_prints_findings_as_json_lines() {
+    let input = "mail alice@example.com\nkey AKIAIOSFODNN7EXAMPLE\n";
+    let out = scrim(&["redact", "explain", "--lines"], input.as_bytes());
+    assert_success(&out);
+    let lines: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let source: Vec<&str> = input.lines().collect();
+    for (finding, (kind, text)) in lines.iter().zip([
+        ("email", "alice@example.com"),
+        ("aws_access_key", "AKIAIOSFODNN7EXAMPLE"),
+    ]) {
+        assert_eq!(finding["kind"], kind);
+        assert_eq!(finding["method"], "mask");
+        let line = finding["line"].as_u64().expect("line") as usize;
+        let (s, e) = (
+            finding["start"].as_u64().unwrap() as usize,
+            finding["end"].as_u64().unwrap() as usize,
+        );
+        assert_eq!(&source[line - 1][s..e], text);
+    }
+    let out = scrim(&["redact", "explain"], b"nothing to see here\n");
+    assert_success(&out);
+    assert_eq!(stdout(&out), "");
+}
+
+#[test]
+fn policy_files_change_methods_and_bad_ones_are_usage_errors() {
+    let (_d, on_prem) = policy_file(
+        "mode = \"on-prem\"\n[detectors]\nmethods = { email = \"hash\", ipv4 = \"keep\" }\n",
+    );
+    let run = |key: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_scrim"))
+            .args(["redact", "text", "--policy", &on_prem])
+            .env("SCRIM_PSEUDONYM_KEY", key)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(b"alice@example.com from 10.0.0.7")
+            .unwrap();
+        stdout(&child.wait_with_output().unwrap())
+    };
+    let a = run("tenant-a");
+    assert!(
+        a.starts_with("[email:") && a.ends_with(" from 10.0.0.7\n"),
+        "{a:?}"
+    );
+    assert_eq!(run("tenant-a"), a, "same key, same pseudonym");
+    assert_ne!(run("tenant-b"), a, "another key, another pseudonym");
+
+    // Cloud mode refuses `keep` and says so on stderr.
+    let (_d, cloud) = policy_file("[detectors]\nmethods = { ipv4 = \"keep\" }\n");
+    let out = scrim(&["redact", "text", "--policy", &cloud], b"from 10.0.0.7");
+    assert_success(&out);
+    assert_eq!(stdout(&out), "from [REDACTED:ipv4]\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("detectors.methods.ipv4 = keep is not allowed in cloud mode"),
+        "{err}"
+    );
+
+    let (_d, bad) = policy_file("[client_ips]\nmethod = \"blur\"\n");
+    for filter in ["text", "json", "url", "ip", "explain"] {
+        let out = scrim(&["redact", filter, "--policy", &bad], b"x");
+        assert_eq!(out.status.code(), Some(2), "{filter}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("line 2, key `client_ips.method`"),
+            "{filter}: {err}"
+        );
+        assert!(
+            out.stdout.is_empty(),
+            "{filter}: nothing written on a usage error"
+        );
+    }
+    let out = scrim(
+        &["redact", "text", "--policy", "/nonexistent/policy.toml"],
+        b"x",
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn new_filters_accept_garbage_and_lines() {
+    let input = b"a\n\n\xff\xfe{\"x\n";
+    for filter in ["text", "json", "url", "ip", "explain"] {
+        let out = scrim(&["redact", filter, "--lines"], input);
+        assert_success(&out);
+        if filter != "explain" {
+            assert_eq!(
+                stdout(&out).lines().count(),
+                3,
+                "{filter}: {:?}",
+                stdout(&out)
+            );
+        }
+    }
+}

@@ -312,7 +312,7 @@ fn specificity(kind: Kind) -> u8 {
         Kind::Ipv4 => 14,
         Kind::BearerToken => 15,
         Kind::Secret => 16,
-        Kind::QueryParam | Kind::UrlSignature | Kind::SqlStatement => 17,
+        Kind::QueryParam | Kind::UrlSignature | Kind::SqlStatement | Kind::Identifier => 17,
     }
 }
 
