@@ -589,11 +589,7 @@ fn locate(source: &str, offset: usize) -> (usize, Option<String>) {
     let before = source.get(..offset).unwrap_or(source);
     let line_no = before.matches('\n').count() + 1;
     let line = source.lines().nth(line_no - 1).unwrap_or("");
-    let table = source
-        .lines()
-        .take(line_no)
-        .filter_map(table_header)
-        .last();
+    let table = source.lines().take(line_no).filter_map(table_header).last();
     let own_key = line
         .split_once('=')
         .map(|(k, _)| k.trim().trim_matches('"').to_string())
