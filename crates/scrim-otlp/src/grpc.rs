@@ -41,7 +41,7 @@ struct GrpcReceiver {
 pub fn grpc_router(sink: Arc<dyn Sink>, limits: Limits) -> tonic::service::Routes {
     let receiver = GrpcReceiver { sink, limits };
     let max = limits.max_decompressed_bytes;
-    tonic::service::Routes::new(
+    let routes = tonic::service::Routes::new(
         TraceServiceServer::new(receiver.clone())
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip)
@@ -58,7 +58,36 @@ pub fn grpc_router(sink: Arc<dyn Sink>, limits: Limits) -> tonic::service::Route
             .accept_compressed(CompressionEncoding::Gzip)
             .send_compressed(CompressionEncoding::Gzip)
             .max_decoding_message_size(max),
-    )
+    );
+    let router = routes
+        .into_axum_router()
+        .layer(tower::util::MapResponseLayer::new(
+            oversize_is_resource_exhausted,
+        ));
+    tonic::service::Routes::from(router)
+}
+
+/// tonic refuses a message over `max_decoding_message_size` with `OUT_OF_RANGE`, which the
+/// OTLP specification lists as retryable: a client would resend the same oversize request
+/// forever. Such a refusal becomes `RESOURCE_EXHAUSTED` without `RetryInfo` (not
+/// retryable), as the OpenTelemetry Collector answers. The handlers here never return
+/// `OUT_OF_RANGE` themselves, and tonic's refusal is a trailers-only response (the status
+/// is in the headers), so rewriting the header is enough.
+fn oversize_is_resource_exhausted(
+    mut response: axum::response::Response,
+) -> axum::response::Response {
+    const OUT_OF_RANGE: &str = "11";
+    const RESOURCE_EXHAUSTED: http::HeaderValue = http::HeaderValue::from_static("8");
+    if response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|v| v == OUT_OF_RANGE)
+    {
+        response
+            .headers_mut()
+            .insert("grpc-status", RESOURCE_EXHAUSTED);
+    }
+    response
 }
 
 /// The gRPC status for a sink error (see [`SinkError`] for the table).

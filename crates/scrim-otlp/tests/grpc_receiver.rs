@@ -32,6 +32,15 @@ async fn start(sink: Arc<dyn Sink>, limits: Limits) -> (Receivers, Channel) {
     (receivers, channel)
 }
 
+async fn channel_of(receivers: &Receivers) -> Channel {
+    let addr = receivers.grpc_addr().unwrap();
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap()
+}
+
 fn with_auth<T>(message: T) -> tonic::Request<T> {
     let mut request = tonic::Request::new(message);
     request
@@ -159,7 +168,14 @@ async fn invalid_and_oversize_requests_never_reach_the_sink() {
     // Compresses to far below 4 KiB, inflates past it.
     let mut big = traces(1);
     big.resource_spans[0].scope_spans[0].spans[0].name = "a".repeat(100_000);
-    let status = client.export(big).await.unwrap_err();
+    let status = client.export(big.clone()).await.unwrap_err();
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(retry_delay(&status), None);
+
+    // Uncompressed: tonic's own OUT_OF_RANGE (retryable in OTLP) is answered as
+    // RESOURCE_EXHAUSTED without RetryInfo (not retryable).
+    let mut plain = TraceServiceClient::new(channel_of(&receivers).await);
+    let status = plain.export(big).await.unwrap_err();
     assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
     assert_eq!(retry_delay(&status), None);
     assert_eq!(sink.calls(), 0);
