@@ -395,7 +395,7 @@ fn success(signal: Signal, encoding: Encoding, rejected: u64, message: String) -
         Signal::Traces => encode(
             encoding,
             &ExportTraceServiceResponse {
-                partial_success: partial.then(|| ExportTracePartialSuccess {
+                partial_success: partial.then_some(ExportTracePartialSuccess {
                     rejected_spans: rejected,
                     error_message: message,
                 }),
@@ -404,7 +404,7 @@ fn success(signal: Signal, encoding: Encoding, rejected: u64, message: String) -
         Signal::Logs => encode(
             encoding,
             &ExportLogsServiceResponse {
-                partial_success: partial.then(|| ExportLogsPartialSuccess {
+                partial_success: partial.then_some(ExportLogsPartialSuccess {
                     rejected_log_records: rejected,
                     error_message: message,
                 }),
@@ -413,7 +413,7 @@ fn success(signal: Signal, encoding: Encoding, rejected: u64, message: String) -
         Signal::Metrics => encode(
             encoding,
             &ExportMetricsServiceResponse {
-                partial_success: partial.then(|| ExportMetricsPartialSuccess {
+                partial_success: partial.then_some(ExportMetricsPartialSuccess {
                     rejected_data_points: rejected,
                     error_message: message,
                 }),

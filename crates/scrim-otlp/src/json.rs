@@ -240,6 +240,16 @@ mod tests {
         assert!(traces("{}").unwrap().resource_spans.is_empty());
     }
 
+    /// Why `add_defaults` exists: the generated serde derives refuse these. Should this test
+    /// fail after an `opentelemetry-proto` upgrade, the gap is fixed upstream and
+    /// `add_defaults` can go.
+    #[test]
+    fn upstream_serde_needs_the_added_defaults() {
+        assert!(serde_json::from_str::<ArrayValue>("{}").is_err());
+        assert!(serde_json::from_str::<KeyValueList>("{}").is_err());
+        assert!(serde_json::from_str::<KeyValue>(r#"{"value":{"intValue":1}}"#).is_err());
+    }
+
     #[test]
     fn base64_ids_are_refused() {
         let err = traces(r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"W47/95gDgQPSabYzgT/GDA=="}]}]}]}"#)

@@ -188,6 +188,8 @@ enum Attempt {
     Permanent(String),
 }
 
+// One value per exporter, never moved in a hot path: its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Transport {
     Grpc {
         endpoint: Endpoint,
