@@ -32,6 +32,7 @@ const JSON: &str = "application/json";
 /// `google.rpc.Code` values used in error bodies.
 mod code {
     pub const INVALID_ARGUMENT: i32 = 3;
+    pub const DEADLINE_EXCEEDED: i32 = 4;
     pub const RESOURCE_EXHAUSTED: i32 = 8;
     pub const PERMISSION_DENIED: i32 = 7;
     pub const UNAUTHENTICATED: i32 = 16;
@@ -260,10 +261,18 @@ async fn receive(
     if declared.is_some_and(|n| n > limits.max_body_bytes as u64) {
         return Err(too_large());
     }
-    let raw = match Limited::new(body, limits.max_body_bytes).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
-        Err(_) => return Err(Failure::bad_request("could not read the request body")),
+    let collect = Limited::new(body, limits.max_body_bytes).collect();
+    let raw = match tokio::time::timeout(limits.body_read_timeout, collect).await {
+        Err(_) => {
+            return Err(Failure::new(
+                StatusCode::REQUEST_TIMEOUT,
+                code::DEADLINE_EXCEEDED,
+                "the request body did not arrive in time",
+            ));
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return Err(too_large()),
+        Ok(Err(_)) => return Err(Failure::bad_request("could not read the request body")),
     };
 
     // Inflating and decoding are CPU work proportional to the body: off the async workers.

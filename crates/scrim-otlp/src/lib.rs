@@ -39,6 +39,7 @@
 //! | undecodable protobuf / JSON / gzip, bad id length, value nested too deep | 400 | `INVALID_ARGUMENT` | no |
 //! | `Content-Type` not protobuf or JSON, unknown `Content-Encoding` | 415 | — | no |
 //! | body over `max_body_bytes`, or over `max_decompressed_bytes` once inflated | 413 | `RESOURCE_EXHAUSTED` (no `RetryInfo`) | no |
+//! | body not received within `body_read_timeout` | 408 | — | no |
 //! | [`SinkError::Invalid`] | 400 | `INVALID_ARGUMENT` | no |
 //! | [`SinkError::Unauthenticated`] | 401 | `UNAUTHENTICATED` | no |
 //! | [`SinkError::PermissionDenied`] | 403 | `PERMISSION_DENIED` | no |
@@ -52,7 +53,8 @@
 //! per body as sent, 64 MiB once inflated (gzip is inflated as a stream and abandoned as
 //! soon as it passes the cap), 128 attributes per item (excess dropped and counted in
 //! `dropped_attributes_count`; a metric data point over the limit is rejected instead),
-//! 16 KiB per string or bytes attribute value (truncated), `AnyValue` nesting 16 deep.
+//! 16 KiB per string or bytes attribute value (truncated), `AnyValue` nesting 16 deep,
+//! 30 s to receive an HTTP body.
 //!
 //! # Exporter
 //!

@@ -14,6 +14,7 @@ use crate::proto::{
 /// | `max_decompressed_bytes` | 64 MiB | HTTP 413 while inflating (a gzip bomb is never inflated past this); gRPC `RESOURCE_EXHAUSTED` (tonic's message size limit, checked while inflating) |
 /// | `max_attributes` | 128 | spans, span events, links, log records, resources, scopes: the excess attributes are dropped and counted in `dropped_attributes_count` (as OTel SDKs do). Metric data points: the point is rejected (partial success), because dropping an attribute would merge distinct time series. Exemplars: excess `filtered_attributes` dropped |
 /// | `max_attribute_value_bytes` | 16 KiB | string and bytes attribute values (also nested in arrays and maps) are truncated to this many bytes, at a UTF-8 character boundary. Log bodies are not truncated |
+/// | `body_read_timeout` | 30 s | HTTP 408 when the body has not fully arrived in time (a slow sender cannot hold a request open) |
 /// | `max_value_depth` | 16 | an `AnyValue` (attribute value or log body) nested deeper than this: the request is refused (400 / `INVALID_ARGUMENT`). A plain value has depth 1, an array of plain values depth 2 |
 ///
 /// Trace ids must be empty or 16 bytes and span ids empty or 8 bytes; anything else refuses
@@ -30,6 +31,8 @@ pub struct Limits {
     pub max_attribute_value_bytes: usize,
     /// Deepest `AnyValue` nesting accepted.
     pub max_value_depth: usize,
+    /// Longest wait for an HTTP request body to arrive.
+    pub body_read_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -40,6 +43,7 @@ impl Default for Limits {
             max_attributes: 128,
             max_attribute_value_bytes: 16 * 1024,
             max_value_depth: 16,
+            body_read_timeout: std::time::Duration::from_secs(30),
         }
     }
 }

@@ -375,3 +375,38 @@ async fn empty_requests_succeed_without_reaching_the_sink() {
     assert_eq!(sink.calls(), 0);
     receivers.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_body_that_never_finishes_is_408() {
+    use http_body_util::BodyExt;
+    use http_body_util::channel::Channel;
+    use hyper_util::client::legacy::Client;
+    use hyper_util::client::legacy::connect::HttpConnector;
+    use hyper_util::rt::TokioExecutor;
+
+    let sink = TestSink::new();
+    let limits = Limits {
+        body_read_timeout: Duration::from_millis(200),
+        ..Limits::default()
+    };
+    let (receivers, addr) = start(sink.clone(), limits).await;
+    let (mut sender, body) = Channel::<bytes::Bytes, std::convert::Infallible>::new(1);
+    sender
+        .send_data(bytes::Bytes::from_static(b"\x0a"))
+        .await
+        .unwrap();
+    let client: Client<HttpConnector, _> =
+        Client::builder(TokioExecutor::new()).build(HttpConnector::new());
+    let request = http::Request::post(format!("http://{addr}/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .unwrap();
+    // The sender stays alive (and silent) until the answer is in.
+    let response = client.request(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::REQUEST_TIMEOUT);
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(rpc_status(&body).code, 4);
+    drop(sender);
+    assert_eq!(sink.calls(), 0);
+    receivers.shutdown().await.unwrap();
+}
