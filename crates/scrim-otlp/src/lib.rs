@@ -7,7 +7,9 @@
 //! Batch ──▶ Exporter::export ──OTLP/gRPC or OTLP/HTTP protobuf, TLS, retries──▶ upstream
 //! ```
 //!
-//! This crate knows nothing about storage, tenants or redaction. Receivers decode and
+//! This crate knows nothing about storage or tenants, and its receivers do not redact:
+//! [`redact`] applies a capture policy to a whole request, and the caller's sink calls it
+//! before anything is queued, written or forwarded. Receivers decode and
 //! validate each request, then hand it as one [`Batch`] to a [`Sink`] the caller provides
 //! (the agent's disk queue, the server's WAL), together with a [`RequestContext`]
 //! (credentials, peer, user agent) for the caller to authenticate. The caller redacts inside
@@ -73,6 +75,7 @@ mod limits;
 mod model;
 pub mod proto;
 mod receivers;
+pub mod redact;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;

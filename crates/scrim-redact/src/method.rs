@@ -157,6 +157,24 @@ impl Pseudonymizer {
     }
 }
 
+/// Whether `text` is exactly a replacement this module writes: a mask marker
+/// (`[REDACTED:email]`) or a pseudonym (`[email:k5vq2mxa7ehtq3ld]`). Redacting such a value
+/// again must leave it alone, or a second pass would pseudonymise a pseudonym.
+pub fn is_replacement(text: &str) -> bool {
+    let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
+        return false;
+    };
+    let Some((head, tail)) = inner.split_once(':') else {
+        return false;
+    };
+    if head == "REDACTED" {
+        return Kind::from_name(tail).is_some();
+    }
+    Kind::from_name(head).is_some()
+        && tail.len() == PSEUDONYM_CHARS
+        && tail.bytes().all(|c| matches!(c, b'a'..=b'z' | b'2'..=b'7'))
+}
+
 /// RFC 4648 base32 in lowercase, without padding; `bytes.len()` must be a multiple of 5.
 fn base32_lower(bytes: &[u8], out: &mut String) {
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
@@ -211,6 +229,26 @@ mod tests {
         assert_eq!(hash.len(), PSEUDONYM_CHARS);
         assert!(hash.bytes().all(|c| matches!(c, b'a'..=b'z' | b'2'..=b'7')));
         assert!(!p.contains("alice"));
+    }
+
+    #[test]
+    fn replacements_are_recognised() {
+        let p = Pseudonymizer::new(b"k");
+        assert!(is_replacement(&p.pseudonym(Kind::Email, "a@b.c")));
+        assert!(is_replacement(&p.pseudonym(Kind::Identifier, "u-1")));
+        for &k in Kind::ALL {
+            assert!(is_replacement(mask_marker(k)));
+        }
+        for not in [
+            "",
+            "[]",
+            "[REDACTED:nope]",
+            "[email:short]",
+            "[email:UPPERCASEUPPERCA]",
+            "x[REDACTED:email]",
+        ] {
+            assert!(!is_replacement(not), "{not}");
+        }
     }
 
     #[test]

@@ -107,13 +107,13 @@ impl Redactor {
     /// The value of an attribute whose name is sensitive (`db.password`,
     /// `http.request.header.authorization`): replaced whole, like a JSON value under a
     /// sensitive key.
-    pub fn sensitive_value(&self, value: &str, counts: &mut Counts) -> Cow<'static, str> {
+    pub fn sensitive_value<'a>(&self, value: &'a str, counts: &mut Counts) -> Cow<'a, str> {
+        if value.is_empty() || crate::method::is_replacement(value) {
+            return Cow::Borrowed(value);
+        }
         counts.add(Kind::Secret);
         let method = self.policy.json_bodies.sensitive_key_method;
-        Cow::Owned(
-            crate::method::apply(method, Kind::Secret, value, self.pseudonymizer.as_ref())
-                .into_owned(),
-        )
+        crate::method::apply(method, Kind::Secret, value, self.pseudonymizer.as_ref())
     }
 
     /// A database statement (`db.query.text`): obfuscated, kept or dropped per `[sql]`.
@@ -129,7 +129,7 @@ impl Redactor {
             SqlCapture::Raw => Some(Cow::Borrowed(statement)),
             SqlCapture::Obfuscate => {
                 let out = sql::obfuscate(statement, &self.sql_options(db_system));
-                if matches!(out, Cow::Owned(_)) {
+                if out != statement {
                     counts.add(Kind::SqlStatement);
                 }
                 Some(out)
@@ -149,7 +149,7 @@ impl Redactor {
             PlanCapture::Raw => Some(Cow::Borrowed(plan)),
             PlanCapture::Obfuscate => {
                 let out = sql::obfuscate(plan, &self.sql_options(db_system));
-                if matches!(out, Cow::Owned(_)) {
+                if out != plan {
                     counts.add(Kind::SqlStatement);
                 }
                 Some(out)
@@ -182,7 +182,7 @@ impl Redactor {
                 // Parameters as sent; credentials and the path still go through.
                 let cut = value.find(['?', '#']).unwrap_or(value.len());
                 let head = url::redact_url(&value[..cut], &self.url, &self.text, counts);
-                if matches!(head, Cow::Borrowed(_)) {
+                if matches!(head, Cow::Borrowed(h) if std::ptr::eq(h, &value[..cut])) {
                     Cow::Borrowed(value)
                 } else {
                     Cow::Owned(format!("{head}{}", &value[cut..]))
@@ -267,7 +267,10 @@ impl Redactor {
 
     /// The keyed pseudonym that replaces a pseudonymised attribute's value (`[id:…]`);
     /// masked when there is no pseudonym key.
-    pub fn pseudonymize(&self, value: &str, counts: &mut Counts) -> String {
+    pub fn pseudonymize<'a>(&self, value: &'a str, counts: &mut Counts) -> Cow<'a, str> {
+        if value.is_empty() || crate::method::is_replacement(value) {
+            return Cow::Borrowed(value);
+        }
         counts.add(Kind::Identifier);
         crate::method::apply(
             Method::Hash,
@@ -275,7 +278,6 @@ impl Redactor {
             value,
             self.pseudonymizer.as_ref(),
         )
-        .into_owned()
     }
 }
 

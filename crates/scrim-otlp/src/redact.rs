@@ -1,0 +1,548 @@
+//! Applying a capture policy ([`Redactor`]) to whole OTLP requests, by semantic convention.
+//!
+//! Receivers do not redact; a caller's [`Sink`](crate::Sink) calls [`redact_batch`] before
+//! the batch is queued, written or forwarded. Every signal is walked completely:
+//!
+//! - **spans**: the name (SQL there, from some database instrumentations, is obfuscated;
+//!   anything else goes through the detectors), attributes, the status message, events
+//!   (names and attributes, `exception.*` included) and links' attributes;
+//! - **logs**: the body (any `AnyValue`, recursively; a string that is a JSON document is
+//!   redacted as a JSON body, any other string as text) and attributes;
+//! - **metrics**: every data point's attributes and its exemplars' filtered attributes;
+//! - **resources and scopes**: their attributes.
+//!
+//! # Attributes by name
+//!
+//! The policy's `[attributes]` rules come first (`deny` drops, `pseudonymize` replaces the
+//! value with a keyed pseudonym, a non-empty `allow` drops the rest). Then, old and new
+//! semantic-convention names alike:
+//!
+//! | attributes | treatment |
+//! | --- | --- |
+//! | `db.query.text`, `db.statement` | SQL per `[sql]`, dialect from `db.system.name` / `db.system`; `db.query.summary` added when absent |
+//! | `db.query.plan`, `db.plan` | query plan per `[query_plans]` (off by default: dropped) |
+//! | `url.full`, `http.url`, `http.target` | URL redaction per `[query_params]` |
+//! | `url.query` | query string per `[query_params]` |
+//! | `url.path` | detectors over the path |
+//! | `client.address`, `client.socket.address`, `source.address`, `net.peer.ip`, `net.sock.peer.addr`, `network.peer.address`, `http.client_ip`, `http.request.header.x-forwarded-for`, `http.request.header.x-real-ip`, `http.request.header.forwarded` | IP per `[client_ips]` (each element of an array) |
+//! | `http.request.body`, `http.response.body` (and `….content`), `rpc.request.body`, `rpc.response.body`, `messaging.message.body` | JSON body per `[json_bodies]` (text that is not JSON is scanned) |
+//! | `exception.message`, `exception.stacktrace` | per `[exceptions]` |
+//! | `enduser.id`, `enduser.email`, `user.id`, `user.email`, `user.name`, `user.full_name` | keyed pseudonym (`[id:…]`) |
+//! | a name [`SensitiveKeys`](scrim_redact::keys::SensitiveKeys) matches (`db.password`, `http.request.header.authorization`, `…cookie`) | whole value replaced (`[REDACTED:secret]`) |
+//! | anything else | detectors over every string, recursively through arrays and maps (map keys that are sensitive replace their value whole) |
+//!
+//! An item the policy drops (`drop`) is removed. Bytes values are scanned when they are
+//! UTF-8 and replaced by the redacted text if anything was found.
+//!
+//! # Counting
+//!
+//! Each span and log record gets one integer attribute `scrim.redacted.<kind>` per kind
+//! removed from it (its events and links included), added to any count an earlier pass (an
+//! agent) left. Attributes under `scrim.redacted.` are not scanned. The counts for the whole
+//! batch, resources, scopes and metrics included, are returned.
+
+use std::borrow::Cow;
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+use opentelemetry_proto::tonic::metrics::v1::{Exemplar, metric::Data};
+use scrim_redact::policy::AttributeRule;
+use scrim_redact::sql::{Dialect, summarize};
+use scrim_redact::{Counts, Kind, Redactor};
+
+use crate::Batch;
+
+/// Prefix of the per-item count attributes.
+pub const COUNT_PREFIX: &str = "scrim.redacted.";
+
+/// Redacts every signal of `batch` in place; returns what was removed, by kind.
+pub fn redact_batch(batch: &mut Batch, r: &Redactor) -> Counts {
+    match batch {
+        Batch::Traces(t) => redact_traces(t, r),
+        Batch::Logs(l) => redact_logs(l, r),
+        Batch::Metrics(m) => redact_metrics(m, r),
+    }
+}
+
+/// Redacts a trace export request in place.
+pub fn redact_traces(req: &mut ExportTraceServiceRequest, r: &Redactor) -> Counts {
+    let mut total = Counts::default();
+    for rs in &mut req.resource_spans {
+        if let Some(res) = rs.resource.as_mut() {
+            redact_attributes(&mut res.attributes, r, &mut total);
+        }
+        for ss in &mut rs.scope_spans {
+            if let Some(scope) = ss.scope.as_mut() {
+                redact_attributes(&mut scope.attributes, r, &mut total);
+            }
+            for span in &mut ss.spans {
+                let mut c = Counts::default();
+                let dialect = db_system(&span.attributes);
+                redact_span_name(&mut span.name, dialect.as_deref(), r, &mut c);
+                redact_attributes(&mut span.attributes, r, &mut c);
+                if let Some(status) = span.status.as_mut() {
+                    if let Some(n) = changed(&status.message, r.text(&status.message, &mut c)) {
+                        status.message = n;
+                    }
+                }
+                for event in &mut span.events {
+                    if let Some(n) = changed(&event.name, r.text(&event.name, &mut c)) {
+                        event.name = n;
+                    }
+                    redact_attributes(&mut event.attributes, r, &mut c);
+                }
+                for link in &mut span.links {
+                    redact_attributes(&mut link.attributes, r, &mut c);
+                }
+                add_counts(&mut span.attributes, &c);
+                total.merge(&c);
+            }
+        }
+    }
+    total
+}
+
+/// Redacts a logs export request in place.
+pub fn redact_logs(req: &mut ExportLogsServiceRequest, r: &Redactor) -> Counts {
+    let mut total = Counts::default();
+    for rl in &mut req.resource_logs {
+        if let Some(res) = rl.resource.as_mut() {
+            redact_attributes(&mut res.attributes, r, &mut total);
+        }
+        for sl in &mut rl.scope_logs {
+            if let Some(scope) = sl.scope.as_mut() {
+                redact_attributes(&mut scope.attributes, r, &mut total);
+            }
+            for log in &mut sl.log_records {
+                let mut c = Counts::default();
+                if let Some(body) = log.body.as_mut()
+                    && !redact_body_value(body, r, &mut c)
+                {
+                    log.body = None;
+                }
+                redact_attributes(&mut log.attributes, r, &mut c);
+                add_counts(&mut log.attributes, &c);
+                total.merge(&c);
+            }
+        }
+    }
+    total
+}
+
+/// Redacts a metrics export request in place. Data points get no count attributes: an
+/// attribute would change the series a point belongs to.
+pub fn redact_metrics(req: &mut ExportMetricsServiceRequest, r: &Redactor) -> Counts {
+    let mut total = Counts::default();
+    for rm in &mut req.resource_metrics {
+        if let Some(res) = rm.resource.as_mut() {
+            redact_attributes(&mut res.attributes, r, &mut total);
+        }
+        for sm in &mut rm.scope_metrics {
+            if let Some(scope) = sm.scope.as_mut() {
+                redact_attributes(&mut scope.attributes, r, &mut total);
+            }
+            for metric in &mut sm.metrics {
+                let c = &mut total;
+                match metric.data.as_mut() {
+                    Some(Data::Gauge(g)) => {
+                        for p in &mut g.data_points {
+                            redact_attributes(&mut p.attributes, r, c);
+                            redact_exemplars(&mut p.exemplars, r, c);
+                        }
+                    }
+                    Some(Data::Sum(s)) => {
+                        for p in &mut s.data_points {
+                            redact_attributes(&mut p.attributes, r, c);
+                            redact_exemplars(&mut p.exemplars, r, c);
+                        }
+                    }
+                    Some(Data::Histogram(h)) => {
+                        for p in &mut h.data_points {
+                            redact_attributes(&mut p.attributes, r, c);
+                            redact_exemplars(&mut p.exemplars, r, c);
+                        }
+                    }
+                    Some(Data::ExponentialHistogram(h)) => {
+                        for p in &mut h.data_points {
+                            redact_attributes(&mut p.attributes, r, c);
+                            redact_exemplars(&mut p.exemplars, r, c);
+                        }
+                    }
+                    Some(Data::Summary(s)) => {
+                        for p in &mut s.data_points {
+                            redact_attributes(&mut p.attributes, r, c);
+                        }
+                    }
+                    None => {}
+                }
+            }
+        }
+    }
+    total
+}
+
+fn redact_exemplars(exemplars: &mut [Exemplar], r: &Redactor, c: &mut Counts) {
+    for e in exemplars {
+        redact_attributes(&mut e.filtered_attributes, r, c);
+    }
+}
+
+/// What an attribute name means to the policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Sql,
+    Plan,
+    Url,
+    Query,
+    Path,
+    Ip,
+    Body,
+    Exception,
+    Identity,
+    Count,
+    Other,
+}
+
+fn role(key: &str) -> Role {
+    match key {
+        "db.query.text" | "db.statement" => Role::Sql,
+        "db.query.plan" | "db.plan" => Role::Plan,
+        "url.full" | "http.url" | "http.target" => Role::Url,
+        "url.query" => Role::Query,
+        "url.path" => Role::Path,
+        "client.address"
+        | "client.socket.address"
+        | "source.address"
+        | "net.peer.ip"
+        | "net.sock.peer.addr"
+        | "network.peer.address"
+        | "http.client_ip"
+        | "http.request.header.x-forwarded-for"
+        | "http.request.header.x-real-ip"
+        | "http.request.header.forwarded" => Role::Ip,
+        "http.request.body"
+        | "http.response.body"
+        | "http.request.body.content"
+        | "http.response.body.content"
+        | "rpc.request.body"
+        | "rpc.response.body"
+        | "messaging.message.body" => Role::Body,
+        "exception.message" | "exception.stacktrace" => Role::Exception,
+        "enduser.id" | "enduser.email" | "user.id" | "user.email" | "user.name"
+        | "user.full_name" => Role::Identity,
+        k if k.starts_with(COUNT_PREFIX) => Role::Count,
+        _ => Role::Other,
+    }
+}
+
+/// The `db.system.name` (or older `db.system`) of an attribute set.
+fn db_system(attrs: &[KeyValue]) -> Option<String> {
+    ["db.system.name", "db.system"].iter().find_map(|name| {
+        attrs.iter().find(|kv| kv.key == *name).and_then(|kv| {
+            match kv.value.as_ref()?.value.as_ref()? {
+                Value::StringValue(s) => Some(s.clone()),
+                _ => None,
+            }
+        })
+    })
+}
+
+/// Redacts one attribute list in place: drops what the policy drops, rewrites the rest.
+pub fn redact_attributes(attrs: &mut Vec<KeyValue>, r: &Redactor, c: &mut Counts) {
+    if attrs.is_empty() {
+        return;
+    }
+    let system = db_system(attrs);
+    let has_summary = attrs.iter().any(|kv| kv.key == "db.query.summary");
+    let mut summary: Option<String> = None;
+    attrs.retain_mut(|kv| {
+        let keep = redact_attribute(kv, system.as_deref(), r, c);
+        if keep
+            && !has_summary
+            && summary.is_none()
+            && role(&kv.key) == Role::Sql
+            && let Some(Value::StringValue(s)) = kv.value.as_ref().and_then(|v| v.value.as_ref())
+        {
+            let dialect = system
+                .as_deref()
+                .map(Dialect::from_db_system)
+                .unwrap_or_default();
+            let s = summarize(s, dialect).summary;
+            if !s.is_empty() {
+                summary = Some(s);
+            }
+        }
+        keep
+    });
+    if let Some(s) = summary {
+        attrs.push(string_kv("db.query.summary", s));
+    }
+}
+
+/// Rewrites one attribute; false when it must be dropped.
+fn redact_attribute(kv: &mut KeyValue, system: Option<&str>, r: &Redactor, c: &mut Counts) -> bool {
+    let Some(value) = kv.value.as_mut() else {
+        return true;
+    };
+    match r.attribute_rule(&kv.key) {
+        AttributeRule::Drop => return false,
+        AttributeRule::Pseudonymize => {
+            pseudonymize(value, r, c);
+            return true;
+        }
+        AttributeRule::Redact => {}
+    }
+    let role = role(&kv.key);
+    match role {
+        Role::Count => true,
+        Role::Identity => {
+            pseudonymize(value, r, c);
+            true
+        }
+        Role::Sql
+        | Role::Plan
+        | Role::Url
+        | Role::Query
+        | Role::Path
+        | Role::Ip
+        | Role::Body
+        | Role::Exception => apply_strings(value, c, &mut |s, c| match role {
+            Role::Sql => r.sql(s, system, c),
+            Role::Plan => r.query_plan(s, system, c),
+            Role::Url => Some(r.url(s, c)),
+            Role::Query => r.query(s, c),
+            Role::Path => Some(r.path(s, c)),
+            Role::Ip => r.ip(s, c),
+            Role::Body => r.body(s, c),
+            _ => r.exception(s, c),
+        }),
+        Role::Other if r.sensitive_keys().is_sensitive(&kv.key) => {
+            replace_whole(value, r, c);
+            true
+        }
+        Role::Other => {
+            redact_value(value, r, c);
+            true
+        }
+    }
+}
+
+/// Applies `f` to the string (or each string of an array) in `value`; a `None` from `f`
+/// drops the attribute (or the array element). Non-string values go through the detectors.
+/// False when the whole attribute must go.
+fn apply_strings(
+    value: &mut AnyValue,
+    c: &mut Counts,
+    f: &mut dyn for<'s> FnMut(&'s str, &mut Counts) -> Option<Cow<'s, str>>,
+) -> bool {
+    match value.value.as_mut() {
+        Some(Value::StringValue(s)) => match f(s, c).map(|out| changed(s, out)) {
+            Some(Some(n)) => {
+                *s = n;
+                true
+            }
+            Some(None) => true,
+            None => false,
+        },
+        Some(Value::ArrayValue(arr)) => {
+            arr.values.retain_mut(|v| apply_strings(v, c, f));
+            true
+        }
+        // A number or a map where a string was expected: drop rather than guess.
+        Some(_) => false,
+        None => true,
+    }
+}
+
+/// The whole value replaced with a pseudonym of its text.
+fn pseudonymize(value: &mut AnyValue, r: &Redactor, c: &mut Counts) {
+    let Some(text) = value.value.as_ref().and_then(value_text) else {
+        return;
+    };
+    if let Some(n) = changed(&text, r.pseudonymize(&text, c)) {
+        value.value = Some(Value::StringValue(n));
+    }
+}
+
+/// The whole value replaced as a secret (its key is sensitive).
+fn replace_whole(value: &mut AnyValue, r: &Redactor, c: &mut Counts) {
+    let Some(text) = value.value.as_ref().and_then(value_text) else {
+        return;
+    };
+    if let Some(n) = changed(&text, r.sensitive_value(&text, c)) {
+        value.value = Some(Value::StringValue(n));
+    }
+}
+
+/// A value as the text a pseudonym is computed over; `None` for an empty one.
+fn value_text(v: &Value) -> Option<String> {
+    let text = match v {
+        Value::StringValue(s) => s.clone(),
+        Value::IntValue(i) => i.to_string(),
+        Value::DoubleValue(d) => d.to_string(),
+        Value::BoolValue(b) => b.to_string(),
+        Value::BytesValue(b) => String::from_utf8_lossy(b).into_owned(),
+        // A structure under a sensitive name: its protobuf text form, replaced whole.
+        Value::ArrayValue(_) | Value::KvlistValue(_) => format!("{v:?}"),
+        Value::StringValueStrindex(_) => return None,
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+/// Detectors over every string in `value`, recursively; map entries under sensitive keys
+/// are replaced whole.
+fn redact_value(value: &mut AnyValue, r: &Redactor, c: &mut Counts) {
+    match value.value.as_mut() {
+        Some(Value::StringValue(s)) => {
+            if let Some(n) = changed(s, r.text(s, c)) {
+                *s = n;
+            }
+        }
+        Some(Value::ArrayValue(arr)) => {
+            for v in &mut arr.values {
+                redact_value(v, r, c);
+            }
+        }
+        Some(Value::KvlistValue(list)) => {
+            for kv in &mut list.values {
+                let Some(v) = kv.value.as_mut() else { continue };
+                if r.sensitive_keys().is_sensitive(&kv.key) {
+                    replace_whole(v, r, c);
+                } else {
+                    redact_value(v, r, c);
+                }
+            }
+        }
+        Some(Value::BytesValue(b)) => {
+            if let Ok(text) = std::str::from_utf8(b)
+                && let Some(out) = changed(text, r.text(text, c))
+            {
+                *b = out.into_bytes();
+            }
+        }
+        Some(Value::IntValue(i)) => {
+            // A card number sent as an integer is still a card number.
+            let text = i.to_string();
+            if let Some(out) = changed(&text, r.text(&text, c)) {
+                value.value = Some(Value::StringValue(out));
+            }
+        }
+        // String-table indexes (profiles) carry no text here.
+        Some(Value::BoolValue(_) | Value::DoubleValue(_) | Value::StringValueStrindex(_))
+        | None => {}
+    }
+}
+
+/// A log body: JSON documents as bodies, other strings as text, structures recursively.
+/// False when the policy drops it.
+fn redact_body_value(value: &mut AnyValue, r: &Redactor, c: &mut Counts) -> bool {
+    if let Some(Value::StringValue(s)) = value.value.as_mut()
+        && looks_like_json(s)
+    {
+        return match r.body(s, c).map(|out| changed(s, out)) {
+            Some(Some(n)) => {
+                *s = n;
+                true
+            }
+            Some(None) => true,
+            None => false,
+        };
+    }
+    redact_value(value, r, c);
+    true
+}
+
+fn looks_like_json(s: &str) -> bool {
+    let t = s.trim_start();
+    t.starts_with('{') || t.starts_with('[')
+}
+
+/// A span name: SQL (on a database span) obfuscated, anything else through the detectors.
+fn redact_span_name(name: &mut String, system: Option<&str>, r: &Redactor, c: &mut Counts) {
+    if system.is_some() && looks_like_sql(name) {
+        match r.sql(name, system, c).map(|out| changed(name, out)) {
+            Some(Some(n)) => *name = n,
+            Some(None) => {}
+            None => {
+                // SQL is not captured: the span keeps only the statement's summary.
+                let dialect = system.map(Dialect::from_db_system).unwrap_or_default();
+                let summary = summarize(name, dialect).summary;
+                *name = if summary.is_empty() {
+                    "db.query".into()
+                } else {
+                    summary
+                };
+            }
+        }
+    } else if let Some(n) = changed(name, r.text(name, c)) {
+        *name = n;
+    }
+}
+
+fn looks_like_sql(name: &str) -> bool {
+    let first = name
+        .trim_start()
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    [
+        "select", "insert", "update", "delete", "merge", "upsert", "with", "call", "exec",
+        "execute", "replace", "create", "alter", "drop", "truncate", "begin", "declare", "set",
+        "show",
+    ]
+    .iter()
+    .any(|k| first.eq_ignore_ascii_case(k))
+        && name.trim().contains(char::is_whitespace)
+}
+
+/// The new text when a redaction changed `orig`, else `None`. A borrowed result can still
+/// be new text (a static marker), so "unchanged" means "the very same slice".
+fn changed(orig: &str, out: Cow<'_, str>) -> Option<String> {
+    match out {
+        Cow::Borrowed(b) if std::ptr::eq(b, orig) => None,
+        out => Some(out.into_owned()),
+    }
+}
+
+fn string_kv(key: &str, value: String) -> KeyValue {
+    KeyValue {
+        key: key.into(),
+        value: Some(AnyValue {
+            value: Some(Value::StringValue(value)),
+        }),
+        ..Default::default()
+    }
+}
+
+/// Adds `scrim.redacted.<kind>` counts to an item's attributes, summing with existing ones.
+fn add_counts(attrs: &mut Vec<KeyValue>, counts: &Counts) {
+    for (kind, n) in counts.iter() {
+        let key = count_key(kind);
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        match attrs.iter_mut().find(|kv| kv.key == key) {
+            Some(kv) => {
+                let old = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
+                    Some(Value::IntValue(i)) => *i,
+                    _ => 0,
+                };
+                kv.value = Some(AnyValue {
+                    value: Some(Value::IntValue(old.saturating_add(n))),
+                });
+            }
+            None => attrs.push(KeyValue {
+                key,
+                value: Some(AnyValue {
+                    value: Some(Value::IntValue(n)),
+                }),
+                ..Default::default()
+            }),
+        }
+    }
+}
+
+/// `scrim.redacted.<kind>`.
+pub fn count_key(kind: Kind) -> String {
+    format!("{COUNT_PREFIX}{kind}")
+}
