@@ -4,6 +4,7 @@
 //! what is removed lives in `scrim-redact`.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::path::PathBuf;
@@ -33,6 +34,104 @@ enum Command {
     /// with each invalid sequence replaced by U+FFFD; any input, even malformed, exits 0.
     #[command(subcommand, arg_required_else_help = true)]
     Redact(Redact),
+    /// Run the edge forwarder: receive OTLP from applications, apply the capture policy,
+    /// queue on disk, forward upstream over HTTPS.
+    ///
+    /// Every setting can also come from the config file (`--config`) or a `SCRIM_*`
+    /// environment variable (`SCRIM_UPSTREAM`, `SCRIM_QUEUE_MAX_BYTES`, …); a flag beats
+    /// the environment, which beats the file. Secrets (`SCRIM_API_KEY`,
+    /// `SCRIM_PSEUDONYM_KEY`) come from the environment or the file, never from flags.
+    Agent(AgentArgs),
+}
+
+#[derive(Debug, Args)]
+struct AgentArgs {
+    /// Where to forward: `https://host:4318` (OTLP/HTTP) or, with
+    /// `--upstream-protocol grpc`, `https://host:4317`.
+    #[arg(long, value_name = "URL")]
+    upstream: Option<String>,
+    /// `http` (OTLP/HTTP protobuf, default) or `grpc`.
+    #[arg(long, value_name = "PROTOCOL")]
+    upstream_protocol: Option<String>,
+    /// OTLP/gRPC listen address [default: 127.0.0.1:4317].
+    #[arg(long, value_name = "ADDR")]
+    otlp_grpc: Option<String>,
+    /// OTLP/HTTP listen address [default: 127.0.0.1:4318].
+    #[arg(long, value_name = "ADDR")]
+    otlp_http: Option<String>,
+    /// `/healthz` and Prometheus `/metrics` listen address [default: 127.0.0.1:9464].
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
+    /// Disk queue and generated keys [default: ./scrim-agent-data].
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<String>,
+    /// Permit a plain http:// upstream; each plain connection is logged as a warning.
+    #[arg(long)]
+    allow_http_fallback: bool,
+    /// `auto` (default: on-prem for a loopback upstream, cloud otherwise), `cloud` or
+    /// `on-prem`.
+    #[arg(long, value_name = "MODE")]
+    mode: Option<String>,
+    /// Capture policy file (docs/capture-policy.md).
+    #[arg(long, value_name = "FILE")]
+    policy: Option<String>,
+    /// Disk queue bound in bytes [default: 1 GiB].
+    #[arg(long, value_name = "BYTES")]
+    queue_max_bytes: Option<String>,
+    /// `drop-oldest` (default) or `drop-newest` when the queue is full.
+    #[arg(long, value_name = "POLICY")]
+    queue_overflow: Option<String>,
+    /// PEM CA certificate(s) to trust for the upstream instead of the system roots.
+    #[arg(long, value_name = "FILE")]
+    ca_file: Option<String>,
+    /// PEM client certificate for mutual TLS (with --client-key-file).
+    #[arg(long, value_name = "FILE")]
+    client_cert_file: Option<String>,
+    /// PEM private key of the client certificate.
+    #[arg(long, value_name = "FILE")]
+    client_key_file: Option<String>,
+    /// Compress requests upstream (`true` or `false`) [default: true].
+    #[arg(long, value_name = "BOOL")]
+    gzip: Option<String>,
+    /// Deadline of one export attempt, in seconds [default: 10].
+    #[arg(long, value_name = "SECONDS")]
+    export_timeout_secs: Option<String>,
+    /// TOML configuration file; flags and SCRIM_* variables override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl AgentArgs {
+    /// The flags that were given, as `config key → value`.
+    fn overrides(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        let pairs = [
+            ("upstream", &self.upstream),
+            ("upstream_protocol", &self.upstream_protocol),
+            ("otlp_grpc", &self.otlp_grpc),
+            ("otlp_http", &self.otlp_http),
+            ("metrics", &self.metrics),
+            ("data_dir", &self.data_dir),
+            ("mode", &self.mode),
+            ("policy_file", &self.policy),
+            ("queue_max_bytes", &self.queue_max_bytes),
+            ("queue_overflow", &self.queue_overflow),
+            ("ca_file", &self.ca_file),
+            ("client_cert_file", &self.client_cert_file),
+            ("client_key_file", &self.client_key_file),
+            ("gzip", &self.gzip),
+            ("export_timeout_secs", &self.export_timeout_secs),
+        ];
+        for (key, value) in pairs {
+            if let Some(v) = value {
+                m.insert(key.to_string(), v.clone());
+            }
+        }
+        if self.allow_http_fallback {
+            m.insert("allow_http_fallback".into(), "true".into());
+        }
+        m
+    }
 }
 
 // The `scrim redact` filters.
@@ -167,6 +266,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Redact(redact) => run_redact(redact),
+        Command::Agent(args) => run_agent(args),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
@@ -214,6 +314,74 @@ fn run_redact(redact: Redact) -> io::Result<()> {
         }
         Redact::Explain { input, policy } => explain(&load(&policy)?, input.lines),
     }
+}
+
+/// `scrim agent`: runs until SIGINT or SIGTERM. A bad configuration is a usage error.
+fn run_agent(args: AgentArgs) -> io::Result<()> {
+    init_logging();
+    let usage = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+    let file = match &args.config {
+        Some(path) => Some((
+            path.clone(),
+            fs::read_to_string(path)
+                .map_err(|e| usage(format!("cannot read config {}: {e}", path.display())))?,
+        )),
+        None => None,
+    };
+    let config = scrim_agent::AgentConfig::load(
+        file.as_ref().map(|(p, t)| (p.as_path(), t.as_str())),
+        std::env::vars(),
+        &args.overrides(),
+    )
+    .map_err(|e| usage(e.to_string()))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let agent = scrim_agent::Agent::start(&config)
+            .await
+            .map_err(|e| io::Error::other(e.to_string()))?;
+        eprintln!(
+            "scrim agent: OTLP/gRPC {}, OTLP/HTTP {}, metrics http://{}/metrics, mode {:?}",
+            agent
+                .otlp_grpc_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            agent
+                .otlp_http_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            agent.metrics_addr(),
+            agent.mode(),
+        );
+        wait_for_signal().await?;
+        tracing::info!("shutting down");
+        agent.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn wait_for_signal() -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await
+}
+
+/// Logs to stderr; `RUST_LOG` filters (default `info`).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr)
+        .try_init();
 }
 
 /// The redactor for `--policy`; a bad policy is a usage error (exit 2).

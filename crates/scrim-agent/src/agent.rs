@@ -1,0 +1,508 @@
+//! The running agent: receivers ▸ policy ▸ disk queue ▸ forwarder ▸ upstream.
+//!
+//! An application's request is acknowledged only after it was redacted and its record is
+//! durable in the disk queue. The forwarder reads the queue in order, exports each record
+//! upstream (the exporter retries with backoff and honours `Retry-After`), and acknowledges
+//! it in the queue once the upstream has answered for good. When the upstream stays away,
+//! records wait on disk (bounded by `queue_max_bytes`) and the forwarder keeps trying;
+//! after a crash, whatever was not acknowledged upstream is sent again: delivery is at
+//! least once.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use prost::Message;
+use scrim_otlp::proto::{
+    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
+};
+use scrim_otlp::{
+    Accepted, Batch, BoxFuture, ClientIdentity, Credential, ExportOutcome, Exporter,
+    ExporterConfig, Protocol, Receivers, ReceiversConfig, RequestContext, Signal, Sink, SinkError,
+};
+use scrim_redact::policy::Mode;
+use scrim_redact::{Policy, Redactor};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::{AgentConfig, ModeSetting, OverflowSetting, UpstreamProtocol};
+use crate::metrics::{self, Metrics};
+use crate::queue::{DiskQueue, Overflow, QueueConfig, QueueError, Record};
+
+/// Why the agent could not start.
+#[derive(Debug)]
+pub struct StartError(pub String);
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for StartError {}
+
+/// Records read from the queue per round, and their payload budget.
+const PEEK_RECORDS: usize = 64;
+const PEEK_BYTES: u64 = 8 << 20;
+/// The forwarder's wait between rounds while the upstream is away (after the exporter's
+/// own retries gave up), doubling up to the maximum.
+const OUTAGE_WAIT_MIN: Duration = Duration::from_millis(200);
+const OUTAGE_WAIT_MAX: Duration = Duration::from_secs(30);
+
+/// A running agent. Dropping it without [`Agent::shutdown`] aborts its tasks.
+pub struct Agent {
+    receivers: Option<Receivers>,
+    metrics_addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    queue: Arc<DiskQueue>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    mode: Mode,
+}
+
+impl std::fmt::Debug for Agent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Agent")
+            .field("otlp_grpc", &self.otlp_grpc_addr())
+            .field("otlp_http", &self.otlp_http_addr())
+            .field("metrics", &self.metrics_addr)
+            .field("mode", &self.mode)
+            .finish()
+    }
+}
+
+impl Agent {
+    /// Starts everything `config` describes; returns once every listener is bound.
+    pub async fn start(config: &AgentConfig) -> Result<Agent, StartError> {
+        let policy = load_policy(config)?;
+        let mode = policy.mode;
+        let key = pseudonym_key(config)?;
+        let redactor = Arc::new(Redactor::new(&policy, Some(&key)));
+        for o in redactor.overrides() {
+            tracing::warn!("policy: {o}");
+        }
+        let queue_config = QueueConfig {
+            max_bytes: config.queue_max_bytes,
+            overflow: match config.queue_overflow {
+                OverflowSetting::DropOldest => Overflow::DropOldest,
+                OverflowSetting::DropNewest => Overflow::DropNewest,
+            },
+            ..QueueConfig::new(config.data_dir.join("queue"))
+        };
+        let queue = tokio::task::spawn_blocking(move || DiskQueue::open(queue_config))
+            .await
+            .map_err(|e| StartError(format!("disk queue: {e}")))?
+            .map_err(|e| StartError(format!("disk queue in {}: {e}", config.data_dir.display())))?;
+        let queue = Arc::new(queue);
+        let exporter = Arc::new(build_exporter(config)?);
+        let metrics = Arc::new(Metrics::default());
+        let wake = Arc::new(Notify::new());
+        let (stop, stop_rx) = watch::channel(false);
+
+        let metrics_listener = tokio::net::TcpListener::bind(config.metrics)
+            .await
+            .map_err(|e| StartError(format!("metrics listener {}: {e}", config.metrics)))?;
+        let metrics_addr = metrics_listener
+            .local_addr()
+            .map_err(|e| StartError(e.to_string()))?;
+        let sink = Arc::new(AgentSink {
+            redactor,
+            queue: Arc::clone(&queue),
+            metrics: Arc::clone(&metrics),
+            wake: Arc::clone(&wake),
+        });
+        let receivers = Receivers::start(
+            ReceiversConfig {
+                grpc: Some(config.otlp_grpc),
+                http: Some(config.otlp_http),
+                ..ReceiversConfig::default()
+            },
+            sink,
+        )
+        .await
+        .map_err(|e| StartError(format!("OTLP listeners: {e}")))?;
+
+        let mut tasks = Vec::new();
+        let router = metrics::router(Arc::clone(&metrics), Arc::clone(&queue));
+        let mut metrics_stop = stop_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = metrics_stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(metrics_listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!("metrics endpoint stopped: {e}");
+            }
+        }));
+        tasks.push(tokio::spawn(forward(
+            Arc::clone(&queue),
+            exporter,
+            Arc::clone(&metrics),
+            wake,
+            stop_rx,
+        )));
+        tracing::info!(
+            mode = ?mode,
+            upstream = config.upstream.as_deref().unwrap_or(""),
+            "scrim agent started"
+        );
+        Ok(Agent {
+            receivers: Some(receivers),
+            metrics_addr,
+            metrics,
+            queue,
+            stop,
+            tasks,
+            mode,
+        })
+    }
+
+    /// The bound OTLP/gRPC address.
+    pub fn otlp_grpc_addr(&self) -> Option<SocketAddr> {
+        self.receivers.as_ref().and_then(Receivers::grpc_addr)
+    }
+
+    /// The bound OTLP/HTTP address.
+    pub fn otlp_http_addr(&self) -> Option<SocketAddr> {
+        self.receivers.as_ref().and_then(Receivers::http_addr)
+    }
+
+    /// The bound `/healthz` and `/metrics` address.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
+    /// The counters.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The disk queue.
+    pub fn queue(&self) -> &DiskQueue {
+        &self.queue
+    }
+
+    /// The mode in force (after `auto` was resolved).
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Stops accepting, stops forwarding (what is queued stays on disk for next time),
+    /// and waits for every task.
+    pub async fn shutdown(mut self) {
+        if let Some(r) = self.receivers.take()
+            && let Err(e) = r.shutdown().await
+        {
+            tracing::warn!("OTLP listeners: {e}");
+        }
+        let _ = self.stop.send(true);
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// The policy file (or the default), with `auto` mode resolved: a mode set in the agent's
+/// configuration wins, then one the policy file names, then loopback → on-prem, else cloud.
+fn load_policy(config: &AgentConfig) -> Result<Policy, StartError> {
+    let (mut policy, file_names_mode) = match &config.policy_file {
+        None => (Policy::default(), false),
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| StartError(format!("policy {}: {e}", path.display())))?;
+            let policy = Policy::from_toml(&text)
+                .map_err(|e| StartError(format!("{}: {e}", path.display())))?;
+            let names_mode = text
+                .parse::<toml::Table>()
+                .is_ok_and(|t| t.contains_key("mode"));
+            (policy, names_mode)
+        }
+    };
+    policy.mode = match config.mode {
+        ModeSetting::Cloud => Mode::Cloud,
+        ModeSetting::OnPrem => Mode::OnPrem,
+        ModeSetting::Auto if file_names_mode => policy.mode,
+        ModeSetting::Auto if config.upstream_is_loopback() => Mode::OnPrem,
+        ModeSetting::Auto => Mode::Cloud,
+    };
+    Ok(policy)
+}
+
+/// The configured pseudonym key, or one generated once and kept in the data directory.
+fn pseudonym_key(config: &AgentConfig) -> Result<Vec<u8>, StartError> {
+    if let Some(k) = &config.pseudonym_key {
+        return Ok(k.0.as_bytes().to_vec());
+    }
+    let path = config.data_dir.join("pseudonym.key");
+    load_or_create_key(&path)
+        .map_err(|e| StartError(format!("pseudonym key {}: {e}", path.display())))
+}
+
+fn load_or_create_key(path: &Path) -> io::Result<Vec<u8>> {
+    match std::fs::read(path) {
+        Ok(k) if k.len() >= 32 => return Ok(k),
+        Ok(_) => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "shorter than 32 bytes",
+            ));
+        }
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        Err(_) => {}
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|e| io::Error::other(e.to_string()))?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(path)?;
+    io::Write::write_all(&mut f, &key)?;
+    f.sync_all()?;
+    tracing::warn!(
+        "generated a pseudonym key in {}; set SCRIM_PSEUDONYM_KEY to the tenant's key so that every agent gives the same pseudonyms",
+        path.display()
+    );
+    Ok(key.to_vec())
+}
+
+fn build_exporter(config: &AgentConfig) -> Result<Exporter, StartError> {
+    let upstream = config
+        .upstream
+        .clone()
+        .ok_or_else(|| StartError("no upstream".into()))?;
+    let protocol = match config.upstream_protocol {
+        UpstreamProtocol::Http => Protocol::HttpProtobuf,
+        UpstreamProtocol::Grpc => Protocol::Grpc,
+    };
+    let read = |p: &Path| std::fs::read(p).map_err(|e| StartError(format!("{}: {e}", p.display())));
+    let mut ec = ExporterConfig::new(upstream, protocol);
+    ec.allow_http = config.allow_http_fallback;
+    ec.gzip = config.gzip;
+    ec.timeout = Duration::from_secs(config.export_timeout_secs);
+    if let Some(key) = &config.api_key {
+        ec.headers.push((
+            "authorization".into(),
+            Credential::new(format!("Bearer {}", key.0)),
+        ));
+    }
+    if let Some(ca) = &config.ca_file {
+        ec.ca_pem = Some(read(ca)?);
+    }
+    if let (Some(cert), Some(key)) = (&config.client_cert_file, &config.client_key_file) {
+        ec.client_identity = Some(ClientIdentity {
+            cert_pem: read(cert)?,
+            key_pem: read(key)?,
+        });
+    }
+    Exporter::new(ec).map_err(|e| StartError(format!("upstream: {e}")))
+}
+
+/// The receivers' sink: redact, encode, queue durably, then acknowledge.
+struct AgentSink {
+    redactor: Arc<Redactor>,
+    queue: Arc<DiskQueue>,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+}
+
+impl Sink for AgentSink {
+    fn consume(
+        &self,
+        mut batch: Batch,
+        _ctx: RequestContext,
+    ) -> BoxFuture<'_, Result<Accepted, SinkError>> {
+        Box::pin(async move {
+            let redactor = Arc::clone(&self.redactor);
+            let queue = Arc::clone(&self.queue);
+            let signal = batch.signal();
+            let items = batch.item_count();
+            // Redaction is CPU work and the push waits for fsync: both off the async workers.
+            let (result, counts) = tokio::task::spawn_blocking(move || {
+                let counts = scrim_otlp::redact::redact_batch(&mut batch, &redactor);
+                (queue.push(&encode_record(&batch)), counts)
+            })
+            .await
+            .map_err(|e| SinkError::Internal(format!("redaction task failed: {e}")))?;
+            match result {
+                Ok(()) => {
+                    self.metrics.received.add(signal, items);
+                    self.metrics.add_redacted(&counts);
+                    self.wake.notify_one();
+                    Ok(Accepted::all())
+                }
+                Err(QueueError::Full) => {
+                    self.metrics.refused.add(signal, items);
+                    Err(SinkError::Throttled {
+                        retry_after: Some(Duration::from_secs(1)),
+                    })
+                }
+                Err(e @ QueueError::TooLarge { .. }) => {
+                    self.metrics.refused.add(signal, items);
+                    Err(SinkError::Invalid(e.to_string()))
+                }
+                Err(QueueError::Io(e)) => {
+                    tracing::error!("disk queue: {e}");
+                    Err(SinkError::Unavailable {
+                        retry_after: Some(Duration::from_secs(1)),
+                    })
+                }
+            }
+        })
+    }
+}
+
+/// A queue record: one byte naming the signal, then the protobuf request.
+fn encode_record(batch: &Batch) -> Vec<u8> {
+    let (tag, body) = match batch {
+        Batch::Traces(t) => (b't', t.encode_to_vec()),
+        Batch::Logs(l) => (b'l', l.encode_to_vec()),
+        Batch::Metrics(m) => (b'm', m.encode_to_vec()),
+    };
+    let mut out = Vec::with_capacity(body.len() + 1);
+    out.push(tag);
+    out.extend_from_slice(&body);
+    out
+}
+
+fn decode_record(payload: &[u8]) -> Option<Batch> {
+    let (tag, body) = payload.split_first()?;
+    match tag {
+        b't' => ExportTraceServiceRequest::decode(body)
+            .ok()
+            .map(Batch::Traces),
+        b'l' => ExportLogsServiceRequest::decode(body).ok().map(Batch::Logs),
+        b'm' => ExportMetricsServiceRequest::decode(body)
+            .ok()
+            .map(Batch::Metrics),
+        _ => None,
+    }
+}
+
+/// The forwarder: queue ▸ exporter, in order, acknowledging what the upstream settled.
+async fn forward(
+    queue: Arc<DiskQueue>,
+    exporter: Arc<Exporter>,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut outage_wait = OUTAGE_WAIT_MIN;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let q = Arc::clone(&queue);
+        let records =
+            match tokio::task::spawn_blocking(move || q.peek(PEEK_RECORDS, PEEK_BYTES)).await {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    tracing::error!("disk queue read: {e}");
+                    Vec::new()
+                }
+                Err(_) => return,
+            };
+        if records.is_empty() {
+            // Wait for a push, or shut down. A push between peek and here is not lost:
+            // `notify_one` stores a permit when nobody waits.
+            tokio::select! {
+                _ = wake.notified() => continue,
+                _ = stop.changed() => return,
+            }
+        }
+        let mut settled: Option<Record> = None;
+        let mut outage = false;
+        for record in records {
+            let Some(batch) = decode_record(&record.payload) else {
+                metrics.corrupt_records.fetch_add(1, Relaxed);
+                tracing::error!("skipping an unreadable disk queue record");
+                settled = Some(record);
+                continue;
+            };
+            let outcome = tokio::select! {
+                o = exporter.export(&batch) => o,
+                _ = stop.changed() => break,
+            };
+            let (signal, items) = (batch.signal(), batch.item_count());
+            match outcome {
+                ExportOutcome::Delivered { attempts } => {
+                    metrics.exported.add(signal, items);
+                    metrics
+                        .retries
+                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
+                }
+                ExportOutcome::PartialSuccess {
+                    rejected, attempts, ..
+                } => {
+                    metrics.exported.add(signal, items.saturating_sub(rejected));
+                    metrics.rejected_upstream.add(signal, rejected.min(items));
+                    metrics
+                        .retries
+                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
+                }
+                ExportOutcome::Rejected { reason, attempts } => {
+                    tracing::warn!(
+                        signal = signal.as_str(),
+                        items,
+                        "upstream rejected a request for good: {reason}"
+                    );
+                    metrics.rejected_upstream.add(signal, items);
+                    metrics
+                        .retries
+                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
+                }
+                ExportOutcome::GaveUp {
+                    last_error,
+                    attempts,
+                } => {
+                    metrics
+                        .retries
+                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
+                    tracing::warn!("upstream unavailable, data stays queued: {last_error}");
+                    outage = true;
+                    break;
+                }
+            }
+            settled = Some(record);
+        }
+        if let Some(r) = settled {
+            let q = Arc::clone(&queue);
+            match tokio::task::spawn_blocking(move || q.ack(r.id)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!("disk queue acknowledgement: {e}"),
+                Err(_) => return,
+            }
+        }
+        if outage {
+            tokio::select! {
+                _ = tokio::time::sleep(outage_wait) => {}
+                _ = stop.changed() => return,
+            }
+            outage_wait = (outage_wait * 2).min(OUTAGE_WAIT_MAX);
+        } else {
+            outage_wait = OUTAGE_WAIT_MIN;
+        }
+    }
+}
+
+/// The signal a queue record holds, for tests and tools.
+pub fn record_signal(payload: &[u8]) -> Option<Signal> {
+    decode_record(payload).map(|b| b.signal())
+}
