@@ -76,7 +76,9 @@
 //!   `{"password": "hunt` → `{"password": "[REDACTED:secret]"`. With `remove`, a value
 //!   followed by other text than a `,`, `}`, `]` or line end becomes `""` instead of
 //!   `null`, which would run into that text: `{"pin": "1"x}` → `{"pin": ""x}`.
-//! - Everything else goes through the [`TextScrubber`] as text, escapes not decoded.
+//! - Everything else goes through the [`TextScrubber`] as text, escapes not decoded. The
+//!   content of each such key (between its quotes) is scrubbed on its own, and the key is
+//!   sensitive when its content, unescaped, is sensitive before or after scrubbing.
 //! - If the result of that is valid JSON (replacing a broken value can fix a body), it is
 //!   then redacted as JSON as well, so that redacting the output again changes nothing.
 //!
@@ -221,13 +223,12 @@ impl<'p> JsonBodyRedactor<'p> {
             src: body,
             b: body.as_bytes(),
             pos: 0,
-            out: None,
-            flushed: 0,
+            out: Splice::new(body),
             scratch: String::new(),
             counts,
         };
         scanner.document()?;
-        Ok(scanner.finish())
+        Ok(scanner.out.finish())
     }
 
     /// The text pass for a body that is not JSON.
@@ -236,9 +237,9 @@ impl<'p> JsonBodyRedactor<'p> {
             return self.text.scrub(body, counts);
         }
         let b = body.as_bytes();
-        let mut out: Option<String> = None;
+        let mut out = Splice::new(body);
         let mut scratch = String::new();
-        // `body[piece..]` is not yet written; `pos` is where the search for a key resumes.
+        // `body[piece..]` is not yet scrubbed; `pos` is where the search for a key resumes.
         let (mut piece, mut pos) = (0, 0);
         while let Some(off) = memchr(b'"', &b[pos..]) {
             let quote = pos + off;
@@ -250,15 +251,24 @@ impl<'p> JsonBodyRedactor<'p> {
                 pos = end;
                 continue;
             }
+            // The text before a key and the key are scrubbed apart, so that the key reads
+            // the same when its output is redacted again.
+            self.scrub_text(&mut out, piece, quote + 1, counts);
             let raw = &body[quote + 1..end - 1];
-            let key = if raw.contains('\\') {
-                decode_into(raw, &mut scratch);
-                scratch.as_str()
-            } else {
-                raw
-            };
-            if !self.key_is_sensitive(key) {
-                pos = colon + 1;
+            let mut sensitive = self.keys.is_sensitive(unescaped(raw, &mut scratch));
+            let scrubbed = self.text.scrub(raw, counts);
+            if let Some(new) = changed(raw, &scrubbed) {
+                sensitive = sensitive || self.keys.is_sensitive(unescaped(new, &mut scratch));
+                out.replace(quote + 1, end - 1, |o| o.push_str(new));
+            }
+            piece = end - 1;
+            if !sensitive {
+                // A string right after `key:` is a value, never a key, whatever the key.
+                let next = skip_any_ws(b, colon + 1);
+                pos = match b.get(next) {
+                    Some(b'"') => lenient_string_end(b, next).unwrap_or(b.len()),
+                    _ => colon + 1,
+                };
                 continue;
             }
             let start = skip_any_ws(b, colon + 1);
@@ -270,12 +280,7 @@ impl<'p> JsonBodyRedactor<'p> {
             }
             let hashed = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
                 Some(inner) if value.len() >= 2 => {
-                    let inner = if inner.contains('\\') {
-                        decode_into(inner, &mut scratch);
-                        scratch.as_str()
-                    } else {
-                        inner
-                    };
+                    let inner = unescaped(inner, &mut scratch);
                     if is_redacted_secret(inner) {
                         continue;
                     }
@@ -283,34 +288,30 @@ impl<'p> JsonBodyRedactor<'p> {
                 }
                 _ => value,
             };
-            let o = out.get_or_insert_with(|| String::with_capacity(body.len() + 32));
-            o.push_str(&self.text.scrub(&body[piece..start], counts));
-            if self.key_method == Method::Remove && !ends_scalar(b, stop) {
-                // `null` would run into the text after it (`nullabc`) and read as
-                // another value next time.
-                o.push_str("\"\"");
-            } else {
-                self.write_secret(o, hashed);
-            }
+            self.scrub_text(&mut out, piece, start, counts);
+            out.replace(start, stop, |o| {
+                if self.key_method == Method::Remove && !ends_scalar(b, stop) {
+                    // `null` would run into the text after it (`nullabc`) and read as
+                    // another value next time.
+                    o.push_str("\"\"");
+                } else {
+                    self.write_secret(o, hashed);
+                }
+            });
             counts.add(Kind::Secret);
             piece = stop;
         }
-        match out {
-            None => self.text.scrub(body, counts),
-            Some(mut o) => {
-                o.push_str(&self.text.scrub(&body[piece..], counts));
-                Cow::Owned(o)
-            }
-        }
+        self.scrub_text(&mut out, piece, body.len(), counts);
+        out.finish()
     }
 
-    /// Whether `key`, or `key` as the scrubber changes it, is sensitive.
-    fn key_is_sensitive(&self, key: &str) -> bool {
-        if self.keys.is_sensitive(key) {
-            return true;
+    /// Scrubs `src[start..end]` of the text pass.
+    fn scrub_text(&self, out: &mut Splice<'_>, start: usize, end: usize, counts: &mut Counts) {
+        let text = &out.src[start..end];
+        let scrubbed = self.text.scrub(text, counts);
+        if let Some(new) = changed(text, &scrubbed) {
+            out.replace(start, end, |o| o.push_str(new));
         }
-        let scrubbed = self.text.scrub(key, &mut Counts::default());
-        changed(key, &scrubbed).is_some_and(|k| self.keys.is_sensitive(k))
     }
 
     /// Writes the JSON token that replaces `value` (unescaped string content, or the
@@ -326,6 +327,57 @@ impl<'p> JsonBodyRedactor<'p> {
     }
 }
 
+/// Output that borrows its source until the first replacement.
+struct Splice<'a> {
+    src: &'a str,
+    /// The output, once it differs from the source; `src[flushed..]` is not yet in it.
+    out: Option<String>,
+    flushed: usize,
+}
+
+impl<'a> Splice<'a> {
+    fn new(src: &'a str) -> Self {
+        Splice {
+            src,
+            out: None,
+            flushed: 0,
+        }
+    }
+
+    /// Replaces `src[start..end]` with what `write` appends. Replacements come in order
+    /// and do not overlap.
+    fn replace(&mut self, start: usize, end: usize, write: impl FnOnce(&mut String)) {
+        let src = self.src;
+        let out = self
+            .out
+            .get_or_insert_with(|| String::with_capacity(src.len() + src.len() / 8 + 32));
+        out.push_str(&src[self.flushed..start]);
+        write(out);
+        self.flushed = end;
+    }
+
+    fn finish(self) -> Cow<'a, str> {
+        match self.out {
+            None => Cow::Borrowed(self.src),
+            Some(mut out) => {
+                out.push_str(&self.src[self.flushed..]);
+                Cow::Owned(out)
+            }
+        }
+    }
+}
+
+/// The content of a JSON string, `raw` without its quotes, unescaped (into `scratch` when
+/// it holds a backslash).
+fn unescaped<'s>(raw: &'s str, scratch: &'s mut String) -> &'s str {
+    if raw.contains('\\') {
+        decode_into(raw, scratch);
+        scratch
+    } else {
+        raw
+    }
+}
+
 /// The single-pass JSON scanner and writer.
 struct Scanner<'a, 'r, 'p> {
     r: &'r JsonBodyRedactor<'p>,
@@ -336,9 +388,7 @@ struct Scanner<'a, 'r, 'p> {
     /// The next unread byte. Moves past ASCII bytes or whole strings, so it stays on a char
     /// boundary.
     pos: usize,
-    /// The output, once it differs from the source; `src[flushed..]` is not yet in it.
-    out: Option<String>,
-    flushed: usize,
+    out: Splice<'a>,
     /// Unescaped string content, reused from string to string.
     scratch: String,
     counts: &'r mut Counts,
@@ -360,25 +410,9 @@ impl<'a> Scanner<'a, '_, '_> {
         }
     }
 
-    fn finish(self) -> Cow<'a, str> {
-        match self.out {
-            None => Cow::Borrowed(self.src),
-            Some(mut out) => {
-                out.push_str(&self.src[self.flushed..]);
-                Cow::Owned(out)
-            }
-        }
-    }
-
     /// Replaces `src[start..end]` with what `write` appends.
     fn replace(&mut self, start: usize, end: usize, write: impl FnOnce(&mut String)) {
-        let src = self.src;
-        let out = self
-            .out
-            .get_or_insert_with(|| String::with_capacity(src.len() + src.len() / 8 + 32));
-        out.push_str(&src[self.flushed..start]);
-        write(out);
-        self.flushed = end;
+        self.out.replace(start, end, write);
     }
 
     /// Any value outside sensitive keys, at `depth` containers deep.
