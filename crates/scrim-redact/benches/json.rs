@@ -70,7 +70,7 @@ fn users_response(rng: &mut Rng) -> String {
             1000 + i,
             rng.pick(NAMES),
             rng.next() % 100,
-            rng.next() % 2 == 0,
+            rng.next().is_multiple_of(2),
             rng.next() % 10_000,
             rng.next() % 100,
             rng.next() % 200,
@@ -100,7 +100,7 @@ fn order_request(rng: &mut Rng) -> String {
             1 + rng.next() % 5,
             rng.next() % 500,
             rng.next() % 100,
-            rng.next() % 7 == 0
+            rng.next().is_multiple_of(7)
         );
     }
     let _ = write!(

@@ -225,6 +225,7 @@ impl<'p> JsonBodyRedactor<'p> {
             pos: 0,
             out: Splice::new(body),
             scratch: String::new(),
+            key_cache: [None; KEY_CACHE_SLOTS],
             counts,
         };
         scanner.document()?;
@@ -391,6 +392,9 @@ struct Scanner<'a, 'r, 'p> {
     out: Splice<'a>,
     /// Unescaped string content, reused from string to string.
     scratch: String,
+    /// Keys without escapes that the scrubber leaves alone, and whether each is sensitive;
+    /// two slots each ([`key_hash`]).
+    key_cache: [Option<CachedKey<'a>>; KEY_CACHE_SLOTS],
     counts: &'r mut Counts,
 }
 
@@ -499,6 +503,20 @@ impl<'a> Scanner<'a, '_, '_> {
         let end = self.pos;
         let src = self.src;
         let raw = &src[start + 1..end - 1];
+        // Bodies repeat their keys (arrays of objects): the verdict on a key without
+        // escapes that the scrubber leaves alone is remembered.
+        let (words, slots) = key_hash(raw);
+        if !escaped {
+            for slot in slots {
+                if let Some(cached) = self.key_cache[slot]
+                    && cached.words == words
+                    // The two words hold the whole of a key of up to 16 bytes.
+                    && (raw.len() <= 16 || cached.key == raw)
+                {
+                    return Ok(cached.sensitive);
+                }
+            }
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
         let key = if escaped {
             decode_into(raw, &mut scratch);
@@ -509,9 +527,31 @@ impl<'a> Scanner<'a, '_, '_> {
         let keys = self.r.keys;
         let mut sensitive = self.mask_keys && keys.is_sensitive(key);
         let scrubbed = self.r.text.scrub(key, self.counts);
-        if let Some(new) = changed(key, &scrubbed) {
-            sensitive = sensitive || (self.mask_keys && keys.is_sensitive(new));
-            self.replace(start, end, |out| write_json_string(out, new));
+        match changed(key, &scrubbed) {
+            Some(new) => {
+                sensitive = sensitive || (self.mask_keys && keys.is_sensitive(new));
+                self.replace(start, end, |out| write_json_string(out, new));
+            }
+            None if !escaped => {
+                // Into a free slot of the two, else into the first, the key there moving
+                // to its other slot.
+                let [first, second] = slots;
+                let slot = if self.key_cache[first].is_none() || self.key_cache[second].is_some() {
+                    first
+                } else {
+                    second
+                };
+                if let Some(old) = self.key_cache[slot] {
+                    let other = key_hash(old.key).1.into_iter().find(|&s| s != slot);
+                    self.key_cache[other.unwrap_or(slot)] = Some(old);
+                }
+                self.key_cache[slot] = Some(CachedKey {
+                    words,
+                    key: raw,
+                    sensitive,
+                });
+            }
+            None => {}
         }
         drop(scrubbed);
         self.scratch = scratch;
@@ -637,18 +677,18 @@ impl<'a> Scanner<'a, '_, '_> {
         let mut i = self.pos + 1;
         let mut escaped = false;
         loop {
-            let rest = b.get(i..).ok_or(Invalid)?;
-            let off = memchr2(b'"', b'\\', rest).ok_or(Invalid)?;
-            if has_control(&rest[..off]) {
-                return Err(Invalid);
+            let stop = find_special(b, i).ok_or(Invalid)?;
+            match b[stop] {
+                b'"' => {
+                    self.pos = stop + 1;
+                    return Ok(escaped);
+                }
+                b'\\' => {
+                    escaped = true;
+                    i = escape_end(b, stop)?;
+                }
+                _ => return Err(Invalid), // a raw control character
             }
-            i += off;
-            if b[i] == b'"' {
-                self.pos = i + 1;
-                return Ok(escaped);
-            }
-            escaped = true;
-            i = escape_end(b, i)?;
         }
     }
 
@@ -714,15 +754,58 @@ impl<'a> Scanner<'a, '_, '_> {
     }
 }
 
+const KEY_CACHE_SLOTS: usize = 64;
+
+/// A key without escapes that the scrubber leaves alone, and whether it is sensitive.
+#[derive(Clone, Copy)]
+struct CachedKey<'a> {
+    /// The key's first and last 8 bytes (zero-padded) and its length.
+    words: [u64; 3],
+    key: &'a str,
+    sensitive: bool,
+}
+
+/// A key's first and last 8 bytes and length, and its two candidate slots in the key
+/// cache.
+fn key_hash(key: &str) -> ([u64; 3], [usize; 2]) {
+    let b = key.as_bytes();
+    let word = |bytes: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
+    };
+    let head = word(&b[..b.len().min(8)]);
+    let tail = word(&b[b.len().saturating_sub(8)..]);
+    let len = b.len() as u64;
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let h = ((head ^ len.rotate_left(32)).wrapping_mul(K) ^ tail).wrapping_mul(K);
+    let first = (h >> 58) as usize;
+    let second = ((h >> 52) as usize & (KEY_CACHE_SLOTS - 1)) ^ 1;
+    let second = if second == first { first ^ 1 } else { second };
+    ([head, tail, len], [first, second])
+}
+
 /// JSON whitespace.
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-/// Whether `bytes` holds a control character (not allowed raw inside a JSON string).
-/// Branch-free so that it vectorises.
-fn has_control(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |acc, &c| acc | (c < 0x20))
+/// The first `"`, `\\` or control character at or after `b[i]`: a byte loop for the short
+/// strings most bodies hold, `memchr2` past the first 32 bytes.
+fn find_special(b: &[u8], i: usize) -> Option<usize> {
+    let special = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
+    let short_end = b.len().min(i.saturating_add(32));
+    if let Some(off) = b.get(i..short_end)?.iter().position(|&c| special(c)) {
+        return Some(i + off);
+    }
+    let rest = &b[short_end..];
+    let found = memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    // Branch-free so that it vectorises; the exact position only when there is one.
+    let before = &rest[..found];
+    if before.iter().fold(false, |acc, &c| acc | (c < 0x20)) {
+        return before.iter().position(|&c| c < 0x20).map(|k| short_end + k);
+    }
+    (found < rest.len()).then_some(short_end + found)
 }
 
 fn digits_end(b: &[u8], mut i: usize) -> usize {
@@ -1251,6 +1334,26 @@ mod tests {
         // Nothing to replace: the text goes through the scrubber whole.
         assert_eq!(mask("not json a@b"), "not json [REDACTED:email]");
         assert_eq!(mask(r#"{"password": }"#), r#"{"password": }"#);
+    }
+
+    #[test]
+    fn long_strings_are_validated_past_the_short_scan() {
+        let keys = SensitiveKeys::default();
+        let r = JsonBodyRedactor::new(&keys, &NoScrub);
+        let shape = |body: String| r.redact(&body, &mut Counts::default()).1;
+        for n in [0, 1, 31, 32, 33, 100] {
+            let pad = "x".repeat(n);
+            assert_eq!(shape(format!("\"{pad}\"")), BodyShape::Json, "{n}");
+            assert_eq!(shape(format!("\"{pad}\\n{pad}\"")), BodyShape::Json, "{n}");
+            assert_eq!(
+                shape(format!("\"{pad}\u{1}{pad}\"")),
+                BodyShape::NotJson,
+                "{n}"
+            );
+            assert_eq!(shape(format!("\"{pad}\u{1f}\"")), BodyShape::NotJson, "{n}");
+            assert_eq!(shape(format!("\"{pad}")), BodyShape::NotJson, "{n}");
+            assert_eq!(shape(format!("\"{pad}\\")), BodyShape::NotJson, "{n}");
+        }
     }
 
     #[test]
