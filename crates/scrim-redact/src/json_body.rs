@@ -78,9 +78,41 @@
 //!   `null`, which would run into that text: `{"pin": "1"x}` → `{"pin": ""x}`.
 //! - Everything else goes through the [`TextScrubber`] as text, escapes not decoded. The
 //!   content of each such key (between its quotes) is scrubbed on its own, and the key is
-//!   sensitive when its content, unescaped, is sensitive before or after scrubbing.
+//!   sensitive when its content, unescaped, is sensitive before or after scrubbing. A
+//!   string right after a key's `:` is a value, never a key (`"a": "password": 1` keeps
+//!   its `1`). With `keep`, the whole body goes through the scrubber as one text.
 //! - If the result of that is valid JSON (replacing a broken value can fix a body), it is
 //!   then redacted as JSON as well, so that redacting the output again changes nothing.
+//!
+//! ## Examples
+//!
+//! ```
+//! use scrim_redact::json_body::{BodyShape, JsonBodyRedactor};
+//! use scrim_redact::keys::SensitiveKeys;
+//! use scrim_redact::{Counts, Method, NoScrub};
+//!
+//! let keys = SensitiveKeys::default();
+//! let mut redactor = JsonBodyRedactor::new(&keys, &NoScrub);
+//! let mut counts = Counts::default();
+//! let mut redact = |r: &JsonBodyRedactor, body| r.redact(body, &mut counts).0.into_owned();
+//!
+//! // Formatting is kept; whole subtrees go; `null` stays.
+//! assert_eq!(
+//!     redact(&redactor, "{\n  \"apiKey\" : [1, 2],\n  \"otp\": null\n}"),
+//!     "{\n  \"apiKey\" : \"[REDACTED:secret]\",\n  \"otp\": null\n}"
+//! );
+//! // Already redacted values are left alone.
+//! assert_eq!(
+//!     redact(&redactor, r#"{"token": "[REDACTED:secret]"}"#),
+//!     r#"{"token": "[REDACTED:secret]"}"#
+//! );
+//! // `remove` keeps the key with `null`; NDJSON is redacted line by line.
+//! redactor.key_method = Method::Remove;
+//! assert_eq!(
+//!     redact(&redactor, "{\"cvv\": \"123\"}\n{\"pin\": 1234}\n"),
+//!     "{\"cvv\": null}\n{\"pin\": null}\n"
+//! );
+//! ```
 //!
 //! ## Properties
 //!
@@ -1330,6 +1362,12 @@ mod tests {
         assert_eq!(
             mask(r#"{"pin": [1}, "e": "a\u0040b"}"#),
             r#"{"pin": "[REDACTED:secret]", "e": "[REDACTED:email]"}"#
+        );
+        // A string after a key's `:` is a value, not a key.
+        assert_eq!(mask(r#"{"a": "password": 1"#), r#"{"a": "password": 1"#);
+        assert_eq!(
+            redact_with(&AtScrub, Method::Keep, r#"{"password": "a@b"#).0,
+            r#"{"password": "[REDACTED:email]"#
         );
         // Nothing to replace: the text goes through the scrubber whole.
         assert_eq!(mask("not json a@b"), "not json [REDACTED:email]");
