@@ -8,9 +8,9 @@
 //! - 2: `{"password": "hunter2-canary<rest>` (a body cut anywhere after the secret);
 //! - 3: `{"password": <rest>}`.
 //!
-//! Invalid UTF-8 is replaced by U+FFFD. In layouts 1 and 2 `canary` must never appear in
-//! the output; whenever the output is JSON, every value under a sensitive key in it must be
-//! `null` or redacted.
+//! Invalid UTF-8 is replaced by U+FFFD. In layouts 1 and 2 the secret `hunter2-canary`
+//! must not survive (the output holds it no more often than the rest does). Whenever the
+//! output is JSON, every value under a sensitive key in it must be `null` or redacted.
 #![no_main]
 
 use std::borrow::Cow;
@@ -99,7 +99,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let rest = String::from_utf8_lossy(rest);
     let body = match (flags >> 2) & 3 {
-        0 => rest.into_owned(),
+        0 => rest.to_string(),
         1 => format!(r#"{{"password": "hunter2-canary", "x": {rest}}}"#),
         2 => format!(r#"{{"password": "hunter2-canary{rest}"#),
         _ => format!(r#"{{"password": {rest}}}"#),
@@ -116,9 +116,12 @@ fuzz_target!(|data: &[u8]| {
     let (once, shape) = redactor.redact(&body, &mut Counts::default());
     let (twice, _) = redactor.redact(&once, &mut Counts::default());
     assert_eq!(once, twice, "not idempotent for {body:?}");
+    // The fuzzer may write the secret itself (it learns compared strings): only the
+    // template's copy must go.
+    let secret = "hunter2-canary";
     if matches!((flags >> 2) & 3, 1 | 2) {
         assert!(
-            !once.contains("canary"),
+            once.matches(secret).count() <= rest.matches(secret).count(),
             "secret survived: {body:?} -> {once:?}"
         );
     }

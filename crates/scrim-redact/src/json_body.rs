@@ -76,9 +76,43 @@
 //!   `{"password": "hunt` → `{"password": "[REDACTED:secret]"`. With `remove`, a value
 //!   followed by other text than a `,`, `}`, `]` or line end becomes `""` instead of
 //!   `null`, which would run into that text: `{"pin": "1"x}` → `{"pin": ""x}`.
-//! - Everything else goes through the [`TextScrubber`] as text, escapes not decoded.
+//! - Everything else goes through the [`TextScrubber`] as text, escapes not decoded. The
+//!   content of each such key (between its quotes) is scrubbed on its own, and the key is
+//!   sensitive when its content, unescaped, is sensitive before or after scrubbing. A
+//!   string right after a key's `:` is a value, never a key (`"a": "password": 1` keeps
+//!   its `1`). With `keep`, the whole body goes through the scrubber as one text.
 //! - If the result of that is valid JSON (replacing a broken value can fix a body), it is
 //!   then redacted as JSON as well, so that redacting the output again changes nothing.
+//!
+//! ## Examples
+//!
+//! ```
+//! use scrim_redact::json_body::{BodyShape, JsonBodyRedactor};
+//! use scrim_redact::keys::SensitiveKeys;
+//! use scrim_redact::{Counts, Method, NoScrub};
+//!
+//! let keys = SensitiveKeys::default();
+//! let mut redactor = JsonBodyRedactor::new(&keys, &NoScrub);
+//! let mut counts = Counts::default();
+//! let mut redact = |r: &JsonBodyRedactor, body| r.redact(body, &mut counts).0.into_owned();
+//!
+//! // Formatting is kept; whole subtrees go; `null` stays.
+//! assert_eq!(
+//!     redact(&redactor, "{\n  \"apiKey\" : [1, 2],\n  \"otp\": null\n}"),
+//!     "{\n  \"apiKey\" : \"[REDACTED:secret]\",\n  \"otp\": null\n}"
+//! );
+//! // Already redacted values are left alone.
+//! assert_eq!(
+//!     redact(&redactor, r#"{"token": "[REDACTED:secret]"}"#),
+//!     r#"{"token": "[REDACTED:secret]"}"#
+//! );
+//! // `remove` keeps the key with `null`; NDJSON is redacted line by line.
+//! redactor.key_method = Method::Remove;
+//! assert_eq!(
+//!     redact(&redactor, "{\"cvv\": \"123\"}\n{\"pin\": 1234}\n"),
+//!     "{\"cvv\": null}\n{\"pin\": null}\n"
+//! );
+//! ```
 //!
 //! ## Properties
 //!
@@ -221,13 +255,13 @@ impl<'p> JsonBodyRedactor<'p> {
             src: body,
             b: body.as_bytes(),
             pos: 0,
-            out: None,
-            flushed: 0,
+            out: Splice::new(body),
             scratch: String::new(),
+            key_cache: [None; KEY_CACHE_SLOTS],
             counts,
         };
         scanner.document()?;
-        Ok(scanner.finish())
+        Ok(scanner.out.finish())
     }
 
     /// The text pass for a body that is not JSON.
@@ -236,9 +270,9 @@ impl<'p> JsonBodyRedactor<'p> {
             return self.text.scrub(body, counts);
         }
         let b = body.as_bytes();
-        let mut out: Option<String> = None;
+        let mut out = Splice::new(body);
         let mut scratch = String::new();
-        // `body[piece..]` is not yet written; `pos` is where the search for a key resumes.
+        // `body[piece..]` is not yet scrubbed; `pos` is where the search for a key resumes.
         let (mut piece, mut pos) = (0, 0);
         while let Some(off) = memchr(b'"', &b[pos..]) {
             let quote = pos + off;
@@ -250,15 +284,24 @@ impl<'p> JsonBodyRedactor<'p> {
                 pos = end;
                 continue;
             }
+            // The text before a key and the key are scrubbed apart, so that the key reads
+            // the same when its output is redacted again.
+            self.scrub_text(&mut out, piece, quote + 1, counts);
             let raw = &body[quote + 1..end - 1];
-            let key = if raw.contains('\\') {
-                decode_into(raw, &mut scratch);
-                scratch.as_str()
-            } else {
-                raw
-            };
-            if !self.key_is_sensitive(key) {
-                pos = colon + 1;
+            let mut sensitive = self.keys.is_sensitive(unescaped(raw, &mut scratch));
+            let scrubbed = self.text.scrub(raw, counts);
+            if let Some(new) = changed(raw, &scrubbed) {
+                sensitive = sensitive || self.keys.is_sensitive(unescaped(new, &mut scratch));
+                out.replace(quote + 1, end - 1, |o| o.push_str(new));
+            }
+            piece = end - 1;
+            if !sensitive {
+                // A string right after `key:` is a value, never a key, whatever the key.
+                let next = skip_any_ws(b, colon + 1);
+                pos = match b.get(next) {
+                    Some(b'"') => lenient_string_end(b, next).unwrap_or(b.len()),
+                    _ => colon + 1,
+                };
                 continue;
             }
             let start = skip_any_ws(b, colon + 1);
@@ -270,12 +313,7 @@ impl<'p> JsonBodyRedactor<'p> {
             }
             let hashed = match value.strip_prefix('"').and_then(|v| v.strip_suffix('"')) {
                 Some(inner) if value.len() >= 2 => {
-                    let inner = if inner.contains('\\') {
-                        decode_into(inner, &mut scratch);
-                        scratch.as_str()
-                    } else {
-                        inner
-                    };
+                    let inner = unescaped(inner, &mut scratch);
                     if is_redacted_secret(inner) {
                         continue;
                     }
@@ -283,34 +321,30 @@ impl<'p> JsonBodyRedactor<'p> {
                 }
                 _ => value,
             };
-            let o = out.get_or_insert_with(|| String::with_capacity(body.len() + 32));
-            o.push_str(&self.text.scrub(&body[piece..start], counts));
-            if self.key_method == Method::Remove && !ends_scalar(b, stop) {
-                // `null` would run into the text after it (`nullabc`) and read as
-                // another value next time.
-                o.push_str("\"\"");
-            } else {
-                self.write_secret(o, hashed);
-            }
+            self.scrub_text(&mut out, piece, start, counts);
+            out.replace(start, stop, |o| {
+                if self.key_method == Method::Remove && !ends_scalar(b, stop) {
+                    // `null` would run into the text after it (`nullabc`) and read as
+                    // another value next time.
+                    o.push_str("\"\"");
+                } else {
+                    self.write_secret(o, hashed);
+                }
+            });
             counts.add(Kind::Secret);
             piece = stop;
         }
-        match out {
-            None => self.text.scrub(body, counts),
-            Some(mut o) => {
-                o.push_str(&self.text.scrub(&body[piece..], counts));
-                Cow::Owned(o)
-            }
-        }
+        self.scrub_text(&mut out, piece, body.len(), counts);
+        out.finish()
     }
 
-    /// Whether `key`, or `key` as the scrubber changes it, is sensitive.
-    fn key_is_sensitive(&self, key: &str) -> bool {
-        if self.keys.is_sensitive(key) {
-            return true;
+    /// Scrubs `src[start..end]` of the text pass.
+    fn scrub_text(&self, out: &mut Splice<'_>, start: usize, end: usize, counts: &mut Counts) {
+        let text = &out.src[start..end];
+        let scrubbed = self.text.scrub(text, counts);
+        if let Some(new) = changed(text, &scrubbed) {
+            out.replace(start, end, |o| o.push_str(new));
         }
-        let scrubbed = self.text.scrub(key, &mut Counts::default());
-        changed(key, &scrubbed).is_some_and(|k| self.keys.is_sensitive(k))
     }
 
     /// Writes the JSON token that replaces `value` (unescaped string content, or the
@@ -326,6 +360,57 @@ impl<'p> JsonBodyRedactor<'p> {
     }
 }
 
+/// Output that borrows its source until the first replacement.
+struct Splice<'a> {
+    src: &'a str,
+    /// The output, once it differs from the source; `src[flushed..]` is not yet in it.
+    out: Option<String>,
+    flushed: usize,
+}
+
+impl<'a> Splice<'a> {
+    fn new(src: &'a str) -> Self {
+        Splice {
+            src,
+            out: None,
+            flushed: 0,
+        }
+    }
+
+    /// Replaces `src[start..end]` with what `write` appends. Replacements come in order
+    /// and do not overlap.
+    fn replace(&mut self, start: usize, end: usize, write: impl FnOnce(&mut String)) {
+        let src = self.src;
+        let out = self
+            .out
+            .get_or_insert_with(|| String::with_capacity(src.len() + src.len() / 8 + 32));
+        out.push_str(&src[self.flushed..start]);
+        write(out);
+        self.flushed = end;
+    }
+
+    fn finish(self) -> Cow<'a, str> {
+        match self.out {
+            None => Cow::Borrowed(self.src),
+            Some(mut out) => {
+                out.push_str(&self.src[self.flushed..]);
+                Cow::Owned(out)
+            }
+        }
+    }
+}
+
+/// The content of a JSON string, `raw` without its quotes, unescaped (into `scratch` when
+/// it holds a backslash).
+fn unescaped<'s>(raw: &'s str, scratch: &'s mut String) -> &'s str {
+    if raw.contains('\\') {
+        decode_into(raw, scratch);
+        scratch
+    } else {
+        raw
+    }
+}
+
 /// The single-pass JSON scanner and writer.
 struct Scanner<'a, 'r, 'p> {
     r: &'r JsonBodyRedactor<'p>,
@@ -336,11 +421,12 @@ struct Scanner<'a, 'r, 'p> {
     /// The next unread byte. Moves past ASCII bytes or whole strings, so it stays on a char
     /// boundary.
     pos: usize,
-    /// The output, once it differs from the source; `src[flushed..]` is not yet in it.
-    out: Option<String>,
-    flushed: usize,
+    out: Splice<'a>,
     /// Unescaped string content, reused from string to string.
     scratch: String,
+    /// Keys without escapes that the scrubber leaves alone, and whether each is sensitive;
+    /// two slots each ([`key_hash`]).
+    key_cache: [Option<CachedKey<'a>>; KEY_CACHE_SLOTS],
     counts: &'r mut Counts,
 }
 
@@ -360,25 +446,9 @@ impl<'a> Scanner<'a, '_, '_> {
         }
     }
 
-    fn finish(self) -> Cow<'a, str> {
-        match self.out {
-            None => Cow::Borrowed(self.src),
-            Some(mut out) => {
-                out.push_str(&self.src[self.flushed..]);
-                Cow::Owned(out)
-            }
-        }
-    }
-
     /// Replaces `src[start..end]` with what `write` appends.
     fn replace(&mut self, start: usize, end: usize, write: impl FnOnce(&mut String)) {
-        let src = self.src;
-        let out = self
-            .out
-            .get_or_insert_with(|| String::with_capacity(src.len() + src.len() / 8 + 32));
-        out.push_str(&src[self.flushed..start]);
-        write(out);
-        self.flushed = end;
+        self.out.replace(start, end, write);
     }
 
     /// Any value outside sensitive keys, at `depth` containers deep.
@@ -465,6 +535,20 @@ impl<'a> Scanner<'a, '_, '_> {
         let end = self.pos;
         let src = self.src;
         let raw = &src[start + 1..end - 1];
+        // Bodies repeat their keys (arrays of objects): the verdict on a key without
+        // escapes that the scrubber leaves alone is remembered.
+        let (words, slots) = key_hash(raw);
+        if !escaped {
+            for slot in slots {
+                if let Some(cached) = self.key_cache[slot]
+                    && cached.words == words
+                    // The two words hold the whole of a key of up to 16 bytes.
+                    && (raw.len() <= 16 || cached.key == raw)
+                {
+                    return Ok(cached.sensitive);
+                }
+            }
+        }
         let mut scratch = std::mem::take(&mut self.scratch);
         let key = if escaped {
             decode_into(raw, &mut scratch);
@@ -475,9 +559,31 @@ impl<'a> Scanner<'a, '_, '_> {
         let keys = self.r.keys;
         let mut sensitive = self.mask_keys && keys.is_sensitive(key);
         let scrubbed = self.r.text.scrub(key, self.counts);
-        if let Some(new) = changed(key, &scrubbed) {
-            sensitive = sensitive || (self.mask_keys && keys.is_sensitive(new));
-            self.replace(start, end, |out| write_json_string(out, new));
+        match changed(key, &scrubbed) {
+            Some(new) => {
+                sensitive = sensitive || (self.mask_keys && keys.is_sensitive(new));
+                self.replace(start, end, |out| write_json_string(out, new));
+            }
+            None if !escaped => {
+                // Into a free slot of the two, else into the first, the key there moving
+                // to its other slot.
+                let [first, second] = slots;
+                let slot = if self.key_cache[first].is_none() || self.key_cache[second].is_some() {
+                    first
+                } else {
+                    second
+                };
+                if let Some(old) = self.key_cache[slot] {
+                    let other = key_hash(old.key).1.into_iter().find(|&s| s != slot);
+                    self.key_cache[other.unwrap_or(slot)] = Some(old);
+                }
+                self.key_cache[slot] = Some(CachedKey {
+                    words,
+                    key: raw,
+                    sensitive,
+                });
+            }
+            None => {}
         }
         drop(scrubbed);
         self.scratch = scratch;
@@ -603,18 +709,18 @@ impl<'a> Scanner<'a, '_, '_> {
         let mut i = self.pos + 1;
         let mut escaped = false;
         loop {
-            let rest = b.get(i..).ok_or(Invalid)?;
-            let off = memchr2(b'"', b'\\', rest).ok_or(Invalid)?;
-            if has_control(&rest[..off]) {
-                return Err(Invalid);
+            let stop = find_special(b, i).ok_or(Invalid)?;
+            match b[stop] {
+                b'"' => {
+                    self.pos = stop + 1;
+                    return Ok(escaped);
+                }
+                b'\\' => {
+                    escaped = true;
+                    i = escape_end(b, stop)?;
+                }
+                _ => return Err(Invalid), // a raw control character
             }
-            i += off;
-            if b[i] == b'"' {
-                self.pos = i + 1;
-                return Ok(escaped);
-            }
-            escaped = true;
-            i = escape_end(b, i)?;
         }
     }
 
@@ -680,15 +786,58 @@ impl<'a> Scanner<'a, '_, '_> {
     }
 }
 
+const KEY_CACHE_SLOTS: usize = 64;
+
+/// A key without escapes that the scrubber leaves alone, and whether it is sensitive.
+#[derive(Clone, Copy)]
+struct CachedKey<'a> {
+    /// The key's first and last 8 bytes (zero-padded) and its length.
+    words: [u64; 3],
+    key: &'a str,
+    sensitive: bool,
+}
+
+/// A key's first and last 8 bytes and length, and its two candidate slots in the key
+/// cache.
+fn key_hash(key: &str) -> ([u64; 3], [usize; 2]) {
+    let b = key.as_bytes();
+    let word = |bytes: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..bytes.len()].copy_from_slice(bytes);
+        u64::from_le_bytes(w)
+    };
+    let head = word(&b[..b.len().min(8)]);
+    let tail = word(&b[b.len().saturating_sub(8)..]);
+    let len = b.len() as u64;
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let h = ((head ^ len.rotate_left(32)).wrapping_mul(K) ^ tail).wrapping_mul(K);
+    let first = (h >> 58) as usize;
+    let second = ((h >> 52) as usize & (KEY_CACHE_SLOTS - 1)) ^ 1;
+    let second = if second == first { first ^ 1 } else { second };
+    ([head, tail, len], [first, second])
+}
+
 /// JSON whitespace.
 fn is_ws(b: u8) -> bool {
     matches!(b, b' ' | b'\t' | b'\n' | b'\r')
 }
 
-/// Whether `bytes` holds a control character (not allowed raw inside a JSON string).
-/// Branch-free so that it vectorises.
-fn has_control(bytes: &[u8]) -> bool {
-    bytes.iter().fold(false, |acc, &c| acc | (c < 0x20))
+/// The first `"`, `\\` or control character at or after `b[i]`: a byte loop for the short
+/// strings most bodies hold, `memchr2` past the first 32 bytes.
+fn find_special(b: &[u8], i: usize) -> Option<usize> {
+    let special = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
+    let short_end = b.len().min(i.saturating_add(32));
+    if let Some(off) = b.get(i..short_end)?.iter().position(|&c| special(c)) {
+        return Some(i + off);
+    }
+    let rest = &b[short_end..];
+    let found = memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+    // Branch-free so that it vectorises; the exact position only when there is one.
+    let before = &rest[..found];
+    if before.iter().fold(false, |acc, &c| acc | (c < 0x20)) {
+        return before.iter().position(|&c| c < 0x20).map(|k| short_end + k);
+    }
+    (found < rest.len()).then_some(short_end + found)
 }
 
 fn digits_end(b: &[u8], mut i: usize) -> usize {
@@ -1214,9 +1363,35 @@ mod tests {
             mask(r#"{"pin": [1}, "e": "a\u0040b"}"#),
             r#"{"pin": "[REDACTED:secret]", "e": "[REDACTED:email]"}"#
         );
+        // A string after a key's `:` is a value, not a key.
+        assert_eq!(mask(r#"{"a": "password": 1"#), r#"{"a": "password": 1"#);
+        assert_eq!(
+            redact_with(&AtScrub, Method::Keep, r#"{"password": "a@b"#).0,
+            r#"{"password": "[REDACTED:email]"#
+        );
         // Nothing to replace: the text goes through the scrubber whole.
         assert_eq!(mask("not json a@b"), "not json [REDACTED:email]");
         assert_eq!(mask(r#"{"password": }"#), r#"{"password": }"#);
+    }
+
+    #[test]
+    fn long_strings_are_validated_past_the_short_scan() {
+        let keys = SensitiveKeys::default();
+        let r = JsonBodyRedactor::new(&keys, &NoScrub);
+        let shape = |body: String| r.redact(&body, &mut Counts::default()).1;
+        for n in [0, 1, 31, 32, 33, 100] {
+            let pad = "x".repeat(n);
+            assert_eq!(shape(format!("\"{pad}\"")), BodyShape::Json, "{n}");
+            assert_eq!(shape(format!("\"{pad}\\n{pad}\"")), BodyShape::Json, "{n}");
+            assert_eq!(
+                shape(format!("\"{pad}\u{1}{pad}\"")),
+                BodyShape::NotJson,
+                "{n}"
+            );
+            assert_eq!(shape(format!("\"{pad}\u{1f}\"")), BodyShape::NotJson, "{n}");
+            assert_eq!(shape(format!("\"{pad}")), BodyShape::NotJson, "{n}");
+            assert_eq!(shape(format!("\"{pad}\\")), BodyShape::NotJson, "{n}");
+        }
     }
 
     #[test]

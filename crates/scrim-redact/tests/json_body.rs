@@ -536,7 +536,7 @@ fn fuzz_case(data: &[u8]) -> Result<(), String> {
     let rest = String::from_utf8_lossy(rest);
     let template = (flags >> 2) & 3;
     let body = match template {
-        0 => rest.into_owned(),
+        0 => rest.to_string(),
         1 => format!(r#"{{"password": "hunter2-canary", "x": {rest}}}"#),
         2 => format!(r#"{{"password": "hunter2-canary{rest}"#),
         _ => format!(r#"{{"password": {rest}}}"#),
@@ -555,7 +555,8 @@ fn fuzz_case(data: &[u8]) -> Result<(), String> {
     if once != twice {
         return Err(format!("not idempotent: {body:?} -> {once:?} -> {twice:?}"));
     }
-    if matches!(template, 1 | 2) && once.contains("canary") {
+    let secret = "hunter2-canary";
+    if matches!(template, 1 | 2) && once.matches(secret).count() > rest.matches(secret).count() {
         return Err(format!("secret survived: {body:?} -> {once:?}"));
     }
     if serde_json::from_str::<Value>(&body).is_ok()
