@@ -81,29 +81,39 @@ impl Assignments {
         })
     }
 
-    /// Whether some alphanumeric position of `key` starts a known bigram.
+    /// Whether some word of `key` starts with a known first letter pair (the letters
+    /// after it read across separators, as [`SensitiveKeys::is_sensitive`] joins words).
+    /// Word starts are taken generously (every start `is_sensitive` uses is one), so
+    /// this never rejects a sensitive key.
     fn may_match(&self, key: &[u8]) -> bool {
-        let mut prev: Option<usize> = None;
-        for &c in key {
-            let Some(j) = idx(c) else { continue };
-            if self.singles[j] {
+        let n = key.len();
+        for i in 0..n {
+            let c = key[i];
+            let Some(ci) = idx(c) else { continue };
+            let p = if i == 0 { 0 } else { key[i - 1] };
+            let start = !p.is_ascii_alphanumeric()
+                || (p.is_ascii_lowercase() && c.is_ascii_uppercase())
+                || (p.is_ascii_uppercase()
+                    && c.is_ascii_uppercase()
+                    && key.get(i + 1).is_some_and(u8::is_ascii_lowercase));
+            if !start {
+                continue;
+            }
+            if self.singles[ci] {
                 return true;
             }
-            if let Some(i) = prev {
-                if self.bigrams[i * 36 + j] {
+            if let Some(cj) = key[i + 1..].iter().find_map(|&x| idx(x)) {
+                if self.bigrams[ci * 36 + cj] {
                     return true;
                 }
             }
-            prev = Some(j);
         }
         false
     }
 
-    /// The kind of a value under `key` (`None`: not sensitive).
+    /// The kind of a value under `key` (`None`: not sensitive); `key` passed
+    /// [`Assignments::may_match`].
     fn classify(&self, key: &[u8], value: &[u8]) -> Option<Kind> {
-        if !self.may_match(key) {
-            return None;
-        }
         let mut norm = [0u8; 64];
         let mut n = 0;
         for &c in key.iter().filter(|c| c.is_ascii_alphanumeric()) {
@@ -215,6 +225,9 @@ pub(super) fn find_separators(
         let Some((ks, ke)) = key_before(b, p) else {
             continue;
         };
+        if !a.may_match(&b[ks..ke]) {
+            continue;
+        }
         let Some((vs, ve)) = value_after(b, p + sep_len) else {
             continue;
         };

@@ -17,14 +17,15 @@
 //! (IPv4 is stricter before, laxer after: see below.)
 //!
 //! - **card**: 12–19 digits, written either without separators or in groups separated by
-//!   one space or one dash (the same separator throughout). The digits must fall in a known
+//!   one space or one dash (the same separator throughout), the first group of at least
+//!   four digits (as every issuer prints them). The digits must fall in a known
 //!   IIN range with a length valid for that network — Visa `4` (13, 16, 19), Mastercard
 //!   `51`–`55` and `2221`–`2720` (16), Amex `34`/`37` (15), Discover `6011`, `644`–`649`,
 //!   `65`, `622126`–`622925` (16–19), JCB `3528`–`3589` (16–19), Diners `300`–`305`, `3095`,
 //!   `36`, `38`–`39` (14–19), UnionPay `62` (16–19), Mir `2200`–`2204` (16–19), Maestro
 //!   `5018`, `5020`, `5038`, `5893`, `6304`, `6759`, `6761`–`6763` (12–19) — and pass the
-//!   Luhn check. In a space-separated run of numbers a card may start at any group; the
-//!   longest valid card wins. Epoch milliseconds, order ids and phone numbers fail IIN,
+//!   Luhn check. In a space-separated run of numbers a card may start at any group of four
+//!   or more digits; the longest valid card from there wins. Epoch milliseconds, order ids and phone numbers fail IIN,
 //!   length or Luhn and are left alone.
 //! - **ssn**: `AAA-GG-SSSS` with dashes only (undelimited or space-separated nine digits
 //!   are too common in logs); area not `000`, `666` or `900`–`999`, group not `00`, serial

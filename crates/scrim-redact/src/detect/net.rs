@@ -161,7 +161,6 @@ pub(super) fn ipv6_around(b: &[u8], colon: usize) -> (Option<(usize, usize)>, us
     if is_word(before(b, s)) || is_word(at(b, e)) {
         return (None, run_end);
     }
-    // A lone `::` cannot start past a single leading colon (`a:::b` is not an address).
     (ipv6_valid(&b[s..e]).then_some((s, e)), run_end)
 }
 
@@ -170,9 +169,15 @@ fn ipv6_valid(t: &[u8]) -> bool {
     if t.len() < 2 || t.len() > 45 {
         return false;
     }
-    let double = memchr::memmem::find(t, b"::");
+    // Quick rejections first: times, MACs and most non-addresses have neither seven
+    // colons nor a `::`.
+    let colons = t.iter().filter(|&&c| c == b':').count();
+    let double = t.windows(2).position(|w| w == b"::");
+    if double.is_none() && !(colons == 7 || (colons == 6 && t.contains(&b'.'))) {
+        return false;
+    }
     if let Some(d) = double {
-        if memchr::memmem::find(&t[d + 1..], b"::").is_some() {
+        if t[d + 1..].windows(2).any(|w| w == b"::") {
             return false;
         }
     }
@@ -182,7 +187,6 @@ fn ipv6_valid(t: &[u8]) -> bool {
     };
     let mut groups = 0;
     let mut long_group = false;
-    let mut has_v4 = false;
     for (part_i, part) in [head, tail].into_iter().enumerate() {
         if part.is_empty() {
             continue;
@@ -195,7 +199,6 @@ fn ipv6_valid(t: &[u8]) -> bool {
                     return false;
                 }
                 groups += 2;
-                has_v4 = true;
                 long_group = true;
                 continue;
             }
@@ -208,7 +211,7 @@ fn ipv6_valid(t: &[u8]) -> bool {
     }
     match double {
         None => groups == 8,
-        Some(_) => groups <= 7 && (groups >= 2 || (has_v4 && groups >= 2)) && long_group,
+        Some(_) => (2..=7).contains(&groups) && long_group,
     }
 }
 
