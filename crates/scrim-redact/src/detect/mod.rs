@@ -94,8 +94,9 @@
 //!   space keeps the scheme word; only the credential after it is reported. Values that
 //!   are empty or start with `{` are not reported (`::` and `://` are not separators).
 //!
-//! Text already redacted is never detected again: a candidate that lies inside a mask
-//! marker (`[REDACTED:<kind>]`) or a pseudonym (`[<kind>:<16 base32 chars>]`) is dropped,
+//! Text already redacted is never detected again: a candidate that starts inside a mask
+//! marker (`[REDACTED:<kind>]`) or a pseudonym (`[<kind>:<16 base32 chars>]`), or lies
+//! within one, is dropped,
 //! so redacting twice (with mask or hash) gives the same text as redacting once.
 //!
 //! # Overlaps
@@ -372,7 +373,9 @@ fn inside_marker(b: &[u8], start: usize, end: usize) -> bool {
     };
     let open = from + open;
     match marker_end(b, open) {
-        Some(close) => close >= end,
+        // Starting inside a marker (`[url_credentials:…]` read as `key:value`), or
+        // starting at its `[` and ending within it.
+        Some(close) => start > open && start < close || close >= end,
         None => false,
     }
 }
