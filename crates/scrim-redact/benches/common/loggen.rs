@@ -128,7 +128,7 @@ fn not_luhn(n: u64) -> u64 {
             }
         })
         .sum();
-    if sum % 10 == 0 { n ^ 1 } else { n }
+    if sum.is_multiple_of(10) { n ^ 1 } else { n }
 }
 
 fn sensitive(r: &mut Rng) -> String {

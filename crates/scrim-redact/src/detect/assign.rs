@@ -102,10 +102,10 @@ impl Assignments {
             if self.singles[ci] {
                 return true;
             }
-            if let Some(cj) = key[i + 1..].iter().find_map(|&x| idx(x)) {
-                if self.bigrams[ci * 36 + cj] {
-                    return true;
-                }
+            if let Some(cj) = key[i + 1..].iter().find_map(|&x| idx(x))
+                && self.bigrams[ci * 36 + cj]
+            {
+                return true;
             }
         }
         false
@@ -263,10 +263,10 @@ fn key_before(b: &[u8], p: usize) -> Option<(usize, usize)> {
     if s == e {
         return None;
     }
-    if let Some(q) = quote {
-        if before(b, s) != q {
-            return None;
-        }
+    if let Some(q) = quote
+        && before(b, s) != q
+    {
+        return None;
     }
     Some((s, e))
 }

@@ -2,7 +2,7 @@
 //! each run of digits (found eight bytes at a time) and runs the anchored checks there.
 
 use super::class::{at, before, is_word};
-use super::{DetectorSet, Finding};
+use super::{DetectorSet, Finding, marker_ends_at, marker_starts_at};
 use crate::kind::Kind;
 
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -123,10 +123,13 @@ impl State {
     fn four_digits(&mut self, b: &[u8], s: usize, out: &mut Vec<Finding>) {
         let e = s + run_digits(b, s);
         let len = e - s;
-        if self.ssn && len == 4 && s >= 7 && b[s - 1] == b'-' {
-            if let Some(end) = ssn_at(b, s - 7) {
-                return self.push(Kind::Ssn, s - 7, end, out);
-            }
+        if self.ssn
+            && len == 4
+            && s >= 7
+            && b[s - 1] == b'-'
+            && let Some(end) = ssn_at(b, s - 7)
+        {
+            return self.push(Kind::Ssn, s - 7, end, out);
         }
         let next = at(b, e);
         if self.card
@@ -170,17 +173,25 @@ fn run_digits(b: &[u8], from: usize) -> usize {
 }
 
 /// The number-boundary rule before `s`: not a word character, nor `.`/`-` after a digit.
+/// (A marker counts as a digit there: it may have replaced one, and redacting again must
+/// decide as the first time did.)
 #[inline]
 fn free_before(b: &[u8], s: usize) -> bool {
     let p = before(b, s);
-    !(is_word(p) || (matches!(p, b'.' | b'-') && s >= 2 && b[s - 2].is_ascii_digit()))
+    !(is_word(p)
+        || (matches!(p, b'.' | b'-')
+            && s >= 2
+            && (b[s - 2].is_ascii_digit() || marker_ends_at(b, s - 1))))
 }
 
-/// The number-boundary rule after `e`: not a word character, nor `.`/`-` before a digit.
+/// The number-boundary rule after `e`: not a word character, nor `.`/`-` before a digit
+/// (or a marker).
 #[inline]
 fn free_after(b: &[u8], e: usize) -> bool {
     let n = at(b, e);
-    !(is_word(n) || (matches!(n, b'.' | b'-') && at(b, e + 1).is_ascii_digit()))
+    !(is_word(n)
+        || (matches!(n, b'.' | b'-')
+            && (at(b, e + 1).is_ascii_digit() || marker_starts_at(b, e + 1))))
 }
 
 enum CardScan {
@@ -277,7 +288,7 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `AAA-GG-SSSS` at `s`, with the number boundaries and the SSA's invalid values.
