@@ -14,6 +14,8 @@
 //!   `password=…`). Target: ≥ 200 MB/s.
 //!
 //! Each is measured for `find` (findings only) and `scrub` (replacement text built).
+//! With `SCRIM_TEXT_DUMP_DIR=<dir>` set, the two texts are also written there as
+//! `clean.log` and `sensitive5.log` (for `scripts/relay_compare.py`).
 
 use std::hint::black_box;
 
@@ -31,6 +33,11 @@ fn text(c: &mut Criterion) {
     let redactor = TextRedactor::new(scanner.clone(), Default::default(), None);
     for (name, p) in [("clean", 0), ("sensitive5", 50)] {
         let t = log_text(0x5eed_cafe, 1 << 20, p);
+        if let Some(dir) = std::env::var_os("SCRIM_TEXT_DUMP_DIR") {
+            // For scripts/relay_compare.py: the same text for Sentry Relay's scrubber.
+            let path = std::path::Path::new(&dir).join(format!("{name}.log"));
+            std::fs::write(&path, &t).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        }
         let found = scanner.find_all(&t).len();
         if p == 0 {
             assert_eq!(found, 0, "the clean text must be clean");
