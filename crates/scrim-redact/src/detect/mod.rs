@@ -591,6 +591,15 @@ mod tests {
     }
 
     #[test]
+    fn scanner_and_redactor_are_shareable() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Scanner>();
+        shareable::<TextRedactor>();
+        shareable::<Finding>();
+        shareable::<DetectorSet>();
+    }
+
+    #[test]
     fn detector_set_builds() {
         let s = DetectorSet::none().with(Kind::Card).with(Kind::QueryParam);
         assert!(s.contains(Kind::Card));
