@@ -23,7 +23,43 @@ fn idx(c: u8) -> Option<usize> {
 
 #[inline]
 fn is_key(c: u8) -> bool {
-    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')
+    KEY[c as usize]
+}
+
+/// Key characters: `[A-Za-z0-9_.-]`.
+const KEY: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = b.is_ascii_alphanumeric() || b == b'_' || b == b'.' || b == b'-';
+        c += 1;
+    }
+    t
+};
+
+/// [`idx`] as a table (`NONE` for non-alphanumerics).
+const IDX: [u8; 256] = {
+    let mut t = [NONE; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'z' => b - b'a' + 10,
+            b'A'..=b'Z' => b - b'A' + 10,
+            _ => NONE,
+        };
+        c += 1;
+    }
+    t
+};
+const NONE: u8 = 255;
+const TRIGRAM_WORDS: usize = (36usize * 36 * 36).div_ceil(64);
+
+#[inline]
+fn trigram(a: u8, b: u8, c: u8) -> usize {
+    (a as usize * 36 + b as usize) * 36 + c as usize
 }
 
 /// The compiled key-name side of the assignment detector.
@@ -33,8 +69,11 @@ pub(super) struct Assignments {
     secret: bool,
     aws: bool,
     ssn: bool,
-    /// First two letters (lowercased, separators skipped) a matching key must contain at
-    /// some alphanumeric position: a cheap, exact prefilter before `is_sensitive`.
+    /// The first three letters (lowercased, separators skipped) of each pattern, as a
+    /// bit set over `36³` codes; shorter patterns in `bigrams` and `singles`. A key can
+    /// only be sensitive if one of its words starts such a prefix: a cheap, exact
+    /// prefilter before `is_sensitive`.
+    trigrams: Box<[u64; TRIGRAM_WORDS]>,
     bigrams: Box<[bool; 36 * 36]>,
     singles: [bool; 36],
 }
@@ -47,6 +86,7 @@ impl Assignments {
         if !secret && !aws {
             return None;
         }
+        let mut trigrams = Box::new([0u64; TRIGRAM_WORDS]);
         let mut bigrams = Box::new([false; 36 * 36]);
         let mut singles = [false; 36];
         let mut add = |p: &[u8]| match p {
@@ -55,9 +95,15 @@ impl Assignments {
                     singles[i] = true;
                 }
             }
-            [a, b, ..] => {
+            [a, b] => {
                 if let (Some(i), Some(j)) = (idx(*a), idx(*b)) {
                     bigrams[i * 36 + j] = true;
+                }
+            }
+            [a, b, c, ..] => {
+                if let (Some(i), Some(j), Some(k)) = (idx(*a), idx(*b), idx(*c)) {
+                    let t = trigram(i as u8, j as u8, k as u8);
+                    trigrams[t / 64] |= 1 << (t % 64);
                 }
             }
             [] => {}
@@ -76,34 +122,68 @@ impl Assignments {
             secret,
             aws,
             ssn,
+            trigrams,
             bigrams,
             singles,
         })
     }
 
-    /// Whether some alphanumeric position of `key` starts a known bigram.
+    /// The plain form of the prefilter in [`Assignments::key_before`], kept as its
+    /// specification: whether some word of `key` starts with a known first letter pair (the letters
+    /// after it read across separators, as [`SensitiveKeys::is_sensitive`] joins words).
+    /// Word starts are taken generously (every start `is_sensitive` uses is one), so
+    /// this never rejects a sensitive key.
+    #[cfg(test)]
     fn may_match(&self, key: &[u8]) -> bool {
-        let mut prev: Option<usize> = None;
-        for &c in key {
-            let Some(j) = idx(c) else { continue };
-            if self.singles[j] {
+        let n = key.len();
+        for i in 0..n {
+            let c = key[i];
+            let Some(ci) = idx(c) else { continue };
+            let p = if i == 0 { 0 } else { key[i - 1] };
+            let start = !p.is_ascii_alphanumeric()
+                || (p.is_ascii_lowercase() && c.is_ascii_uppercase())
+                || (p.is_ascii_uppercase()
+                    && c.is_ascii_uppercase()
+                    && key.get(i + 1).is_some_and(u8::is_ascii_lowercase));
+            if !start {
+                continue;
+            }
+            let mut rest = key[i + 1..].iter().filter_map(|&x| idx(x));
+            let (cj, ck) = (rest.next(), rest.next());
+            if self.prefix_hit(
+                ci as u8,
+                cj.map_or(NONE, |x| x as u8),
+                ck.map_or(NONE, |x| x as u8),
+            ) {
                 return true;
             }
-            if let Some(i) = prev {
-                if self.bigrams[i * 36 + j] {
-                    return true;
-                }
-            }
-            prev = Some(j);
         }
         false
     }
 
-    /// The kind of a value under `key` (`None`: not sensitive).
-    fn classify(&self, key: &[u8], value: &[u8]) -> Option<Kind> {
-        if !self.may_match(key) {
-            return None;
+    /// Whether a word starting with `a`, `b`, `c` (indexes, `NONE` past the key) may
+    /// start a pattern.
+    #[inline]
+    fn prefix_hit(&self, a: u8, b: u8, c: u8) -> bool {
+        if self.singles[a as usize] {
+            return true;
         }
+        if b == NONE {
+            return false;
+        }
+        if self.bigrams[a as usize * 36 + b as usize] {
+            return true;
+        }
+        if c == NONE {
+            return false;
+        }
+        let t = trigram(a, b, c);
+        self.trigrams[t / 64] & (1 << (t % 64)) != 0
+    }
+
+    /// The kind of a value under `key` (`None`: not sensitive); `key` passed
+    /// [`Assignments::may_match`].
+    fn classify(&self, key: &[u8], value: &[u8]) -> Option<Kind> {
         let mut norm = [0u8; 64];
         let mut n = 0;
         for &c in key.iter().filter(|c| c.is_ascii_alphanumeric()) {
@@ -212,7 +292,7 @@ pub(super) fn find_separators(
             (b'=', _) if matches!(prev, b'=' | b'!' | b'<' | b'>' | b':') => continue,
             _ => 1,
         };
-        let Some((ks, ke)) = key_before(b, p) else {
+        let Some((ks, ke)) = a.key_before(b, p) else {
             continue;
         };
         let Some((vs, ve)) = value_after(b, p + sep_len) else {
@@ -229,9 +309,41 @@ pub(super) fn find_separators(
     }
 }
 
+impl Assignments {
+    /// The key ending before the separator at `p` (optional spaces, an optionally quoted
+    /// run of key characters), if it passes [`Assignments::may_match`]: computed in the
+    /// same backward scan.
+    fn key_before(&self, b: &[u8], p: usize) -> Option<(usize, usize)> {
+        let (s, e) = key_range(b, p)?;
+        let (mut next, mut next2) = (NONE, NONE);
+        let mut hit = false;
+        for i in (s..e).rev() {
+            let c = b[i];
+            let ci = IDX[c as usize];
+            if ci == NONE {
+                continue;
+            }
+            if !hit {
+                let pc = before(b, i);
+                let start = !pc.is_ascii_alphanumeric()
+                    || (pc.is_ascii_lowercase() && c.is_ascii_uppercase())
+                    || (pc.is_ascii_uppercase()
+                        && c.is_ascii_uppercase()
+                        && i + 1 < e
+                        && b[i + 1].is_ascii_lowercase());
+                hit = start && self.prefix_hit(ci, next, next2);
+            }
+            next2 = next;
+            next = ci;
+        }
+        // Exactness is pinned by a unit test against `may_match`.
+        hit.then_some((s, e))
+    }
+}
+
 /// The key ending before the separator at `p`: optional spaces, an optionally quoted run
 /// of key characters.
-fn key_before(b: &[u8], p: usize) -> Option<(usize, usize)> {
+fn key_range(b: &[u8], p: usize) -> Option<(usize, usize)> {
     let mut e = p;
     while e > 0 && p - e < 8 && matches!(b[e - 1], b' ' | b'\t') {
         e -= 1;
@@ -250,10 +362,10 @@ fn key_before(b: &[u8], p: usize) -> Option<(usize, usize)> {
     if s == e {
         return None;
     }
-    if let Some(q) = quote {
-        if before(b, s) != q {
-            return None;
-        }
+    if let Some(q) = quote
+        && before(b, s) != q
+    {
+        return None;
     }
     Some((s, e))
 }
@@ -349,6 +461,73 @@ mod tests {
             "std::x",
         ] {
             assert_eq!(found(neg), [], "{neg}");
+        }
+    }
+
+    #[test]
+    fn fused_key_scan_agrees_with_may_match() {
+        let a = Assignments::new(DetectorSet::all(), &SensitiveKeys::default()).expect("on");
+        for key in [
+            "password",
+            "user_id",
+            "XMLHttpToken",
+            "path",
+            "a_pass",
+            "apiKey",
+            "x-api-key",
+            "status",
+            "pa",
+            "pas",
+            "product",
+            "pr_i",
+            "p_i_n",
+            "x.pin",
+            "\"secret\"",
+            "cvv2",
+            "p",
+            "ssn",
+            "db.password",
+            "tokenizer",
+            "aB",
+        ] {
+            let text = format!("{key}=v");
+            let p = key.len();
+            let fused = a.key_before(text.as_bytes(), p).is_some();
+            let plain = key_range(text.as_bytes(), p)
+                .is_some_and(|(s, e)| a.may_match(&text.as_bytes()[s..e]));
+            assert_eq!(fused, plain, "{key}");
+            // The prefilter never rejects a sensitive key.
+            assert!(
+                fused || !SensitiveKeys::default().is_sensitive(key),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn prefilter_never_rejects_a_sensitive_key() {
+        let a = Assignments::new(DetectorSet::all(), &SensitiveKeys::default()).expect("on");
+        let keys = SensitiveKeys::default();
+        let parts = [
+            "pass", "word", "p", "in", "a", "pi", "Key", "x", "A", "Token", "_", "-", ".", "se",
+            "cret", "Card", "ssn", "o", "tp", "Api", "KEY", "9", "auth", "cv", "v2",
+        ];
+        let mut seed = 3u64;
+        for _ in 0..20_000 {
+            let mut key = String::new();
+            for _ in 0..1 + seed % 5 {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                key.push_str(parts[(seed % parts.len() as u64) as usize]);
+            }
+            let text = format!("{key}=v");
+            let Some((s, e)) = key_range(text.as_bytes(), key.len()) else {
+                continue;
+            };
+            if keys.is_sensitive(&text[s..e]) {
+                assert!(a.key_before(text.as_bytes(), key.len()).is_some(), "{key}");
+            }
         }
     }
 

@@ -17,14 +17,15 @@
 //! (IPv4 is stricter before, laxer after: see below.)
 //!
 //! - **card**: 12–19 digits, written either without separators or in groups separated by
-//!   one space or one dash (the same separator throughout). The digits must fall in a known
+//!   one space or one dash (the same separator throughout), the first group of at least
+//!   four digits (as every issuer prints them). The digits must fall in a known
 //!   IIN range with a length valid for that network — Visa `4` (13, 16, 19), Mastercard
 //!   `51`–`55` and `2221`–`2720` (16), Amex `34`/`37` (15), Discover `6011`, `644`–`649`,
 //!   `65`, `622126`–`622925` (16–19), JCB `3528`–`3589` (16–19), Diners `300`–`305`, `3095`,
 //!   `36`, `38`–`39` (14–19), UnionPay `62` (16–19), Mir `2200`–`2204` (16–19), Maestro
 //!   `5018`, `5020`, `5038`, `5893`, `6304`, `6759`, `6761`–`6763` (12–19) — and pass the
-//!   Luhn check. In a space-separated run of numbers a card may start at any group; the
-//!   longest valid card wins. Epoch milliseconds, order ids and phone numbers fail IIN,
+//!   Luhn check. In a space-separated run of numbers a card may start at any group of four
+//!   or more digits; the longest valid card from there wins. Epoch milliseconds, order ids and phone numbers fail IIN,
 //!   length or Luhn and are left alone.
 //! - **ssn**: `AAA-GG-SSSS` with dashes only (undelimited or space-separated nine digits
 //!   are too common in logs); area not `000`, `666` or `900`–`999`, group not `00`, serial
@@ -56,8 +57,9 @@
 //!   with `eyJ`, not glued to a base64url character before; the first part must decode to
 //!   JSON starting with `{` that contains `"alg"`.
 //! - **bearer_token**: the credential after `Bearer ` or `Basic ` (the scheme word in
-//!   `Bearer`, `bearer` or `BEARER` spelling, not glued to a word character before), made
-//!   of `[A-Za-z0-9._~+/=-]`. A Bearer credential must be at least 8 characters long and
+//!   `Bearer`, `bearer` or `BEARER` spelling, not glued to a word character before), an
+//!   RFC 6750 `b64token`: `[A-Za-z0-9._~+/-]+` then only `=` padding (not followed by a
+//!   word character or `[`, so `scheme=Bearer status=200` has no credential). A Bearer credential must be at least 8 characters long and
 //!   contain a digit or be at least 20 characters long (so prose like `Bearer
 //!   authentication` stays); a Basic credential must be base64 that decodes to text with a
 //!   `:`. Only the credential is reported, the scheme word stays.
@@ -93,9 +95,15 @@
 //!   space keeps the scheme word; only the credential after it is reported. Values that
 //!   are empty or start with `{` are not reported (`::` and `://` are not separators).
 //!
-//! Text already redacted is never detected again: a candidate that lies inside a mask
-//! marker (`[REDACTED:<kind>]`) or a pseudonym (`[<kind>:<16 base32 chars>]`) is dropped,
-//! so redacting twice (with mask or hash) gives the same text as redacting once.
+//! Text already redacted is never detected again: a candidate that starts inside (or at)
+//! a mask marker (`[REDACTED:<kind>]`) or a pseudonym (`[<kind>:<16 base32 chars>]`), or
+//! is glued to one (ends right before its `[` or starts right after its `]`), is dropped.
+//! Where a rule looks one step past a neighbouring value, a marker there is read as the
+//! value it may have replaced: as a digit after a number's `.`/`-`, as a `://` before an
+//! email's local part, as the `/` that ends a URL authority, as more domain after an
+//! email's `.`/`-`; an email label ending in `-` is no domain at all. So redacting twice
+//! (with mask or hash) gives the same text as redacting once. (`remove` is not
+//! idempotent for context-found kinds: once `pwd: x y` is `pwd:  y`, `y` is the value.)
 //!
 //! # Overlaps
 //!
@@ -326,7 +334,7 @@ fn resolve(text: &str, out: &mut Vec<Finding>, base: usize) {
         if f.start < f.end
             && text.is_char_boundary(f.start)
             && text.is_char_boundary(f.end)
-            && !inside_marker(b, f.start, f.end)
+            && !touches_marker(b, f.start, f.end)
         {
             out[w] = f;
             w += 1;
@@ -359,21 +367,45 @@ fn resolve(text: &str, out: &mut Vec<Finding>, base: usize) {
     out.truncate(w);
 }
 
-/// Whether `start..end` lies inside a mask marker `[REDACTED:<kind>]` or a pseudonym
-/// `[<kind>:<16 base32>]` (so redacted text is never redacted again).
-fn inside_marker(b: &[u8], start: usize, end: usize) -> bool {
+/// Whether the candidate `start..end` starts inside (or at) a mask marker
+/// `[REDACTED:<kind>]` or a pseudonym `[<kind>:<16 base32>]`, or is glued to one (ends
+/// right before one or starts right after one). Such candidates are dropped, so that
+/// redacted text is never redacted again: a value next to a replaced one was judged,
+/// the first time, against the replaced text, which a marker no longer shows.
+fn touches_marker(b: &[u8], start: usize, end: usize) -> bool {
     // The longest marker is `[REDACTED:url_credentials]` (26 bytes); a pseudonym is at
     // most `[url_credentials:` + 16 + `]` (34 bytes).
     const LONGEST: usize = 40;
     let from = start.saturating_sub(LONGEST);
-    let Some(open) = memchr::memrchr(b'[', &b[from..=start.min(b.len() - 1)]) else {
-        return false;
-    };
-    let open = from + open;
-    match marker_end(b, open) {
-        Some(close) => close >= end,
-        None => false,
+    if let Some(open) = memchr::memrchr(b'[', &b[from..=start.min(b.len() - 1)]) {
+        let open = from + open;
+        if marker_end(b, open).is_some_and(|close| start < close) {
+            return true;
+        }
     }
+    if start > 0 && b[start - 1] == b']' {
+        let from = start.saturating_sub(LONGEST);
+        if let Some(open) = memchr::memrchr(b'[', &b[from..start])
+            && marker_end(b, from + open) == Some(start)
+        {
+            return true;
+        }
+    }
+    b.get(end) == Some(&b'[') && marker_end(b, end).is_some()
+}
+
+/// Whether a marker or pseudonym ends right before `i`.
+pub(crate) fn marker_ends_at(b: &[u8], i: usize) -> bool {
+    if i == 0 || b[i - 1] != b']' {
+        return false;
+    }
+    let from = i.saturating_sub(40);
+    memchr::memrchr(b'[', &b[from..i]).is_some_and(|open| marker_end(b, from + open) == Some(i))
+}
+
+/// Whether a marker or pseudonym starts at `i`.
+pub(crate) fn marker_starts_at(b: &[u8], i: usize) -> bool {
+    b.get(i) == Some(&b'[') && marker_end(b, i).is_some()
 }
 
 /// If a marker or pseudonym starts at `open` (a `[`), the offset one past its `]`.
@@ -559,6 +591,15 @@ mod tests {
     }
 
     #[test]
+    fn scanner_and_redactor_are_shareable() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Scanner>();
+        shareable::<TextRedactor>();
+        shareable::<Finding>();
+        shareable::<DetectorSet>();
+    }
+
+    #[test]
     fn detector_set_builds() {
         let s = DetectorSet::none().with(Kind::Card).with(Kind::QueryParam);
         assert!(s.contains(Kind::Card));
@@ -588,8 +629,12 @@ mod tests {
         assert_eq!(marker_end(b, 2), Some(18));
         assert_eq!(marker_end(b, 19), Some(43));
         assert_eq!(marker_end(b, 44), None);
-        assert!(inside_marker(b, 3, 17));
-        assert!(!inside_marker(b, 45, 50));
+        assert!(touches_marker(b, 3, 17));
+        assert!(touches_marker(b, 2, 30));
+        assert!(touches_marker(b, 18, 19));
+        assert!(!touches_marker(b, 45, 50));
+        assert!(touches_marker(b"ab[REDACTED:ssn]", 0, 2));
+        assert!(!touches_marker(b"ab[REDACTED:ss]", 0, 2));
     }
 
     #[test]

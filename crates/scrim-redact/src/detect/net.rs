@@ -53,7 +53,7 @@ fn email_at(b: &[u8], a: usize) -> Option<(usize, usize)> {
     // Domain: labels of [A-Za-z0-9-], separated by single dots.
     let mut p = a + 1;
     let mut labels = 0;
-    let mut last_label = (p, p);
+    let mut last_label;
     let mut first_label = (p, p);
     loop {
         let ls = p;
@@ -61,12 +61,9 @@ fn email_at(b: &[u8], a: usize) -> Option<(usize, usize)> {
             p += 1;
         }
         if p == ls || b[ls] == b'-' || b[p - 1] == b'-' {
-            // An empty or malformed label ends the domain before it.
-            if labels == 0 {
-                return None;
-            }
-            p = last_label.1;
-            break;
+            // An empty or malformed label: not a domain (deciding by what follows would
+            // depend on text a neighbouring finding may replace).
+            return None;
         }
         labels += 1;
         if labels == 1 {
@@ -80,6 +77,10 @@ fn email_at(b: &[u8], a: usize) -> Option<(usize, usize)> {
         }
     }
     if p - a > DOMAIN_MAX || labels < 2 || is_word(at(b, p)) || at(b, p) == b'@' {
+        return None;
+    }
+    // `x.com.[marker]`: the replaced value may have continued the domain.
+    if matches!(at(b, p), b'.' | b'-') && super::marker_starts_at(b, p + 1) {
         return None;
     }
     let tld = &b[last_label.0..last_label.1];
@@ -110,6 +111,10 @@ fn in_url_authority(b: &[u8], s: usize) -> bool {
         if c.is_ascii_whitespace() || c == b'@' || c == b'"' || c == b'\'' {
             return false;
         }
+        if c == b']' && super::marker_ends_at(b, p) {
+            // A replaced value may have held the `://`: judge as if it had.
+            return true;
+        }
         p -= 1;
     }
     false
@@ -133,6 +138,8 @@ pub(super) fn url_credentials_at(b: &[u8], sep: usize) -> Option<(usize, usize)>
             b'/' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>' => break,
             c if c.is_ascii_whitespace() => break,
             b'@' => last_at = Some(p),
+            // A replaced value may have held the `/` that ended the authority.
+            b'[' if super::marker_starts_at(b, p) => return None,
             _ => {}
         }
         p += 1;
@@ -161,7 +168,6 @@ pub(super) fn ipv6_around(b: &[u8], colon: usize) -> (Option<(usize, usize)>, us
     if is_word(before(b, s)) || is_word(at(b, e)) {
         return (None, run_end);
     }
-    // A lone `::` cannot start past a single leading colon (`a:::b` is not an address).
     (ipv6_valid(&b[s..e]).then_some((s, e)), run_end)
 }
 
@@ -170,11 +176,17 @@ fn ipv6_valid(t: &[u8]) -> bool {
     if t.len() < 2 || t.len() > 45 {
         return false;
     }
-    let double = memchr::memmem::find(t, b"::");
-    if let Some(d) = double {
-        if memchr::memmem::find(&t[d + 1..], b"::").is_some() {
-            return false;
-        }
+    // Quick rejections first: times, MACs and most non-addresses have neither seven
+    // colons nor a `::`.
+    let colons = t.iter().filter(|&&c| c == b':').count();
+    let double = t.windows(2).position(|w| w == b"::");
+    if double.is_none() && !(colons == 7 || (colons == 6 && t.contains(&b'.'))) {
+        return false;
+    }
+    if let Some(d) = double
+        && t[d + 1..].windows(2).any(|w| w == b"::")
+    {
+        return false;
     }
     let (head, tail) = match double {
         Some(d) => (&t[..d], &t[d + 2..]),
@@ -182,7 +194,6 @@ fn ipv6_valid(t: &[u8]) -> bool {
     };
     let mut groups = 0;
     let mut long_group = false;
-    let mut has_v4 = false;
     for (part_i, part) in [head, tail].into_iter().enumerate() {
         if part.is_empty() {
             continue;
@@ -195,7 +206,6 @@ fn ipv6_valid(t: &[u8]) -> bool {
                     return false;
                 }
                 groups += 2;
-                has_v4 = true;
                 long_group = true;
                 continue;
             }
@@ -208,7 +218,7 @@ fn ipv6_valid(t: &[u8]) -> bool {
     }
     match double {
         None => groups == 8,
-        Some(_) => groups <= 7 && (groups >= 2 || (has_v4 && groups >= 2)) && long_group,
+        Some(_) => (2..=7).contains(&groups) && long_group,
     }
 }
 

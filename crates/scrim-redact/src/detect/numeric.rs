@@ -2,100 +2,169 @@
 //! each run of digits (found eight bytes at a time) and runs the anchored checks there.
 
 use super::class::{at, before, is_word};
-use super::{DetectorSet, Finding};
+use super::{DetectorSet, Finding, marker_ends_at, marker_starts_at};
 use crate::kind::Kind;
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Per byte of `x`, the high bit set iff `m < byte < n` (exact: no carries between bytes;
+/// `m < 128`, `n <= 128`).
+#[inline(always)]
+fn between(x: u64, m: u64, n: u64) -> u64 {
+    let a = x & (LO * 127);
+    (LO * (127 + n)).wrapping_sub(a) & !x & (a + LO * (127 - m)) & HI
+}
+
+/// Per byte of `x`, the high bit set iff the byte equals `c` (exact).
+#[inline(always)]
+fn equal(x: u64, c: u8) -> u64 {
+    let v = x ^ (LO * u64::from(c));
+    !(((v & (LO * 127)) + LO * 127) | v | (LO * 127)) & HI
+}
+
+/// Flags `f` moved up by `k` bytes, the top bytes of `prev` (the previous word's flags)
+/// filling in: byte `j` of the result is the flag of the byte `k` before it.
+#[inline(always)]
+fn back(f: u64, prev: u64, k: u32) -> u64 {
+    (f << (8 * k)) | (prev >> (64 - 8 * k))
+}
+
 /// Finds cards, SSNs, IPv4 addresses and IBANs, per `set`.
+///
+/// Eight bytes at a time, without branches, it computes where a candidate can be:
+/// - four digits starting right after a non-word byte (the first group of a card, a card
+///   without separators, the serial of an SSN, whose start is then 7 bytes back);
+/// - two uppercase letters and two digits after a non-word byte (an IBAN's start);
+/// - a digit, a dot and a digit (inside an IPv4 address).
+///
+/// Only there do the anchored checks run. Ordinary log text (short numbers, hex ids,
+/// dates) triggers a few times per line at most.
 pub(super) fn find(set: DetectorSet, b: &[u8], out: &mut Vec<Finding>) {
-    let (card, ssn, ipv4, iban) = (
-        set.contains(Kind::Card),
-        set.contains(Kind::Ssn),
-        set.contains(Kind::Ipv4),
-        set.contains(Kind::Iban),
-    );
+    let mut st = State {
+        card: set.contains(Kind::Card),
+        ssn: set.contains(Kind::Ssn),
+        ipv4: set.contains(Kind::Ipv4),
+        iban: set.contains(Kind::Iban),
+        card_skip: 0,
+        done: 0,
+    };
+    let want4 = if st.card || st.ssn { u64::MAX } else { 0 };
+    let want_iban = if st.iban { u64::MAX } else { 0 };
+    let want_ip = if st.ipv4 { u64::MAX } else { 0 };
+    // Flags of the previous word; the text is as if preceded by a non-word byte.
+    let (mut pd, mut pw, mut pu, mut pdot) = (0u64, 0u64, 0u64, 0u64);
     let mut i = 0;
-    // Card candidates are not looked for again before this offset.
-    let mut card_skip = 0;
-    while let Some(s) = next_digit(b, i) {
+    let n = b.len();
+    while i < n {
+        let x = match b.get(i..i + 8) {
+            Some(chunk) => {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                u64::from_le_bytes(w)
+            }
+            None => {
+                // The tail, padded with spaces (neither digits nor word bytes).
+                let mut w = [b' '; 8];
+                w[..n - i].copy_from_slice(&b[i..]);
+                u64::from_le_bytes(w)
+            }
+        };
+        let d = between(x, 0x2f, 0x3a);
+        let u = between(x, 0x40, 0x5b);
+        let word = d | between(x | (LO * 0x20), 0x60, 0x7b) | equal(x, b'_');
+        let dot = equal(x, b'.');
+        let d1 = back(d, pd, 1);
+        let four = d & d1 & back(d, pd, 2) & back(d, pd, 3) & !back(word, pw, 4);
+        let iban = d & d1 & back(u, pu, 2) & back(u, pu, 3) & !back(word, pw, 4);
+        let ip = d & back(dot, pdot, 1) & back(d, pd, 2);
+        let mut trig = (four & want4) | (iban & want_iban) | (ip & want_ip);
+        while trig != 0 {
+            let j = (trig.trailing_zeros() / 8) as usize;
+            let bit = 0x80u64 << (8 * j);
+            trig &= !bit;
+            let pos = i + j;
+            if pos < st.done {
+                continue;
+            }
+            if four & want4 & bit != 0 {
+                st.four_digits(b, pos - 3, out);
+            }
+            if pos >= st.done && iban & want_iban & bit != 0 {
+                st.iban(b, pos - 3, out);
+            }
+            if pos >= st.done && ip & want_ip & bit != 0 {
+                st.dotted(b, pos - 2, out);
+            }
+        }
+        (pd, pw, pu, pdot) = (d, word, u, dot);
+        i += 8;
+    }
+}
+
+struct State {
+    card: bool,
+    ssn: bool,
+    ipv4: bool,
+    iban: bool,
+    /// Card candidates are not looked for again before this offset.
+    card_skip: usize,
+    /// Triggers before this offset are inside a finding already made.
+    done: usize,
+}
+
+impl State {
+    fn push(&mut self, kind: Kind, start: usize, end: usize, out: &mut Vec<Finding>) {
+        out.push(Finding { kind, start, end });
+        self.done = end;
+    }
+
+    /// A run of at least four digits starts at `s`, after a non-word byte.
+    fn four_digits(&mut self, b: &[u8], s: usize, out: &mut Vec<Finding>) {
         let e = s + run_digits(b, s);
-        i = e;
         let len = e - s;
+        if self.ssn
+            && len == 4
+            && s >= 7
+            && b[s - 1] == b'-'
+            && let Some(end) = ssn_at(b, s - 7)
+        {
+            return self.push(Kind::Ssn, s - 7, end, out);
+        }
         let next = at(b, e);
-        if iban && s >= 2 && len >= 2 {
-            if let Some(end) = iban_at(b, s - 2) {
-                out.push(Finding {
-                    kind: Kind::Iban,
-                    start: s - 2,
-                    end,
-                });
-                i = end;
-                continue;
-            }
-        }
-        if ipv4 && len <= 3 && next == b'.' {
-            if let Some(end) = ipv4_at(b, s) {
-                out.push(Finding {
-                    kind: Kind::Ipv4,
-                    start: s,
-                    end,
-                });
-                i = end;
-                continue;
-            }
-        }
-        if ssn && len == 3 && next == b'-' {
-            if let Some(end) = ssn_at(b, s) {
-                out.push(Finding {
-                    kind: Kind::Ssn,
-                    start: s,
-                    end,
-                });
-                i = end;
-                continue;
-            }
-        }
-        if card
-            && s >= card_skip
+        if self.card
+            && s >= self.card_skip
             && (len >= 12 || (matches!(next, b' ' | b'-') && at(b, e + 1).is_ascii_digit()))
         {
             match card_at(b, s) {
-                CardScan::Found(end) => {
-                    out.push(Finding {
-                        kind: Kind::Card,
-                        start: s,
-                        end,
-                    });
-                    i = end;
-                }
-                CardScan::TooShort(end) => card_skip = end,
+                CardScan::Found(end) => self.push(Kind::Card, s, end, out),
+                CardScan::TooShort(end) => self.card_skip = end,
                 CardScan::None => {}
             }
         }
     }
-}
 
-/// Offset of the next ASCII digit at or after `i`, eight bytes at a time.
-#[inline]
-pub(crate) fn next_digit(b: &[u8], mut i: usize) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    while i + 8 <= b.len() {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[i..i + 8]);
-        let x = u64::from_le_bytes(w);
-        // Per byte, exactly: high bit set iff 0x30 <= byte <= 0x39 (no carries between
-        // bytes: every sum stays below 256).
-        let a = x & (LO * 127);
-        let t = ((LO * (127 + 0x3a)).wrapping_sub(a)) & !x & (a + LO * (127 - 0x2f)) & HI;
-        if t != 0 {
-            return Some(i + (t.trailing_zeros() / 8) as usize);
+    /// Two uppercase letters and two digits start at `s`, after a non-word byte.
+    fn iban(&mut self, b: &[u8], s: usize, out: &mut Vec<Finding>) {
+        if let Some(end) = iban_at(b, s) {
+            self.push(Kind::Iban, s, end, out);
         }
-        i += 8;
     }
-    b[i.min(b.len())..]
-        .iter()
-        .position(u8::is_ascii_digit)
-        .map(|p| i + p)
+
+    /// A digit, a dot and a digit start at `p`: try the dotted number around it.
+    fn dotted(&mut self, b: &[u8], p: usize, out: &mut Vec<Finding>) {
+        // Back to the start of the first octet (at most three digits).
+        let mut s = p;
+        while s > 0 && p - s < 3 && b[s - 1].is_ascii_digit() {
+            s -= 1;
+        }
+        if s < self.done || before(b, s).is_ascii_digit() {
+            return;
+        }
+        if let Some(end) = ipv4_at(b, s) {
+            self.push(Kind::Ipv4, s, end, out);
+        }
+    }
 }
 
 #[inline]
@@ -104,17 +173,25 @@ fn run_digits(b: &[u8], from: usize) -> usize {
 }
 
 /// The number-boundary rule before `s`: not a word character, nor `.`/`-` after a digit.
+/// (A marker counts as a digit there: it may have replaced one, and redacting again must
+/// decide as the first time did.)
 #[inline]
 fn free_before(b: &[u8], s: usize) -> bool {
     let p = before(b, s);
-    !(is_word(p) || (matches!(p, b'.' | b'-') && s >= 2 && b[s - 2].is_ascii_digit()))
+    !(is_word(p)
+        || (matches!(p, b'.' | b'-')
+            && s >= 2
+            && (b[s - 2].is_ascii_digit() || marker_ends_at(b, s - 1))))
 }
 
-/// The number-boundary rule after `e`: not a word character, nor `.`/`-` before a digit.
+/// The number-boundary rule after `e`: not a word character, nor `.`/`-` before a digit
+/// (or a marker).
 #[inline]
 fn free_after(b: &[u8], e: usize) -> bool {
     let n = at(b, e);
-    !(is_word(n) || (matches!(n, b'.' | b'-') && at(b, e + 1).is_ascii_digit()))
+    !(is_word(n)
+        || (matches!(n, b'.' | b'-')
+            && (at(b, e + 1).is_ascii_digit() || marker_starts_at(b, e + 1))))
 }
 
 enum CardScan {
@@ -211,7 +288,7 @@ pub(crate) fn luhn(d: &[u8]) -> bool {
         }
         sum += v;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// `AAA-GG-SSSS` at `s`, with the number boundaries and the SSA's invalid values.
@@ -367,19 +444,6 @@ mod tests {
         out.iter()
             .map(|f| (f.kind, &text[f.start..f.end]))
             .collect()
-    }
-
-    #[test]
-    fn next_digit_is_exact() {
-        for i in 0..=255u8 {
-            let mut v = vec![b'x'; 20];
-            v[11] = i;
-            let want = if i.is_ascii_digit() { Some(11) } else { None };
-            assert_eq!(next_digit(&v, 0), want, "byte {i}");
-            assert_eq!(next_digit(&v, 3), want, "byte {i}");
-        }
-        assert_eq!(next_digit(b"ab9", 0), Some(2));
-        assert_eq!(next_digit(b"", 0), None);
     }
 
     #[test]

@@ -263,10 +263,20 @@ fn scheme_ok(b: &[u8], s: usize) -> bool {
     !is_word(before(b, s))
 }
 
+/// Length of an RFC 6750 `b64token` at `from`: `[A-Za-z0-9._~+/-]+` then `=` padding
+/// only; 0 if a word character or `[` follows the padding (`status=200` is not one).
 fn credential_len(b: &[u8], from: usize) -> usize {
-    run(b, from, |c| {
-        c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'~' | b'+' | b'/' | b'=' | b'-')
-    })
+    let n = run(b, from, |c| {
+        c.is_ascii_alphanumeric() || matches!(c, b'.' | b'_' | b'~' | b'+' | b'/' | b'-')
+    });
+    let pad = run(b, from + n, |c| c == b'=');
+    // A `[` after the padding counts as a word character: it may be a marker that
+    // replaced a value, and redacting again must decide as the first time did.
+    let after = at(b, from + n + pad);
+    if n == 0 || (pad > 0 && (is_word(after) || after == b'[')) {
+        return 0;
+    }
+    n + pad
 }
 
 fn bearer(b: &[u8], s: usize, e: usize) -> Option<(usize, usize)> {
