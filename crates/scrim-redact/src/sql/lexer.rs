@@ -709,7 +709,7 @@ fn skip_ident(b: &[u8], mut i: usize) -> usize {
     while let Some(chunk) = b.get(i..i + 8) {
         let mut stop = 0u32;
         for (k, &c) in chunk.iter().enumerate() {
-            stop |= u32::from(CLASS[usize::from(c)] & IDENT_CONTINUE == 0) << k;
+            stop |= u32::from(!is_ident_continue(c)) << k;
         }
         if stop != 0 {
             return i + stop.trailing_zeros() as usize;
@@ -1019,6 +1019,22 @@ mod tests {
             kinds("ARRAY[1]", Dialect::PostgreSql)[1],
             (TokenKind::Punct, "[")
         );
+    }
+
+    #[test]
+    fn identifier_scan_matches_the_byte_classes() {
+        for b in 0..=255u8 {
+            let text = [
+                b'x', b'y', b, b'z', b'z', b'z', b'z', b'z', b'z', b'z', b'z', b,
+            ];
+            for from in 0..text.len() {
+                assert_eq!(
+                    skip_ident(&text, from),
+                    skip_while(&text, from, is_ident_continue),
+                    "byte {b:#x}"
+                );
+            }
+        }
     }
 
     #[test]
