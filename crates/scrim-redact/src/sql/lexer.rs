@@ -554,6 +554,10 @@ impl Iterator for Lexer<'_> {
             TokenKind::Punct
         } else if c.is_ascii_digit() {
             self.number()
+        } else if c == b'.' && !self.peek(1).is_ascii_digit() {
+            // A member access (`t.col`): only `.5` is a number.
+            self.pos = start + 1;
+            TokenKind::Punct
         } else if c == b'\'' {
             self.single_quoted(start, self.escape_mode())
         } else {
