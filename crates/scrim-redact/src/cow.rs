@@ -5,9 +5,15 @@ use std::borrow::Cow;
 
 /// Output under construction. While no byte differs from the source, it is just a range
 /// of the source; the first difference copies that range into a `String`.
+///
+/// Kept source text is not copied at once: consecutive ranges that touch in the source
+/// (a token, the single space after it, the next token) accumulate in `run`, and are
+/// copied in one piece when something else is appended, which keeps the copying cost
+/// per output run rather than per token.
 pub(crate) struct CowBuilder<'a> {
     src: &'a str,
-    /// While `owned` is `None`, the output is exactly `src[start..end]`.
+    /// Source text appended after `owned`, not yet copied: `src[start..end]`. While
+    /// `owned` is `None`, it is the whole output.
     start: usize,
     end: usize,
     owned: Option<String>,
@@ -23,28 +29,29 @@ impl<'a> CowBuilder<'a> {
         }
     }
 
+    #[inline]
     pub(crate) fn is_empty(&self) -> bool {
-        match &self.owned {
-            Some(b) => b.is_empty(),
-            None => self.start == self.end,
-        }
+        self.start == self.end && self.owned.as_ref().is_none_or(String::is_empty)
     }
 
     /// Appends the source range `s..e`. Leading source text that is skipped (such as
     /// whitespace before the first token) costs nothing.
+    #[inline]
     pub(crate) fn keep(&mut self, s: usize, e: usize) {
-        match &mut self.owned {
-            Some(b) => b.push_str(&self.src[s..e]),
-            None if self.start == self.end => {
-                self.start = s;
-                self.end = e;
-            }
-            None if s == self.end => self.end = e,
-            None => {
-                let src = self.src;
-                self.materialize().push_str(&src[s..e]);
-            }
+        if s == self.end && self.start != self.end {
+            self.end = e;
+        } else {
+            self.keep_apart(s, e);
         }
+    }
+
+    /// [`keep`](Self::keep) of a range that does not continue the pending one.
+    fn keep_apart(&mut self, s: usize, e: usize) {
+        if self.start != self.end {
+            self.materialize();
+        }
+        self.start = s;
+        self.end = e;
     }
 
     /// Appends `piece`, which differs from the source.
@@ -62,18 +69,23 @@ impl<'a> CowBuilder<'a> {
         }
     }
 
+    /// Moves the pending source range into the owned output, creating it if needed.
     fn materialize(&mut self) -> &mut String {
         let (src, start, end) = (self.src, self.start, self.end);
-        self.owned.get_or_insert_with(|| {
-            let mut b = String::with_capacity(src.len());
-            b.push_str(&src[start..end]);
-            b
-        })
+        self.start = end;
+        let b = self
+            .owned
+            .get_or_insert_with(|| String::with_capacity(src.len()));
+        b.push_str(&src[start..end]);
+        b
     }
 
     pub(crate) fn finish(self) -> Cow<'a, str> {
         match self.owned {
-            Some(b) => Cow::Owned(b),
+            Some(mut b) => {
+                b.push_str(&self.src[self.start..self.end]);
+                Cow::Owned(b)
+            }
             None => Cow::Borrowed(&self.src[self.start..self.end]),
         }
     }

@@ -109,6 +109,22 @@ impl<'a> Lexer<'a> {
         self.pos
     }
 
+    /// Consumes the whitespace at the current position, if any, exactly as [`next`]
+    /// would return it as a [`TokenKind::Whitespace`] token, and returns its range.
+    ///
+    /// [`next`]: Iterator::next
+    #[inline]
+    pub(crate) fn skip_whitespace(&mut self) -> Option<(usize, usize)> {
+        let start = self.pos;
+        if start < self.bytes.len() && is_space(self.bytes[start]) {
+            self.pos = skip_while(self.bytes, start + 1, is_space);
+            self.trivia_since_prev = true;
+            Some((start, self.pos))
+        } else {
+            None
+        }
+    }
+
     fn peek(&self, offset: usize) -> u8 {
         self.bytes.get(self.pos + offset).copied().unwrap_or(0)
     }
@@ -120,6 +136,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline(never)]
     fn lex(&mut self) -> TokenKind {
         let c = self.peek(0);
         let d = self.dialect;
@@ -333,6 +350,7 @@ impl<'a> Lexer<'a> {
     }
 
     /// Scans from the opening quote at `self.pos` to the matching `close`.
+    #[inline(never)]
     fn quoted(&mut self, close: u8, escape: Escape, kind: TokenKind) -> TokenKind {
         let from = self.pos + 1;
         let end = match escape {
@@ -352,6 +370,7 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    #[inline(never)]
     fn number(&mut self) -> TokenKind {
         let b = self.bytes;
         let mut i = self.pos;
@@ -432,7 +451,7 @@ impl<'a> Lexer<'a> {
     fn word(&mut self) -> TokenKind {
         let start = self.pos;
         let b = self.bytes;
-        let end = skip_while(b, start + 1, is_ident_continue);
+        let end = skip_ident(b, start + 1);
         let word = &b[start..end];
         let next = b.get(end).copied().unwrap_or(0);
         if next == b'\'' {
@@ -507,12 +526,43 @@ impl<'a> Lexer<'a> {
 impl Iterator for Lexer<'_> {
     type Item = Token;
 
+    #[inline(always)]
     fn next(&mut self) -> Option<Token> {
-        if self.pos >= self.bytes.len() {
-            return None;
-        }
         let start = self.pos;
-        let kind = self.lex();
+        let &c = self.bytes.get(start)?;
+        // The common tokens first, without going through the full dispatch of `lex`.
+        let class = CLASS[usize::from(c)];
+        let kind = if class & SPACE != 0 {
+            self.pos = skip_while(self.bytes, start + 1, is_space);
+            self.trivia_since_prev = true;
+            return Some(Token {
+                kind: TokenKind::Whitespace,
+                start,
+                end: self.pos,
+            });
+        } else if class & IDENT_START != 0 {
+            let end = skip_ident(self.bytes, start + 1);
+            if matches!(self.bytes.get(end), Some(b'\'' | b'&')) {
+                // Perhaps a string prefix (`N'…'`, `U&'…'`).
+                self.word()
+            } else {
+                self.pos = end;
+                TokenKind::Word
+            }
+        } else if class & PUNCT != 0 {
+            self.pos = start + 1;
+            TokenKind::Punct
+        } else if c.is_ascii_digit() {
+            self.number()
+        } else if c == b'.' && !self.peek(1).is_ascii_digit() {
+            // A member access (`t.col`): only `.5` is a number.
+            self.pos = start + 1;
+            TokenKind::Punct
+        } else if c == b'\'' {
+            self.single_quoted(start, self.escape_mode())
+        } else {
+            self.lex()
+        };
         debug_assert!(self.pos > start, "the lexer always advances");
         let token = Token {
             kind,
@@ -542,40 +592,90 @@ enum Escape {
 /// The end (one past the closing quote) of a quoted run starting after the opening quote
 /// at `from`, or `None` if it is not closed.
 fn scan_quoted(b: &[u8], from: usize, close: u8, backslash: bool) -> Option<usize> {
+    let escape = if backslash { b'\\' } else { close };
     let mut i = from;
-    while i < b.len() {
-        let c = b[i];
-        if backslash && c == b'\\' {
+    loop {
+        i = find2(b, i, close, escape)?;
+        if b[i] != close {
+            // A backslash, in backslash mode: it escapes the next byte.
             i += 2;
-        } else if c == close {
-            if b.get(i + 1) == Some(&close) {
-                i += 2;
-            } else {
-                return Some(i + 1);
-            }
+        } else if b.get(i + 1) == Some(&close) {
+            i += 2;
         } else {
-            i += 1;
+            return Some(i + 1);
         }
     }
-    None
 }
 
 /// For a dialect we do not know: when a string holds a backslash before what standard
 /// SQL would call its closing quote, and that quote is glued to more text (`'it\'s'`),
 /// the backslash was an escape. Otherwise standard rules apply (`'C:\'`).
 fn guess_quoted(b: &[u8], from: usize, close: u8) -> Option<usize> {
-    let standard = scan_quoted(b, from, close, false);
+    // The standard reading, noting the first backslash. Up to that backslash both
+    // readings agree, so the backslash reading, if needed, resumes from there.
+    let mut first_backslash = None;
+    let mut i = from;
+    let standard = loop {
+        let Some(j) = find2(
+            b,
+            i,
+            close,
+            if first_backslash.is_none() {
+                b'\\'
+            } else {
+                close
+            },
+        ) else {
+            break None;
+        };
+        if b[j] != close {
+            first_backslash = Some(j);
+            i = j + 1;
+        } else if b.get(j + 1) == Some(&close) {
+            i = j + 2;
+        } else {
+            break Some(j + 1);
+        }
+    };
     let Some(end) = standard else {
-        return scan_quoted(b, from, close, true);
+        return scan_quoted(b, first_backslash?, close, true);
     };
     let glued = b
         .get(end)
         .is_some_and(|&c| is_ident_continue(c) || c == close);
-    if glued && b[from..end].contains(&b'\\') {
-        scan_quoted(b, from, close, true)
-    } else {
-        standard
+    match first_backslash {
+        Some(at) if glued => scan_quoted(b, at, close, true),
+        _ => standard,
     }
+}
+
+/// The position of the first `x` or `y` in `b` at or after `from`, eight bytes at a time.
+#[inline]
+fn find2(b: &[u8], from: usize, x: u8, y: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let (xs, ys) = (LO * u64::from(x), LO * u64::from(y));
+    let mut i = from;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let (wx, wy) = (w ^ xs, w ^ ys);
+        // The lowest set high bit marks the first zero byte of `wx` or `wy` exactly
+        // (a borrow can only mark bytes above a zero byte).
+        let hits = (wx.wrapping_sub(LO) & !wx | wy.wrapping_sub(LO) & !wy) & HI;
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    while i < b.len() {
+        if b[i] == x || b[i] == y {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -597,6 +697,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     None
 }
 
+#[inline(always)]
 fn skip_while(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
     while i < b.len() && f(b[i]) {
         i += 1;
@@ -604,75 +705,184 @@ fn skip_while(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
     i
 }
 
+/// The end of the identifier characters from `i`: [`skip_while`] with
+/// [`is_ident_continue`], eight bytes per step, so that a short word costs one
+/// well-predicted branch rather than one per byte.
+#[inline(always)]
+fn skip_ident(b: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = b.get(i..i + 8) {
+        let mut stop = 0u32;
+        for (k, &c) in chunk.iter().enumerate() {
+            stop |= u32::from(!is_ident_continue(c)) << k;
+        }
+        if stop != 0 {
+            return i + stop.trailing_zeros() as usize;
+        }
+        i += 8;
+    }
+    skip_while(b, i, is_ident_continue)
+}
+
+/// Byte classes, one bit each, looked up in [`CLASS`].
+const SPACE: u8 = 1;
+const IDENT_START: u8 = 2;
+const IDENT_CONTINUE: u8 = 4;
+const VARIABLE_CONTINUE: u8 = 8;
+/// Bytes that always lex as a one-byte [`TokenKind::Punct`] (the last arm of `lex`).
+const PUNCT: u8 = 16;
+
+/// The class bits of every byte.
+static CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        let mut c = 0;
+        if matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c) {
+            c |= SPACE;
+        }
+        let alpha = b.is_ascii_alphabetic() || b == b'_' || b >= 0x80;
+        if alpha {
+            c |= IDENT_START;
+        }
+        if alpha || b.is_ascii_digit() || b == b'$' || b == b'#' {
+            c |= IDENT_CONTINUE | VARIABLE_CONTINUE;
+        }
+        if b == b'.' {
+            c |= VARIABLE_CONTINUE;
+        }
+        let special = matches!(
+            b,
+            b'-' | b'#'
+                | b'/'
+                | b'\''
+                | b'"'
+                | b'`'
+                | b'['
+                | b'.'
+                | b'+'
+                | b'$'
+                | b'?'
+                | b':'
+                | b'@'
+                | b'%'
+        );
+        if c == 0 && !b.is_ascii_digit() && !special {
+            c |= PUNCT;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+#[inline(always)]
 fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+    CLASS[usize::from(b)] & SPACE != 0
 }
 
 /// Letters, `_`, and any non-ASCII byte (so multi-byte characters stay whole).
+#[inline(always)]
 pub(crate) fn is_ident_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_' || b >= 0x80
+    CLASS[usize::from(b)] & IDENT_START != 0
 }
 
+#[inline(always)]
 pub(crate) fn is_ident_continue(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b == b'_' || b == b'$' || b == b'#' || b >= 0x80
+    CLASS[usize::from(b)] & IDENT_CONTINUE != 0
 }
 
 /// `@@session.sql_mode` continues through dots.
+#[inline(always)]
 fn is_variable_continue(b: u8) -> bool {
-    is_ident_continue(b) || b == b'.'
+    CLASS[usize::from(b)] & VARIABLE_CONTINUE != 0
 }
 
 /// Keywords after which `-` or `+` before a number is a sign, not an operator.
 fn is_unary_context_keyword(word: &str) -> bool {
-    const KEYWORDS: &[&str] = &[
-        "select",
-        "where",
-        "and",
-        "or",
-        "not",
-        "then",
-        "else",
-        "when",
-        "interval",
-        "return",
-        "returns",
-        "by",
-        "limit",
-        "offset",
-        "values",
-        "in",
-        "is",
-        "like",
-        "between",
-        "set",
-        "top",
-        "case",
-        "on",
-        "having",
-        "default",
-        "as",
-        "from",
-        "exec",
-        "execute",
-        "call",
-        "print",
-        "throw",
-        "raise",
-        "fetch",
-        "with",
-        "to",
-        "all",
-        "any",
-        "some",
-        "exists",
-        "ilike",
-        "rows",
-        "range",
-        "preceding",
-        "following",
-        "distinct",
-    ];
-    KEYWORDS.iter().any(|k| word.eq_ignore_ascii_case(k))
+    matches!(
+        Lower::new(word.as_bytes()).get(),
+        b"select"
+            | b"where"
+            | b"and"
+            | b"or"
+            | b"not"
+            | b"then"
+            | b"else"
+            | b"when"
+            | b"interval"
+            | b"return"
+            | b"returns"
+            | b"by"
+            | b"limit"
+            | b"offset"
+            | b"values"
+            | b"in"
+            | b"is"
+            | b"like"
+            | b"between"
+            | b"set"
+            | b"top"
+            | b"case"
+            | b"on"
+            | b"having"
+            | b"default"
+            | b"as"
+            | b"from"
+            | b"exec"
+            | b"execute"
+            | b"call"
+            | b"print"
+            | b"throw"
+            | b"raise"
+            | b"fetch"
+            | b"with"
+            | b"to"
+            | b"all"
+            | b"any"
+            | b"some"
+            | b"exists"
+            | b"ilike"
+            | b"rows"
+            | b"range"
+            | b"preceding"
+            | b"following"
+            | b"distinct"
+    )
+}
+
+/// A short word in ASCII lower case, for matching keywords with a `match` on its bytes
+/// (a comparison per keyword length rather than per keyword). Words too long to be a
+/// keyword are empty.
+#[derive(Clone, Copy)]
+pub(crate) struct Lower {
+    buf: [u8; Lower::MAX],
+    len: usize,
+}
+
+impl Lower {
+    /// Longer than every keyword matched against.
+    const MAX: usize = 16;
+
+    #[inline]
+    pub(crate) fn new(word: &[u8]) -> Lower {
+        let mut lower = Lower {
+            buf: [0; Lower::MAX],
+            len: 0,
+        };
+        if word.len() <= Lower::MAX {
+            for (l, c) in lower.buf.iter_mut().zip(word) {
+                *l = c.to_ascii_lowercase();
+            }
+            lower.len = word.len();
+        }
+        lower
+    }
+
+    #[inline]
+    pub(crate) fn get(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
 }
 
 #[cfg(test)]
@@ -813,6 +1023,22 @@ mod tests {
             kinds("ARRAY[1]", Dialect::PostgreSql)[1],
             (TokenKind::Punct, "[")
         );
+    }
+
+    #[test]
+    fn identifier_scan_matches_the_byte_classes() {
+        for b in 0..=255u8 {
+            let text = [
+                b'x', b'y', b, b'z', b'z', b'z', b'z', b'z', b'z', b'z', b'z', b,
+            ];
+            for from in 0..text.len() {
+                assert_eq!(
+                    skip_ident(&text, from),
+                    skip_while(&text, from, is_ident_continue),
+                    "byte {b:#x}"
+                );
+            }
+        }
     }
 
     #[test]

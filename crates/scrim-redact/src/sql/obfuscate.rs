@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 
 use super::SqlOptions;
-use super::lexer::{Lexer, Token, TokenKind};
+use super::lexer::{Lexer, Lower, Token, TokenKind};
 use crate::cow::CowBuilder;
 
 /// Function bodies nest (`DO $$ … EXECUTE $q$ … $q$ … $$`); beyond this depth a body is
@@ -54,9 +54,11 @@ fn obfuscate_at_depth<'a>(input: &'a str, options: &SqlOptions, depth: usize) ->
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Space {
     None,
-    /// One whitespace token from the source: reused as-is when it is a single space.
-    Source(usize, usize),
-    /// Something was removed here (a comment, an alias): write one space.
+    /// One whitespace token from the source that is a single space at this offset:
+    /// reused as-is.
+    Single(usize),
+    /// Other whitespace, or something was removed here (a comment, an alias): write one
+    /// space.
     Synthetic,
     /// An alias was removed: write one space unless the next token closes something.
     AfterRemoval,
@@ -82,9 +84,24 @@ struct Obfuscator<'a, 'o> {
 
 impl<'a> Obfuscator<'a, '_> {
     fn run(&mut self) {
-        while let Some(t) = self.lexer.next() {
+        let opts = self.opts;
+        // Under these options every word and identifier is written as it is.
+        let plain_words = !opts.replace_digits
+            && !opts.replace_null
+            && !opts.replace_booleans
+            && opts.keep_aliases;
+        loop {
+            // Whitespace is the most common token: take it without building one.
+            if let Some((s, e)) = self.lexer.skip_whitespace() {
+                self.add_source_space(s, e);
+            }
+            let Some(t) = self.lexer.next() else { break };
             match t.kind {
-                TokenKind::Whitespace => self.add_space(Space::Source(t.start, t.end)),
+                TokenKind::Word | TokenKind::QuotedIdent | TokenKind::Variable if plain_words => {
+                    self.write_token(t)
+                }
+                TokenKind::Punct => self.punct(t),
+                TokenKind::Whitespace => self.add_source_space(t.start, t.end),
                 TokenKind::Comment if self.opts.keep_comments => self.comment(t),
                 TokenKind::Comment => self.add_space(Space::Synthetic),
                 TokenKind::UnterminatedComment => return,
@@ -98,7 +115,6 @@ impl<'a> Obfuscator<'a, '_> {
                 TokenKind::QuotedIdent | TokenKind::Variable => self.identifier(t),
                 TokenKind::Placeholder if self.replaces_placeholder(t) => self.write_str("?"),
                 TokenKind::Placeholder => self.write_token(t),
-                TokenKind::Punct => self.punct(t),
             }
             if !t.kind.is_trivia() {
                 self.prev = Some(self.skipped.take().unwrap_or(t));
@@ -106,6 +122,18 @@ impl<'a> Obfuscator<'a, '_> {
         }
     }
 
+    /// A whitespace token from the source at `s..e`.
+    #[inline]
+    fn add_source_space(&mut self, s: usize, e: usize) {
+        let space = if e - s == 1 && self.src.as_bytes()[s] == b' ' {
+            Space::Single(s)
+        } else {
+            Space::Synthetic
+        };
+        self.add_space(space);
+    }
+
+    #[inline]
     fn add_space(&mut self, s: Space) {
         self.space = match (self.space, s) {
             (Space::None, s) => s,
@@ -115,14 +143,26 @@ impl<'a> Obfuscator<'a, '_> {
     }
 
     /// Writes the pending space, if any, before a token whose text starts with `next`.
+    #[inline]
     fn flush_space(&mut self, next: u8) {
+        match self.space {
+            Space::None => {}
+            Space::Single(s) if !self.out.is_empty() => {
+                self.space = Space::None;
+                self.out.keep(s, s + 1);
+            }
+            _ => self.flush_pending_space(next),
+        }
+    }
+
+    fn flush_pending_space(&mut self, next: u8) {
         let space = std::mem::replace(&mut self.space, Space::None);
         if self.out.is_empty() {
             return;
         }
         match space {
             Space::None => {}
-            Space::Source(s, e) if &self.src[s..e] == " " => self.out.keep(s, e),
+            Space::Single(s) => self.out.keep(s, s + 1),
             Space::AfterRemoval if matches!(next, b',' | b')' | b';') => {}
             _ => self.out.push_new(" "),
         }
@@ -148,13 +188,15 @@ impl<'a> Obfuscator<'a, '_> {
         self.opts.replace_positional_parameters && is_positional(t.text(self.src))
     }
 
-    fn prev_is_word(&self, any_of: &[&str]) -> bool {
-        self.prev.is_some_and(|p| {
-            p.kind == TokenKind::Word
-                && any_of
-                    .iter()
-                    .any(|w| p.text(self.src).eq_ignore_ascii_case(w))
-        })
+    /// The previous token in lower case when it is a word short enough to be a keyword;
+    /// otherwise empty.
+    fn prev_keyword(&self) -> Lower {
+        match self.prev {
+            Some(p) if p.kind == TokenKind::Word => {
+                Lower::new(&self.src.as_bytes()[p.start..p.end])
+            }
+            _ => Lower::new(b""),
+        }
     }
 
     fn comment(&mut self, t: Token) {
@@ -177,7 +219,7 @@ impl<'a> Obfuscator<'a, '_> {
     fn dollar_string(&mut self, t: Token, tag_len: usize) {
         let is_body = self.opts.obfuscate_function_bodies
             && self.body_depth < MAX_BODY_DEPTH
-            && self.prev_is_word(&["as", "do"]);
+            && matches!(self.prev_keyword().get(), b"as" | b"do");
         if !is_body {
             self.write_str("?");
             return;
@@ -201,13 +243,19 @@ impl<'a> Obfuscator<'a, '_> {
     }
 
     fn word(&mut self, t: Token) {
+        let opts = self.opts;
+        if !(opts.replace_null || opts.replace_booleans || !opts.keep_aliases) {
+            // The default options: a word is written as it is.
+            self.identifier(t);
+            return;
+        }
         let text = t.text(self.src);
-        let replace = (self.opts.replace_null && text.eq_ignore_ascii_case("null"))
-            || (self.opts.replace_booleans
+        let replace = (opts.replace_null && text.eq_ignore_ascii_case("null"))
+            || (opts.replace_booleans
                 && (text.eq_ignore_ascii_case("true") || text.eq_ignore_ascii_case("false")));
         if replace {
             self.write_str("?");
-        } else if !self.opts.keep_aliases
+        } else if !opts.keep_aliases
             && text.eq_ignore_ascii_case("as")
             && !self.glued_to_prev(t)
             && self.drop_alias()
@@ -219,6 +267,10 @@ impl<'a> Obfuscator<'a, '_> {
     }
 
     fn identifier(&mut self, t: Token) {
+        if !self.opts.replace_digits {
+            self.write_token(t);
+            return;
+        }
         let text = t.text(self.src);
         let opts = self.opts;
         // After `NULL1` becomes `NULL?`, a new pass reads `NULL` on its own.
@@ -230,7 +282,7 @@ impl<'a> Obfuscator<'a, '_> {
         // Words with `$` or `#` keep their digits: after a `?`, those characters would
         // lex as a dollar quote or a comment on the next pass.
         let digits = text.bytes().any(|b| b.is_ascii_digit()) && !text.contains(['$', '#']);
-        if self.opts.replace_digits && digits {
+        if digits {
             self.write_str(&replace_digit_runs(text, segment_is_value));
         } else {
             self.write_token(t);
@@ -271,33 +323,39 @@ impl<'a> Obfuscator<'a, '_> {
         }
     }
 
+    #[inline]
     fn punct(&mut self, t: Token) {
-        match t.text(self.src) {
-            open @ ("(" | "[") => {
-                if self.opts.collapse_lists && self.collapse_group(t, open == "(") {
-                    return;
-                }
-                if open == "(" {
-                    let cast = self.prev_is_word(&[
-                        "cast",
-                        "try_cast",
-                        "safe_cast",
-                        "convert",
-                        "try_convert",
-                    ]);
-                    if self.paren_depth < 64 {
-                        let bit = 1u64 << self.paren_depth;
-                        self.cast_parens = if cast {
-                            self.cast_parens | bit
-                        } else {
-                            self.cast_parens & !bit
-                        };
-                    }
-                    self.paren_depth = self.paren_depth.saturating_add(1);
-                }
+        // A punctuation token is one character or `::`, so its first byte tells which.
+        match self.src.as_bytes()[t.start] {
+            b'(' | b'[' => self.open_group(t),
+            b')' => {
+                self.paren_depth = self.paren_depth.saturating_sub(1);
+                self.write_token(t);
             }
-            ")" => self.paren_depth = self.paren_depth.saturating_sub(1),
-            _ => {}
+            _ => self.write_token(t),
+        }
+    }
+
+    /// At `(` or `[`.
+    fn open_group(&mut self, t: Token) {
+        let paren = self.src.as_bytes()[t.start] == b'(';
+        if self.opts.collapse_lists && self.collapse_group(t, paren) {
+            return;
+        }
+        if paren {
+            let cast = matches!(
+                self.prev_keyword().get(),
+                b"cast" | b"try_cast" | b"safe_cast" | b"convert" | b"try_convert"
+            );
+            if self.paren_depth < 64 {
+                let bit = 1u64 << self.paren_depth;
+                self.cast_parens = if cast {
+                    self.cast_parens | bit
+                } else {
+                    self.cast_parens & !bit
+                };
+            }
+            self.paren_depth = self.paren_depth.saturating_add(1);
         }
         self.write_token(t);
     }
@@ -306,7 +364,9 @@ impl<'a> Obfuscator<'a, '_> {
     /// of them), writes `(?)` / `[?]` in its place and returns true. After `VALUES`,
     /// following rows of the same kind are absorbed into the same `(?)`.
     fn collapse_group(&mut self, open: Token, paren: bool) -> bool {
-        let list_context = self.prev_is_word(&["in", "values", "array", "any", "all"]);
+        let prev = self.prev_keyword();
+        let after_values = prev.get() == b"values";
+        let list_context = matches!(prev.get(), b"in" | b"values" | b"array" | b"any" | b"all");
         let limit = if list_context {
             usize::MAX
         } else {
@@ -318,7 +378,7 @@ impl<'a> Obfuscator<'a, '_> {
         else {
             return false;
         };
-        if paren && self.prev_is_word(&["values"]) {
+        if paren && after_values {
             // Absorb `, (…)` rows while they are literal-only too.
             loop {
                 let mut row = la.clone();
@@ -362,7 +422,8 @@ fn scan_literal_group(
     limit: usize,
     placeholders_count: bool,
 ) -> Option<usize> {
-    let (open, close) = if paren { ("(", ")") } else { ("[", "]") };
+    let (open, close) = if paren { (b'(', b')') } else { (b'[', b']') };
+    let bytes = src.as_bytes();
     let mut depth = 1usize;
     let mut values = 0usize;
     for (n, t) in la.enumerate() {
@@ -375,11 +436,12 @@ fn scan_literal_group(
             TokenKind::Placeholder if is_positional(t.text(src)) => {
                 values += usize::from(placeholders_count);
             }
-            TokenKind::Word if is_value_keyword(t.text(src)) => values += 1,
-            TokenKind::Punct => match t.text(src) {
-                "," => {}
-                s if s == open => depth += 1,
-                s if s == close => {
+            TokenKind::Word if is_value_keyword(&bytes[t.start..t.end]) => values += 1,
+            // A one-character punctuation token (the other kind is `::`).
+            TokenKind::Punct if t.end - t.start == 1 => match bytes[t.start] {
+                b',' => {}
+                c if c == open => depth += 1,
+                c if c == close => {
                     depth -= 1;
                     if depth == 0 {
                         return (values > 0).then_some(t.end);
@@ -398,68 +460,68 @@ fn is_positional(p: &str) -> bool {
     p == "%s" || p[1..].bytes().all(|b| b.is_ascii_digit())
 }
 
-fn is_value_keyword(w: &str) -> bool {
-    ["null", "true", "false"]
-        .iter()
-        .any(|k| w.eq_ignore_ascii_case(k))
+fn is_value_keyword(w: &[u8]) -> bool {
+    match w.len() {
+        4 => w.eq_ignore_ascii_case(b"null") || w.eq_ignore_ascii_case(b"true"),
+        5 => w.eq_ignore_ascii_case(b"false"),
+        _ => false,
+    }
 }
 
 /// Words that follow `AS` without being an alias (`CREATE VIEW v AS SELECT`,
 /// `WITH x AS MATERIALIZED (`, `AS RANGE`).
 fn is_non_alias_keyword(w: &str) -> bool {
-    const KEYWORDS: &[&str] = &[
-        "select",
-        "with",
-        "values",
-        "begin",
-        "table",
-        "range",
-        "declare",
-        "set",
-        "insert",
-        "update",
-        "delete",
-        "merge",
-        "if",
-        "return",
-        "returns",
-        "external",
-        "language",
-        "identity",
-        "partition",
-        "materialized",
-        "not",
-        "on",
-        "enum",
-        "object",
-        "assignment",
-        "implicit",
-        "explicit",
-        "call",
-        "exec",
-        "execute",
-        "of",
-        "is",
-        "select",
-        "from",
-        "where",
-        "row",
-        "stored",
-        "virtual",
-        "while",
-        "for",
-        "declare",
-        "copy",
-        "type",
-        "procedure",
-        "function",
-        "package",
-        "trigger",
-        "view",
-        "cursor",
-        "sequence",
-    ];
-    KEYWORDS.iter().any(|k| w.eq_ignore_ascii_case(k))
+    matches!(
+        Lower::new(w.as_bytes()).get(),
+        b"select"
+            | b"with"
+            | b"values"
+            | b"begin"
+            | b"table"
+            | b"range"
+            | b"declare"
+            | b"set"
+            | b"insert"
+            | b"update"
+            | b"delete"
+            | b"merge"
+            | b"if"
+            | b"return"
+            | b"returns"
+            | b"external"
+            | b"language"
+            | b"identity"
+            | b"partition"
+            | b"materialized"
+            | b"not"
+            | b"on"
+            | b"enum"
+            | b"object"
+            | b"assignment"
+            | b"implicit"
+            | b"explicit"
+            | b"call"
+            | b"exec"
+            | b"execute"
+            | b"of"
+            | b"is"
+            | b"from"
+            | b"where"
+            | b"row"
+            | b"stored"
+            | b"virtual"
+            | b"while"
+            | b"for"
+            | b"copy"
+            | b"type"
+            | b"procedure"
+            | b"function"
+            | b"package"
+            | b"trigger"
+            | b"view"
+            | b"cursor"
+            | b"sequence"
+    )
 }
 
 /// `orders_2024_01` → `orders_?_?`. A segment between digit runs that a new pass would
