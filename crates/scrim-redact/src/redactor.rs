@@ -60,7 +60,6 @@ impl Redactor {
         );
         let url = UrlOptions {
             safe_query_keys: policy.query_params.safe_keys.clone(),
-            ..UrlOptions::default()
         };
         Redactor {
             policy,

@@ -1,8 +1,6 @@
 //! The `=` / `:` pass: assignments under sensitive key names (secrets, AWS secret keys,
 //! SSNs under an `ssn` key) and IPv6 addresses, which are found from their colons.
 
-use memchr::memchr2_iter;
-
 use super::class::{at, before};
 use super::net::ipv6_around;
 use super::numeric::valid_ssn;
@@ -76,6 +74,9 @@ pub(super) struct Assignments {
     trigrams: Box<[u64; TRIGRAM_WORDS]>,
     bigrams: Box<[bool; 36 * 36]>,
     singles: [bool; 36],
+    /// Bit `i`: some pattern starts with the letter or digit of index `i` (a prefix hit
+    /// needs one).
+    first: u64,
 }
 
 impl Assignments {
@@ -89,21 +90,25 @@ impl Assignments {
         let mut trigrams = Box::new([0u64; TRIGRAM_WORDS]);
         let mut bigrams = Box::new([false; 36 * 36]);
         let mut singles = [false; 36];
+        let mut first = 0u64;
         let mut add = |p: &[u8]| match p {
             [a] => {
                 if let Some(i) = idx(*a) {
                     singles[i] = true;
+                    first |= 1 << i;
                 }
             }
             [a, b] => {
                 if let (Some(i), Some(j)) = (idx(*a), idx(*b)) {
                     bigrams[i * 36 + j] = true;
+                    first |= 1 << i;
                 }
             }
             [a, b, c, ..] => {
                 if let (Some(i), Some(j), Some(k)) = (idx(*a), idx(*b), idx(*c)) {
                     let t = trigram(i as u8, j as u8, k as u8);
                     trigrams[t / 64] |= 1 << (t % 64);
+                    first |= 1 << i;
                 }
             }
             [] => {}
@@ -125,6 +130,7 @@ impl Assignments {
             trigrams,
             bigrams,
             singles,
+            first,
         })
     }
 
@@ -250,26 +256,39 @@ fn ssn_value(v: &[u8]) -> bool {
 /// HTTP auth schemes whose word stays in clear before a credential.
 const SCHEMES: [&[u8]; 5] = [b"bearer ", b"basic ", b"token ", b"digest ", b"negotiate "];
 
-/// Runs the assignment detector (if any) and the IPv6 detector (if `ipv6`) over `b`.
-pub(super) fn find_separators(
-    assign: Option<&Assignments>,
+/// The separator detectors' state over one pass of [`super::scan::find`]: the
+/// assignment detector (if any) and the IPv6 detector (if `ipv6`), which visit each `=`
+/// and `:` in order.
+pub(super) struct Separators<'a> {
+    assign: Option<&'a Assignments>,
     ipv6: bool,
-    b: &[u8],
-    out: &mut Vec<Finding>,
-) {
-    // Separators before `covered` are inside a value already reported.
-    let mut covered = 0;
-    // Colons before `v6_done` belong to a run already examined for IPv6.
-    let mut v6_done = 0;
-    for p in memchr2_iter(b'=', b':', b) {
+    /// Separators before `covered` are inside a value already reported.
+    covered: usize,
+    /// Colons before `v6_done` belong to a run already examined for IPv6.
+    v6_done: usize,
+}
+
+impl<'a> Separators<'a> {
+    pub(super) fn new(assign: Option<&'a Assignments>, ipv6: bool) -> Self {
+        Separators {
+            assign,
+            ipv6,
+            covered: 0,
+            v6_done: 0,
+        }
+    }
+
+    /// The `=` or `:` at `p`.
+    #[inline]
+    pub(super) fn visit(&mut self, b: &[u8], p: usize, out: &mut Vec<Finding>) {
         let c = b[p];
         let next = at(b, p + 1);
         let prev = before(b, p);
-        if c == b':' && ipv6 && p >= v6_done {
+        if c == b':' && self.ipv6 && p >= self.v6_done {
             let hexish = |x: u8| x.is_ascii_hexdigit() || x == b':';
             if hexish(prev) || hexish(next) {
                 let (found, run_end) = ipv6_around(b, p);
-                v6_done = run_end;
+                self.v6_done = run_end;
                 if let Some((s, e)) = found {
                     out.push(Finding {
                         kind: Kind::Ipv6,
@@ -279,24 +298,24 @@ pub(super) fn find_separators(
                 }
             }
         }
-        let Some(a) = assign else { continue };
-        if p < covered || !is_key(prev) && !matches!(prev, b' ' | b'\t' | b'"' | b'\'') {
-            continue;
+        let Some(a) = self.assign else { return };
+        if p < self.covered || !is_key(prev) && !matches!(prev, b' ' | b'\t' | b'"' | b'\'') {
+            return;
         }
         let sep_len = match (c, next) {
-            (b':', b':') | (b':', b'/') => continue,
+            (b':', b':') | (b':', b'/') => return,
             (b':', b'=') => 2,
-            (b':', _) if prev == b':' => continue,
-            (b'=', b'=') => continue,
+            (b':', _) if prev == b':' => return,
+            (b'=', b'=') => return,
             (b'=', b'>') => 2,
-            (b'=', _) if matches!(prev, b'=' | b'!' | b'<' | b'>' | b':') => continue,
+            (b'=', _) if matches!(prev, b'=' | b'!' | b'<' | b'>' | b':') => return,
             _ => 1,
         };
         let Some((ks, ke)) = a.key_before(b, p) else {
-            continue;
+            return;
         };
         let Some((vs, ve)) = value_after(b, p + sep_len) else {
-            continue;
+            return;
         };
         if let Some(kind) = a.classify(&b[ks..ke], &b[vs..ve]) {
             out.push(Finding {
@@ -304,7 +323,7 @@ pub(super) fn find_separators(
                 start: vs,
                 end: ve,
             });
-            covered = ve;
+            self.covered = ve;
         }
     }
 }
@@ -312,18 +331,38 @@ pub(super) fn find_separators(
 impl Assignments {
     /// The key ending before the separator at `p` (optional spaces, an optionally quoted
     /// run of key characters), if it passes [`Assignments::may_match`]: computed in the
-    /// same backward scan.
+    /// same backward scan over the key, which stops looking at word starts after the
+    /// first hit.
+    #[inline]
     fn key_before(&self, b: &[u8], p: usize) -> Option<(usize, usize)> {
-        let (s, e) = key_range(b, p)?;
+        let mut e = p;
+        while e > 0 && p - e < 8 && matches!(b[e - 1], b' ' | b'\t') {
+            e -= 1;
+        }
+        let quote = match before(b, e) {
+            q @ (b'"' | b'\'') => {
+                e -= 1;
+                Some(q)
+            }
+            _ => None,
+        };
+        // Backwards over the key characters: `i` is one past the byte looked at.
         let (mut next, mut next2) = (NONE, NONE);
         let mut hit = false;
-        for i in (s..e).rev() {
-            let c = b[i];
-            let ci = IDX[c as usize];
+        let mut i = e;
+        while i > 0 {
+            let c = b[i - 1];
+            let ci = KIDX[c as usize];
+            if ci == NOT_KEY {
+                break;
+            }
+            i -= 1;
             if ci == NONE {
                 continue;
             }
-            if !hit {
+            if self.first & (1 << ci) != 0 {
+                // A word starts here (the byte before is not alphanumeric, or a
+                // lower→upper change, or the last capital of an acronym)?
                 let pc = before(b, i);
                 let start = !pc.is_ascii_alphanumeric()
                     || (pc.is_ascii_lowercase() && c.is_ascii_uppercase())
@@ -331,18 +370,49 @@ impl Assignments {
                         && c.is_ascii_uppercase()
                         && i + 1 < e
                         && b[i + 1].is_ascii_lowercase());
-                hit = start && self.prefix_hit(ci, next, next2);
+                if start && self.prefix_hit(ci, next, next2) {
+                    hit = true;
+                    while i > 0 && is_key(b[i - 1]) {
+                        i -= 1;
+                    }
+                    break;
+                }
             }
             next2 = next;
             next = ci;
         }
+        let s = i;
+        if !hit || s == e {
+            return None;
+        }
+        if let Some(q) = quote
+            && before(b, s) != q
+        {
+            return None;
+        }
         // Exactness is pinned by a unit test against `may_match`.
-        hit.then_some((s, e))
+        Some((s, e))
     }
 }
 
+/// [`IDX`] for key characters, `NONE` for the key characters `_`, `.`, `-`, `NOT_KEY`
+/// for the rest.
+const KIDX: [u8; 256] = {
+    let mut t = [NOT_KEY; 256];
+    let mut c = 0;
+    while c < 256 {
+        if KEY[c] {
+            t[c] = IDX[c];
+        }
+        c += 1;
+    }
+    t
+};
+const NOT_KEY: u8 = 254;
+
 /// The key ending before the separator at `p`: optional spaces, an optionally quoted run
 /// of key characters.
+#[cfg(test)]
 fn key_range(b: &[u8], p: usize) -> Option<(usize, usize)> {
     let mut e = p;
     while e > 0 && p - e < 8 && matches!(b[e - 1], b' ' | b'\t') {
@@ -418,7 +488,10 @@ mod tests {
     fn found(text: &str) -> Vec<(Kind, &str)> {
         let a = Assignments::new(DetectorSet::all(), &SensitiveKeys::default());
         let mut out = Vec::new();
-        find_separators(a.as_ref(), true, text.as_bytes(), &mut out);
+        let mut s = Separators::new(a.as_ref(), true);
+        for p in memchr::memchr2_iter(b'=', b':', text.as_bytes()) {
+            s.visit(text.as_bytes(), p, &mut out);
+        }
         out.iter()
             .map(|f| (f.kind, &text[f.start..f.end]))
             .collect()

@@ -118,14 +118,17 @@
 //!
 //! # Cost
 //!
-//! Every detector is linear in the text: a handful of SIMD prefilter passes (an
-//! Aho-Corasick automaton over the fixed prefixes, `memchr` for `@`, `=` and `:`, a
-//! word-at-a-time scan for digits) and small, bounded checks around each trigger. No
-//! regular expression runs over the text.
+//! Every detector is linear in the text: three prefilter passes (an Aho-Corasick
+//! automaton over the fixed prefixes, `memchr` for `@`, and one fused pass that reads the
+//! text 64 bytes at a time into one bit per byte for digits, word characters, `.`, `=`
+//! and `:`, and finds the candidate numbers and separators with shifts and masks over
+//! those bits) and small, bounded checks around each trigger. No regular expression runs
+//! over the text.
 
 mod assign;
 mod net;
 mod numeric;
+mod scan;
 mod tokens;
 
 use std::borrow::Cow;
@@ -277,16 +280,7 @@ impl Scanner {
         if set.contains(Kind::Email) {
             net::find_emails(b, out);
         }
-        if self.assign.is_some() || set.contains(Kind::Ipv6) {
-            assign::find_separators(self.assign.as_ref(), set.contains(Kind::Ipv6), b, out);
-        }
-        if set.contains(Kind::Card)
-            || set.contains(Kind::Ssn)
-            || set.contains(Kind::Iban)
-            || set.contains(Kind::Ipv4)
-        {
-            numeric::find(set, b, out);
-        }
+        scan::find(set, self.assign.as_ref(), b, out);
         if out.len() > base {
             resolve(text, out, base);
         }

@@ -1,104 +1,89 @@
-//! Numbers: payment cards, US SSNs, IPv4 addresses and IBANs. One forward pass visits
-//! each run of digits (found eight bytes at a time) and runs the anchored checks there.
+//! Numbers: payment cards, US SSNs, IPv4 addresses and IBANs. The fused pass
+//! ([`super::scan`]) finds the candidates 64 bytes at a time; the anchored checks run here.
 
 use super::class::{at, before, is_word};
+use super::scan::{Masks, back};
 use super::{DetectorSet, Finding, marker_ends_at, marker_starts_at};
 use crate::kind::Kind;
 
-const LO: u64 = 0x0101_0101_0101_0101;
-const HI: u64 = 0x8080_8080_8080_8080;
-
-/// Per byte of `x`, the high bit set iff `m < byte < n` (exact: no carries between bytes;
-/// `m < 128`, `n <= 128`).
-#[inline(always)]
-fn between(x: u64, m: u64, n: u64) -> u64 {
-    let a = x & (LO * 127);
-    (LO * (127 + n)).wrapping_sub(a) & !x & (a + LO * (127 - m)) & HI
+/// The number detectors' state over one pass of [`super::scan::find`].
+pub(super) struct Numbers {
+    st: State,
+    want4: u64,
+    want_iban: u64,
+    want_ip: u64,
 }
 
-/// Per byte of `x`, the high bit set iff the byte equals `c` (exact).
-#[inline(always)]
-fn equal(x: u64, c: u8) -> u64 {
-    let v = x ^ (LO * u64::from(c));
-    !(((v & (LO * 127)) + LO * 127) | v | (LO * 127)) & HI
-}
-
-/// Flags `f` moved up by `k` bytes, the top bytes of `prev` (the previous word's flags)
-/// filling in: byte `j` of the result is the flag of the byte `k` before it.
-#[inline(always)]
-fn back(f: u64, prev: u64, k: u32) -> u64 {
-    (f << (8 * k)) | (prev >> (64 - 8 * k))
-}
-
-/// Finds cards, SSNs, IPv4 addresses and IBANs, per `set`.
-///
-/// Eight bytes at a time, without branches, it computes where a candidate can be:
-/// - four digits starting right after a non-word byte (the first group of a card, a card
-///   without separators, the serial of an SSN, whose start is then 7 bytes back);
-/// - two uppercase letters and two digits after a non-word byte (an IBAN's start);
-/// - a digit, a dot and a digit (inside an IPv4 address).
-///
-/// Only there do the anchored checks run. Ordinary log text (short numbers, hex ids,
-/// dates) triggers a few times per line at most.
-pub(super) fn find(set: DetectorSet, b: &[u8], out: &mut Vec<Finding>) {
-    let mut st = State {
-        card: set.contains(Kind::Card),
-        ssn: set.contains(Kind::Ssn),
-        ipv4: set.contains(Kind::Ipv4),
-        iban: set.contains(Kind::Iban),
-        card_skip: 0,
-        done: 0,
-    };
-    let want4 = if st.card || st.ssn { u64::MAX } else { 0 };
-    let want_iban = if st.iban { u64::MAX } else { 0 };
-    let want_ip = if st.ipv4 { u64::MAX } else { 0 };
-    // Flags of the previous word; the text is as if preceded by a non-word byte.
-    let (mut pd, mut pw, mut pu, mut pdot) = (0u64, 0u64, 0u64, 0u64);
-    let mut i = 0;
-    let n = b.len();
-    while i < n {
-        let x = match b.get(i..i + 8) {
-            Some(chunk) => {
-                let mut w = [0u8; 8];
-                w.copy_from_slice(chunk);
-                u64::from_le_bytes(w)
-            }
-            None => {
-                // The tail, padded with spaces (neither digits nor word bytes).
-                let mut w = [b' '; 8];
-                w[..n - i].copy_from_slice(&b[i..]);
-                u64::from_le_bytes(w)
-            }
+impl Numbers {
+    /// The number detectors of `set`, if any.
+    pub(super) fn new(set: DetectorSet) -> Option<Numbers> {
+        let st = State {
+            card: set.contains(Kind::Card),
+            ssn: set.contains(Kind::Ssn),
+            ipv4: set.contains(Kind::Ipv4),
+            iban: set.contains(Kind::Iban),
+            card_skip: 0,
+            done: 0,
         };
-        let d = between(x, 0x2f, 0x3a);
-        let u = between(x, 0x40, 0x5b);
-        let word = d | between(x | (LO * 0x20), 0x60, 0x7b) | equal(x, b'_');
-        let dot = equal(x, b'.');
-        let d1 = back(d, pd, 1);
-        let four = d & d1 & back(d, pd, 2) & back(d, pd, 3) & !back(word, pw, 4);
-        let iban = d & d1 & back(u, pu, 2) & back(u, pu, 3) & !back(word, pw, 4);
-        let ip = d & back(dot, pdot, 1) & back(d, pd, 2);
-        let mut trig = (four & want4) | (iban & want_iban) | (ip & want_ip);
+        if !(st.card || st.ssn || st.ipv4 || st.iban) {
+            return None;
+        }
+        Some(Numbers {
+            want4: if st.card || st.ssn { u64::MAX } else { 0 },
+            want_iban: if st.iban { u64::MAX } else { 0 },
+            want_ip: if st.ipv4 { u64::MAX } else { 0 },
+            st,
+        })
+    }
+
+    /// The 64-byte block at `i`, with its class bits `m` and the previous block's `p`.
+    ///
+    /// Without branches, it computes where a candidate can be:
+    /// - four digits starting right after a non-word byte (the first group of a card, a
+    ///   card without separators, the serial of an SSN, whose start is then 7 bytes back);
+    /// - two letters and two digits after a non-word byte (an IBAN's start, if the
+    ///   letters are uppercase);
+    /// - a digit, a dot and a digit (inside an IPv4 address).
+    ///
+    /// Only there do the anchored checks run. Ordinary log text (short numbers, hex ids,
+    /// dates) triggers a few times per line at most.
+    #[inline]
+    pub(super) fn block(
+        &mut self,
+        b: &[u8],
+        i: usize,
+        m: &Masks,
+        p: &Masks,
+        out: &mut Vec<Finding>,
+    ) {
+        let d = m.digit;
+        let d1 = back(d, p.digit, 1);
+        let nw4 = !back(m.word, p.word, 4);
+        let four = d & d1 & back(d, p.digit, 2) & back(d, p.digit, 3) & nw4 & self.want4;
+        // Letters or `_` (the IBAN check wants uppercase letters: a superset is enough).
+        let (l, pl) = (m.word & !m.digit, p.word & !p.digit);
+        let iban = d & d1 & back(l, pl, 2) & back(l, pl, 3) & nw4 & self.want_iban;
+        let ip = d & back(m.dot, p.dot, 1) & back(d, p.digit, 2) & self.want_ip;
+        let mut trig = four | iban | ip;
+        let st = &mut self.st;
         while trig != 0 {
-            let j = (trig.trailing_zeros() / 8) as usize;
-            let bit = 0x80u64 << (8 * j);
-            trig &= !bit;
+            let j = trig.trailing_zeros() as usize;
+            let bit = 1u64 << j;
+            trig &= trig - 1;
             let pos = i + j;
             if pos < st.done {
                 continue;
             }
-            if four & want4 & bit != 0 {
+            if four & bit != 0 {
                 st.four_digits(b, pos - 3, out);
             }
-            if pos >= st.done && iban & want_iban & bit != 0 {
+            if pos >= st.done && iban & bit != 0 {
                 st.iban(b, pos - 3, out);
             }
-            if pos >= st.done && ip & want_ip & bit != 0 {
+            if pos >= st.done && ip & bit != 0 {
                 st.dotted(b, pos - 2, out);
             }
         }
-        (pd, pw, pu, pdot) = (d, word, u, dot);
-        i += 8;
     }
 }
 
@@ -440,7 +425,8 @@ mod tests {
 
     fn found(text: &str) -> Vec<(Kind, &str)> {
         let mut out = Vec::new();
-        find(DetectorSet::all(), text.as_bytes(), &mut out);
+        super::super::scan::find(DetectorSet::all(), None, text.as_bytes(), &mut out);
+        out.retain(|f| f.kind != Kind::Ipv6);
         out.iter()
             .map(|f| (f.kind, &text[f.start..f.end]))
             .collect()
