@@ -48,6 +48,10 @@
 //! and the userinfo is what comes before its last `@`. The cost: in a URL without a path, a
 //! query or fragment holding an `@` but no `=` is read as userinfo
 //! (`https://host?x@y.com` → `https://REDACTED:REDACTED@y.com`): more removed, never less.
+//! And when a userinfo read this way holds a `?` or `#`, RFC 3986 would have started the
+//! query (or fragment) inside it; so that nothing a query reading removes survives, a path
+//! after such a userinfo that holds `=` is read as query, up to the first `#`
+//! (`http://u:p?w@host/a=1` → `http://REDACTED:REDACTED@host/a=?`).
 //!
 //! The host and port are kept as they are, IP addresses included: they name the server
 //! (`server.address`), not a person. Scheme is kept.
@@ -104,9 +108,9 @@
 //!    `#`. Everything before the last `@` found (after the `//`, if any) is userinfo and
 //!    becomes `REDACTED:REDACTED` as above (`user:pw@host/x` → `REDACTED:REDACTED@host/x`;
 //!    this also catches `mailto:alice@example.com` → `REDACTED:REDACTED@example.com`).
-//! 2. In the rest, if the part before the first `?` or `#` holds `=` and no `/`, the rest up
-//!    to the first `#` is a query (`token=abc&x=1` → `token=?&x=?`) and what follows the
-//!    `#` a fragment.
+//! 2. In the rest, if the part before the first `?` or `#` holds `=` and no `/` (or holds
+//!    `=` and the userinfo of step 1 held a `?` or `#`), the rest up to the first `#` is a
+//!    query (`token=abc&x=1` → `token=?&x=?`) and what follows the `#` a fragment.
 //! 3. Otherwise the rest is read as a path (segments through the text scrubber, with `=`
 //!    and `@` encoded as well when changed), then `?query`, then `#fragment`, by the rules
 //!    above.
@@ -285,7 +289,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
         } else {
             return self.fallback(s, e);
         };
-        let mut pos = s;
+        let (mut pos, mut spanned) = (s, false);
         if let Some(a) = authority {
             let Some(auth) = parse_authority(self.src, a, e) else {
                 return self.fallback(s, e);
@@ -293,6 +297,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
             self.out.keep(s, a);
             pos = a;
             if let Some(at) = auth.userinfo_end {
+                spanned = self.src[a..at].contains(['?', '#']);
                 self.userinfo(a, at);
                 pos = at;
             }
@@ -300,8 +305,22 @@ impl<'a, 'o> Redactor<'a, 'o> {
             pos = auth.host_end;
         }
         let path_end = self.find(pos, e, b"?#");
+        if spanned && self.src[pos..path_end].contains('=') {
+            // Read by RFC 3986, the query began inside the userinfo: the path is query.
+            return self.query_then_fragment(pos, e);
+        }
         self.path(pos, path_end, PATH_SEGMENT);
         self.tail(path_end, e);
+    }
+
+    /// `s..e` is a query up to its first `#`, then a fragment.
+    fn query_then_fragment(&mut self, s: usize, e: usize) {
+        let qe = self.find(s, e, b"#");
+        self.query(s, qe);
+        if qe < e {
+            self.out.keep(qe, qe + 1);
+            self.fragment(qe + 1, e);
+        }
     }
 
     /// Userinfo `s..at`, `at` being its `@` (not written here).
@@ -341,9 +360,10 @@ impl<'a, 'o> Redactor<'a, 'o> {
             }
             None => (s, self.find(s, e, b"/?#")),
         };
-        let mut rest = s;
+        let (mut rest, mut spanned) = (s, false);
         if let Some(i) = self.src[prefix_end..region_end].rfind('@') {
             let at = prefix_end + i;
+            spanned = self.src[prefix_end..at].contains(['?', '#']);
             self.path(s, prefix_end, FALLBACK_SEGMENT);
             self.userinfo(prefix_end, at);
             self.out.keep(at, at + 1);
@@ -351,13 +371,8 @@ impl<'a, 'o> Redactor<'a, 'o> {
         }
         let h_end = self.find(rest, e, b"?#");
         let h = &self.src[rest..h_end];
-        if h.contains('=') && !h.contains('/') {
-            let qe = self.find(rest, e, b"#");
-            self.query(rest, qe);
-            if qe < e {
-                self.out.keep(qe, qe + 1);
-                self.fragment(qe + 1, e);
-            }
+        if h.contains('=') && (spanned || !h.contains('/')) {
+            self.query_then_fragment(rest, e);
         } else {
             self.path(rest, h_end, FALLBACK_SEGMENT);
             self.tail(h_end, e);
