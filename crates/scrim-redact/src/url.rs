@@ -41,17 +41,20 @@
 //! per URL), unless it already is `REDACTED:REDACTED`. An empty userinfo (`http://@host/`)
 //! is kept.
 //!
-//! Where the userinfo ends: the last `@` before the first `/` after `//`, even past a `?`
-//! or `#`, as long as the text before that `@` holds no `=`, `&` or whitespace, because
-//! real passwords hold unencoded `?` and `#` (`postgres://app:pa#ss@db/x` loses `app:pa#ss`,
-//! not only `app:pa`). Otherwise the authority ends at the first `/`, `?` or `#` (RFC 3986)
-//! and the userinfo is what comes before its last `@`. The cost: in a URL without a path, a
-//! query or fragment holding an `@` but no `=` is read as userinfo
-//! (`https://host?x@y.com` → `https://REDACTED:REDACTED@y.com`): more removed, never less.
-//! And when a userinfo read this way holds a `?` or `#`, RFC 3986 would have started the
-//! query (or fragment) inside it; so that nothing a query reading removes survives, a path
-//! after such a userinfo that holds `=` is read as query, up to the first `#`
-//! (`http://u:p?w@host/a=1` → `http://REDACTED:REDACTED@host/a=?`).
+//! Where the userinfo ends: at the last `@` after `//` and before the first `/`, except
+//! that once a `?` or `#` has been passed the search also stops at the first `=`. So real
+//! passwords holding an unencoded `?` or `#` go whole (`mysql://app:pa#ss@db/x` →
+//! `mysql://REDACTED:REDACTED@db/x`, not a host `app` and a fragment `ss@db/x`), while an
+//! `@` inside a query value never counts (`https://api.example?email=a@b.example` keeps its
+//! host). Values always follow an `=`, so redacting never moves that `@` and the output
+//! reads the same way again. An authority that already starts with `REDACTED:REDACTED@`
+//! has that as its userinfo. The cost: in a URL without a path, a query key or fragment
+//! holding an `@` before any `=` is read as userinfo (`https://host?x@y.com` →
+//! `https://REDACTED:REDACTED@y.com`): more removed, never less. When a userinfo read
+//! this way holds a `?` or `#`, RFC 3986 would have started the query (or fragment) inside
+//! it; so that nothing a query reading removes survives, a path after such a userinfo that
+//! holds `=` is read as a query, up to the first `#` (`http://u:p?w@host/a=1` →
+//! `http://REDACTED:REDACTED@host/a=?`).
 //!
 //! The host and port are kept as they are, IP addresses included: they name the server
 //! (`server.address`), not a person. Scheme is kept.
@@ -103,11 +106,15 @@
 //!
 //! Redacted more, never less, and never a panic:
 //!
-//! 1. If the text up to the first `?` or `#` holds `//`, everything after that `//` up to
-//!    the next `/` is searched for an `@`; otherwise the text up to the first `/`, `?` or
-//!    `#`. Everything before the last `@` found (after the `//`, if any) is userinfo and
-//!    becomes `REDACTED:REDACTED` as above (`user:pw@host/x` → `REDACTED:REDACTED@host/x`;
-//!    this also catches `mailto:alice@example.com` → `REDACTED:REDACTED@example.com`).
+//! 1. If the text up to the first `?` or `#` holds `//`, the userinfo after that `//`
+//!    ends as in a URL (above); if there is none but the text from the `//` up to the first
+//!    `/`, `?` or `#` holds a `:` (outside `[…]`, where IPv6 literals and the scrubber's
+//!    markers put theirs), that text goes whole, as a `user:password` with an
+//!    unencoded `?`, `#` or `=` would (`http://u:p?a=b@h/x` → `http://REDACTED:REDACTED?a=?`).
+//!    Without `//`, the userinfo is everything before the last `@` before the first `/`,
+//!    `?` or `#` (`user:pw@host/x` → `REDACTED:REDACTED@host/x`; this also catches
+//!    `mailto:alice@example.com` → `REDACTED:REDACTED@example.com`). Either becomes
+//!    `REDACTED:REDACTED` and is counted as above.
 //! 2. In the rest, if the part before the first `?` or `#` holds `=` and no `/` (or holds
 //!    `=` and the userinfo of step 1 held a `?` or `#`), the rest up to the first `#` is a
 //!    query (`token=abc&x=1` → `token=?&x=?`) and what follows the `#` a fragment.
@@ -241,9 +248,9 @@ fn is_ws(c: char) -> bool {
 /// holds what would otherwise be read as structure when the output is redacted again.
 const PATH_SEGMENT: &[u8] = b"%/?#";
 const FALLBACK_SEGMENT: &[u8] = b"%/?#=@";
-const QUERY_KEY: &[u8] = b"%&;=#?";
-const QUERY_VALUE: &[u8] = b"%&;#?";
-const FRAGMENT_TEXT: &[u8] = b"%=";
+const QUERY_KEY: &[u8] = b"%&;=#?/@ ";
+const QUERY_VALUE: &[u8] = b"%&;#?@ ";
+const FRAGMENT_TEXT: &[u8] = b"%=@ ";
 
 struct Redactor<'a, 'o> {
     src: &'a str,
@@ -353,21 +360,30 @@ impl<'a, 'o> Redactor<'a, 'o> {
     /// Text that is not a URL (see "Not a URL" in the module docs).
     fn fallback(&mut self, s: usize, e: usize) {
         let head_end = self.find(s, e, b"?#");
-        let (prefix_end, region_end) = match self.src[s..head_end].find("//") {
-            Some(i) => {
-                let p = s + i + 2;
-                (p, self.find(p, e, b"/"))
+        let double_slash = self.src[s..head_end].find("//").map(|i| s + i + 2);
+        let (prefix_end, at) = match double_slash {
+            Some(p) => (p, userinfo_end(self.src, p, e)),
+            None => {
+                let region_end = self.find(s, e, b"/?#");
+                (s, self.src[s..region_end].rfind('@').map(|i| s + i))
             }
-            None => (s, self.find(s, e, b"/?#")),
         };
         let (mut rest, mut spanned) = (s, false);
-        if let Some(i) = self.src[prefix_end..region_end].rfind('@') {
-            let at = prefix_end + i;
+        if let Some(at) = at {
             spanned = self.src[prefix_end..at].contains(['?', '#']);
             self.path(s, prefix_end, FALLBACK_SEGMENT);
             self.userinfo(prefix_end, at);
             self.out.keep(at, at + 1);
             rest = at + 1;
+        } else if let Some(p) = double_slash {
+            // No '@', but an authority that is no host:port and holds ':' may be `user:pw`
+            // with a '?', '#' or '=' in the password: it goes whole.
+            let auth_end = self.find(p, e, b"/?#");
+            if has_colon_outside_brackets(&self.src[p..auth_end]) {
+                self.path(s, p, FALLBACK_SEGMENT);
+                self.userinfo(p, auth_end);
+                rest = auth_end;
+            }
         }
         let h_end = self.find(rest, e, b"?#");
         let h = &self.src[rest..h_end];
@@ -454,6 +470,20 @@ impl<'a, 'o> Redactor<'a, 'o> {
     }
 }
 
+/// Whether `s` holds a `:` outside `[…]`: not inside an IPv6 literal, a mask marker
+/// (`[REDACTED:email]`) or a pseudonym (`[email:…]`), which a scrubber may have written.
+fn has_colon_outside_brackets(s: &str) -> bool {
+    let mut depth = 0usize;
+    s.bytes().any(|c| {
+        match c {
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        c == b':' && depth == 0
+    })
+}
+
 /// The length of a `scheme` (or `jdbc:postgresql`) directly followed by `://`.
 fn scheme_len(s: &str) -> Option<usize> {
     let end = s.find("://")?;
@@ -473,30 +503,38 @@ struct Authority {
 
 /// The authority starting at `a` (after `//`), or `None` if its host or port is invalid.
 fn parse_authority(src: &str, a: usize, e: usize) -> Option<Authority> {
-    let b = src.as_bytes();
-    let find = |s: usize, set: &[u8]| {
-        b[s..e]
-            .iter()
-            .position(|c| set.contains(c))
-            .map_or(e, |i| s + i)
-    };
-    let slash = find(a, b"/");
-    let mut userinfo_end = src[a..slash].rfind('@').map(|i| a + i);
-    if let Some(at) = userinfo_end {
-        let lenient = !src[a..at]
-            .bytes()
-            .any(|c| matches!(c, b'=' | b'&') || c.is_ascii_whitespace());
-        if !lenient {
-            let rfc_end = find(a, b"/?#");
-            userinfo_end = src[a..rfc_end].rfind('@').map(|i| a + i);
-        }
-    }
+    let userinfo_end = userinfo_end(src, a, e);
     let host_start = userinfo_end.map_or(a, |at| at + 1);
-    let host_end = find(host_start, b"/?#");
+    let host_end = src.as_bytes()[host_start..e]
+        .iter()
+        .position(|c| matches!(c, b'/' | b'?' | b'#'))
+        .map_or(e, |i| host_start + i);
     valid_host_port(&src[host_start..host_end]).then_some(Authority {
         userinfo_end,
         host_end,
     })
+}
+
+/// The `@` ending the userinfo of an authority starting at `a`: `REDACTED:REDACTED@` if
+/// the authority starts with it, otherwise the last `@` before the first `/` and, once a
+/// `?` or `#` has been passed, before the first `=`. Text before that `=` holds no query
+/// value, so redacting never moves this `@` (idempotence).
+fn userinfo_end(src: &str, a: usize, e: usize) -> Option<usize> {
+    let rest = &src[a..e];
+    if rest.starts_with(REDACTED_USERINFO) && rest[REDACTED_USERINFO.len()..].starts_with('@') {
+        return Some(a + REDACTED_USERINFO.len());
+    }
+    let (mut past_query, mut last_at) = (false, None);
+    for (i, c) in rest.bytes().enumerate() {
+        match c {
+            b'/' => break,
+            b'=' if past_query => break,
+            b'?' | b'#' => past_query = true,
+            b'@' => last_at = Some(a + i),
+            _ => {}
+        }
+    }
+    last_at
 }
 
 fn valid_host_port(hp: &str) -> bool {
