@@ -113,7 +113,8 @@ fn is_absolute(input: &str) -> bool {
 
 /// Each value of `query` (`&`/`;`-separated `key=value`) that can be told apart (at least
 /// three ASCII letters and digits, found once in `input`, not part of a marker the output
-/// adds) must be gone from `output`, unless its key is allow-listed.
+/// adds) must be gone from `output`, unless its key is allow-listed (in this reading, or
+/// in the output's).
 fn assert_no_value_survives(input: &str, query: &str, output: &str, opts: &UrlOptions) {
     for param in query.split(['&', ';']) {
         let Some((key, value)) = param.split_once('=') else {
@@ -124,8 +125,16 @@ fn assert_no_value_survives(input: &str, query: &str, output: &str, opts: &UrlOp
             && input.matches(value).count() == 1
             && !"REDACTED:REDACTED".contains(value);
         if traceable && !opts.safe_query_keys.iter().any(|k| k == key) {
+            // Where a userinfo holds a '?', the library's reading of the keys may differ from
+            // this naive one; a value may survive only as `<safe key>=value` in the output.
+            let under_safe_key = opts.safe_query_keys.iter().any(|k| {
+                let kept = format!("{k}={value}");
+                output.match_indices(&kept).any(|(i, _)| {
+                    i == 0 || matches!(output.as_bytes()[i - 1], b'?' | b'&' | b';' | b'#')
+                })
+            });
             assert!(
-                !output.contains(value),
+                under_safe_key || !output.contains(value),
                 "query value {value:?} (key {key:?}) survived\n  input:  {input:?}\n  output: {output:?}"
             );
         }

@@ -42,7 +42,8 @@
 //! is kept.
 //!
 //! Where the userinfo ends: at the last `@` after `//` and before the first `/`, except
-//! that once a `?` or `#` has been passed the search also stops at the first `=`. So real
+//! that once a `?` or `#` has been passed the search stops at the first `=` instead (a `/`
+//! there is part of a query key or fragment, text the scrubber may rewrite). So real
 //! passwords holding an unencoded `?` or `#` go whole (`mysql://app:pa#ss@db/x` →
 //! `mysql://REDACTED:REDACTED@db/x`, not a host `app` and a fragment `ss@db/x`), while an
 //! `@` inside a query value never counts (`https://api.example?email=a@b.example` keeps its
@@ -91,8 +92,8 @@
 //!   decoded). The default allow-list is empty: every value goes.
 //! - Keys are kept, but each goes through the text scrubber (decoded as path segments
 //!   are), because a key can itself be data (`?alice@example.com=1`, `?<token>`): a changed
-//!   key is written with `%`, `&`, `;`, `=`, `#` and `?` percent-encoded, an allow-listed
-//!   value likewise except `=`.
+//!   key is written with `%`, `&`, `;`, `=`, `#`, `?`, `/`, `@` and space percent-encoded,
+//!   a changed allow-listed value likewise except `=` and `/`.
 //! - A parameter without `=` is a key, not a value: `?download` and `?<token>` are kept
 //!   unless the scrubber recognises them.
 //!
@@ -100,7 +101,7 @@
 //!
 //! A fragment holding `=` (`#access_token=…&state=…`, OAuth's implicit flow) follows the
 //! query rules. Any other fragment goes through the text scrubber whole, decoded as path
-//! segments are, with `%` and `=` encoded when changed.
+//! segments are, with `%`, `=`, `@` and space encoded when changed.
 //!
 //! ## Not a URL (fallback)
 //!
@@ -516,9 +517,11 @@ fn parse_authority(src: &str, a: usize, e: usize) -> Option<Authority> {
 }
 
 /// The `@` ending the userinfo of an authority starting at `a`: `REDACTED:REDACTED@` if
-/// the authority starts with it, otherwise the last `@` before the first `/` and, once a
+/// the authority starts with it, otherwise the last `@` before the first `/`, or, once a
 /// `?` or `#` has been passed, before the first `=`. Text before that `=` holds no query
-/// value, so redacting never moves this `@` (idempotence).
+/// value, and a scrubbed key never gains an `@` or `=` (they are encoded), so redacting
+/// never moves this `@` (idempotence). Past a `?` a `/` belongs to a key, which the
+/// scrubber may rewrite, so it does not stop the search.
 fn userinfo_end(src: &str, a: usize, e: usize) -> Option<usize> {
     let rest = &src[a..e];
     if rest.starts_with(REDACTED_USERINFO) && rest[REDACTED_USERINFO.len()..].starts_with('@') {
@@ -527,7 +530,7 @@ fn userinfo_end(src: &str, a: usize, e: usize) -> Option<usize> {
     let (mut past_query, mut last_at) = (false, None);
     for (i, c) in rest.bytes().enumerate() {
         match c {
-            b'/' => break,
+            b'/' if !past_query => break,
             b'=' if past_query => break,
             b'?' | b'#' => past_query = true,
             b'@' => last_at = Some(a + i),
