@@ -107,18 +107,18 @@
 //!
 //! Redacted more, never less, and never a panic:
 //!
-//! 1. If the text up to the first `?` or `#` holds `//`, the userinfo after that `//`
-//!    ends as in a URL (above); if there is none but the text from the `//` up to the first
-//!    `/`, `?` or `#` holds a `:` (outside `[…]`, where IPv6 literals and the scrubber's
-//!    markers put theirs), that text goes whole, as a `user:password` with an
+//! 1. If the text before the first `?`, `#` or `=` holds `//`, the userinfo after that
+//!    `//` ends as in a URL (above); if there is none but the text from the `//` up to the
+//!    first `/`, `?` or `#` holds a `:` (outside `[…]`, where IPv6 literals and the
+//!    scrubber's markers put theirs), that text goes whole, as a `user:password` with an
 //!    unencoded `?`, `#` or `=` would (`http://u:p?a=b@h/x` → `http://REDACTED:REDACTED?a=?`).
 //!    Without `//`, the userinfo is everything before the last `@` before the first `/`,
-//!    `?` or `#` (`user:pw@host/x` → `REDACTED:REDACTED@host/x`; this also catches
+//!    `?`, `#` or `=` (`user:pw@host/x` → `REDACTED:REDACTED@host/x`; this also catches
 //!    `mailto:alice@example.com` → `REDACTED:REDACTED@example.com`). Either becomes
 //!    `REDACTED:REDACTED` and is counted as above.
-//! 2. In the rest, if the part before the first `?` or `#` holds `=` and no `/` (or holds
-//!    `=` and the userinfo of step 1 held a `?` or `#`), the rest up to the first `#` is a
-//!    query (`token=abc&x=1` → `token=?&x=?`) and what follows the `#` a fragment.
+//! 2. In the rest, if an `=` comes before any `/`, `?` or `#` (before any `#` when the
+//!    userinfo of step 1 held a `?` or `#`), the rest up to the first `#` is a query
+//!    (`token=abc&x=1` → `token=?&x=?`) and what follows the `#` a fragment.
 //! 3. Otherwise the rest is read as a path (segments through the text scrubber, with `=`
 //!    and `@` encoded as well when changed), then `?query`, then `#fragment`, by the rules
 //!    above.
@@ -358,14 +358,17 @@ impl<'a, 'o> Redactor<'a, 'o> {
         }
     }
 
-    /// Text that is not a URL (see "Not a URL" in the module docs).
+    /// Text that is not a URL (see "Not a URL" in the module docs). Every decision here
+    /// reads text before the first `=` (or before the first `?` or `#`), which redaction
+    /// never changes except through encoding, so the output reads the same way again.
     fn fallback(&mut self, s: usize, e: usize) {
-        let head_end = self.find(s, e, b"?#");
+        let first_eq = self.find(s, e, b"=");
+        let head_end = self.find(s, first_eq, b"?#");
         let double_slash = self.src[s..head_end].find("//").map(|i| s + i + 2);
         let (prefix_end, at) = match double_slash {
             Some(p) => (p, userinfo_end(self.src, p, e)),
             None => {
-                let region_end = self.find(s, e, b"/?#");
+                let region_end = self.find(s, e, b"/?#=");
                 (s, self.src[s..region_end].rfind('@').map(|i| s + i))
             }
         };
@@ -386,11 +389,16 @@ impl<'a, 'o> Redactor<'a, 'o> {
                 rest = auth_end;
             }
         }
-        let h_end = self.find(rest, e, b"?#");
-        let h = &self.src[rest..h_end];
-        if h.contains('=') && (spanned || !h.contains('/')) {
+        let eq = self.find(rest, e, b"=");
+        let bare_query = if spanned {
+            eq < self.find(rest, e, b"#")
+        } else {
+            eq < self.find(rest, e, b"/?#")
+        };
+        if bare_query {
             self.query_then_fragment(rest, e);
         } else {
+            let h_end = self.find(rest, e, b"?#");
             self.path(rest, h_end, FALLBACK_SEGMENT);
             self.tail(h_end, e);
         }
