@@ -107,7 +107,7 @@
 //!
 //! Redacted more, never less, and never a panic:
 //!
-//! 1. If the text before the first `?`, `#` or `=` holds `//`, the userinfo after that
+//! 1. If the first `/`, `?`, `#` or `=` is the start of a `//`, the userinfo after that
 //!    `//` ends as in a URL (above); if there is none but the text from the `//` up to the
 //!    first `/`, `?` or `#` holds a `:` (outside `[…]`, where IPv6 literals and the
 //!    scrubber's markers put theirs), that text goes whole, as a `user:password` with an
@@ -359,12 +359,12 @@ impl<'a, 'o> Redactor<'a, 'o> {
     }
 
     /// Text that is not a URL (see "Not a URL" in the module docs). Every decision here
-    /// reads text before the first `=` (or before the first `?` or `#`), which redaction
-    /// never changes except through encoding, so the output reads the same way again.
+    /// reads only the first segment of some stretch (text before a `/`, `?`, `#` or
+    /// `=`), which redaction changes only through encoding those very characters, so the
+    /// output reads the same way again.
     fn fallback(&mut self, s: usize, e: usize) {
-        let first_eq = self.find(s, e, b"=");
-        let head_end = self.find(s, first_eq, b"?#");
-        let double_slash = self.src[s..head_end].find("//").map(|i| s + i + 2);
+        let first = self.find(s, e, b"/?#=");
+        let double_slash = self.src[first..e].starts_with("//").then_some(first + 2);
         let (prefix_end, at) = match double_slash {
             Some(p) => (p, userinfo_end(self.src, p, e)),
             None => {
