@@ -116,8 +116,8 @@
 //!    `?`, `#` or `=` (`user:pw@host/x` → `REDACTED:REDACTED@host/x`; this also catches
 //!    `mailto:alice@example.com` → `REDACTED:REDACTED@example.com`). Either becomes
 //!    `REDACTED:REDACTED` and is counted as above.
-//! 2. In the rest, if an `=` comes before any `/`, `?` or `#` (before any `#` when the
-//!    userinfo of step 1 held a `?` or `#`), the rest up to the first `#` is a query
+//! 2. In the rest, if an `=` comes before any `/`, `?` or `#` (before any `?` or `#` when
+//!    the userinfo of step 1 held a `?` or `#`), the rest up to the first `#` is a query
 //!    (`token=abc&x=1` → `token=?&x=?`) and what follows the `#` a fragment.
 //! 3. Otherwise the rest is read as a path (segments through the text scrubber, with `=`
 //!    and `@` encoded as well when changed), then `?query`, then `#fragment`, by the rules
@@ -391,7 +391,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
         }
         let eq = self.find(rest, e, b"=");
         let bare_query = if spanned {
-            eq < self.find(rest, e, b"#")
+            eq < self.find(rest, e, b"?#")
         } else {
             eq < self.find(rest, e, b"/?#")
         };
