@@ -41,15 +41,17 @@
 //! per URL), unless it already is `REDACTED:REDACTED`. An empty userinfo (`http://@host/`)
 //! is kept.
 //!
-//! Where the userinfo ends: at the last `@` after `//` and before the first `/`, except
-//! that once a `?` or `#` has been passed the search stops at the first `=` instead (a `/`
-//! there is part of a query key or fragment, text the scrubber may rewrite). So real
-//! passwords holding an unencoded `?` or `#` go whole (`mysql://app:pa#ss@db/x` →
+//! Where the userinfo ends: at the last `@` after `//` that comes before the first `=`
+//! and before the first `/` (a `/` after a `?` or `#` does not count: it is part of a query
+//! key or fragment, text the scrubber may rewrite), or at the last `@` before the first
+//! `/`, `?` or `#` as RFC 3986 has it, whichever is later. So real passwords holding an
+//! unencoded `?` or `#` go whole (`mysql://app:pa#ss@db/x` →
 //! `mysql://REDACTED:REDACTED@db/x`, not a host `app` and a fragment `ss@db/x`), while an
 //! `@` inside a query value never counts (`https://api.example?email=a@b.example` keeps its
 //! host). Values always follow an `=`, so redacting never moves that `@` and the output
 //! reads the same way again. An authority that already starts with `REDACTED:REDACTED@`
-//! has that as its userinfo. The cost: in a URL without a path, a query key or fragment
+//! has that as its userinfo. A password holding both an unencoded `=` and a `?` or `#`
+//! can lose only part of itself. The cost: in a URL without a path, a query key or fragment
 //! holding an `@` before any `=` is read as userinfo (`https://host?x@y.com` →
 //! `https://REDACTED:REDACTED@y.com`): more removed, never less. When a userinfo read
 //! this way holds a `?` or `#`, RFC 3986 would have started the query (or fragment) inside
@@ -525,27 +527,30 @@ fn parse_authority(src: &str, a: usize, e: usize) -> Option<Authority> {
 }
 
 /// The `@` ending the userinfo of an authority starting at `a`: `REDACTED:REDACTED@` if
-/// the authority starts with it, otherwise the last `@` before the first `/`, or, once a
-/// `?` or `#` has been passed, before the first `=`. Text before that `=` holds no query
-/// value, and a scrubbed key never gains an `@` or `=` (they are encoded), so redacting
-/// never moves this `@` (idempotence). Past a `?` a `/` belongs to a key, which the
-/// scrubber may rewrite, so it does not stop the search.
+/// the authority starts with it; otherwise the later of (1) the last `@` before the first
+/// `=` and before the first `/` that precedes any `?` or `#` (a `/` past them belongs to a
+/// query key or fragment, text the scrubber may rewrite), and (2) the last `@` before the
+/// first `/`, `?` or `#` (RFC 3986). Text before the first `=` holds no value, and a
+/// scrubbed key or segment never gains an `@` (it is encoded), so redacting never moves a
+/// userinfo that was not found into sight: the output reads the same way again.
 fn userinfo_end(src: &str, a: usize, e: usize) -> Option<usize> {
     let rest = &src[a..e];
     if rest.starts_with(REDACTED_USERINFO) && rest[REDACTED_USERINFO.len()..].starts_with('@') {
         return Some(a + REDACTED_USERINFO.len());
     }
-    let (mut past_query, mut last_at) = (false, None);
+    let (mut past_query, mut scanned) = (false, None);
     for (i, c) in rest.bytes().enumerate() {
         match c {
             b'/' if !past_query => break,
-            b'=' if past_query => break,
+            b'=' => break,
             b'?' | b'#' => past_query = true,
-            b'@' => last_at = Some(a + i),
+            b'@' => scanned = Some(a + i),
             _ => {}
         }
     }
-    last_at
+    let rfc_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let rfc = rest[..rfc_end].rfind('@').map(|i| a + i);
+    scanned.max(rfc)
 }
 
 fn valid_host_port(hp: &str) -> bool {
