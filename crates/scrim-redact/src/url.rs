@@ -110,8 +110,8 @@
 //! Redacted more, never less, and never a panic:
 //!
 //! 1. If the first `/`, `?`, `#` or `=` is the start of a `//`, the userinfo after that
-//!    `//` ends as in a URL (above); if there is none but the text from the `//` up to the
-//!    first `/`, `?` or `#` holds a `:` (outside `[…]`, where IPv6 literals and the
+//!    `//` ends as in a URL (above), and is replaced even when empty; if there is none but
+//!    the text from the `//` up to the first `/`, `?`, `#` or `=` holds a `:` (outside `[…]`, where IPv6 literals and the
 //!    scrubber's markers put theirs), that text goes whole, as a `user:password` with an
 //!    unencoded `?`, `#` or `=` would (`http://u:p?a=b@h/x` → `http://REDACTED:REDACTED?a=?`).
 //!    Without `//`, the userinfo is everything before the last `@` before the first `/`,
@@ -308,7 +308,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
             pos = a;
             if let Some(at) = auth.userinfo_end {
                 spanned = self.src[a..at].contains(['?', '#']);
-                self.userinfo(a, at);
+                self.userinfo(a, at, true);
                 pos = at;
             }
             self.out.keep(pos, auth.host_end);
@@ -333,10 +333,12 @@ impl<'a, 'o> Redactor<'a, 'o> {
         }
     }
 
-    /// Userinfo `s..at`, `at` being its `@` (not written here).
-    fn userinfo(&mut self, s: usize, at: usize) {
+    /// Userinfo `s..at`, `at` being its `@` (not written here). An empty one is kept in a
+    /// URL; in text that is not a URL it is replaced too, so that the second pass finds
+    /// `REDACTED:REDACTED@` and reads the rest the same way.
+    fn userinfo(&mut self, s: usize, at: usize, keep_empty: bool) {
         let info = &self.src[s..at];
-        if info.is_empty() || info == REDACTED_USERINFO {
+        if (keep_empty && info.is_empty()) || info == REDACTED_USERINFO {
             self.out.keep(s, at);
         } else {
             self.out.push_new(REDACTED_USERINFO);
@@ -378,16 +380,16 @@ impl<'a, 'o> Redactor<'a, 'o> {
         if let Some(at) = at {
             spanned = self.src[prefix_end..at].contains(['?', '#']);
             self.path(s, prefix_end, FALLBACK_SEGMENT);
-            self.userinfo(prefix_end, at);
+            self.userinfo(prefix_end, at, false);
             self.out.keep(at, at + 1);
             rest = at + 1;
         } else if let Some(p) = double_slash {
             // No '@', but an authority that is no host:port and holds ':' may be `user:pw`
             // with a '?', '#' or '=' in the password: it goes whole.
-            let auth_end = self.find(p, e, b"/?#");
+            let auth_end = self.find(p, e, b"/?#=");
             if has_colon_outside_brackets(&self.src[p..auth_end]) {
                 self.path(s, p, FALLBACK_SEGMENT);
-                self.userinfo(p, auth_end);
+                self.userinfo(p, auth_end, false);
                 rest = auth_end;
             }
         }
