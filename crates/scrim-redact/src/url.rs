@@ -121,9 +121,9 @@
 //! 2. In the rest, if an `=` comes before any `/`, `?` or `#` (before any `?` or `#` when
 //!    the userinfo of step 1 held a `?` or `#`), the rest up to the first `#` is a query
 //!    (`token=abc&x=1` → `token=?&x=?`) and what follows the `#` a fragment.
-//! 3. Otherwise the rest is read as a path (segments through the text scrubber, with `=`
-//!    and `@` encoded as well when changed), then `?query`, then `#fragment`, by the rules
-//!    above.
+//! 3. Otherwise the rest is read as a path (segments through the text scrubber, with `@`,
+//!    and `=` unless the segment held one, encoded as well when changed), then `?query`,
+//!    then `#fragment`, by the rules above.
 //!
 //! ## Bare query, bare path
 //!
@@ -251,6 +251,7 @@ fn is_ws(c: char) -> bool {
 /// holds what would otherwise be read as structure when the output is redacted again.
 const PATH_SEGMENT: &[u8] = b"%/?#";
 const FALLBACK_SEGMENT: &[u8] = b"%/?#=@";
+const FALLBACK_SEGMENT_WITH_EQUALS: &[u8] = b"%/?#@";
 const QUERY_KEY: &[u8] = b"%&;=#?/@ ";
 const QUERY_VALUE: &[u8] = b"%&;#?@ ";
 const FRAGMENT_TEXT: &[u8] = b"%=@ ";
@@ -413,6 +414,13 @@ impl<'a, 'o> Redactor<'a, 'o> {
         let mut pos = s;
         loop {
             let seg_end = self.find(pos, e, b"/");
+            // A segment's own '=' stays raw (decisions read where the first one is); a
+            // segment without one gets no new one.
+            let escape = if escape == FALLBACK_SEGMENT && self.src[pos..seg_end].contains('=') {
+                FALLBACK_SEGMENT_WITH_EQUALS
+            } else {
+                escape
+            };
             self.component(pos, seg_end, escape);
             if seg_end == e {
                 break;
