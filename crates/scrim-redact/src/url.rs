@@ -128,9 +128,11 @@
 //! ## Bare query, bare path
 //!
 //! [`redact_query`] applies the query rules to its whole input; a leading `?` is kept, and
-//! a `#` is part of a key or value (`url.query` holds no fragment). [`redact_path`] applies
-//! the path rules; a value holding `?`, `#` or `://`, or starting with `//`, is not a bare
-//! path and is redacted as [`redact_url`] would with default options.
+//! a `#` is part of a key or value (`url.query` holds no fragment). [`redact_path`] is
+//! [`redact_url`] with default options: a path starting with `/` is a relative reference,
+//! read with the path rules; a value holding `?` or `#`, or not starting with `/`, is read
+//! as any other value would be (so `users/alice%40example.com` goes by the fallback, which
+//! scrubs it segment by segment too).
 
 use std::borrow::Cow;
 
@@ -234,13 +236,10 @@ pub fn redact_path<'a>(
     text: &dyn TextScrubber,
     counts: &mut Counts,
 ) -> Cow<'a, str> {
-    if path.contains(['?', '#']) || path.contains("://") || path.starts_with("//") {
-        return redact_url(path, &UrlOptions::default(), text, counts);
-    }
-    let opts = UrlOptions::default();
-    let mut r = Redactor::new(path, &opts, text, counts);
-    r.path(0, path.len(), PATH_SEGMENT);
-    r.out.finish()
+    // A path starting with '/' is a relative reference, which `redact_url` reads as exactly
+    // this path; anything else is read as `redact_url` reads it, so the two never disagree
+    // and the output is idempotent like `redact_url`'s.
+    redact_url(path, &UrlOptions::default(), text, counts)
 }
 
 fn is_ws(c: char) -> bool {
