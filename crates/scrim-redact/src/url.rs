@@ -57,7 +57,7 @@
 //! this way holds a `?` or `#`, RFC 3986 would have started the query (or fragment) inside
 //! it; so that nothing a query reading removes survives, a path after such a userinfo that
 //! holds `=` is read as a query, up to the first `#` (`http://u:p?w@host/a=1` →
-//! `http://REDACTED:REDACTED@host/a=?`).
+//! `http://REDACTED:REDACTED@host/a=?`), and no key is allow-listed in such a URL.
 //!
 //! The host and port are kept as they are, IP addresses included: they name the server
 //! (`server.address`), not a person. Scheme is kept.
@@ -261,6 +261,9 @@ struct Redactor<'a, 'o> {
     opts: &'o UrlOptions,
     text: &'o dyn TextScrubber,
     counts: &'o mut Counts,
+    /// No key is allow-listed: set after a userinfo holding `?` or `#`, where a kept value
+    /// holding `?` would be read differently on a second pass.
+    no_safe_keys: bool,
 }
 
 impl<'a, 'o> Redactor<'a, 'o> {
@@ -276,6 +279,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
             opts,
             text,
             counts,
+            no_safe_keys: false,
         }
     }
 
@@ -308,6 +312,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
             pos = a;
             if let Some(at) = auth.userinfo_end {
                 spanned = self.src[a..at].contains(['?', '#']);
+                self.no_safe_keys = spanned;
                 self.userinfo(a, at, true);
                 pos = at;
             }
@@ -379,6 +384,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
         let (mut rest, mut spanned) = (s, false);
         if let Some(at) = at {
             spanned = self.src[prefix_end..at].contains(['?', '#']);
+            self.no_safe_keys = spanned;
             self.path(s, prefix_end, FALLBACK_SEGMENT);
             self.userinfo(prefix_end, at, false);
             self.out.keep(at, at + 1);
@@ -464,7 +470,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
         }
         if SIGNATURE_KEYS.contains(&key) {
             self.replace_value(eq + 1, e, REDACTED_SIGNATURE, Kind::UrlSignature);
-        } else if self.opts.is_safe(key) {
+        } else if !self.no_safe_keys && self.opts.is_safe(key) {
             self.component(eq + 1, e, QUERY_VALUE);
         } else {
             self.replace_value(eq + 1, e, REDACTED_VALUE, Kind::QueryParam);

@@ -678,7 +678,9 @@ proptest! {
         let opts = UrlOptions::with_safe_query_keys([k0.as_str()]);
         let out = redact_url(&s, &opts, &NoScrub, &mut counts);
         let signature = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"].contains(&k0.as_str());
-        prop_assert_eq!(out.contains(v0.as_str()), !signature, "{} → {}", s, out);
+        // After a password holding '?' or '#' no key is allow-listed (module docs).
+        let spanned = with_authority && user.is_some() && pass.as_ref().is_some_and(|p| p.contains(['?', '#']));
+        prop_assert_eq!(out.contains(v0.as_str()), !signature && !spanned, "{} → {}", s, out);
     }
 
     #[test]
