@@ -4,9 +4,10 @@
 #   scripts/fuzz.sh [SECONDS] [TARGET...]    default: 60 seconds for each of all targets
 #
 # Targets (fuzz/fuzz_targets/): sql_obfuscate (no panic, and obfuscation is idempotent),
-# nosql (Redis, Memcached and JSON-query scrubbing never panic) and json_body (JSON body
+# nosql (Redis, Memcached and JSON-query scrubbing never panic), json_body (JSON body
 # redaction: no panic, idempotent, valid JSON stays valid, no value under a sensitive key
-# survives).
+# survives) and url (URL, query, path and IP redaction: no panic, idempotent, no query
+# value of an absolute URL survives unless allow-listed; checks in fuzz/checks/url.rs).
 #
 # cargo-fuzz passes nightly-only flags to rustc (-Zsanitizer=address and friends). The
 # project has only the stable toolchain, which accepts them with RUSTC_BOOTSTRAP=1; this
@@ -18,7 +19,7 @@
 # A crash stops the run and is written to fuzz/artifacts/<target>/; replay it with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run <target> fuzz/artifacts/<target>/crash-…
 # and keep it as fuzz/regressions/<target>-<what>.bin (see fuzz/regressions/README.md);
-# `cargo test` replays the sql_obfuscate ones (crates/scrim-redact/tests/fuzz_regressions.rs).
+# `cargo test` replays the sql_obfuscate and url ones (crates/scrim-redact/tests/fuzz_regressions.rs).
 # When CARGO_TARGET_DIR is set, the fuzz build goes to $CARGO_TARGET_DIR/fuzz.
 set -euo pipefail
 
@@ -26,7 +27,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(sql_obfuscate nosql json_body)
+[ ${#targets[@]} -gt 0 ] || targets=(sql_obfuscate nosql json_body url)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "cargo-fuzz is not installed: cargo install --locked cargo-fuzz" >&2
@@ -93,12 +94,33 @@ seed_json_body() {
     printf '\014{"a": [1, {"b": "\\ud83d\\ude00"}]}' >"$dir/template-3"
 }
 
+# The first byte holds flags (fuzz/checks/url.rs): bits 0-1 pick url (0), query (1), path (2)
+# or ip (3, bits 4-5 the mode); bit 2 allow-lists q and page; bit 3 scrubs text.
+seed_url() {
+    local dir=fuzz/corpus/url
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
+    printf '\000https://bob:hunter2@api.example.com:8443/v1/users/alice%%40example.com?q=shoes&page=2&sig=abc#top' >"$dir/url-full"
+    printf '\004https://bucket.s3.amazonaws.com/a.jpg?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1141889120&Signature=vjbyPxyb%%2ByT272YEAiv4%%3D' >"$dir/url-s3-v2"
+    printf '\000https://storage.googleapis.com/b/cat.jpeg?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=a%%40p.iam.gserviceaccount.com%%2F20181026&X-Goog-Signature=247a2a' >"$dir/url-gcs"
+    printf '\000https://app.example.com/cb#access_token=eyJhbGciOiJIUzI1NiJ9.e30.sig&state=xyz&token_type=Bearer' >"$dir/url-fragment"
+    printf '\000postgres://user:p@ss#word@db.internal:5432/orders?sslmode=require' >"$dir/url-postgres"
+    printf '\000http://[fe80::1%%25eth0]:8080/metrics?token=abc;x=1' >"$dir/url-ipv6"
+    printf '\010/users/zzsecret%%40x/../a?zz=secret&q=%%41#frag' >"$dir/url-relative-scrubbed"
+    printf '\000user:pw@host/path?x=1 not a url token=abc' >"$dir/url-garbage"
+    printf '\005?q=alice%%40example.com&page=2&code=4/P7q7W91a;sig=' >"$dir/query"
+    printf '\012/api/v1/users/alice%%40example.com/orders;v=2' >"$dir/path"
+    printf '\003203.0.113.195, 2001:db8:85a3:8d3:1319:8a2e:370:7348, [2001:db8::1]:443' >"$dir/ip-mask"
+    printf '\023for=192.0.2.60;proto=http;by="[2001:db8:cafe::17]:4711", fe80::1%%eth0, ::ffff:1.2.3.4:80' >"$dir/ip-hash"
+}
+
 status=0
 for target in "${targets[@]}"; do
     case "$target" in
         sql_obfuscate) seed_sql ;;
         nosql) seed_nosql ;;
         json_body) seed_json_body ;;
+        url) seed_url ;;
     esac
     echo "fuzz: $target for ${seconds}s"
     if ! RUSTC_BOOTSTRAP=1 cargo fuzz run "${target_dir[@]}" "$target" "fuzz/corpus/$target" -- \

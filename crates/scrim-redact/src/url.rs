@@ -41,13 +41,23 @@
 //! per URL), unless it already is `REDACTED:REDACTED`. An empty userinfo (`http://@host/`)
 //! is kept.
 //!
-//! Where the userinfo ends: the last `@` before the first `/` after `//`, even past a `?`
-//! or `#`, as long as the text before that `@` holds no `=`, `&` or whitespace, because
-//! real passwords hold unencoded `?` and `#` (`postgres://app:pa#ss@db/x` loses `app:pa#ss`,
-//! not only `app:pa`). Otherwise the authority ends at the first `/`, `?` or `#` (RFC 3986)
-//! and the userinfo is what comes before its last `@`. The cost: in a URL without a path, a
-//! query or fragment holding an `@` but no `=` is read as userinfo
-//! (`https://host?x@y.com` → `https://REDACTED:REDACTED@y.com`): more removed, never less.
+//! Where the userinfo ends: at the last `@` after `//` that comes before the first `=`
+//! and before the first `/` (a `/` after a `?` or `#` does not count: it is part of a query
+//! key or fragment, text the scrubber may rewrite), or at the last `@` before the first
+//! `/`, `?` or `#` as RFC 3986 has it, whichever is later. So real passwords holding an
+//! unencoded `?` or `#` go whole (`mysql://app:pa#ss@db/x` →
+//! `mysql://REDACTED:REDACTED@db/x`, not a host `app` and a fragment `ss@db/x`), while an
+//! `@` inside a query value never counts (`https://api.example?email=a@b.example` keeps its
+//! host). Values always follow an `=`, so redacting never moves that `@` and the output
+//! reads the same way again. An authority that already starts with `REDACTED:REDACTED@`
+//! has that as its userinfo. A password holding both an unencoded `=` and a `?` or `#`
+//! can lose only part of itself. The cost: in a URL without a path, a query key or fragment
+//! holding an `@` before any `=` is read as userinfo (`https://host?x@y.com` →
+//! `https://REDACTED:REDACTED@y.com`): more removed, never less. When a userinfo read
+//! this way holds a `?` or `#`, RFC 3986 would have started the query (or fragment) inside
+//! it; so that nothing a query reading removes survives, a path after such a userinfo that
+//! holds `=` is read as a query, up to the first `#` (`http://u:p?w@host/a=1` →
+//! `http://REDACTED:REDACTED@host/a=?`), and no key is allow-listed in such a URL.
 //!
 //! The host and port are kept as they are, IP addresses included: they name the server
 //! (`server.address`), not a person. Scheme is kept.
@@ -84,8 +94,8 @@
 //!   decoded). The default allow-list is empty: every value goes.
 //! - Keys are kept, but each goes through the text scrubber (decoded as path segments
 //!   are), because a key can itself be data (`?alice@example.com=1`, `?<token>`): a changed
-//!   key is written with `%`, `&`, `;`, `=`, `#` and `?` percent-encoded, an allow-listed
-//!   value likewise except `=`.
+//!   key is written with `%`, `&`, `;`, `=`, `#`, `?`, `/`, `@` and space percent-encoded,
+//!   a changed allow-listed value likewise except `=` and `/`.
 //! - A parameter without `=` is a key, not a value: `?download` and `?<token>` are kept
 //!   unless the scrubber recognises them.
 //!
@@ -93,30 +103,36 @@
 //!
 //! A fragment holding `=` (`#access_token=…&state=…`, OAuth's implicit flow) follows the
 //! query rules. Any other fragment goes through the text scrubber whole, decoded as path
-//! segments are, with `%` and `=` encoded when changed.
+//! segments are, with `%`, `=`, `@` and space encoded when changed.
 //!
 //! ## Not a URL (fallback)
 //!
 //! Redacted more, never less, and never a panic:
 //!
-//! 1. If the text up to the first `?` or `#` holds `//`, everything after that `//` up to
-//!    the next `/` is searched for an `@`; otherwise the text up to the first `/`, `?` or
-//!    `#`. Everything before the last `@` found (after the `//`, if any) is userinfo and
-//!    becomes `REDACTED:REDACTED` as above (`user:pw@host/x` → `REDACTED:REDACTED@host/x`;
-//!    this also catches `mailto:alice@example.com` → `REDACTED:REDACTED@example.com`).
-//! 2. In the rest, if the part before the first `?` or `#` holds `=` and no `/`, the rest up
-//!    to the first `#` is a query (`token=abc&x=1` → `token=?&x=?`) and what follows the
-//!    `#` a fragment.
-//! 3. Otherwise the rest is read as a path (segments through the text scrubber, with `=`
-//!    and `@` encoded as well when changed), then `?query`, then `#fragment`, by the rules
-//!    above.
+//! 1. If the first `/`, `?`, `#` or `=` is the start of a `//`, the userinfo after that
+//!    `//` ends as in a URL (above), and is replaced even when empty; if there is none but
+//!    the text from the `//` up to the first `/`, `?`, `#` or `=` holds a `:` (outside `[…]`, where IPv6 literals and the
+//!    scrubber's markers put theirs), that text goes whole, as a `user:password` with an
+//!    unencoded `?`, `#` or `=` would (`http://u:p?a=b@h/x` → `http://REDACTED:REDACTED?a=?`).
+//!    Without `//`, the userinfo is everything before the last `@` before the first `/`,
+//!    `?`, `#` or `=` (`user:pw@host/x` → `REDACTED:REDACTED@host/x`; this also catches
+//!    `mailto:alice@example.com` → `REDACTED:REDACTED@example.com`). Either becomes
+//!    `REDACTED:REDACTED` and is counted as above.
+//! 2. In the rest, if an `=` comes before any `/`, `?` or `#` (before any `?` or `#` when
+//!    the userinfo of step 1 held a `?` or `#`), the rest up to the first `#` is a query
+//!    (`token=abc&x=1` → `token=?&x=?`) and what follows the `#` a fragment.
+//! 3. Otherwise the rest is read as a path (segments through the text scrubber, with `@`,
+//!    and `=` unless the segment held one, encoded as well when changed), then `?query`,
+//!    then `#fragment`, by the rules above.
 //!
 //! ## Bare query, bare path
 //!
 //! [`redact_query`] applies the query rules to its whole input; a leading `?` is kept, and
-//! a `#` is part of a key or value (`url.query` holds no fragment). [`redact_path`] applies
-//! the path rules; a value holding `?`, `#` or `://`, or starting with `//`, is not a bare
-//! path and is redacted as [`redact_url`] would with default options.
+//! a `#` is part of a key or value (`url.query` holds no fragment). [`redact_path`] is
+//! [`redact_url`] with default options: a path starting with `/` is a relative reference,
+//! read with the path rules; a value holding `?` or `#`, or not starting with `/`, is read
+//! as any other value would be (so `users/alice%40example.com` goes by the fallback, which
+//! scrubs it segment by segment too).
 
 use std::borrow::Cow;
 
@@ -220,13 +236,10 @@ pub fn redact_path<'a>(
     text: &dyn TextScrubber,
     counts: &mut Counts,
 ) -> Cow<'a, str> {
-    if path.contains(['?', '#']) || path.contains("://") || path.starts_with("//") {
-        return redact_url(path, &UrlOptions::default(), text, counts);
-    }
-    let opts = UrlOptions::default();
-    let mut r = Redactor::new(path, &opts, text, counts);
-    r.path(0, path.len(), PATH_SEGMENT);
-    r.out.finish()
+    // A path starting with '/' is a relative reference, which `redact_url` reads as exactly
+    // this path; anything else is read as `redact_url` reads it, so the two never disagree
+    // and the output is idempotent like `redact_url`'s.
+    redact_url(path, &UrlOptions::default(), text, counts)
 }
 
 fn is_ws(c: char) -> bool {
@@ -237,9 +250,10 @@ fn is_ws(c: char) -> bool {
 /// holds what would otherwise be read as structure when the output is redacted again.
 const PATH_SEGMENT: &[u8] = b"%/?#";
 const FALLBACK_SEGMENT: &[u8] = b"%/?#=@";
-const QUERY_KEY: &[u8] = b"%&;=#?";
-const QUERY_VALUE: &[u8] = b"%&;#?";
-const FRAGMENT_TEXT: &[u8] = b"%=";
+const FALLBACK_SEGMENT_WITH_EQUALS: &[u8] = b"%/?#@";
+const QUERY_KEY: &[u8] = b"%&;=#?/@ ";
+const QUERY_VALUE: &[u8] = b"%&;#?@ ";
+const FRAGMENT_TEXT: &[u8] = b"%=@ ";
 
 struct Redactor<'a, 'o> {
     src: &'a str,
@@ -247,6 +261,9 @@ struct Redactor<'a, 'o> {
     opts: &'o UrlOptions,
     text: &'o dyn TextScrubber,
     counts: &'o mut Counts,
+    /// No key is allow-listed: set after a userinfo holding `?` or `#`, where a kept value
+    /// holding `?` would be read differently on a second pass.
+    no_safe_keys: bool,
 }
 
 impl<'a, 'o> Redactor<'a, 'o> {
@@ -262,6 +279,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
             opts,
             text,
             counts,
+            no_safe_keys: false,
         }
     }
 
@@ -285,7 +303,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
         } else {
             return self.fallback(s, e);
         };
-        let mut pos = s;
+        let (mut pos, mut spanned) = (s, false);
         if let Some(a) = authority {
             let Some(auth) = parse_authority(self.src, a, e) else {
                 return self.fallback(s, e);
@@ -293,21 +311,39 @@ impl<'a, 'o> Redactor<'a, 'o> {
             self.out.keep(s, a);
             pos = a;
             if let Some(at) = auth.userinfo_end {
-                self.userinfo(a, at);
+                spanned = self.src[a..at].contains(['?', '#']);
+                self.no_safe_keys = spanned;
+                self.userinfo(a, at, true);
                 pos = at;
             }
             self.out.keep(pos, auth.host_end);
             pos = auth.host_end;
         }
         let path_end = self.find(pos, e, b"?#");
+        if spanned && self.src[pos..path_end].contains('=') {
+            // Read by RFC 3986, the query began inside the userinfo: the path is query.
+            return self.query_then_fragment(pos, e);
+        }
         self.path(pos, path_end, PATH_SEGMENT);
         self.tail(path_end, e);
     }
 
-    /// Userinfo `s..at`, `at` being its `@` (not written here).
-    fn userinfo(&mut self, s: usize, at: usize) {
+    /// `s..e` is a query up to its first `#`, then a fragment.
+    fn query_then_fragment(&mut self, s: usize, e: usize) {
+        let qe = self.find(s, e, b"#");
+        self.query(s, qe);
+        if qe < e {
+            self.out.keep(qe, qe + 1);
+            self.fragment(qe + 1, e);
+        }
+    }
+
+    /// Userinfo `s..at`, `at` being its `@` (not written here). An empty one is kept in a
+    /// URL; in text that is not a URL it is replaced too, so that the second pass finds
+    /// `REDACTED:REDACTED@` and reads the rest the same way.
+    fn userinfo(&mut self, s: usize, at: usize, keep_empty: bool) {
         let info = &self.src[s..at];
-        if info.is_empty() || info == REDACTED_USERINFO {
+        if (keep_empty && info.is_empty()) || info == REDACTED_USERINFO {
             self.out.keep(s, at);
         } else {
             self.out.push_new(REDACTED_USERINFO);
@@ -331,34 +367,48 @@ impl<'a, 'o> Redactor<'a, 'o> {
         }
     }
 
-    /// Text that is not a URL (see "Not a URL" in the module docs).
+    /// Text that is not a URL (see "Not a URL" in the module docs). Every decision here
+    /// reads only the first segment of some stretch (text before a `/`, `?`, `#` or
+    /// `=`), which redaction changes only through encoding those very characters, so the
+    /// output reads the same way again.
     fn fallback(&mut self, s: usize, e: usize) {
-        let head_end = self.find(s, e, b"?#");
-        let (prefix_end, region_end) = match self.src[s..head_end].find("//") {
-            Some(i) => {
-                let p = s + i + 2;
-                (p, self.find(p, e, b"/"))
+        let first = self.find(s, e, b"/?#=");
+        let double_slash = self.src[first..e].starts_with("//").then_some(first + 2);
+        let (prefix_end, at) = match double_slash {
+            Some(p) => (p, userinfo_end(self.src, p, e)),
+            None => {
+                let region_end = self.find(s, e, b"/?#=");
+                (s, self.src[s..region_end].rfind('@').map(|i| s + i))
             }
-            None => (s, self.find(s, e, b"/?#")),
         };
-        let mut rest = s;
-        if let Some(i) = self.src[prefix_end..region_end].rfind('@') {
-            let at = prefix_end + i;
+        let (mut rest, mut spanned) = (s, false);
+        if let Some(at) = at {
+            spanned = self.src[prefix_end..at].contains(['?', '#']);
+            self.no_safe_keys = spanned;
             self.path(s, prefix_end, FALLBACK_SEGMENT);
-            self.userinfo(prefix_end, at);
+            self.userinfo(prefix_end, at, false);
             self.out.keep(at, at + 1);
             rest = at + 1;
-        }
-        let h_end = self.find(rest, e, b"?#");
-        let h = &self.src[rest..h_end];
-        if h.contains('=') && !h.contains('/') {
-            let qe = self.find(rest, e, b"#");
-            self.query(rest, qe);
-            if qe < e {
-                self.out.keep(qe, qe + 1);
-                self.fragment(qe + 1, e);
+        } else if let Some(p) = double_slash {
+            // No '@', but an authority that is no host:port and holds ':' may be `user:pw`
+            // with a '?', '#' or '=' in the password: it goes whole.
+            let auth_end = self.find(p, e, b"/?#=");
+            if has_colon_outside_brackets(&self.src[p..auth_end]) {
+                self.path(s, p, FALLBACK_SEGMENT);
+                self.userinfo(p, auth_end, false);
+                rest = auth_end;
             }
+        }
+        let eq = self.find(rest, e, b"=");
+        let bare_query = if spanned {
+            eq < self.find(rest, e, b"?#")
         } else {
+            eq < self.find(rest, e, b"/?#")
+        };
+        if bare_query {
+            self.query_then_fragment(rest, e);
+        } else {
+            let h_end = self.find(rest, e, b"?#");
             self.path(rest, h_end, FALLBACK_SEGMENT);
             self.tail(h_end, e);
         }
@@ -369,6 +419,13 @@ impl<'a, 'o> Redactor<'a, 'o> {
         let mut pos = s;
         loop {
             let seg_end = self.find(pos, e, b"/");
+            // A segment's own '=' stays raw (decisions read where the first one is); a
+            // segment without one gets no new one.
+            let escape = if escape == FALLBACK_SEGMENT && self.src[pos..seg_end].contains('=') {
+                FALLBACK_SEGMENT_WITH_EQUALS
+            } else {
+                escape
+            };
             self.component(pos, seg_end, escape);
             if seg_end == e {
                 break;
@@ -413,7 +470,7 @@ impl<'a, 'o> Redactor<'a, 'o> {
         }
         if SIGNATURE_KEYS.contains(&key) {
             self.replace_value(eq + 1, e, REDACTED_SIGNATURE, Kind::UrlSignature);
-        } else if self.opts.is_safe(key) {
+        } else if !self.no_safe_keys && self.opts.is_safe(key) {
             self.component(eq + 1, e, QUERY_VALUE);
         } else {
             self.replace_value(eq + 1, e, REDACTED_VALUE, Kind::QueryParam);
@@ -439,6 +496,20 @@ impl<'a, 'o> Redactor<'a, 'o> {
     }
 }
 
+/// Whether `s` holds a `:` outside `[…]`: not inside an IPv6 literal, a mask marker
+/// (`[REDACTED:email]`) or a pseudonym (`[email:…]`), which a scrubber may have written.
+fn has_colon_outside_brackets(s: &str) -> bool {
+    let mut depth = 0usize;
+    s.bytes().any(|c| {
+        match c {
+            b'[' => depth += 1,
+            b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        c == b':' && depth == 0
+    })
+}
+
 /// The length of a `scheme` (or `jdbc:postgresql`) directly followed by `://`.
 fn scheme_len(s: &str) -> Option<usize> {
     let end = s.find("://")?;
@@ -458,30 +529,43 @@ struct Authority {
 
 /// The authority starting at `a` (after `//`), or `None` if its host or port is invalid.
 fn parse_authority(src: &str, a: usize, e: usize) -> Option<Authority> {
-    let b = src.as_bytes();
-    let find = |s: usize, set: &[u8]| {
-        b[s..e]
-            .iter()
-            .position(|c| set.contains(c))
-            .map_or(e, |i| s + i)
-    };
-    let slash = find(a, b"/");
-    let mut userinfo_end = src[a..slash].rfind('@').map(|i| a + i);
-    if let Some(at) = userinfo_end {
-        let lenient = !src[a..at]
-            .bytes()
-            .any(|c| matches!(c, b'=' | b'&') || c.is_ascii_whitespace());
-        if !lenient {
-            let rfc_end = find(a, b"/?#");
-            userinfo_end = src[a..rfc_end].rfind('@').map(|i| a + i);
-        }
-    }
+    let userinfo_end = userinfo_end(src, a, e);
     let host_start = userinfo_end.map_or(a, |at| at + 1);
-    let host_end = find(host_start, b"/?#");
+    let host_end = src.as_bytes()[host_start..e]
+        .iter()
+        .position(|c| matches!(c, b'/' | b'?' | b'#'))
+        .map_or(e, |i| host_start + i);
     valid_host_port(&src[host_start..host_end]).then_some(Authority {
         userinfo_end,
         host_end,
     })
+}
+
+/// The `@` ending the userinfo of an authority starting at `a`: `REDACTED:REDACTED@` if
+/// the authority starts with it; otherwise the later of (1) the last `@` before the first
+/// `=` and before the first `/` that precedes any `?` or `#` (a `/` past them belongs to a
+/// query key or fragment, text the scrubber may rewrite), and (2) the last `@` before the
+/// first `/`, `?` or `#` (RFC 3986). Text before the first `=` holds no value, and a
+/// scrubbed key or segment never gains an `@` (it is encoded), so redacting never moves a
+/// userinfo that was not found into sight: the output reads the same way again.
+fn userinfo_end(src: &str, a: usize, e: usize) -> Option<usize> {
+    let rest = &src[a..e];
+    if rest.starts_with(REDACTED_USERINFO) && rest[REDACTED_USERINFO.len()..].starts_with('@') {
+        return Some(a + REDACTED_USERINFO.len());
+    }
+    let (mut past_query, mut scanned) = (false, None);
+    for (i, c) in rest.bytes().enumerate() {
+        match c {
+            b'/' if !past_query => break,
+            b'=' => break,
+            b'?' | b'#' => past_query = true,
+            b'@' => scanned = Some(a + i),
+            _ => {}
+        }
+    }
+    let rfc_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let rfc = rest[..rfc_end].rfind('@').map(|i| a + i);
+    scanned.max(rfc)
 }
 
 fn valid_host_port(hp: &str) -> bool {

@@ -67,3 +67,52 @@ fn the_counter_sees_allocations() {
     });
     assert!(info.count_total >= 1, "allocation counter is not installed");
 }
+
+#[test]
+fn unchanged_urls_and_ips_are_returned_without_allocating() {
+    use scrim_redact::ip::{IpMode, redact_ip};
+    use scrim_redact::url::{UrlOptions, redact_path, redact_query, redact_url};
+    use scrim_redact::{Counts, NoScrub};
+
+    let opts = UrlOptions::with_safe_query_keys(["page"]);
+    let urls = [
+        "https://api.example.com/v1/orders/42?id=?&page=2&sig=REDACTED#top",
+        "https://REDACTED:REDACTED@[2001:db8::1]:8443/a%20b/c?x=#y=?",
+        "/users/%7Bid%7D/orders?status=?",
+        "postgres://db.internal:5432/orders?sslmode=?",
+    ];
+    for url in urls {
+        let mut counts = Counts::default();
+        let mut output = None;
+        let info = allocation_counter::measure(|| {
+            output = Some(redact_url(url, &opts, &NoScrub, &mut counts));
+        });
+        assert!(
+            matches!(output, Some(Cow::Borrowed(o)) if o == url),
+            "{url}"
+        );
+        assert_eq!(
+            info.count_total, 0,
+            "{url}: {} allocation(s)",
+            info.count_total
+        );
+    }
+    let mut counts = Counts::default();
+    let info = allocation_counter::measure(|| {
+        let q = redact_query("?a=?&page=3&b", &opts, &NoScrub, &mut counts);
+        let p = redact_path("/api/v1/users/a%40b/orders", &NoScrub, &mut counts);
+        assert!(matches!((q, p), (Cow::Borrowed(_), Cow::Borrowed(_))));
+    });
+    assert_eq!(info.count_total, 0);
+    for value in [
+        "203.0.113.0",
+        "10.1.2.0:8080, [2001:db8::]:443",
+        "api.example.com",
+    ] {
+        let info = allocation_counter::measure(|| {
+            let out = redact_ip(value, IpMode::Mask, None, &mut counts);
+            assert!(matches!(out, Some(Cow::Borrowed(_))), "{value}");
+        });
+        assert_eq!(info.count_total, 0, "{value}");
+    }
+}

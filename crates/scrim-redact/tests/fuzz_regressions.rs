@@ -1,11 +1,21 @@
 //! Replays inputs the coverage-guided fuzzer once failed on (`fuzz/regressions/`), with
-//! the same checks as the fuzz target `sql_obfuscate`: no panic, idempotent output.
+//! the same checks as the fuzz targets: `sql_obfuscate-*` (no panic, idempotent output)
+//! and `url-*` (the target's own checks, `fuzz/checks/url.rs`).
 //! `SCRIM_FUZZ_REPLAY_DIR` points it at another folder (for example fuzz/artifacts/…).
 
 use std::fs;
 use std::path::PathBuf;
 
 use scrim_redact::sql::{Dialect, SqlOptions, obfuscate, summarize};
+
+#[path = "../../../fuzz/checks/url.rs"]
+mod url_checks;
+
+fn replay_dir() -> PathBuf {
+    std::env::var_os("SCRIM_FUZZ_REPLAY_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions"))
+}
 
 /// The fuzz target's input layout: byte 0 picks the dialect, byte 1 flips options.
 fn options(dialect: u8, flips: u8) -> SqlOptions {
@@ -25,11 +35,7 @@ fn options(dialect: u8, flips: u8) -> SqlOptions {
 
 #[test]
 fn fuzz_regressions_stay_fixed() {
-    let dir = std::env::var_os("SCRIM_FUZZ_REPLAY_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/regressions")
-        });
+    let dir = replay_dir();
     let mut failures = Vec::new();
     let mut replayed = 0;
     for entry in fs::read_dir(&dir).expect("regressions folder") {
@@ -59,6 +65,40 @@ fn fuzz_regressions_stay_fixed() {
     assert!(
         failures.is_empty(),
         "{} not idempotent:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn url_fuzz_regressions_stay_fixed() {
+    let dir = replay_dir();
+    let mut failures = Vec::new();
+    let mut replayed = 0;
+    for entry in fs::read_dir(&dir).expect("regressions folder") {
+        let path = entry.expect("entry").path();
+        // `url-*` here, or anything in a replayed fuzz/artifacts/url/.
+        let named = path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("url-"));
+        if !named && !path.to_string_lossy().contains("artifacts/url/") {
+            continue;
+        }
+        let data = fs::read(&path).expect("readable");
+        replayed += 1;
+        if let Err(panic) = std::panic::catch_unwind(|| url_checks::check(&data)) {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            failures.push(format!("{}: {message}", path.display()));
+        }
+    }
+    println!("replayed {replayed} url fuzz inputs from {}", dir.display());
+    assert!(
+        failures.is_empty(),
+        "{} failed:\n{}",
         failures.len(),
         failures.join("\n")
     );

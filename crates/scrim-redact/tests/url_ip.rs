@@ -325,15 +325,32 @@ fn not_a_url_is_redacted_more() {
             "mailto:alice@example.com?subject=hi",
             "REDACTED:REDACTED@example.com?subject=?",
         ),
-        ("http://exa mple.com/a?b=c", "http://exa mple.com/a?b=?"),
         ("token=abc123&x=1", "token=?&x=?"),
         (
             "not a url with token=abc123 and password=x",
             "not a url with token=?",
         ),
-        ("http://host:8o/x?y=z", "http://host:8o/x?y=?"),
-        ("http://u:p?a=b@host/x", "http://REDACTED:REDACTED@host/x"),
+        ("http://host:8o/x?y=z", "http://REDACTED:REDACTED/x?y=?"),
+        ("http://u:p?a=b@h/x", "http://REDACTED:REDACTED?a=?"),
+        ("http://a=b@h?c@d", "http://REDACTED:REDACTED@h?c@d"),
+        ("http://h?a=/&b@c", "http://h?a=?&b@c"),
+        ("http://exa mple.com/a?b=c", "http://exa mple.com/a?b=?"),
         ("search?q=OpenTelemetry#SemConv", "search?q=?#SemConv"),
+        // A '?' in a password: what RFC 3986 reads as query loses its values either way
+        // (fuzz/regressions/url-*password-question-mark-hides-query*).
+        ("http://u:p?w@h/k=abc", "http://REDACTED:REDACTED@h/k=?"),
+        (
+            "http://u:p?w@h/k=abc&x=1#f=2",
+            "http://REDACTED:REDACTED@h/k=?&x=?#f=?",
+        ),
+        (
+            "http://bad host?s@h/a=abc",
+            "http://REDACTED:REDACTED@h/a=?",
+        ),
+        (
+            "http://u:p?w@h/a/b?c=d",
+            "http://REDACTED:REDACTED@h/a/b?c=?",
+        ),
         ("see alice@example.com", "REDACTED:REDACTED@example.com"),
         ("plain words", "plain words"),
         ("http:", "http:"),
@@ -661,7 +678,9 @@ proptest! {
         let opts = UrlOptions::with_safe_query_keys([k0.as_str()]);
         let out = redact_url(&s, &opts, &NoScrub, &mut counts);
         let signature = ["AWSAccessKeyId", "Signature", "sig", "X-Goog-Signature"].contains(&k0.as_str());
-        prop_assert_eq!(out.contains(v0.as_str()), !signature, "{} → {}", s, out);
+        // After a password holding '?' or '#' no key is allow-listed (module docs).
+        let spanned = with_authority && user.is_some() && pass.as_ref().is_some_and(|p| p.contains(['?', '#']));
+        prop_assert_eq!(out.contains(v0.as_str()), !signature && !spanned, "{} → {}", s, out);
     }
 
     #[test]
