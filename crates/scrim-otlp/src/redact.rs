@@ -82,10 +82,10 @@ pub fn redact_traces(req: &mut ExportTraceServiceRequest, r: &Redactor) -> Count
                 let dialect = db_system(&span.attributes);
                 redact_span_name(&mut span.name, dialect.as_deref(), r, &mut c);
                 redact_attributes(&mut span.attributes, r, &mut c);
-                if let Some(status) = span.status.as_mut() {
-                    if let Some(n) = changed(&status.message, r.text(&status.message, &mut c)) {
-                        status.message = n;
-                    }
+                if let Some(status) = span.status.as_mut()
+                    && let Some(n) = changed(&status.message, r.text(&status.message, &mut c))
+                {
+                    status.message = n;
                 }
                 for event in &mut span.events {
                     if let Some(n) = changed(&event.name, r.text(&event.name, &mut c)) {

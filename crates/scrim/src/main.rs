@@ -41,7 +41,7 @@ enum Command {
     /// environment variable (`SCRIM_UPSTREAM`, `SCRIM_QUEUE_MAX_BYTES`, …); a flag beats
     /// the environment, which beats the file. Secrets (`SCRIM_API_KEY`,
     /// `SCRIM_PSEUDONYM_KEY`) come from the environment or the file, never from flags.
-    Agent(AgentArgs),
+    Agent(Box<AgentArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -266,7 +266,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Redact(redact) => run_redact(redact),
-        Command::Agent(args) => run_agent(args),
+        Command::Agent(args) => run_agent(*args),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
@@ -413,7 +413,6 @@ fn explain(redactor: &Redactor, lines: bool) -> io::Result<()> {
     } else {
         write(None, strip_final_newline(&text))?;
     }
-    drop(write);
     out.flush()
 }
 
