@@ -31,6 +31,7 @@ rotel=${ROTEL:-$(python3 -c 'import os, rotel; print(os.path.join(os.path.dirnam
 blackhole_addr=127.0.0.1:14318
 http_addr=127.0.0.1:24318
 grpc_addr=127.0.0.1:24317
+metrics_addr=127.0.0.1:29464
 data=$(mktemp -d)
 pids=()
 cleanup() {
@@ -58,7 +59,7 @@ scrim | scrim-nogzip)
     extra=()
     [ "$target" = scrim-nogzip ] && extra=(--gzip false)
     taskset -c "$core" "$scrim" agent --upstream "http://$blackhole_addr" --allow-http-fallback \
-        --mode cloud --otlp-http "$http_addr" --otlp-grpc "$grpc_addr" --metrics 127.0.0.1:0 \
+        --mode cloud --otlp-http "$http_addr" --otlp-grpc "$grpc_addr" --metrics "$metrics_addr" \
         --data-dir "$data" "${extra[@]}" 2>"$data/collector.log" &
     ;;
 rotel-blackhole)
@@ -79,6 +80,22 @@ collector=$!
 pids+=("$collector")
 wait_port "$http_addr"
 
+started=$(date +%s.%N)
 result=$(taskset -c "$load_core" "$load" --target "$http_addr" --connections "$connections" --seconds "$seconds")
+drained=""
+if [[ $target == scrim* ]]; then
+    # Scrim acknowledges once a request is on disk and forwards from there: the sustained
+    # rate is everything received divided by the time until the queue is empty again.
+    metric() { curl -s "http://$metrics_addr/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+    while :; do
+        received=$(metric 'scrim_agent_received_items_total{signal="traces"}')
+        exported=$(metric 'scrim_agent_exported_items_total{signal="traces"}')
+        [ "$received" = "$exported" ] && break
+        sleep 0.2
+    done
+    finished=$(date +%s.%N)
+    drained=$(awk -v n="$received" -v a="$started" -v b="$finished" \
+        'BEGIN {printf " forwarded=%d end_to_end_spans_per_sec=%.0f (until the queue drained, %.1fs)", n, n / (b - a), b - a}')
+fi
 hwm=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$collector/status")
-echo "$target: $result peak_rss=$hwm (collector on core $core, load on core $load_core)"
+echo "$target: $result$drained peak_rss=$hwm (collector on core $core, load on core $load_core)"

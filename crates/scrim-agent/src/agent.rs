@@ -16,9 +16,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use prost::Message;
-use scrim_otlp::proto::{
-    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
-};
 use scrim_otlp::{
     Accepted, Batch, BoxFuture, ClientIdentity, Credential, ExportOutcome, Exporter,
     ExporterConfig, Protocol, Receivers, ReceiversConfig, RequestContext, Signal, Sink, SinkError,
@@ -30,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{AgentConfig, ModeSetting, OverflowSetting, UpstreamProtocol};
 use crate::metrics::{self, Metrics};
-use crate::queue::{DiskQueue, Overflow, QueueConfig, QueueError, Record};
+use crate::queue::{DiskQueue, Overflow, QueueConfig, QueueError, Record, RecordId};
 
 /// Why the agent could not start.
 #[derive(Debug)]
@@ -369,31 +366,46 @@ impl Sink for AgentSink {
     }
 }
 
-/// A queue record: one byte naming the signal, then the protobuf request.
+/// A queue record: one byte naming the signal (`T`, `L`, `M`), the number of items as a
+/// u64 little-endian, then the protobuf `Export*ServiceRequest`, exactly the body the
+/// forwarder sends upstream over OTLP/HTTP. Records written by the first version hold a
+/// lowercase tag (`t`, `l`, `m`) and the protobuf directly; they are still read.
 fn encode_record(batch: &Batch) -> Vec<u8> {
-    let (tag, body) = match batch {
-        Batch::Traces(t) => (b't', t.encode_to_vec()),
-        Batch::Logs(l) => (b'l', l.encode_to_vec()),
-        Batch::Metrics(m) => (b'm', m.encode_to_vec()),
-    };
-    let mut out = Vec::with_capacity(body.len() + 1);
-    out.push(tag);
-    out.extend_from_slice(&body);
-    out
+    fn record(tag: u8, items: u64, message: &impl Message) -> Vec<u8> {
+        let mut out = Vec::with_capacity(RECORD_HEADER + message.encoded_len());
+        out.push(tag);
+        out.extend_from_slice(&items.to_le_bytes());
+        // Encoding into a Vec with enough room cannot fail.
+        let _ = message.encode(&mut out);
+        out
+    }
+    let items = batch.item_count();
+    match batch {
+        Batch::Traces(t) => record(b'T', items, t),
+        Batch::Logs(l) => record(b'L', items, l),
+        Batch::Metrics(m) => record(b'M', items, m),
+    }
 }
 
-fn decode_record(payload: &[u8]) -> Option<Batch> {
-    let (tag, body) = payload.split_first()?;
-    match tag {
-        b't' => ExportTraceServiceRequest::decode(body)
-            .ok()
-            .map(Batch::Traces),
-        b'l' => ExportLogsServiceRequest::decode(body).ok().map(Batch::Logs),
-        b'm' => ExportMetricsServiceRequest::decode(body)
-            .ok()
-            .map(Batch::Metrics),
-        _ => None,
+/// Tag and item count before the protobuf in a current record.
+const RECORD_HEADER: usize = 9;
+
+/// What a queue record holds: its signal, its item count, and where its protobuf starts.
+fn record_header(payload: &[u8]) -> Option<(Signal, u64, usize)> {
+    let (&tag, rest) = payload.split_first()?;
+    let signal = match tag.to_ascii_lowercase() {
+        b't' => Signal::Traces,
+        b'l' => Signal::Logs,
+        b'm' => Signal::Metrics,
+        _ => return None,
+    };
+    if tag.is_ascii_lowercase() {
+        // First-version record: the count is only known by decoding.
+        let items = Batch::decode(signal, rest)?.item_count();
+        return Some((signal, items, 1));
     }
+    let count: [u8; 8] = rest.get(..8)?.try_into().ok()?;
+    Some((signal, u64::from_le_bytes(count), RECORD_HEADER))
 }
 
 /// The forwarder: queue ▸ exporter, in order, acknowledging what the upstream settled.
@@ -427,20 +439,22 @@ async fn forward(
                 _ = stop.changed() => return,
             }
         }
-        let mut settled: Option<Record> = None;
+        let mut settled: Option<RecordId> = None;
         let mut outage = false;
-        for record in records {
-            let Some(batch) = decode_record(&record.payload) else {
+        for Record { id, payload } in records {
+            let Some((signal, items, start)) = record_header(&payload) else {
                 metrics.corrupt_records.fetch_add(1, Relaxed);
                 tracing::error!("skipping an unreadable disk queue record");
-                settled = Some(record);
+                settled = Some(id);
                 continue;
             };
+            // The record holds the request as the upstream receives it: no decode, no
+            // re-encode (over gRPC the exporter decodes it).
+            let body = bytes::Bytes::from(payload).slice(start..);
             let outcome = tokio::select! {
-                o = exporter.export(&batch) => o,
+                o = exporter.export_encoded(signal, body) => o,
                 _ = stop.changed() => break,
             };
-            let (signal, items) = (batch.signal(), batch.item_count());
             match outcome {
                 ExportOutcome::Delivered { attempts } => {
                     metrics.exported.add(signal, items);
@@ -480,11 +494,11 @@ async fn forward(
                     break;
                 }
             }
-            settled = Some(record);
+            settled = Some(id);
         }
         if let Some(r) = settled {
             let q = Arc::clone(&queue);
-            match tokio::task::spawn_blocking(move || q.ack(r.id)).await {
+            match tokio::task::spawn_blocking(move || q.ack(r)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!("disk queue acknowledgement: {e}"),
                 Err(_) => return,
@@ -504,5 +518,44 @@ async fn forward(
 
 /// The signal a queue record holds, for tests and tools.
 pub fn record_signal(payload: &[u8]) -> Option<Signal> {
-    decode_record(payload).map(|b| b.signal())
+    record_header(payload).map(|(signal, _, _)| signal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scrim_otlp::proto::{ExportLogsServiceRequest, LogRecord, ResourceLogs, ScopeLogs};
+
+    fn two_logs() -> Batch {
+        Batch::Logs(ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord::default(), LogRecord::default()],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        })
+    }
+
+    #[test]
+    fn a_record_holds_the_upstream_body_and_its_count() {
+        let batch = two_logs();
+        let record = encode_record(&batch);
+        let (signal, items, start) = record_header(&record).unwrap();
+        assert_eq!((signal, items), (Signal::Logs, 2));
+        assert_eq!(&record[start..], batch.encode_to_vec().as_slice());
+        assert_eq!(record_signal(&record), Some(Signal::Logs));
+    }
+
+    #[test]
+    fn first_version_records_are_still_read() {
+        let batch = two_logs();
+        let mut old = vec![b'l'];
+        old.extend_from_slice(&batch.encode_to_vec());
+        assert_eq!(record_header(&old), Some((Signal::Logs, 2, 1)));
+        assert_eq!(record_header(b"x123"), None);
+        assert_eq!(record_header(b"T123"), None, "a count needs 8 bytes");
+        assert_eq!(record_header(b""), None);
+    }
 }

@@ -62,6 +62,9 @@ use crate::Batch;
 struct Walker<'r> {
     redactor: &'r Redactor,
     sensitive: RefCell<HashMap<String, bool>>,
+    /// `db.query.summary` of obfuscated statements: spans repeat the same few statement
+    /// shapes once their literals are gone.
+    summaries: RefCell<HashMap<(Dialect, String), String>>,
 }
 
 /// Names remembered per request at most (a request with more distinct names is checked
@@ -73,7 +76,22 @@ impl<'r> Walker<'r> {
         Walker {
             redactor,
             sensitive: RefCell::new(HashMap::new()),
+            summaries: RefCell::new(HashMap::new()),
         }
+    }
+
+    /// [`summarize`]`(sql, dialect).summary`, remembered.
+    fn summary(&self, sql: &str, dialect: Dialect) -> String {
+        let key = (dialect, sql.to_owned());
+        if let Some(known) = self.summaries.borrow().get(&key) {
+            return known.clone();
+        }
+        let summary = summarize(sql, dialect).summary;
+        let mut memo = self.summaries.borrow_mut();
+        if memo.len() < MEMO_KEYS {
+            memo.insert(key, summary.clone());
+        }
+        summary
     }
 
     /// [`SensitiveKeys::is_sensitive`](scrim_redact::keys::SensitiveKeys::is_sensitive),
@@ -320,7 +338,7 @@ fn attributes(attrs: &mut Vec<KeyValue>, r: &Walker<'_>, c: &mut Counts) {
                 .as_deref()
                 .map(Dialect::from_db_system)
                 .unwrap_or_default();
-            let s = summarize(s, dialect).summary;
+            let s = r.summary(s, dialect);
             if !s.is_empty() {
                 summary = Some(s);
             }
