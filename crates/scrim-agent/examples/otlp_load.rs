@@ -3,8 +3,8 @@
 //!
 //! ```text
 //! otlp_load --blackhole 127.0.0.1:14318
-//!     answers every POST with 200 and an empty protobuf response, reading and discarding
-//!     the body (no decoding, no decompression): the cheapest possible upstream.
+//!     answers every POST with 200 and an empty protobuf response; counts the spans it
+//!     received (gunzip and decode) and reports them at `GET /count` (`spans N`).
 //! otlp_load --target 127.0.0.1:4318 [--connections 8] [--spans 512] [--seconds 20]
 //!           [--warmup 3] [--gzip]
 //!     N connections (HTTP/1.1 keep-alive), each sending pre-encoded
@@ -91,32 +91,43 @@ fn main() {
     }
 }
 
-/// Reads and discards every request; answers 200 with an empty (valid) protobuf response.
+/// Reads every request and counts the spans of `/v1/traces` bodies (gunzipped when sent
+/// gzipped); answers 200 with an empty (valid) protobuf response. `GET /count` answers
+/// `spans N`, the total so far.
 async fn blackhole(addr: SocketAddr) {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .expect("blackhole listens");
     eprintln!("blackhole: listening on {}", listener.local_addr().unwrap());
-    let bytes = Arc::new(AtomicU64::new(0));
+    let spans = Arc::new(AtomicU64::new(0));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let bytes = Arc::clone(&bytes);
+        let spans = Arc::clone(&spans);
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
-                let bytes = Arc::clone(&bytes);
+                let spans = Arc::clone(&spans);
                 async move {
+                    if req.method() == hyper::Method::GET {
+                        let text = format!("spans {}\n", spans.load(Relaxed));
+                        return Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::from(text))));
+                    }
+                    let gzip = req
+                        .headers()
+                        .get("content-encoding")
+                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+                    let traces = req.uri().path() == "/v1/traces";
                     let body = req.into_body().collect().await?.to_bytes();
-                    bytes.fetch_add(body.len() as u64, Relaxed);
-                    Ok::<_, hyper::Error>(
-                        Response::builder()
-                            .status(StatusCode::OK)
-                            .header("content-type", "application/x-protobuf")
-                            .body(Full::new(Bytes::new()))
-                            .expect("response"),
-                    )
+                    if traces {
+                        spans.fetch_add(count_spans(&body, gzip), Relaxed);
+                    }
+                    Ok(Response::builder()
+                        .status(StatusCode::OK)
+                        .header("content-type", "application/x-protobuf")
+                        .body(Full::new(Bytes::new()))
+                        .expect("response"))
                 }
             });
             let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -124,6 +135,29 @@ async fn blackhole(addr: SocketAddr) {
                 .await;
         });
     }
+}
+
+fn count_spans(body: &[u8], gzip: bool) -> u64 {
+    use std::io::Read as _;
+    let mut inflated = Vec::new();
+    let raw = if gzip {
+        if flate2::read::GzDecoder::new(body)
+            .read_to_end(&mut inflated)
+            .is_err()
+        {
+            return 0;
+        }
+        &inflated[..]
+    } else {
+        body
+    };
+    scrim_otlp::proto::ExportTraceServiceRequest::decode(raw).map_or(0, |r| {
+        r.resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len() as u64)
+            .sum()
+    })
 }
 
 async fn load(o: Options) {

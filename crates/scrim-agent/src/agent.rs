@@ -43,6 +43,8 @@ impl std::error::Error for StartError {}
 
 /// Records read from the queue per round, and their payload budget.
 const PEEK_RECORDS: usize = 64;
+/// Export requests in flight at once.
+const FORWARD_WINDOW: usize = 4;
 const PEEK_BYTES: u64 = 8 << 20;
 /// The forwarder's wait between rounds while the upstream is away (after the exporter's
 /// own retries gave up), doubling up to the maximum.
@@ -408,7 +410,14 @@ fn record_header(payload: &[u8]) -> Option<(Signal, u64, usize)> {
     Some((signal, u64::from_le_bytes(count), RECORD_HEADER))
 }
 
-/// The forwarder: queue ▸ exporter, in order, acknowledging what the upstream settled.
+/// The forwarder: queue ▸ exporter, acknowledging in the queue what the upstream settled.
+///
+/// Each round peeks up to [`PEEK_RECORDS`] records and exports them with up to
+/// [`FORWARD_WINDOW`] requests in flight (an upstream across a network answers after a
+/// round trip; one request at a time would cap throughput at one request per round trip).
+/// Only the longest run of settled records from the head is acknowledged: a record after
+/// one that could not be delivered is sent again next round even if it went through, so
+/// delivery stays at least once and nothing is acknowledged before it was delivered.
 async fn forward(
     queue: Arc<DiskQueue>,
     exporter: Arc<Exporter>,
@@ -439,66 +448,54 @@ async fn forward(
                 _ = stop.changed() => return,
             }
         }
-        let mut settled: Option<RecordId> = None;
+        let ids: Vec<RecordId> = records.iter().map(|r| r.id).collect();
+        let mut settled = vec![false; records.len()];
         let mut outage = false;
-        for Record { id, payload } in records {
-            let Some((signal, items, start)) = record_header(&payload) else {
-                metrics.corrupt_records.fetch_add(1, Relaxed);
-                tracing::error!("skipping an unreadable disk queue record");
-                settled = Some(id);
+        let mut pending = records.into_iter().enumerate();
+        let mut in_flight = tokio::task::JoinSet::new();
+        loop {
+            while !outage && in_flight.len() < FORWARD_WINDOW {
+                let Some((i, Record { payload, .. })) = pending.next() else {
+                    break;
+                };
+                let Some((signal, items, start)) = record_header(&payload) else {
+                    metrics.corrupt_records.fetch_add(1, Relaxed);
+                    tracing::error!("skipping an unreadable disk queue record");
+                    settled[i] = true;
+                    continue;
+                };
+                // The record holds the request as the upstream receives it: no decode, no
+                // re-encode (over gRPC the exporter decodes it).
+                let body = bytes::Bytes::from(payload).slice(start..);
+                let exporter = Arc::clone(&exporter);
+                in_flight.spawn(async move {
+                    let outcome = exporter.export_encoded(signal, body).await;
+                    (i, signal, items, outcome)
+                });
+            }
+            let joined = tokio::select! {
+                j = in_flight.join_next() => j,
+                _ = stop.changed() => {
+                    in_flight.abort_all();
+                    return;
+                }
+            };
+            let Some(joined) = joined else { break };
+            let Ok((i, signal, items, outcome)) = joined else {
+                // A panicking export task: treat as not delivered.
+                outage = true;
                 continue;
             };
-            // The record holds the request as the upstream receives it: no decode, no
-            // re-encode (over gRPC the exporter decodes it).
-            let body = bytes::Bytes::from(payload).slice(start..);
-            let outcome = tokio::select! {
-                o = exporter.export_encoded(signal, body) => o,
-                _ = stop.changed() => break,
-            };
-            match outcome {
-                ExportOutcome::Delivered { attempts } => {
-                    metrics.exported.add(signal, items);
-                    metrics
-                        .retries
-                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
-                }
-                ExportOutcome::PartialSuccess {
-                    rejected, attempts, ..
-                } => {
-                    metrics.exported.add(signal, items.saturating_sub(rejected));
-                    metrics.rejected_upstream.add(signal, rejected.min(items));
-                    metrics
-                        .retries
-                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
-                }
-                ExportOutcome::Rejected { reason, attempts } => {
-                    tracing::warn!(
-                        signal = signal.as_str(),
-                        items,
-                        "upstream rejected a request for good: {reason}"
-                    );
-                    metrics.rejected_upstream.add(signal, items);
-                    metrics
-                        .retries
-                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
-                }
-                ExportOutcome::GaveUp {
-                    last_error,
-                    attempts,
-                } => {
-                    metrics
-                        .retries
-                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
-                    tracing::warn!("upstream unavailable, data stays queued: {last_error}");
-                    outage = true;
-                    break;
-                }
+            if record_outcome(&metrics, signal, items, outcome) {
+                settled[i] = true;
+            } else {
+                outage = true;
             }
-            settled = Some(id);
         }
-        if let Some(r) = settled {
-            let q = Arc::clone(&queue);
-            match tokio::task::spawn_blocking(move || q.ack(r)).await {
+        let prefix = settled.iter().take_while(|s| **s).count();
+        if prefix > 0 {
+            let (q, last) = (Arc::clone(&queue), ids[prefix - 1]);
+            match tokio::task::spawn_blocking(move || q.ack(last)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!("disk queue acknowledgement: {e}"),
                 Err(_) => return,
@@ -512,6 +509,45 @@ async fn forward(
             outage_wait = (outage_wait * 2).min(OUTAGE_WAIT_MAX);
         } else {
             outage_wait = OUTAGE_WAIT_MIN;
+        }
+    }
+}
+
+/// Counts one export's outcome; true when the record is settled (delivered, or refused
+/// for good), false when the upstream is unavailable and it must be sent again.
+fn record_outcome(metrics: &Metrics, signal: Signal, items: u64, outcome: ExportOutcome) -> bool {
+    let retries = |attempts: u32| u64::from(attempts.saturating_sub(1));
+    match outcome {
+        ExportOutcome::Delivered { attempts } => {
+            metrics.exported.add(signal, items);
+            metrics.retries.fetch_add(retries(attempts), Relaxed);
+            true
+        }
+        ExportOutcome::PartialSuccess {
+            rejected, attempts, ..
+        } => {
+            metrics.exported.add(signal, items.saturating_sub(rejected));
+            metrics.rejected_upstream.add(signal, rejected.min(items));
+            metrics.retries.fetch_add(retries(attempts), Relaxed);
+            true
+        }
+        ExportOutcome::Rejected { reason, attempts } => {
+            tracing::warn!(
+                signal = signal.as_str(),
+                items,
+                "upstream rejected a request for good: {reason}"
+            );
+            metrics.rejected_upstream.add(signal, items);
+            metrics.retries.fetch_add(retries(attempts), Relaxed);
+            true
+        }
+        ExportOutcome::GaveUp {
+            last_error,
+            attempts,
+        } => {
+            metrics.retries.fetch_add(retries(attempts), Relaxed);
+            tracing::warn!("upstream unavailable, data stays queued: {last_error}");
+            false
         }
     }
 }
