@@ -1,9 +1,10 @@
 //! The running agent: receivers ▸ policy ▸ disk queue ▸ forwarder ▸ upstream.
 //!
 //! An application's request is acknowledged only after it was redacted and its record is
-//! durable in the disk queue. The forwarder reads the queue in order, exports each record
-//! upstream (the exporter retries with backoff and honours `Retry-After`), and acknowledges
-//! it in the queue once the upstream has answered for good. When the upstream stays away,
+//! durable in the disk queue. The forwarder reads the queue in order, exports the records
+//! upstream with a few requests in flight (the exporter retries with backoff and honours
+//! `Retry-After`), and acknowledges in the queue the run of records from the head that the
+//! upstream has answered for good. When the upstream stays away,
 //! records wait on disk (bounded by `queue_max_bytes`) and the forwarder keeps trying;
 //! after a crash, whatever was not acknowledged upstream is sent again: delivery is at
 //! least once.
