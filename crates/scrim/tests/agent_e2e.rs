@@ -15,8 +15,8 @@
 //! - `plain_http_upstream_needs_the_flag` and `health_and_metrics_answer`: the command line
 //!   contract.
 //!
-//! The agent announces readiness on stderr with one line (documented in `scrim agent
-//! --help`'s source, `crates/scrim/src/main.rs`):
+//! The agent announces readiness on stderr with one line (printed by
+//! `crates/scrim/src/main.rs`, documented in ARCHITECTURE.md):
 //! `scrim agent: OTLP/gRPC A, OTLP/HTTP B, metrics http://C/metrics, mode M`.
 //! Every wait is on an event (that line, a count reaching its target, end of output); the
 //! deadlines are failsafes only.
