@@ -1,9 +1,10 @@
 //! The running agent: receivers ▸ policy ▸ disk queue ▸ forwarder ▸ upstream.
 //!
 //! An application's request is acknowledged only after it was redacted and its record is
-//! durable in the disk queue. The forwarder reads the queue in order, exports each record
-//! upstream (the exporter retries with backoff and honours `Retry-After`), and acknowledges
-//! it in the queue once the upstream has answered for good. When the upstream stays away,
+//! durable in the disk queue. The forwarder reads the queue in order, exports the records
+//! upstream with a few requests in flight (the exporter retries with backoff and honours
+//! `Retry-After`), and acknowledges in the queue the run of records from the head that the
+//! upstream has answered for good. When the upstream stays away,
 //! records wait on disk (bounded by `queue_max_bytes`) and the forwarder keeps trying;
 //! after a crash, whatever was not acknowledged upstream is sent again: delivery is at
 //! least once.
@@ -16,9 +17,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use prost::Message;
-use scrim_otlp::proto::{
-    ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest,
-};
 use scrim_otlp::{
     Accepted, Batch, BoxFuture, ClientIdentity, Credential, ExportOutcome, Exporter,
     ExporterConfig, Protocol, Receivers, ReceiversConfig, RequestContext, Signal, Sink, SinkError,
@@ -30,7 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{AgentConfig, ModeSetting, OverflowSetting, UpstreamProtocol};
 use crate::metrics::{self, Metrics};
-use crate::queue::{DiskQueue, Overflow, QueueConfig, QueueError, Record};
+use crate::queue::{DiskQueue, Overflow, QueueConfig, QueueError, Record, RecordId};
 
 /// Why the agent could not start.
 #[derive(Debug)]
@@ -46,6 +44,8 @@ impl std::error::Error for StartError {}
 
 /// Records read from the queue per round, and their payload budget.
 const PEEK_RECORDS: usize = 64;
+/// Export requests in flight at once.
+const FORWARD_WINDOW: usize = 4;
 const PEEK_BYTES: u64 = 8 << 20;
 /// The forwarder's wait between rounds while the upstream is away (after the exporter's
 /// own retries gave up), doubling up to the maximum.
@@ -369,34 +369,56 @@ impl Sink for AgentSink {
     }
 }
 
-/// A queue record: one byte naming the signal, then the protobuf request.
+/// A queue record: one byte naming the signal (`T`, `L`, `M`), the number of items as a
+/// u64 little-endian, then the protobuf `Export*ServiceRequest`, exactly the body the
+/// forwarder sends upstream over OTLP/HTTP. Records written by the first version hold a
+/// lowercase tag (`t`, `l`, `m`) and the protobuf directly; they are still read.
 fn encode_record(batch: &Batch) -> Vec<u8> {
-    let (tag, body) = match batch {
-        Batch::Traces(t) => (b't', t.encode_to_vec()),
-        Batch::Logs(l) => (b'l', l.encode_to_vec()),
-        Batch::Metrics(m) => (b'm', m.encode_to_vec()),
-    };
-    let mut out = Vec::with_capacity(body.len() + 1);
-    out.push(tag);
-    out.extend_from_slice(&body);
-    out
-}
-
-fn decode_record(payload: &[u8]) -> Option<Batch> {
-    let (tag, body) = payload.split_first()?;
-    match tag {
-        b't' => ExportTraceServiceRequest::decode(body)
-            .ok()
-            .map(Batch::Traces),
-        b'l' => ExportLogsServiceRequest::decode(body).ok().map(Batch::Logs),
-        b'm' => ExportMetricsServiceRequest::decode(body)
-            .ok()
-            .map(Batch::Metrics),
-        _ => None,
+    fn record(tag: u8, items: u64, message: &impl Message) -> Vec<u8> {
+        let mut out = Vec::with_capacity(RECORD_HEADER + message.encoded_len());
+        out.push(tag);
+        out.extend_from_slice(&items.to_le_bytes());
+        // Encoding into a Vec with enough room cannot fail.
+        let _ = message.encode(&mut out);
+        out
+    }
+    let items = batch.item_count();
+    match batch {
+        Batch::Traces(t) => record(b'T', items, t),
+        Batch::Logs(l) => record(b'L', items, l),
+        Batch::Metrics(m) => record(b'M', items, m),
     }
 }
 
-/// The forwarder: queue ▸ exporter, in order, acknowledging what the upstream settled.
+/// Tag and item count before the protobuf in a current record.
+const RECORD_HEADER: usize = 9;
+
+/// What a queue record holds: its signal, its item count, and where its protobuf starts.
+fn record_header(payload: &[u8]) -> Option<(Signal, u64, usize)> {
+    let (&tag, rest) = payload.split_first()?;
+    let signal = match tag.to_ascii_lowercase() {
+        b't' => Signal::Traces,
+        b'l' => Signal::Logs,
+        b'm' => Signal::Metrics,
+        _ => return None,
+    };
+    if tag.is_ascii_lowercase() {
+        // First-version record: the count is only known by decoding.
+        let items = Batch::decode(signal, rest)?.item_count();
+        return Some((signal, items, 1));
+    }
+    let count: [u8; 8] = rest.get(..8)?.try_into().ok()?;
+    Some((signal, u64::from_le_bytes(count), RECORD_HEADER))
+}
+
+/// The forwarder: queue ▸ exporter, acknowledging in the queue what the upstream settled.
+///
+/// Each round peeks up to [`PEEK_RECORDS`] records and exports them with up to
+/// [`FORWARD_WINDOW`] requests in flight (an upstream across a network answers after a
+/// round trip; one request at a time would cap throughput at one request per round trip).
+/// Only the longest run of settled records from the head is acknowledged: a record after
+/// one that could not be delivered is sent again next round even if it went through, so
+/// delivery stays at least once and nothing is acknowledged before it was delivered.
 async fn forward(
     queue: Arc<DiskQueue>,
     exporter: Arc<Exporter>,
@@ -427,64 +449,54 @@ async fn forward(
                 _ = stop.changed() => return,
             }
         }
-        let mut settled: Option<Record> = None;
+        let ids: Vec<RecordId> = records.iter().map(|r| r.id).collect();
+        let mut settled = vec![false; records.len()];
         let mut outage = false;
-        for record in records {
-            let Some(batch) = decode_record(&record.payload) else {
-                metrics.corrupt_records.fetch_add(1, Relaxed);
-                tracing::error!("skipping an unreadable disk queue record");
-                settled = Some(record);
+        let mut pending = records.into_iter().enumerate();
+        let mut in_flight = tokio::task::JoinSet::new();
+        loop {
+            while !outage && in_flight.len() < FORWARD_WINDOW {
+                let Some((i, Record { payload, .. })) = pending.next() else {
+                    break;
+                };
+                let Some((signal, items, start)) = record_header(&payload) else {
+                    metrics.corrupt_records.fetch_add(1, Relaxed);
+                    tracing::error!("skipping an unreadable disk queue record");
+                    settled[i] = true;
+                    continue;
+                };
+                // The record holds the request as the upstream receives it: no decode, no
+                // re-encode (over gRPC the exporter decodes it).
+                let body = bytes::Bytes::from(payload).slice(start..);
+                let exporter = Arc::clone(&exporter);
+                in_flight.spawn(async move {
+                    let outcome = exporter.export_encoded(signal, body).await;
+                    (i, signal, items, outcome)
+                });
+            }
+            let joined = tokio::select! {
+                j = in_flight.join_next() => j,
+                _ = stop.changed() => {
+                    in_flight.abort_all();
+                    return;
+                }
+            };
+            let Some(joined) = joined else { break };
+            let Ok((i, signal, items, outcome)) = joined else {
+                // A panicking export task: treat as not delivered.
+                outage = true;
                 continue;
             };
-            let outcome = tokio::select! {
-                o = exporter.export(&batch) => o,
-                _ = stop.changed() => break,
-            };
-            let (signal, items) = (batch.signal(), batch.item_count());
-            match outcome {
-                ExportOutcome::Delivered { attempts } => {
-                    metrics.exported.add(signal, items);
-                    metrics
-                        .retries
-                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
-                }
-                ExportOutcome::PartialSuccess {
-                    rejected, attempts, ..
-                } => {
-                    metrics.exported.add(signal, items.saturating_sub(rejected));
-                    metrics.rejected_upstream.add(signal, rejected.min(items));
-                    metrics
-                        .retries
-                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
-                }
-                ExportOutcome::Rejected { reason, attempts } => {
-                    tracing::warn!(
-                        signal = signal.as_str(),
-                        items,
-                        "upstream rejected a request for good: {reason}"
-                    );
-                    metrics.rejected_upstream.add(signal, items);
-                    metrics
-                        .retries
-                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
-                }
-                ExportOutcome::GaveUp {
-                    last_error,
-                    attempts,
-                } => {
-                    metrics
-                        .retries
-                        .fetch_add(u64::from(attempts.saturating_sub(1)), Relaxed);
-                    tracing::warn!("upstream unavailable, data stays queued: {last_error}");
-                    outage = true;
-                    break;
-                }
+            if record_outcome(&metrics, signal, items, outcome) {
+                settled[i] = true;
+            } else {
+                outage = true;
             }
-            settled = Some(record);
         }
-        if let Some(r) = settled {
-            let q = Arc::clone(&queue);
-            match tokio::task::spawn_blocking(move || q.ack(r.id)).await {
+        let prefix = settled.iter().take_while(|s| **s).count();
+        if prefix > 0 {
+            let (q, last) = (Arc::clone(&queue), ids[prefix - 1]);
+            match tokio::task::spawn_blocking(move || q.ack(last)).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!("disk queue acknowledgement: {e}"),
                 Err(_) => return,
@@ -502,7 +514,85 @@ async fn forward(
     }
 }
 
+/// Counts one export's outcome; true when the record is settled (delivered, or refused
+/// for good), false when the upstream is unavailable and it must be sent again.
+fn record_outcome(metrics: &Metrics, signal: Signal, items: u64, outcome: ExportOutcome) -> bool {
+    let retries = |attempts: u32| u64::from(attempts.saturating_sub(1));
+    match outcome {
+        ExportOutcome::Delivered { attempts } => {
+            metrics.exported.add(signal, items);
+            metrics.retries.fetch_add(retries(attempts), Relaxed);
+            true
+        }
+        ExportOutcome::PartialSuccess {
+            rejected, attempts, ..
+        } => {
+            metrics.exported.add(signal, items.saturating_sub(rejected));
+            metrics.rejected_upstream.add(signal, rejected.min(items));
+            metrics.retries.fetch_add(retries(attempts), Relaxed);
+            true
+        }
+        ExportOutcome::Rejected { reason, attempts } => {
+            tracing::warn!(
+                signal = signal.as_str(),
+                items,
+                "upstream rejected a request for good: {reason}"
+            );
+            metrics.rejected_upstream.add(signal, items);
+            metrics.retries.fetch_add(retries(attempts), Relaxed);
+            true
+        }
+        ExportOutcome::GaveUp {
+            last_error,
+            attempts,
+        } => {
+            metrics.retries.fetch_add(retries(attempts), Relaxed);
+            tracing::warn!("upstream unavailable, data stays queued: {last_error}");
+            false
+        }
+    }
+}
+
 /// The signal a queue record holds, for tests and tools.
 pub fn record_signal(payload: &[u8]) -> Option<Signal> {
-    decode_record(payload).map(|b| b.signal())
+    record_header(payload).map(|(signal, _, _)| signal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use scrim_otlp::proto::{ExportLogsServiceRequest, LogRecord, ResourceLogs, ScopeLogs};
+
+    fn two_logs() -> Batch {
+        Batch::Logs(ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord::default(), LogRecord::default()],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        })
+    }
+
+    #[test]
+    fn a_record_holds_the_upstream_body_and_its_count() {
+        let batch = two_logs();
+        let record = encode_record(&batch);
+        let (signal, items, start) = record_header(&record).unwrap();
+        assert_eq!((signal, items), (Signal::Logs, 2));
+        assert_eq!(&record[start..], batch.encode_to_vec().as_slice());
+        assert_eq!(record_signal(&record), Some(Signal::Logs));
+    }
+
+    #[test]
+    fn first_version_records_are_still_read() {
+        let batch = two_logs();
+        let mut old = vec![b'l'];
+        old.extend_from_slice(&batch.encode_to_vec());
+        assert_eq!(record_header(&old), Some((Signal::Logs, 2, 1)));
+        assert_eq!(record_header(b"x123"), None);
+        assert_eq!(record_header(b"T123"), None, "a count needs 8 bytes");
+        assert_eq!(record_header(b""), None);
+    }
 }

@@ -126,6 +126,22 @@ impl Batch {
             Batch::Metrics(r) => r.encode_to_vec(),
         }
     }
+
+    /// Decodes the OTLP protobuf `Export*ServiceRequest` of `signal`; `None` when the bytes
+    /// are not one.
+    pub fn decode(signal: Signal, protobuf: &[u8]) -> Option<Batch> {
+        match signal {
+            Signal::Traces => ExportTraceServiceRequest::decode(protobuf)
+                .ok()
+                .map(Batch::Traces),
+            Signal::Logs => ExportLogsServiceRequest::decode(protobuf)
+                .ok()
+                .map(Batch::Logs),
+            Signal::Metrics => ExportMetricsServiceRequest::decode(protobuf)
+                .ok()
+                .map(Batch::Metrics),
+        }
+    }
 }
 
 impl From<ExportTraceServiceRequest> for Batch {

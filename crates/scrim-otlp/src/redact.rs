@@ -42,6 +42,8 @@
 //! batch, resources, scopes and metrics included, are returned.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
+use std::collections::HashMap;
 
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -53,6 +55,66 @@ use scrim_redact::sql::{Dialect, summarize};
 use scrim_redact::{Counts, Kind, Redactor};
 
 use crate::Batch;
+
+/// One request's walk: the redactor, and the sensitivity of the attribute names met so
+/// far. A request repeats the same few dozen names on every item, and deciding whether a
+/// name is sensitive is otherwise the costliest step of the walk.
+struct Walker<'r> {
+    redactor: &'r Redactor,
+    sensitive: RefCell<HashMap<String, bool>>,
+    /// `db.query.summary` of obfuscated statements: spans repeat the same few statement
+    /// shapes once their literals are gone.
+    summaries: RefCell<HashMap<(Dialect, String), String>>,
+}
+
+/// Names remembered per request at most (a request with more distinct names is checked
+/// without memo past this).
+const MEMO_KEYS: usize = 4096;
+
+impl<'r> Walker<'r> {
+    fn new(redactor: &'r Redactor) -> Self {
+        Walker {
+            redactor,
+            sensitive: RefCell::new(HashMap::new()),
+            summaries: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// [`summarize`]`(sql, dialect).summary`, remembered.
+    fn summary(&self, sql: &str, dialect: Dialect) -> String {
+        let key = (dialect, sql.to_owned());
+        if let Some(known) = self.summaries.borrow().get(&key) {
+            return known.clone();
+        }
+        let summary = summarize(sql, dialect).summary;
+        let mut memo = self.summaries.borrow_mut();
+        if memo.len() < MEMO_KEYS {
+            memo.insert(key, summary.clone());
+        }
+        summary
+    }
+
+    /// [`SensitiveKeys::is_sensitive`](scrim_redact::keys::SensitiveKeys::is_sensitive),
+    /// remembered.
+    fn is_sensitive_key(&self, key: &str) -> bool {
+        if let Some(&known) = self.sensitive.borrow().get(key) {
+            return known;
+        }
+        let sensitive = self.redactor.sensitive_keys().is_sensitive(key);
+        let mut memo = self.sensitive.borrow_mut();
+        if memo.len() < MEMO_KEYS {
+            memo.insert(key.to_owned(), sensitive);
+        }
+        sensitive
+    }
+}
+
+impl std::ops::Deref for Walker<'_> {
+    type Target = Redactor;
+    fn deref(&self) -> &Redactor {
+        self.redactor
+    }
+}
 
 /// Prefix of the per-item count attributes.
 pub const COUNT_PREFIX: &str = "scrim.redacted.";
@@ -68,20 +130,21 @@ pub fn redact_batch(batch: &mut Batch, r: &Redactor) -> Counts {
 
 /// Redacts a trace export request in place.
 pub fn redact_traces(req: &mut ExportTraceServiceRequest, r: &Redactor) -> Counts {
+    let r = &Walker::new(r);
     let mut total = Counts::default();
     for rs in &mut req.resource_spans {
         if let Some(res) = rs.resource.as_mut() {
-            redact_attributes(&mut res.attributes, r, &mut total);
+            attributes(&mut res.attributes, r, &mut total);
         }
         for ss in &mut rs.scope_spans {
             if let Some(scope) = ss.scope.as_mut() {
-                redact_attributes(&mut scope.attributes, r, &mut total);
+                attributes(&mut scope.attributes, r, &mut total);
             }
             for span in &mut ss.spans {
                 let mut c = Counts::default();
                 let dialect = db_system(&span.attributes);
                 redact_span_name(&mut span.name, dialect.as_deref(), r, &mut c);
-                redact_attributes(&mut span.attributes, r, &mut c);
+                attributes(&mut span.attributes, r, &mut c);
                 if let Some(status) = span.status.as_mut()
                     && let Some(n) = changed(&status.message, r.text(&status.message, &mut c))
                 {
@@ -91,10 +154,10 @@ pub fn redact_traces(req: &mut ExportTraceServiceRequest, r: &Redactor) -> Count
                     if let Some(n) = changed(&event.name, r.text(&event.name, &mut c)) {
                         event.name = n;
                     }
-                    redact_attributes(&mut event.attributes, r, &mut c);
+                    attributes(&mut event.attributes, r, &mut c);
                 }
                 for link in &mut span.links {
-                    redact_attributes(&mut link.attributes, r, &mut c);
+                    attributes(&mut link.attributes, r, &mut c);
                 }
                 add_counts(&mut span.attributes, &c);
                 total.merge(&c);
@@ -106,14 +169,15 @@ pub fn redact_traces(req: &mut ExportTraceServiceRequest, r: &Redactor) -> Count
 
 /// Redacts a logs export request in place.
 pub fn redact_logs(req: &mut ExportLogsServiceRequest, r: &Redactor) -> Counts {
+    let r = &Walker::new(r);
     let mut total = Counts::default();
     for rl in &mut req.resource_logs {
         if let Some(res) = rl.resource.as_mut() {
-            redact_attributes(&mut res.attributes, r, &mut total);
+            attributes(&mut res.attributes, r, &mut total);
         }
         for sl in &mut rl.scope_logs {
             if let Some(scope) = sl.scope.as_mut() {
-                redact_attributes(&mut scope.attributes, r, &mut total);
+                attributes(&mut scope.attributes, r, &mut total);
             }
             for log in &mut sl.log_records {
                 let mut c = Counts::default();
@@ -122,7 +186,7 @@ pub fn redact_logs(req: &mut ExportLogsServiceRequest, r: &Redactor) -> Counts {
                 {
                     log.body = None;
                 }
-                redact_attributes(&mut log.attributes, r, &mut c);
+                attributes(&mut log.attributes, r, &mut c);
                 add_counts(&mut log.attributes, &c);
                 total.merge(&c);
             }
@@ -134,45 +198,46 @@ pub fn redact_logs(req: &mut ExportLogsServiceRequest, r: &Redactor) -> Counts {
 /// Redacts a metrics export request in place. Data points get no count attributes: an
 /// attribute would change the series a point belongs to.
 pub fn redact_metrics(req: &mut ExportMetricsServiceRequest, r: &Redactor) -> Counts {
+    let r = &Walker::new(r);
     let mut total = Counts::default();
     for rm in &mut req.resource_metrics {
         if let Some(res) = rm.resource.as_mut() {
-            redact_attributes(&mut res.attributes, r, &mut total);
+            attributes(&mut res.attributes, r, &mut total);
         }
         for sm in &mut rm.scope_metrics {
             if let Some(scope) = sm.scope.as_mut() {
-                redact_attributes(&mut scope.attributes, r, &mut total);
+                attributes(&mut scope.attributes, r, &mut total);
             }
             for metric in &mut sm.metrics {
                 let c = &mut total;
                 match metric.data.as_mut() {
                     Some(Data::Gauge(g)) => {
                         for p in &mut g.data_points {
-                            redact_attributes(&mut p.attributes, r, c);
+                            attributes(&mut p.attributes, r, c);
                             redact_exemplars(&mut p.exemplars, r, c);
                         }
                     }
                     Some(Data::Sum(s)) => {
                         for p in &mut s.data_points {
-                            redact_attributes(&mut p.attributes, r, c);
+                            attributes(&mut p.attributes, r, c);
                             redact_exemplars(&mut p.exemplars, r, c);
                         }
                     }
                     Some(Data::Histogram(h)) => {
                         for p in &mut h.data_points {
-                            redact_attributes(&mut p.attributes, r, c);
+                            attributes(&mut p.attributes, r, c);
                             redact_exemplars(&mut p.exemplars, r, c);
                         }
                     }
                     Some(Data::ExponentialHistogram(h)) => {
                         for p in &mut h.data_points {
-                            redact_attributes(&mut p.attributes, r, c);
+                            attributes(&mut p.attributes, r, c);
                             redact_exemplars(&mut p.exemplars, r, c);
                         }
                     }
                     Some(Data::Summary(s)) => {
                         for p in &mut s.data_points {
-                            redact_attributes(&mut p.attributes, r, c);
+                            attributes(&mut p.attributes, r, c);
                         }
                     }
                     None => {}
@@ -183,9 +248,9 @@ pub fn redact_metrics(req: &mut ExportMetricsServiceRequest, r: &Redactor) -> Co
     total
 }
 
-fn redact_exemplars(exemplars: &mut [Exemplar], r: &Redactor, c: &mut Counts) {
+fn redact_exemplars(exemplars: &mut [Exemplar], r: &Walker<'_>, c: &mut Counts) {
     for e in exemplars {
-        redact_attributes(&mut e.filtered_attributes, r, c);
+        attributes(&mut e.filtered_attributes, r, c);
     }
 }
 
@@ -251,6 +316,10 @@ fn db_system(attrs: &[KeyValue]) -> Option<String> {
 
 /// Redacts one attribute list in place: drops what the policy drops, rewrites the rest.
 pub fn redact_attributes(attrs: &mut Vec<KeyValue>, r: &Redactor, c: &mut Counts) {
+    attributes(attrs, &Walker::new(r), c);
+}
+
+fn attributes(attrs: &mut Vec<KeyValue>, r: &Walker<'_>, c: &mut Counts) {
     if attrs.is_empty() {
         return;
     }
@@ -269,7 +338,7 @@ pub fn redact_attributes(attrs: &mut Vec<KeyValue>, r: &Redactor, c: &mut Counts
                 .as_deref()
                 .map(Dialect::from_db_system)
                 .unwrap_or_default();
-            let s = summarize(s, dialect).summary;
+            let s = r.summary(s, dialect);
             if !s.is_empty() {
                 summary = Some(s);
             }
@@ -282,7 +351,12 @@ pub fn redact_attributes(attrs: &mut Vec<KeyValue>, r: &Redactor, c: &mut Counts
 }
 
 /// Rewrites one attribute; false when it must be dropped.
-fn redact_attribute(kv: &mut KeyValue, system: Option<&str>, r: &Redactor, c: &mut Counts) -> bool {
+fn redact_attribute(
+    kv: &mut KeyValue,
+    system: Option<&str>,
+    r: &Walker<'_>,
+    c: &mut Counts,
+) -> bool {
     let Some(value) = kv.value.as_mut() else {
         return true;
     };
@@ -318,7 +392,7 @@ fn redact_attribute(kv: &mut KeyValue, system: Option<&str>, r: &Redactor, c: &m
             Role::Body => r.body(s, c),
             _ => r.exception(s, c),
         }),
-        Role::Other if r.sensitive_keys().is_sensitive(&kv.key) => {
+        Role::Other if r.is_sensitive_key(&kv.key) => {
             replace_whole(value, r, c);
             true
         }
@@ -357,7 +431,7 @@ fn apply_strings(
 }
 
 /// The whole value replaced with a pseudonym of its text.
-fn pseudonymize(value: &mut AnyValue, r: &Redactor, c: &mut Counts) {
+fn pseudonymize(value: &mut AnyValue, r: &Walker<'_>, c: &mut Counts) {
     let Some(text) = value.value.as_ref().and_then(value_text) else {
         return;
     };
@@ -367,7 +441,7 @@ fn pseudonymize(value: &mut AnyValue, r: &Redactor, c: &mut Counts) {
 }
 
 /// The whole value replaced as a secret (its key is sensitive).
-fn replace_whole(value: &mut AnyValue, r: &Redactor, c: &mut Counts) {
+fn replace_whole(value: &mut AnyValue, r: &Walker<'_>, c: &mut Counts) {
     let Some(text) = value.value.as_ref().and_then(value_text) else {
         return;
     };
@@ -393,7 +467,7 @@ fn value_text(v: &Value) -> Option<String> {
 
 /// Detectors over every string in `value`, recursively; map entries under sensitive keys
 /// are replaced whole.
-fn redact_value(value: &mut AnyValue, r: &Redactor, c: &mut Counts) {
+fn redact_value(value: &mut AnyValue, r: &Walker<'_>, c: &mut Counts) {
     match value.value.as_mut() {
         Some(Value::StringValue(s)) => {
             if let Some(n) = changed(s, r.text(s, c)) {
@@ -408,7 +482,7 @@ fn redact_value(value: &mut AnyValue, r: &Redactor, c: &mut Counts) {
         Some(Value::KvlistValue(list)) => {
             for kv in &mut list.values {
                 let Some(v) = kv.value.as_mut() else { continue };
-                if r.sensitive_keys().is_sensitive(&kv.key) {
+                if r.is_sensitive_key(&kv.key) {
                     replace_whole(v, r, c);
                 } else {
                     redact_value(v, r, c);
@@ -437,7 +511,7 @@ fn redact_value(value: &mut AnyValue, r: &Redactor, c: &mut Counts) {
 
 /// A log body: JSON documents as bodies, other strings as text, structures recursively.
 /// False when the policy drops it.
-fn redact_body_value(value: &mut AnyValue, r: &Redactor, c: &mut Counts) -> bool {
+fn redact_body_value(value: &mut AnyValue, r: &Walker<'_>, c: &mut Counts) -> bool {
     if let Some(Value::StringValue(s)) = value.value.as_mut()
         && looks_like_json(s)
     {
@@ -460,7 +534,7 @@ fn looks_like_json(s: &str) -> bool {
 }
 
 /// A span name: SQL (on a database span) obfuscated, anything else through the detectors.
-fn redact_span_name(name: &mut String, system: Option<&str>, r: &Redactor, c: &mut Counts) {
+fn redact_span_name(name: &mut String, system: Option<&str>, r: &Walker<'_>, c: &mut Counts) {
     if system.is_some() && looks_like_sql(name) {
         match r.sql(name, system, c).map(|out| changed(name, out)) {
             Some(Some(n)) => *name = n,

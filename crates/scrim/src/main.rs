@@ -341,6 +341,8 @@ fn run_agent(args: AgentArgs) -> io::Result<()> {
         let agent = scrim_agent::Agent::start(&config)
             .await
             .map_err(|e| io::Error::other(e.to_string()))?;
+        // The readiness line: tests and scripts wait for it and parse it
+        // (tests/agent_e2e.rs); keep its format.
         eprintln!(
             "scrim agent: OTLP/gRPC {}, OTLP/HTTP {}, metrics http://{}/metrics, mode {:?}",
             agent

@@ -29,7 +29,7 @@ use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 
 use self::connect::Connector;
-use crate::model::{Batch, Credential};
+use crate::model::{Batch, Credential, Signal};
 use crate::proto::{
     ExportLogsServiceResponse, ExportMetricsServiceResponse, ExportTraceServiceResponse, RpcStatus,
 };
@@ -346,21 +346,56 @@ impl Exporter {
     /// `Retry-After` header or `RetryInfo` asks, until the policy's `max_elapsed` budget
     /// would be exceeded.
     pub async fn export(&self, batch: &Batch) -> ExportOutcome {
-        let body = match &self.transport {
-            Transport::Http { .. } => Some(self.http_body(batch)),
-            Transport::Grpc { .. } => None,
-        };
+        match &self.transport {
+            Transport::Http { .. } => {
+                let body = self.http_body(&batch.encode_to_vec());
+                self.with_retries(|| self.http_attempt(batch.signal(), body.clone()))
+                    .await
+            }
+            Transport::Grpc { .. } => self.with_retries(|| self.grpc_attempt(batch)).await,
+        }
+    }
+
+    /// Sends a request already encoded as OTLP protobuf (`protobuf` is the
+    /// `Export*ServiceRequest` of `signal`), with the same retries as
+    /// [`export`](Self::export). Over OTLP/HTTP the bytes go out as they are (compressed
+    /// when `gzip` is set), without being decoded and encoded again; over gRPC they are
+    /// decoded first, and bytes that do not decode are [`ExportOutcome::Rejected`].
+    pub async fn export_encoded(&self, signal: Signal, protobuf: Bytes) -> ExportOutcome {
+        match &self.transport {
+            Transport::Http { .. } => {
+                let body = if self.gzip {
+                    self.http_body(&protobuf)
+                } else {
+                    protobuf
+                };
+                self.with_retries(|| self.http_attempt(signal, body.clone()))
+                    .await
+            }
+            Transport::Grpc { .. } => match Batch::decode(signal, &protobuf) {
+                Some(batch) => self.with_retries(|| self.grpc_attempt(&batch)).await,
+                None => ExportOutcome::Rejected {
+                    reason: format!("the {} request does not decode", signal.as_str()),
+                    attempts: 0,
+                },
+            },
+        }
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the retry policy gives up.
+    async fn with_retries<F, Fut>(&self, mut attempt: F) -> ExportOutcome
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Attempt>,
+    {
         let mut spent = Duration::ZERO;
         let mut attempts = 0u32;
         loop {
             attempts += 1;
             let started = Instant::now();
-            let attempt = match &body {
-                Some(body) => self.http_attempt(batch, body.clone()).await,
-                None => self.grpc_attempt(batch).await,
-            };
+            let outcome = attempt().await;
             spent += started.elapsed();
-            match attempt {
+            match outcome {
                 Attempt::Accepted { rejected: 0, .. } => {
                     return ExportOutcome::Delivered { attempts };
                 }
@@ -394,18 +429,21 @@ impl Exporter {
         }
     }
 
-    fn http_body(&self, batch: &Batch) -> Bytes {
-        let raw = batch.encode_to_vec();
+    /// The HTTP body for protobuf bytes: as they are, or gzipped.
+    fn http_body(&self, raw: &[u8]) -> Bytes {
         if !self.gzip {
-            return Bytes::from(raw);
+            return Bytes::copy_from_slice(raw);
         }
-        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut encoder = flate2::write::GzEncoder::new(
+            Vec::with_capacity(raw.len() / 4),
+            flate2::Compression::fast(),
+        );
         // Writing to a Vec cannot fail.
-        let _ = encoder.write_all(&raw);
+        let _ = encoder.write_all(raw);
         Bytes::from(encoder.finish().unwrap_or_default())
     }
 
-    async fn http_attempt(&self, batch: &Batch, body: Bytes) -> Attempt {
+    async fn http_attempt(&self, signal: Signal, body: Bytes) -> Attempt {
         let Transport::Http {
             base,
             client,
@@ -414,7 +452,7 @@ impl Exporter {
         else {
             return Attempt::Permanent("internal: not an HTTP exporter".into());
         };
-        let url = format!("{base}{}", batch.signal().http_path());
+        let url = format!("{base}{}", signal.http_path());
         let mut builder = Request::builder()
             .method(Method::POST)
             .uri(url)
@@ -460,7 +498,7 @@ impl Exporter {
         };
         let status = parts.status;
         if status.is_success() {
-            let (rejected, message) = partial_success(batch, &bytes);
+            let (rejected, message) = partial_success(signal, &bytes);
             return Attempt::Accepted { rejected, message };
         }
         let message = RpcStatus::decode(bytes.as_ref())
@@ -616,17 +654,17 @@ fn classify_grpc(status: &tonic::Status) -> Attempt {
 
 /// The partial success in a 2xx OTLP/HTTP answer (protobuf; an undecodable body counts as
 /// full success, as the specification says an empty body does).
-fn partial_success(batch: &Batch, body: &[u8]) -> (u64, String) {
-    let (rejected, message) = match batch {
-        Batch::Traces(_) => ExportTraceServiceResponse::decode(body)
+fn partial_success(signal: Signal, body: &[u8]) -> (u64, String) {
+    let (rejected, message) = match signal {
+        Signal::Traces => ExportTraceServiceResponse::decode(body)
             .ok()
             .and_then(|r| r.partial_success)
             .map(|p| (p.rejected_spans, p.error_message)),
-        Batch::Logs(_) => ExportLogsServiceResponse::decode(body)
+        Signal::Logs => ExportLogsServiceResponse::decode(body)
             .ok()
             .and_then(|r| r.partial_success)
             .map(|p| (p.rejected_log_records, p.error_message)),
-        Batch::Metrics(_) => ExportMetricsServiceResponse::decode(body)
+        Signal::Metrics => ExportMetricsServiceResponse::decode(body)
             .ok()
             .and_then(|r| r.partial_success)
             .map(|p| (p.rejected_data_points, p.error_message)),

@@ -1,0 +1,260 @@
+//! A loopback OTLP/HTTP load generator, and a blackhole upstream, for measuring a whole
+//! collector (`scrim agent`, Rotel, …). Not a test: see BENCHMARKS.md for how it is run.
+//!
+//! ```text
+//! otlp_load --blackhole 127.0.0.1:14318
+//!     answers every POST with 200 and an empty protobuf response; counts the spans it
+//!     received (gunzip and decode) and reports them at `GET /count` (`spans N`).
+//! otlp_load --target 127.0.0.1:4318 [--connections 8] [--spans 512] [--seconds 20]
+//!           [--warmup 3] [--gzip]
+//!     N connections (HTTP/1.1 keep-alive), each sending pre-encoded
+//!     ExportTraceServiceRequests of M spans to /v1/traces back to back; prints the spans
+//!     acknowledged (HTTP 200) per second over the measured window, after the warm-up.
+//! ```
+//!
+//! The requests come from `crates/scrim-otlp/benches/common/workload.rs` (the same
+//! workload as the `redact` criterion bench): realistic HTTP server and database spans,
+//! about 5% of the values carrying a planted secret; 16 different requests are cycled.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use prost::Message;
+
+#[path = "../../scrim-otlp/benches/common/workload.rs"]
+mod workload;
+
+struct Options {
+    target: Option<SocketAddr>,
+    blackhole: Option<SocketAddr>,
+    connections: usize,
+    spans: usize,
+    seconds: u64,
+    warmup: u64,
+    gzip: bool,
+}
+
+fn usage() -> ! {
+    eprintln!(
+        "usage: otlp_load --target ADDR [--connections N] [--spans M] [--seconds D] [--warmup W] [--gzip]\n       otlp_load --blackhole ADDR"
+    );
+    std::process::exit(2)
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        target: None,
+        blackhole: None,
+        connections: 8,
+        spans: 512,
+        seconds: 20,
+        warmup: 3,
+        gzip: false,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut value = || args.next().unwrap_or_else(|| usage());
+        match a.as_str() {
+            "--target" => o.target = Some(value().parse().unwrap_or_else(|_| usage())),
+            "--blackhole" => o.blackhole = Some(value().parse().unwrap_or_else(|_| usage())),
+            "--connections" => o.connections = value().parse().unwrap_or_else(|_| usage()),
+            "--spans" => o.spans = value().parse().unwrap_or_else(|_| usage()),
+            "--seconds" => o.seconds = value().parse().unwrap_or_else(|_| usage()),
+            "--warmup" => o.warmup = value().parse().unwrap_or_else(|_| usage()),
+            "--gzip" => o.gzip = true,
+            _ => usage(),
+        }
+    }
+    if o.target.is_none() == o.blackhole.is_none() {
+        usage();
+    }
+    o
+}
+
+fn main() {
+    let o = options();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    if let Some(addr) = o.blackhole {
+        runtime.block_on(blackhole(addr));
+    } else {
+        runtime.block_on(load(o));
+    }
+}
+
+/// Reads every request and counts the spans of `/v1/traces` bodies (gunzipped when sent
+/// gzipped); answers 200 with an empty (valid) protobuf response. `GET /count` answers
+/// `spans N`, the total so far.
+async fn blackhole(addr: SocketAddr) {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .expect("blackhole listens");
+    eprintln!("blackhole: listening on {}", listener.local_addr().unwrap());
+    let spans = Arc::new(AtomicU64::new(0));
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let spans = Arc::clone(&spans);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
+                let spans = Arc::clone(&spans);
+                async move {
+                    if req.method() == hyper::Method::GET {
+                        let text = format!("spans {}\n", spans.load(Relaxed));
+                        return Ok::<_, hyper::Error>(Response::new(Full::new(Bytes::from(text))));
+                    }
+                    let gzip = req
+                        .headers()
+                        .get("content-encoding")
+                        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+                    let traces = req.uri().path() == "/v1/traces";
+                    let body = req.into_body().collect().await?.to_bytes();
+                    if traces {
+                        spans.fetch_add(count_spans(&body, gzip), Relaxed);
+                    }
+                    Ok(Response::builder()
+                        .status(StatusCode::OK)
+                        .header("content-type", "application/x-protobuf")
+                        .body(Full::new(Bytes::new()))
+                        .expect("response"))
+                }
+            });
+            let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+fn count_spans(body: &[u8], gzip: bool) -> u64 {
+    use std::io::Read as _;
+    let mut inflated = Vec::new();
+    let raw = if gzip {
+        if flate2::read::GzDecoder::new(body)
+            .read_to_end(&mut inflated)
+            .is_err()
+        {
+            return 0;
+        }
+        &inflated[..]
+    } else {
+        body
+    };
+    scrim_otlp::proto::ExportTraceServiceRequest::decode(raw).map_or(0, |r| {
+        r.resource_spans
+            .iter()
+            .flat_map(|rs| &rs.scope_spans)
+            .map(|ss| ss.spans.len() as u64)
+            .sum()
+    })
+}
+
+async fn load(o: Options) {
+    let target = o.target.expect("target");
+    let bodies: Arc<Vec<Bytes>> = Arc::new(
+        (0..16)
+            .map(|seed| {
+                let raw = workload::trace_request(o.spans, seed + 1).encode_to_vec();
+                if o.gzip {
+                    let mut enc = flate2::write::GzEncoder::new(
+                        Vec::with_capacity(raw.len() / 4),
+                        flate2::Compression::default(),
+                    );
+                    enc.write_all(&raw).expect("gzip");
+                    Bytes::from(enc.finish().expect("gzip"))
+                } else {
+                    Bytes::from(raw)
+                }
+            })
+            .collect(),
+    );
+    eprintln!(
+        "load: {} connections → http://{target}/v1/traces, {} spans per request ({} bytes{}), {}s warm-up, {}s measured",
+        o.connections,
+        o.spans,
+        bodies[0].len(),
+        if o.gzip { ", gzip" } else { "" },
+        o.warmup,
+        o.seconds
+    );
+    let acked = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut tasks = Vec::new();
+    for c in 0..o.connections {
+        let (bodies, acked, errors, stop) = (
+            Arc::clone(&bodies),
+            Arc::clone(&acked),
+            Arc::clone(&errors),
+            Arc::clone(&stop),
+        );
+        let spans = o.spans as u64;
+        tasks.push(tokio::spawn(async move {
+            let stream = tokio::net::TcpStream::connect(target)
+                .await
+                .expect("connect to target");
+            let _ = stream.set_nodelay(true);
+            let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                .await
+                .expect("HTTP/1.1 handshake");
+            tokio::spawn(conn);
+            let mut n = c;
+            while !stop.load(Relaxed) {
+                let mut req = Request::post(format!("http://{target}/v1/traces"))
+                    .header("host", target.to_string())
+                    .header("content-type", "application/x-protobuf");
+                if o.gzip {
+                    req = req.header("content-encoding", "gzip");
+                }
+                let req = req
+                    .body(Full::new(bodies[n % bodies.len()].clone()))
+                    .expect("request");
+                n += 1;
+                match sender.send_request(req).await {
+                    Ok(res) => {
+                        let ok = res.status() == StatusCode::OK;
+                        let _ = res.into_body().collect().await;
+                        if ok {
+                            acked.fetch_add(spans, Relaxed);
+                        } else {
+                            errors.fetch_add(1, Relaxed);
+                        }
+                    }
+                    Err(e) => {
+                        errors.fetch_add(1, Relaxed);
+                        eprintln!("load: connection {c}: {e}");
+                        return;
+                    }
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(o.warmup)).await;
+    let (start_spans, start_errors, started) =
+        (acked.load(Relaxed), errors.load(Relaxed), Instant::now());
+    tokio::time::sleep(Duration::from_secs(o.seconds)).await;
+    let (spans, errs, elapsed) = (
+        acked.load(Relaxed) - start_spans,
+        errors.load(Relaxed) - start_errors,
+        started.elapsed().as_secs_f64(),
+    );
+    stop.store(true, Relaxed);
+    for t in tasks {
+        let _ = t.await;
+    }
+    println!(
+        "spans_per_sec={:.0} spans={spans} seconds={elapsed:.1} errors={errs}",
+        spans as f64 / elapsed
+    );
+}

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Whole-collector throughput on one core: a loopback OTLP/HTTP load generator sends
+# pre-encoded 512-span trace requests to a collector pinned to one core, which forwards to
+# a blackhole upstream. Prints spans/s acknowledged, spans/s forwarded to the blackhole,
+# and the collector's peak RSS (VmHWM).
+# Not a test; figures go in BENCHMARKS.md.
+#
+#   scripts/bench-agent.sh TARGET [SECONDS] [CONNECTIONS]
+#
+# TARGET:
+#   scrim            scrim agent, default policy, --mode cloud, gzip upstream (its default)
+#   scrim-nogzip     the same with --gzip false
+#   rotel-blackhole  Rotel (pip install rotel) with its built-in blackhole exporter
+#   rotel-otlp       Rotel forwarding over OTLP/HTTP to the same blackhole as Scrim
+#
+# Cores: the collector runs on CORE (default 1) with `taskset`; the load generator and the
+# blackhole share LOAD_CORE (default 0). Build first:
+#   cargo build --release -p scrim --bin scrim -p scrim-agent --example otlp_load
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+target=${1:?usage: scripts/bench-agent.sh TARGET [SECONDS] [CONNECTIONS]}
+seconds=${2:-20}
+connections=${3:-8}
+core=${CORE:-1}
+load_core=${LOAD_CORE:-0}
+bin=${CARGO_TARGET_DIR:-target}/release
+scrim=$bin/scrim
+load=$bin/examples/otlp_load
+rotel=${ROTEL:-$(python3 -c 'import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"))' 2>/dev/null || true)}
+
+blackhole_addr=127.0.0.1:14318
+http_addr=127.0.0.1:24318
+grpc_addr=127.0.0.1:24317
+metrics_addr=127.0.0.1:29464
+data=$(mktemp -d)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$data"
+}
+trap cleanup EXIT
+
+wait_port() { # until something accepts on $1 (a benchmark script, not a test: polling is fine)
+    for _ in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/${1%:*}/${1#*:}") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "nothing listens on $1" >&2
+    exit 1
+}
+
+taskset -c "$load_core" "$load" --blackhole "$blackhole_addr" 2>/dev/null &
+pids+=($!)
+wait_port "$blackhole_addr"
+
+case "$target" in
+scrim | scrim-nogzip)
+    extra=()
+    [ "$target" = scrim-nogzip ] && extra=(--gzip false)
+    taskset -c "$core" "$scrim" agent --upstream "http://$blackhole_addr" --allow-http-fallback \
+        --mode cloud --otlp-http "$http_addr" --otlp-grpc "$grpc_addr" --metrics "$metrics_addr" \
+        --data-dir "$data" "${extra[@]}" 2>"$data/collector.log" &
+    ;;
+rotel-blackhole)
+    taskset -c "$core" "$rotel" start --otlp-http-endpoint "$http_addr" --otlp-grpc-endpoint "$grpc_addr" \
+        --exporter blackhole --pid-file "$data/rotel.pid" --log-file "$data/rotel.log" 2>"$data/collector.log" &
+    ;;
+rotel-otlp)
+    taskset -c "$core" "$rotel" start --otlp-http-endpoint "$http_addr" --otlp-grpc-endpoint "$grpc_addr" \
+        --exporter otlp --otlp-exporter-endpoint "http://$blackhole_addr" --otlp-exporter-protocol http \
+        --pid-file "$data/rotel.pid" --log-file "$data/rotel.log" 2>"$data/collector.log" &
+    ;;
+*)
+    echo "unknown target $target" >&2
+    exit 2
+    ;;
+esac
+collector=$!
+pids+=("$collector")
+wait_port "$http_addr"
+
+count() { curl -s "http://$blackhole_addr/count" | awk '{print $2}'; }
+started=$(date +%s.%N)
+result=$(taskset -c "$load_core" "$load" --target "$http_addr" --connections "$connections" --seconds "$seconds")
+drained=""
+if [ "$target" != rotel-blackhole ]; then
+    # What reached the blackhole: a collector may acknowledge faster than it forwards
+    # (Scrim keeps the backlog on disk, Rotel in memory). Wait until the blackhole's count
+    # stops growing (2 s without a change, at most 120 s); the sustained rate is the spans
+    # forwarded divided by the time from the start of the load to the last one.
+    last=$(count) last_change=$(date +%s.%N) still=0
+    for _ in $(seq 1 240); do
+        sleep 0.5
+        now=$(count)
+        if [ "$now" != "$last" ]; then last=$now last_change=$(date +%s.%N) still=0; else still=$((still + 1)); fi
+        [ "$still" -ge 4 ] && break
+    done
+    drained=$(awk -v n="$last" -v a="$started" -v b="$last_change" \
+        'BEGIN {printf " forwarded=%d forwarded_spans_per_sec=%.0f (%.1fs from the start of the load to the last span forwarded)", n, n / (b - a), b - a}')
+fi
+hwm=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$collector/status")
+echo "$target: $result$drained peak_rss=$hwm (collector on core $core, load on core $load_core)"
