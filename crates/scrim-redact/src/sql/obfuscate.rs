@@ -45,6 +45,8 @@ fn obfuscate_at_depth<'a>(input: &'a str, options: &SqlOptions, depth: usize) ->
         cast_parens: 0,
         body_depth: depth,
         skipped: None,
+        open_groups: 0,
+        no_collapse_above: None,
     };
     o.run();
     o.out.finish()
@@ -80,6 +82,12 @@ struct Obfuscator<'a, 'o> {
     /// The last token skipped along with the one being handled (a dropped alias): it,
     /// not the `AS` before it, is what the next token follows.
     skipped: Option<Token>,
+    /// Brackets (`(` and `[`) opened and written, not yet closed.
+    open_groups: u32,
+    /// Set when a group was too long to scan for collapsing: nothing nested in it
+    /// collapses either (while `open_groups` is above this), so that a second pass, which
+    /// sees the same tokens, makes the same decisions.
+    no_collapse_above: Option<u32>,
 }
 
 impl<'a> Obfuscator<'a, '_> {
@@ -328,8 +336,17 @@ impl<'a> Obfuscator<'a, '_> {
         // A punctuation token is one character or `::`, so its first byte tells which.
         match self.src.as_bytes()[t.start] {
             b'(' | b'[' => self.open_group(t),
-            b')' => {
-                self.paren_depth = self.paren_depth.saturating_sub(1);
+            c @ (b')' | b']') => {
+                if c == b')' {
+                    self.paren_depth = self.paren_depth.saturating_sub(1);
+                }
+                self.open_groups = self.open_groups.saturating_sub(1);
+                if self
+                    .no_collapse_above
+                    .is_some_and(|d| self.open_groups <= d)
+                {
+                    self.no_collapse_above = None;
+                }
                 self.write_token(t);
             }
             _ => self.write_token(t),
@@ -339,9 +356,13 @@ impl<'a> Obfuscator<'a, '_> {
     /// At `(` or `[`.
     fn open_group(&mut self, t: Token) {
         let paren = self.src.as_bytes()[t.start] == b'(';
-        if self.opts.collapse_lists && self.collapse_group(t, paren) {
+        if self.opts.collapse_lists
+            && self.no_collapse_above.is_none()
+            && self.collapse_group(t, paren)
+        {
             return;
         }
+        self.open_groups = self.open_groups.saturating_add(1);
         if paren {
             let cast = matches!(
                 self.prev_keyword().get(),
@@ -374,9 +395,14 @@ impl<'a> Obfuscator<'a, '_> {
         };
         let mut la = self.lexer.clone();
         let placeholders_count = self.opts.replace_positional_parameters;
-        let Some(mut end) = scan_literal_group(self.src, &mut la, paren, limit, placeholders_count)
-        else {
-            return false;
+        let mut end = match scan_literal_group(self.src, &mut la, paren, limit, placeholders_count)
+        {
+            Scan::Literal(end) => end,
+            Scan::NotLiteral => return false,
+            Scan::TooLong => {
+                self.no_collapse_above = Some(self.open_groups);
+                return false;
+            }
         };
         if paren && after_values {
             // Absorb `, (…)` rows while they are literal-only too.
@@ -390,11 +416,11 @@ impl<'a> Obfuscator<'a, '_> {
                     break;
                 }
                 match scan_literal_group(self.src, &mut row, true, usize::MAX, placeholders_count) {
-                    Some(e) => {
+                    Scan::Literal(e) => {
                         end = e;
                         la = row;
                     }
-                    None => break,
+                    Scan::NotLiteral | Scan::TooLong => break,
                 }
             }
         }
@@ -410,25 +436,40 @@ impl<'a> Obfuscator<'a, '_> {
     }
 }
 
-/// Scans the rest of a group opened just before `la`'s position. Returns the end of its
-/// closing bracket when everything inside is a literal, a placeholder, a comma or a
-/// nested literal group, and it holds at least one literal. Placeholders alone do not
-/// make a group collapse unless they are being replaced: a statement that holds nothing
-/// to replace comes out unchanged.
+/// What scanning a group for collapsing found.
+enum Scan {
+    /// Only literals, placeholders, commas and nested literal groups, with at least one
+    /// literal: the end of the closing bracket.
+    Literal(usize),
+    /// Something else (or nothing to replace).
+    NotLiteral,
+    /// More than the look-ahead limit of tokens (trivia not counted, so that a second pass
+    /// over normalised whitespace counts the same).
+    TooLong,
+}
+
+/// Scans the rest of a group opened just before `la`'s position. Placeholders alone do
+/// not make a group collapse unless they are being replaced: a statement that holds
+/// nothing to replace comes out unchanged.
 fn scan_literal_group(
     src: &str,
     la: &mut Lexer<'_>,
     paren: bool,
     limit: usize,
     placeholders_count: bool,
-) -> Option<usize> {
+) -> Scan {
     let (open, close) = if paren { (b'(', b')') } else { (b'[', b']') };
     let bytes = src.as_bytes();
     let mut depth = 1usize;
     let mut values = 0usize;
-    for (n, t) in la.enumerate() {
-        if n >= limit {
-            return None;
+    let mut seen = 0usize;
+    for t in la {
+        if t.kind.is_trivia() {
+            continue;
+        }
+        seen += 1;
+        if seen > limit {
+            return Scan::TooLong;
         }
         match t.kind {
             TokenKind::Whitespace | TokenKind::Comment => {}
@@ -444,15 +485,19 @@ fn scan_literal_group(
                 c if c == close => {
                     depth -= 1;
                     if depth == 0 {
-                        return (values > 0).then_some(t.end);
+                        return if values > 0 {
+                            Scan::Literal(t.end)
+                        } else {
+                            Scan::NotLiteral
+                        };
                     }
                 }
-                _ => return None,
+                _ => return Scan::NotLiteral,
             },
-            _ => return None,
+            _ => return Scan::NotLiteral,
         }
     }
-    None
+    Scan::NotLiteral
 }
 
 /// `?`, `?1`, `$1`, `:1`, `%s`: parameters known by position rather than by name.
@@ -612,6 +657,26 @@ mod tests {
             ..SqlOptions::default()
         };
         assert_eq!(obfuscate("a IN (1, 2)", &no), "a IN (?, ?)");
+    }
+
+    #[test]
+    fn groups_past_the_lookahead_collapse_nothing_inside() {
+        // Too long to decide at the outer levels: before, an inner level collapsed, and a
+        // second pass over the shorter output collapsed more (found by cargo fuzz).
+        let deep = format!("SELECT x {}1{}", "(".repeat(40), ")".repeat(40));
+        let once = obfuscate(&deep, &SqlOptions::default()).into_owned();
+        assert_eq!(
+            once,
+            format!("SELECT x {}?{}", "(".repeat(40), ")".repeat(40))
+        );
+        assert_eq!(obfuscate(&once, &SqlOptions::default()), once);
+        // A short group still collapses, and so does a list after IN whatever its length.
+        assert_eq!(pg("SELECT f((1, 2))"), "SELECT f(?)");
+        let long_in = format!("x IN ({})", vec!["1"; 500].join(", "));
+        assert_eq!(pg(&long_in), "x IN (?)");
+        // After the long group closes, collapsing resumes.
+        let after = format!("{} AND y IN (1, 2)", deep);
+        assert!(obfuscate(&after, &SqlOptions::default()).ends_with("AND y IN (?)"));
     }
 
     #[test]
