@@ -125,7 +125,8 @@
 //! those bits) and small, bounded checks around each trigger. No regular expression runs
 //! over the text. A text of at most 256 bytes (a JSON string, an attribute value) is
 //! first read once for the bytes each pass needs (a pattern's first two bytes, `@`, `=` or
-//! `:`, a digit), and the passes that cannot find anything are skipped. In a longer text
+//! `:`, as many digits and dots as the shortest number), and the passes that cannot find
+//! anything are skipped. In a longer text
 //! the key check's verdict is kept for each key of up to 16 bytes, as keys repeat.
 
 mod assign;
@@ -314,17 +315,26 @@ impl Scanner {
     fn needed(&self, b: &[u8]) -> Need {
         let mut need = 0u8;
         let mut pre = 0u8;
+        let (mut digits, mut dots) = (0usize, 0usize);
         // The pattern-first-byte index of the byte before (0: none).
         let mut first = 0usize;
         for &c in b {
             let q = QUICK[usize::from(c)];
             need |= q;
+            digits += usize::from((q >> 3) & 1);
+            dots += usize::from(q & Q_DOT);
             if let Some(t) = &self.tokens {
                 pre |= t.second(first, c);
             }
             first = usize::from(q >> 4);
         }
-        Need((need & 0x0f) | (pre & Need::PREFIX))
+        // A card has at least 12 digits, a dashed SSN 9, an IPv4 address 4 and three
+        // dots, an IBAN (15 characters or more) two check digits.
+        let number = digits >= 9 || (digits >= 4 && dots >= 3) || (digits >= 2 && b.len() >= 15);
+        if !number {
+            need &= !Need::NUMBER;
+        }
+        Need((need & (Need::AT | Need::SEP | Need::NUMBER)) | (pre & Need::PREFIX))
     }
 
     /// The findings in `text`, in a new vector.
@@ -350,7 +360,7 @@ impl Need {
     const AT: u8 = 2;
     /// The separator detectors (assignments, IPv6): an `=` or a `:`.
     const SEP: u8 = 4;
-    /// The number detectors: a digit (the fused pass then checks its candidates' shapes).
+    /// The number detectors: enough digits (and dots) for the shortest number of each kind.
     const NUMBER: u8 = 8;
     const ALL: Need = Need(Self::PREFIX | Self::AT | Self::SEP | Self::NUMBER);
 
@@ -359,9 +369,11 @@ impl Need {
     }
 }
 
-/// Classes of [`Scanner::needed`]: `AT`, `SEP` and `NUMBER` as in [`Need`] in the low
-/// four bits, and in the high four the byte's index in [`tokens::FIRSTS`] plus one (0:
+/// Classes of [`Scanner::needed`]: `AT`, `SEP` and `NUMBER` (a digit) as in [`Need`],
+/// [`Q_DOT`] in the low four bits, and in the high four the byte's index in [`tokens::FIRSTS`] plus one (0:
 /// not the first byte of any prefix pattern).
+/// `.` (bit 0: [`Need::PREFIX`] is not a byte class).
+const Q_DOT: u8 = 1;
 const QUICK: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut c = 0;
@@ -371,6 +383,7 @@ const QUICK: [u8; 256] = {
             b'@' => Need::AT,
             b'=' | b':' => Need::SEP,
             b'0'..=b'9' => Need::NUMBER,
+            b'.' => Q_DOT,
             _ => 0,
         };
         c += 1;
