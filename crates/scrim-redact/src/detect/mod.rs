@@ -315,14 +315,14 @@ impl Scanner {
     fn needed(&self, b: &[u8]) -> Need {
         let mut need = 0u8;
         let mut pre = 0u8;
-        let (mut digits, mut dots) = (0usize, 0usize);
+        // Digits in the low half, dots in the high half (a short text has at most 256).
+        let mut count = 0u32;
         // The pattern-first-byte index of the byte before (0: none).
         let mut first = 0usize;
         for &c in b {
             let q = QUICK[usize::from(c)];
             need |= q;
-            digits += usize::from((q >> 3) & 1);
-            dots += usize::from(q & Q_DOT);
+            count += COUNT[usize::from(c)];
             if let Some(t) = &self.tokens {
                 pre |= t.second(first, c);
             }
@@ -330,6 +330,7 @@ impl Scanner {
         }
         // A card has at least 12 digits, a dashed SSN 9, an IPv4 address 4 and three
         // dots, an IBAN (15 characters or more) two check digits.
+        let (digits, dots) = (count & 0xffff, count >> 16);
         let number = digits >= 9 || (digits >= 4 && dots >= 3) || (digits >= 2 && b.len() >= 15);
         if !number {
             need &= !Need::NUMBER;
@@ -369,11 +370,20 @@ impl Need {
     }
 }
 
-/// Classes of [`Scanner::needed`]: `AT`, `SEP` and `NUMBER` (a digit) as in [`Need`],
-/// [`Q_DOT`] in the low four bits, and in the high four the byte's index in [`tokens::FIRSTS`] plus one (0:
+/// Classes of [`Scanner::needed`]: `AT`, `SEP` and `NUMBER` (a digit) as in [`Need`] in
+/// the low four bits, and in the high four the byte's index in [`tokens::FIRSTS`] plus one (0:
 /// not the first byte of any prefix pattern).
-/// `.` (bit 0: [`Need::PREFIX`] is not a byte class).
-const Q_DOT: u8 = 1;
+/// 1 for a digit, `1 << 16` for a dot: summed over a short text, its digits and dots.
+const COUNT: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = 1;
+        c += 1;
+    }
+    t[b'.' as usize] = 1 << 16;
+    t
+};
 const QUICK: [u8; 256] = {
     let mut t = [0u8; 256];
     let mut c = 0;
@@ -383,7 +393,6 @@ const QUICK: [u8; 256] = {
             b'@' => Need::AT,
             b'=' | b':' => Need::SEP,
             b'0'..=b'9' => Need::NUMBER,
-            b'.' => Q_DOT,
             _ => 0,
         };
         c += 1;
