@@ -4,6 +4,7 @@
 use super::class::{at, before};
 use super::net::ipv6_around;
 use super::numeric::valid_ssn;
+use super::scan::KeyCache;
 use super::{DetectorSet, Finding};
 use crate::keys::SensitiveKeys;
 use crate::kind::Kind;
@@ -278,9 +279,16 @@ impl<'a> Separators<'a> {
         }
     }
 
-    /// The `=` or `:` at `p`.
+    /// The `=` or `:` at `p`. `fast`: the key cache and the start of the key ending right
+    /// before `p`, where [`super::scan`] found it from its bits.
     #[inline]
-    pub(super) fn visit(&mut self, b: &[u8], p: usize, out: &mut Vec<Finding>) {
+    pub(super) fn visit(
+        &mut self,
+        b: &[u8],
+        p: usize,
+        fast: Option<(&mut KeyCache, usize)>,
+        out: &mut Vec<Finding>,
+    ) {
         let c = b[p];
         let next = at(b, p + 1);
         let prev = before(b, p);
@@ -311,7 +319,17 @@ impl<'a> Separators<'a> {
             (b'=', _) if matches!(prev, b'=' | b'!' | b'<' | b'>' | b':') => return,
             _ => 1,
         };
-        let Some((ks, ke)) = a.key_before(b, p) else {
+        let key = match fast {
+            Some((cache, ks)) => cache
+                .get(b, ks, p, || {
+                    let k = a.key_before(b, p);
+                    debug_assert!(k.is_none_or(|k| k == (ks, p)));
+                    k.is_some()
+                })
+                .then_some((ks, p)),
+            None => a.key_before(b, p),
+        };
+        let Some((ks, ke)) = key else {
             return;
         };
         let Some((vs, ve)) = value_after(b, p + sep_len) else {
@@ -490,7 +508,7 @@ mod tests {
         let mut out = Vec::new();
         let mut s = Separators::new(a.as_ref(), true);
         for p in memchr::memchr2_iter(b'=', b':', text.as_bytes()) {
-            s.visit(text.as_bytes(), p, &mut out);
+            s.visit(text.as_bytes(), p, None, &mut out);
         }
         out.iter()
             .map(|f| (f.kind, &text[f.start..f.end]))

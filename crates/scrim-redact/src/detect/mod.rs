@@ -123,7 +123,11 @@
 //! text 64 bytes at a time into one bit per byte for digits, word characters, `.`, `=`
 //! and `:`, and finds the candidate numbers and separators with shifts and masks over
 //! those bits) and small, bounded checks around each trigger. No regular expression runs
-//! over the text.
+//! over the text. A text of at most 256 bytes (a JSON string, an attribute value) is
+//! first read once for the bytes each pass needs (a pattern's first two bytes, `@`, `=` or
+//! `:`, as many digits and dots as the shortest number), and the passes that cannot find
+//! anything are skipped. In a longer text
+//! the key check's verdict is kept for each key of up to 16 bytes, as keys repeat.
 
 mod assign;
 mod net;
@@ -274,16 +278,64 @@ impl Scanner {
         let base = out.len();
         let b = text.as_bytes();
         let set = self.set;
-        if let Some(t) = &self.tokens {
+        // Short texts (JSON strings, attribute values) first go through one cheap pass
+        // that tells which detectors can find anything at all: most find nothing, and
+        // each detector pass has a fixed cost of entry.
+        let need = if b.len() <= SHORT {
+            self.needed(b)
+        } else {
+            Need::ALL
+        };
+        if need.0 == 0 {
+            return;
+        }
+        if let Some(t) = &self.tokens
+            && need.has(Need::PREFIX)
+        {
             t.find(b, out);
         }
-        if set.contains(Kind::Email) {
+        if set.contains(Kind::Email) && need.has(Need::AT) {
             net::find_emails(b, out);
         }
-        scan::find(set, self.assign.as_ref(), b, out);
+        scan::find(
+            set,
+            self.assign.as_ref(),
+            b,
+            need.has(Need::NUMBER),
+            need.has(Need::SEP),
+            out,
+        );
         if out.len() > base {
             resolve(text, out, base);
         }
+    }
+
+    /// The detector passes that may find something in `b` (see [`Need`]), in one pass
+    /// over its bytes.
+    fn needed(&self, b: &[u8]) -> Need {
+        let mut need = 0u8;
+        let mut pre = 0u8;
+        // Digits in the low half, dots in the high half (a short text has at most 256).
+        let mut count = 0u32;
+        // The pattern-first-byte index of the byte before (0: none).
+        let mut first = 0usize;
+        for &c in b {
+            let q = QUICK[usize::from(c)];
+            need |= q;
+            count += COUNT[usize::from(c)];
+            if let Some(t) = &self.tokens {
+                pre |= t.second(first, c);
+            }
+            first = usize::from(q >> 4);
+        }
+        // A card has at least 12 digits, a dashed SSN 9, an IPv4 address 4 and three
+        // dots, an IBAN (15 characters or more) two check digits.
+        let (digits, dots) = (count & 0xffff, count >> 16);
+        let number = digits >= 9 || (digits >= 4 && dots >= 3) || (digits >= 2 && b.len() >= 15);
+        if !number {
+            need &= !Need::NUMBER;
+        }
+        Need((need & (Need::AT | Need::SEP | Need::NUMBER)) | (pre & Need::PREFIX))
     }
 
     /// The findings in `text`, in a new vector.
@@ -293,6 +345,65 @@ impl Scanner {
         out
     }
 }
+
+/// Texts up to this length go through [`Scanner::needed`] first.
+const SHORT: usize = 256;
+
+/// Which detector passes may find something in a text: a necessary condition for each,
+/// exact (a pass that is skipped would have found nothing).
+#[derive(Clone, Copy)]
+struct Need(u8);
+
+impl Need {
+    /// The prefix automaton: the first two bytes of some pattern, adjacent.
+    const PREFIX: u8 = 1;
+    /// Emails: an `@`.
+    const AT: u8 = 2;
+    /// The separator detectors (assignments, IPv6): an `=` or a `:`.
+    const SEP: u8 = 4;
+    /// The number detectors: enough digits (and dots) for the shortest number of each kind.
+    const NUMBER: u8 = 8;
+    const ALL: Need = Need(Self::PREFIX | Self::AT | Self::SEP | Self::NUMBER);
+
+    fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// Classes of [`Scanner::needed`]: `AT`, `SEP` and `NUMBER` (a digit) as in [`Need`] in
+/// the low four bits, and in the high four the byte's index in [`tokens::FIRSTS`] plus one (0:
+/// not the first byte of any prefix pattern).
+/// 1 for a digit, `1 << 16` for a dot: summed over a short text, its digits and dots.
+const COUNT: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut c = b'0';
+    while c <= b'9' {
+        t[c as usize] = 1;
+        c += 1;
+    }
+    t[b'.' as usize] = 1 << 16;
+    t
+};
+const QUICK: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut c = 0;
+    while c < 256 {
+        let b = c as u8;
+        t[c] = match b {
+            b'@' => Need::AT,
+            b'=' | b':' => Need::SEP,
+            b'0'..=b'9' => Need::NUMBER,
+            _ => 0,
+        };
+        c += 1;
+    }
+    let mut k = 0;
+    while k < tokens::FIRSTS.len() {
+        t[tokens::FIRSTS[k] as usize] |= ((k + 1) as u8) << 4;
+        k += 1;
+    }
+    t
+};
 
 /// How specific a kind is (lower wins a tie between equally long overlapping candidates).
 fn specificity(kind: Kind) -> u8 {

@@ -64,6 +64,30 @@ const PATTERNS: &[(&str, Tok)] = &[
     ("BASIC ", Tok::Basic),
 ];
 
+/// The distinct first bytes of the patterns (at most 15).
+pub(super) const FIRSTS: &[u8] = b"AgxhsreB-:b";
+
+/// The index of `c` in [`FIRSTS`] plus one, or 0.
+const fn first_index(c: u8) -> usize {
+    let mut k = 0;
+    while k < FIRSTS.len() {
+        if FIRSTS[k] == c {
+            return k + 1;
+        }
+        k += 1;
+    }
+    0
+}
+
+const _: () = {
+    assert!(FIRSTS.len() < 16);
+    let mut k = 0;
+    while k < PATTERNS.len() {
+        assert!(first_index(PATTERNS[k].0.as_bytes()[0]) != 0);
+        k += 1;
+    }
+};
+
 fn tok_kind(t: Tok) -> Kind {
     match t {
         Tok::Aws => Kind::AwsAccessKey,
@@ -83,6 +107,9 @@ fn tok_kind(t: Tok) -> Kind {
 pub(super) struct Prefixes {
     ac: AhoCorasick,
     toks: Vec<Tok>,
+    /// Row `first_index(a)`, column `b`: 1 if `a`, `b` are the first two bytes of some
+    /// enabled pattern (row 0 and the unused rows are all 0). A text without such a pair has no match.
+    pairs: Box<[[u8; 256]; 16]>,
 }
 
 impl Prefixes {
@@ -99,7 +126,20 @@ impl Prefixes {
             .match_kind(MatchKind::LeftmostFirst)
             .build(&pats)
             .unwrap_or_else(|e| unreachable!("fixed patterns compile: {e}"));
-        Some(Prefixes { ac, toks })
+        let mut pairs = Box::new([[0u8; 256]; 16]);
+        for p in &pats {
+            let p = p.as_bytes();
+            pairs[first_index(p[0])][usize::from(p[1])] = 1;
+        }
+        Some(Prefixes { ac, toks, pairs })
+    }
+
+    /// 1 if a byte of [`FIRSTS`] index `first` (see [`first_index`]) followed by `c`
+    /// starts some pattern, else 0: a necessary condition for a match, for the
+    /// short-text prefilter.
+    #[inline(always)]
+    pub(super) fn second(&self, first: usize, c: u8) -> u8 {
+        self.pairs[first][usize::from(c)]
     }
 
     pub(super) fn find(&self, b: &[u8], out: &mut Vec<Finding>) {
