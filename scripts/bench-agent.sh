@@ -2,7 +2,8 @@
 # Whole-collector throughput on one core: a loopback OTLP/HTTP load generator sends
 # pre-encoded 512-span trace requests to a collector pinned to one core, which forwards to
 # a blackhole upstream. Prints spans/s acknowledged, spans/s forwarded to the blackhole,
-# and the collector's peak RSS (VmHWM).
+# the collector's peak RSS (VmHWM), and the CPU time it used (spans forwarded per CPU
+# second: the figure that the other load on a shared core disturbs least).
 # Not a test; figures go in BENCHMARKS.md.
 #
 #   scripts/bench-agent.sh TARGET [SECONDS] [CONNECTIONS]
@@ -14,7 +15,8 @@
 #   rotel-otlp       Rotel forwarding over OTLP/HTTP to the same blackhole as Scrim
 #
 # Cores: the collector runs on CORE (default 1) with `taskset`; the load generator and the
-# blackhole share LOAD_CORE (default 0). Build first:
+# blackhole share LOAD_CORE (default 0). SCRIM=path runs another scrim binary (to compare
+# builds back to back). Build first:
 #   cargo build --release -p scrim --bin scrim -p scrim-agent --example otlp_load
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,7 +27,7 @@ connections=${3:-8}
 core=${CORE:-1}
 load_core=${LOAD_CORE:-0}
 bin=${CARGO_TARGET_DIR:-target}/release
-scrim=$bin/scrim
+scrim=${SCRIM:-$bin/scrim}
 load=$bin/examples/otlp_load
 rotel=${ROTEL:-$(python3 -c 'import os, rotel; print(os.path.join(os.path.dirname(rotel.__file__), "rotel-agent"))' 2>/dev/null || true)}
 
@@ -101,4 +103,10 @@ if [ "$target" != rotel-blackhole ]; then
         'BEGIN {printf " forwarded=%d forwarded_spans_per_sec=%.0f (%.1fs from the start of the load to the last span forwarded)", n, n / (b - a), b - a}')
 fi
 hwm=$(awk '/VmHWM/ {print $2 " " $3}' "/proc/$collector/status")
-echo "$target: $result$drained peak_rss=$hwm (collector on core $core, load on core $load_core)"
+# CPU the collector used (user + system, all its threads, whole run): on a shared core the
+# wall-clock rates move with the other load; CPU per span moves much less.
+ticks=$(getconf CLK_TCK)
+cpu=$(awk -v t="$ticks" '{sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / t}' "/proc/$collector/stat")
+spans_done=${last:-$(echo "$result" | sed -n 's/.* spans=\([0-9]*\).*/\1/p')}
+per_cpu=$(awk -v n="$spans_done" -v c="$cpu" 'BEGIN {printf "%.0f", n / c}')
+echo "$target: $result$drained peak_rss=$hwm cpu=${cpu}s spans_per_cpu_second=$per_cpu (collector on core $core, load on core $load_core)"

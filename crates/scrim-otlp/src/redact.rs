@@ -61,35 +61,91 @@ use crate::Batch;
 /// name is sensitive is otherwise the costliest step of the walk.
 struct Walker<'r> {
     redactor: &'r Redactor,
-    sensitive: RefCell<HashMap<String, bool>>,
-    /// `db.query.summary` of obfuscated statements: spans repeat the same few statement
-    /// shapes once their literals are gone.
-    summaries: RefCell<HashMap<(Dialect, String), String>>,
+    sensitive: RefCell<Memo<bool>>,
+    /// `db.query.summary` of obfuscated statements, per dialect: spans repeat the same few
+    /// statement shapes once their literals are gone.
+    summaries: RefCell<Vec<(Dialect, Memo<String>)>>,
 }
+
+/// A per-request memo keyed by text.
+type Memo<V> = HashMap<String, V, FastHash>;
 
 /// Names remembered per request at most (a request with more distinct names is checked
 /// without memo past this).
 const MEMO_KEYS: usize = 4096;
 
+/// The memos' hasher: their keys are attribute names and statements from one request,
+/// looked up once per attribute, where SipHash's cost showed in the profile. Flooding a
+/// memo only makes it slower, and each is capped at [`MEMO_KEYS`] and lives for one
+/// request.
+#[derive(Clone, Copy, Default)]
+struct FastHash;
+
+impl std::hash::BuildHasher for FastHash {
+    type Hasher = Fx;
+    fn build_hasher(&self) -> Fx {
+        Fx(0)
+    }
+}
+
+/// The Fx hash (rustc's), 8 bytes at a time.
+struct Fx(u64);
+
+impl Fx {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for Fx {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes(c.try_into().unwrap_or_default()));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+    fn write_u8(&mut self, b: u8) {
+        self.add(u64::from(b));
+    }
+    fn finish(&self) -> u64 {
+        // Spread the high bits down too: the table takes its control byte from the top 7
+        // and its bucket from the low bits.
+        self.0 ^ (self.0 >> 32)
+    }
+}
+
 impl<'r> Walker<'r> {
     fn new(redactor: &'r Redactor) -> Self {
         Walker {
             redactor,
-            sensitive: RefCell::new(HashMap::new()),
-            summaries: RefCell::new(HashMap::new()),
+            sensitive: RefCell::new(HashMap::with_hasher(FastHash)),
+            summaries: RefCell::new(Vec::new()),
         }
     }
 
     /// [`summarize`]`(sql, dialect).summary`, remembered.
     fn summary(&self, sql: &str, dialect: Dialect) -> String {
-        let key = (dialect, sql.to_owned());
-        if let Some(known) = self.summaries.borrow().get(&key) {
+        let mut memos = self.summaries.borrow_mut();
+        let i = match memos.iter().position(|(d, _)| *d == dialect) {
+            Some(i) => i,
+            None => {
+                memos.push((dialect, HashMap::with_hasher(FastHash)));
+                memos.len() - 1
+            }
+        };
+        let memo = &mut memos[i].1;
+        if let Some(known) = memo.get(sql) {
             return known.clone();
         }
         let summary = summarize(sql, dialect).summary;
-        let mut memo = self.summaries.borrow_mut();
         if memo.len() < MEMO_KEYS {
-            memo.insert(key, summary.clone());
+            memo.insert(sql.to_owned(), summary.clone());
         }
         summary
     }
@@ -142,8 +198,7 @@ pub fn redact_traces(req: &mut ExportTraceServiceRequest, r: &Redactor) -> Count
             }
             for span in &mut ss.spans {
                 let mut c = Counts::default();
-                let dialect = db_system(&span.attributes);
-                redact_span_name(&mut span.name, dialect.as_deref(), r, &mut c);
+                redact_span_name(&mut span.name, db_system(&span.attributes), r, &mut c);
                 attributes(&mut span.attributes, r, &mut c);
                 if let Some(status) = span.status.as_mut()
                     && let Some(n) = changed(&status.message, r.text(&status.message, &mut c))
@@ -303,11 +358,11 @@ fn role(key: &str) -> Role {
 }
 
 /// The `db.system.name` (or older `db.system`) of an attribute set.
-fn db_system(attrs: &[KeyValue]) -> Option<String> {
+fn db_system(attrs: &[KeyValue]) -> Option<&str> {
     ["db.system.name", "db.system"].iter().find_map(|name| {
         attrs.iter().find(|kv| kv.key == *name).and_then(|kv| {
             match kv.value.as_ref()?.value.as_ref()? {
-                Value::StringValue(s) => Some(s.clone()),
+                Value::StringValue(s) => Some(s.as_str()),
                 _ => None,
             }
         })
@@ -323,7 +378,7 @@ fn attributes(attrs: &mut Vec<KeyValue>, r: &Walker<'_>, c: &mut Counts) {
     if attrs.is_empty() {
         return;
     }
-    let system = db_system(attrs);
+    let system = db_system(attrs).map(str::to_owned);
     let has_summary = attrs.iter().any(|kv| kv.key == "db.query.summary");
     let mut summary: Option<String> = None;
     attrs.retain_mut(|kv| {
@@ -593,9 +648,12 @@ fn string_kv(key: &str, value: String) -> KeyValue {
 /// Adds `scrim.redacted.<kind>` counts to an item's attributes, summing with existing ones.
 fn add_counts(attrs: &mut Vec<KeyValue>, counts: &Counts) {
     for (kind, n) in counts.iter() {
-        let key = count_key(kind);
         let n = i64::try_from(n).unwrap_or(i64::MAX);
-        match attrs.iter_mut().find(|kv| kv.key == key) {
+        let is_key = |k: &str| {
+            k.strip_prefix(COUNT_PREFIX)
+                .is_some_and(|rest| rest == kind.as_str())
+        };
+        match attrs.iter_mut().find(|kv| is_key(&kv.key)) {
             Some(kv) => {
                 let old = match kv.value.as_ref().and_then(|v| v.value.as_ref()) {
                     Some(Value::IntValue(i)) => *i,
@@ -606,7 +664,7 @@ fn add_counts(attrs: &mut Vec<KeyValue>, counts: &Counts) {
                 });
             }
             None => attrs.push(KeyValue {
-                key,
+                key: count_key(kind),
                 value: Some(AnyValue {
                     value: Some(Value::IntValue(n)),
                 }),
