@@ -395,8 +395,23 @@ impl<'a> Obfuscator<'a, '_> {
         };
         let mut la = self.lexer.clone();
         let placeholders_count = self.opts.replace_positional_parameters;
-        let mut end = match scan_literal_group(self.src, &mut la, paren, limit, placeholders_count)
-        {
+        // Aliases this pass will drop must not stop the group from collapsing, or the next
+        // pass (without them) would collapse it: `(1, 'a' AS x)` → `(?)` at once.
+        // Inside `CAST(… AS type)` the `AS` names a type and stays.
+        let in_cast = paren
+            && matches!(
+                prev.get(),
+                b"cast" | b"try_cast" | b"safe_cast" | b"convert" | b"try_convert"
+            );
+        let skip_aliases = !self.opts.keep_aliases && !in_cast;
+        let mut end = match scan_literal_group(
+            self.src,
+            &mut la,
+            paren,
+            limit,
+            placeholders_count,
+            skip_aliases,
+        ) {
             Scan::Literal(end) => end,
             Scan::NotLiteral => return false,
             Scan::TooLong => {
@@ -415,7 +430,14 @@ impl<'a> Obfuscator<'a, '_> {
                 if !is_row {
                     break;
                 }
-                match scan_literal_group(self.src, &mut row, true, usize::MAX, placeholders_count) {
+                match scan_literal_group(
+                    self.src,
+                    &mut row,
+                    true,
+                    usize::MAX,
+                    placeholders_count,
+                    !self.opts.keep_aliases,
+                ) {
                     Scan::Literal(e) => {
                         end = e;
                         la = row;
@@ -457,14 +479,25 @@ fn scan_literal_group(
     paren: bool,
     limit: usize,
     placeholders_count: bool,
+    skip_aliases: bool,
 ) -> Scan {
     let (open, close) = if paren { (b'(', b')') } else { (b'[', b']') };
     let bytes = src.as_bytes();
     let mut depth = 1usize;
     let mut values = 0usize;
     let mut seen = 0usize;
-    for t in la {
+    while let Some(t) = la.next() {
         if t.kind.is_trivia() {
+            continue;
+        }
+        if skip_aliases
+            && t.kind == TokenKind::Word
+            && t.end - t.start == 2
+            && bytes[t.start..t.end].eq_ignore_ascii_case(b"as")
+            && let Some(after) = droppable_alias(src, la, close)
+        {
+            // `AS alias` that `drop_alias` removes: skip both, as the output will.
+            *la = after;
             continue;
         }
         seen += 1;
@@ -498,6 +531,23 @@ fn scan_literal_group(
         }
     }
     Scan::NotLiteral
+}
+
+/// After an `AS` in a group being scanned: when the next tokens are an alias that
+/// `drop_alias` would remove followed by `,` or the group's closing bracket, the lexer
+/// just past the alias.
+fn droppable_alias<'a>(src: &str, la: &Lexer<'a>, close: u8) -> Option<Lexer<'a>> {
+    let mut peek = la.clone();
+    let alias = peek.by_ref().find(|t| !t.kind.is_trivia())?;
+    let is_alias = match alias.kind {
+        TokenKind::QuotedIdent => true,
+        TokenKind::Word => !is_non_alias_keyword(alias.text(src)),
+        _ => false,
+    };
+    let next = peek.clone().find(|t| !t.kind.is_trivia())?;
+    let b = src.as_bytes();
+    let ends_item = next.end - next.start == 1 && (b[next.start] == b',' || b[next.start] == close);
+    (is_alias && ends_item).then_some(peek)
 }
 
 /// `?`, `?1`, `$1`, `:1`, `%s`: parameters known by position rather than by name.
@@ -710,6 +760,19 @@ mod tests {
         let once = obfuscate("RETURNS integer AS AS $f$ D5 $f$ x", &pg_opts).into_owned();
         assert_eq!(once, "RETURNS integer AS AS $f$D5$f$ x");
         assert_eq!(obfuscate(&once, &pg_opts), once);
+        // An alias inside a literal group goes, and the group collapses at once, as a
+        // second pass would (found by cargo fuzz); a cast keeps its type.
+        let lists = SqlOptions {
+            replace_positional_parameters: true,
+            ..pg_opts
+        };
+        let once = obfuscate("VALUES (0, 'x' AS y)", &lists).into_owned();
+        assert_eq!(once, "VALUES (?)");
+        assert_eq!(obfuscate(&once, &lists), once);
+        assert_eq!(
+            obfuscate("SELECT CAST(1 AS INT)", &lists),
+            "SELECT CAST(? AS INT)"
+        );
     }
 
     #[test]
