@@ -245,25 +245,7 @@ pub struct AttributePolicy {
 
 /// Kinds a text detector finds; the others (`query_param`, `url_signature`, `sql`, `id`)
 /// come from structured redaction.
-pub const DETECTOR_KINDS: &[Kind] = &[
-    Kind::Card,
-    Kind::Ssn,
-    Kind::Iban,
-    Kind::Email,
-    Kind::Ipv4,
-    Kind::Ipv6,
-    Kind::Jwt,
-    Kind::BearerToken,
-    Kind::AwsAccessKey,
-    Kind::AwsSecretKey,
-    Kind::GithubToken,
-    Kind::SlackToken,
-    Kind::StripeKey,
-    Kind::GoogleApiKey,
-    Kind::PrivateKey,
-    Kind::UrlCredentials,
-    Kind::Secret,
-];
+pub const DETECTOR_KINDS: &[Kind] = crate::detect::DetectorSet::DETECTABLE;
 
 /// The capture policy. `Policy::default()` is the safe default.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
