@@ -370,10 +370,7 @@ impl<'a> Obfuscator<'a, '_> {
         }
         self.open_groups = self.open_groups.saturating_add(1);
         if paren {
-            let cast = matches!(
-                self.prev_keyword().get(),
-                b"cast" | b"try_cast" | b"safe_cast" | b"convert" | b"try_convert"
-            );
+            let cast = is_cast_keyword(self.prev_keyword().get());
             if self.paren_depth < 64 {
                 let bit = 1u64 << self.paren_depth;
                 self.cast_parens = if cast {
@@ -404,11 +401,7 @@ impl<'a> Obfuscator<'a, '_> {
         // Aliases this pass will drop must not stop the group from collapsing, or the next
         // pass (without them) would collapse it: `(1, 'a' AS x)` → `(?)` at once.
         // Inside `CAST(… AS type)` the `AS` names a type and stays.
-        let in_cast = paren
-            && matches!(
-                prev.get(),
-                b"cast" | b"try_cast" | b"safe_cast" | b"convert" | b"try_convert"
-            );
+        let in_cast = paren && is_cast_keyword(prev.get());
         let skip_aliases = !self.opts.keep_aliases && !in_cast;
         let mut end = match scan_literal_group(
             self.src,
@@ -554,6 +547,14 @@ fn droppable_alias<'a>(src: &str, la: &Lexer<'a>, close: u8) -> Option<Lexer<'a>
     let b = src.as_bytes();
     let ends_item = next.end - next.start == 1 && (b[next.start] == b',' || b[next.start] == close);
     (is_alias && ends_item).then_some(peek)
+}
+
+/// Lower-case words whose parenthesis holds `… AS type`, where `AS` is not an alias.
+fn is_cast_keyword(w: &[u8]) -> bool {
+    matches!(
+        w,
+        b"cast" | b"try_cast" | b"safe_cast" | b"convert" | b"try_convert"
+    )
 }
 
 /// `?`, `?1`, `$1`, `:1`, `%s`: parameters known by position rather than by name.
