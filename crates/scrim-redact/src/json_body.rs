@@ -131,7 +131,7 @@ use memchr::{memchr, memchr2};
 use crate::TextScrubber;
 use crate::keys::SensitiveKeys;
 use crate::kind::{Counts, Kind};
-use crate::method::{self, Method, PSEUDONYM_CHARS, Pseudonymizer, mask_marker};
+use crate::method::{self, Method, Pseudonymizer};
 
 /// Objects and arrays nested deeper than this make a body invalid JSON, which bounds
 /// recursion.
@@ -964,15 +964,7 @@ fn changed<'s>(text: &str, scrubbed: &'s str) -> Option<&'s str> {
 
 /// `[REDACTED:secret]` or a secret pseudonym `[secret:<16 base32 chars>]`.
 fn is_redacted_secret(s: &str) -> bool {
-    if s == mask_marker(Kind::Secret) {
-        return true;
-    }
-    s.strip_prefix("[secret:")
-        .and_then(|rest| rest.strip_suffix(']'))
-        .is_some_and(|hash| {
-            hash.len() == PSEUDONYM_CHARS
-                && hash.bytes().all(|c| matches!(c, b'a'..=b'z' | b'2'..=b'7'))
-        })
+    method::replacement_kind(s) == Some(Kind::Secret)
 }
 
 // ---- The text pass ----
@@ -1071,7 +1063,7 @@ mod tests {
                 if i == text.len() || is_delim(c) {
                     let word = &text[word_start..i];
                     if word.contains('@') {
-                        out.push_str(mask_marker(Kind::Email));
+                        out.push_str(method::mask_marker(Kind::Email));
                         counts.add(Kind::Email);
                     } else {
                         out.push_str(word);
@@ -1217,7 +1209,7 @@ mod tests {
             fn scrub<'t>(&self, text: &'t str, counts: &mut Counts) -> Cow<'t, str> {
                 if text.bytes().filter(u8::is_ascii_digit).count() >= 13 {
                     counts.add(Kind::Card);
-                    Cow::Borrowed(mask_marker(Kind::Card))
+                    Cow::Borrowed(method::mask_marker(Kind::Card))
                 } else {
                     Cow::Borrowed(text)
                 }

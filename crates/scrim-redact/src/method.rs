@@ -161,18 +161,20 @@ impl Pseudonymizer {
 /// (`[REDACTED:email]`) or a pseudonym (`[email:k5vq2mxa7ehtq3ld]`). Redacting such a value
 /// again must leave it alone, or a second pass would pseudonymise a pseudonym.
 pub fn is_replacement(text: &str) -> bool {
-    let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) else {
-        return false;
-    };
-    let Some((head, tail)) = inner.split_once(':') else {
-        return false;
-    };
+    replacement_kind(text).is_some()
+}
+
+/// The kind a replacement this module writes stands for (`[REDACTED:email]` and
+/// `[email:…]` → `email`), or `None` when `text` is not exactly one.
+pub fn replacement_kind(text: &str) -> Option<Kind> {
+    let inner = text.strip_prefix('[')?.strip_suffix(']')?;
+    let (head, tail) = inner.split_once(':')?;
     if head == "REDACTED" {
-        return Kind::from_name(tail).is_some();
+        return Kind::from_name(tail);
     }
-    Kind::from_name(head).is_some()
-        && tail.len() == PSEUDONYM_CHARS
-        && tail.bytes().all(|c| matches!(c, b'a'..=b'z' | b'2'..=b'7'))
+    let is_hash = tail.len() == PSEUDONYM_CHARS
+        && tail.bytes().all(|c| matches!(c, b'a'..=b'z' | b'2'..=b'7'));
+    Kind::from_name(head).filter(|_| is_hash)
 }
 
 /// RFC 4648 base32 in lowercase, without padding; `bytes.len()` must be a multiple of 5.
@@ -236,6 +238,11 @@ mod tests {
         let p = Pseudonymizer::new(b"k");
         assert!(is_replacement(&p.pseudonym(Kind::Email, "a@b.c")));
         assert!(is_replacement(&p.pseudonym(Kind::Identifier, "u-1")));
+        assert_eq!(
+            replacement_kind(&p.pseudonym(Kind::Secret, "x")),
+            Some(Kind::Secret)
+        );
+        assert_eq!(replacement_kind("[REDACTED:secret]"), Some(Kind::Secret));
         for &k in Kind::ALL {
             assert!(is_replacement(mask_marker(k)));
         }
