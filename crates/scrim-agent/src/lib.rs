@@ -15,7 +15,8 @@
 pub mod agent;
 pub mod config;
 pub mod metrics;
-pub mod queue;
+/// The disk queue, which is the `scrim-wal` crate (the server uses it as its write-ahead log).
+pub use scrim_wal as queue;
 
 pub use agent::{Agent, StartError};
 pub use config::AgentConfig;
