@@ -1,16 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz scrim-redact with cargo-fuzz (libFuzzer + AddressSanitizer).
 #
-#   scripts/fuzz.sh [SECONDS] [TARGET...]        explore: SECONDS (default 60) per target,
-#                                                growing the corpus in fuzz/corpus/<target>
-#   scripts/fuzz.sh --smoke RUNS [TARGET...]     reproducible smoke run (what CI does): RUNS
-#                                                inputs per target from a fresh corpus (the
-#                                                seeds below plus fuzz/regressions), seed 1
-#
-# Exploration finds new bugs; a smoke run finds the same ones on every machine for the same
-# code, so a failure in CI is one the submitter's own `.ci/run` would have shown, never a
-# roll of the dice. Keep exploring by hand (hours, not minutes) and keep what it finds in
-# fuzz/regressions/.
+#   scripts/fuzz.sh [SECONDS] [TARGET...]    default: 60 seconds for each of all targets
 #
 # Targets (fuzz/fuzz_targets/): sql_obfuscate (no panic, and obfuscation is idempotent),
 # nosql (Redis, Memcached and JSON-query scrubbing never panic), json_body (JSON body
@@ -28,20 +19,13 @@
 # A crash stops the run and is written to fuzz/artifacts/<target>/; replay it with
 #   RUSTC_BOOTSTRAP=1 cargo fuzz run <target> fuzz/artifacts/<target>/crash-…
 # and keep it as fuzz/regressions/<target>-<what>.bin (see fuzz/regressions/README.md);
-# `cargo test` replays the sql_obfuscate, json_body and url ones.
+# `cargo test` replays the sql_obfuscate and url ones (crates/scrim-redact/tests/fuzz_regressions.rs).
 # When CARGO_TARGET_DIR is set, the fuzz build goes to $CARGO_TARGET_DIR/fuzz.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-smoke_runs=0
-if [ "${1:-}" = "--smoke" ]; then
-    smoke_runs="${2:?--smoke needs a number of runs}"
-    shift 2
-    seconds=0
-else
-    seconds="${1:-60}"
-    shift || true
-fi
+seconds="${1:-60}"
+shift || true
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(sql_obfuscate nosql json_body url)
 
@@ -56,7 +40,9 @@ target_dir=()
 # An input's first byte picks the dialect (index into Dialect::ALL: generic, postgresql,
 # mysql, mssql, oracle, sqlite, snowflake), the second flips options (0 = defaults).
 seed_sql() {
-    local dir=$1 peers=../shared/corpora
+    local dir=fuzz/corpus/sql_obfuscate peers=../shared/corpora
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
     for f in "$peers"/sql-bench/*.sql; do
         [ -f "$f" ] || continue
         { printf '\000\000'; cat "$f"; } >"$dir/bench-$(basename "$f" .sql)"
@@ -79,7 +65,9 @@ PY
 }
 
 seed_nosql() {
-    local dir=$1
+    local dir=fuzz/corpus/nosql
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
     printf '\000SET user:42 "alice@example.com" EX 60' >"$dir/redis-set"
     printf '\000HMSET h f1 v1 f2 v2\nGET k' >"$dir/redis-multi"
     printf '\001set session 0 3600 6\r\nsecret\r\n' >"$dir/memcached-set"
@@ -91,7 +79,9 @@ seed_nosql() {
 # Byte 0: bits 0-1 the method (mask, hash, remove), bits 2-3 the body template (0: the
 # rest as is; see fuzz/fuzz_targets/json_body.rs).
 seed_json_body() {
-    local dir=$1
+    local dir=fuzz/corpus/json_body
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
     printf '\000{"username": "alice@example.com", "password": "hunter2", "remember": true}' >"$dir/login"
     printf '\001{"amount": 1999, "card": {"number": "4111 1111 1111 1111", "cvv": "123"}, "n": 4111111111111111}' >"$dir/payment"
     printf '\002{\n  "access_token": "eyJhbGciOi.eyJzdWIi.sig",\n  "token_type": "Bearer",\n  "expires_in": 3600\n}' >"$dir/oauth"
@@ -107,7 +97,9 @@ seed_json_body() {
 # The first byte holds flags (fuzz/checks/url.rs): bits 0-1 pick url (0), query (1), path (2)
 # or ip (3, bits 4-5 the mode); bit 2 allow-lists q and page; bit 3 scrubs text.
 seed_url() {
-    local dir=$1
+    local dir=fuzz/corpus/url
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
     printf '\000https://bob:hunter2@api.example.com:8443/v1/users/alice%%40example.com?q=shoes&page=2&sig=abc#top' >"$dir/url-full"
     printf '\004https://bucket.s3.amazonaws.com/a.jpg?AWSAccessKeyId=AKIAIOSFODNN7EXAMPLE&Expires=1141889120&Signature=vjbyPxyb%%2ByT272YEAiv4%%3D' >"$dir/url-s3-v2"
     printf '\000https://storage.googleapis.com/b/cat.jpeg?X-Goog-Algorithm=GOOG4-RSA-SHA256&X-Goog-Credential=a%%40p.iam.gserviceaccount.com%%2F20181026&X-Goog-Signature=247a2a' >"$dir/url-gcs"
@@ -124,33 +116,17 @@ seed_url() {
 
 status=0
 for target in "${targets[@]}"; do
-    if [ "$smoke_runs" -gt 0 ]; then
-        corpus=$(mktemp -d)
-        trap 'rm -rf "$corpus"' EXIT
-        for f in fuzz/regressions/"$target"-*; do
-            [ -f "$f" ] && cp "$f" "$corpus/"
-        done
-        limits=(-seed=1 -runs="$smoke_runs")
-        echo "fuzz: $target, $smoke_runs runs from seed 1"
-    else
-        corpus=fuzz/corpus/$target
-        mkdir -p "$corpus"
-        limits=(-max_total_time="$seconds")
-        echo "fuzz: $target for ${seconds}s"
-    fi
-    if [ -z "$(ls -A "$corpus")" ] || [ "$smoke_runs" -gt 0 ]; then
-        case "$target" in
-            sql_obfuscate) seed_sql "$corpus" ;;
-            nosql) seed_nosql "$corpus" ;;
-            json_body) seed_json_body "$corpus" ;;
-            url) seed_url "$corpus" ;;
-        esac
-    fi
-    if ! RUSTC_BOOTSTRAP=1 cargo fuzz run "${target_dir[@]}" "$target" "$corpus" -- \
-        "${limits[@]}" -timeout=10 -print_final_stats=1; then
+    case "$target" in
+        sql_obfuscate) seed_sql ;;
+        nosql) seed_nosql ;;
+        json_body) seed_json_body ;;
+        url) seed_url ;;
+    esac
+    echo "fuzz: $target for ${seconds}s"
+    if ! RUSTC_BOOTSTRAP=1 cargo fuzz run "${target_dir[@]}" "$target" "fuzz/corpus/$target" -- \
+        -max_total_time="$seconds" -timeout=10 -print_final_stats=1; then
         echo "fuzz: $target FAILED; the input is in fuzz/artifacts/$target/" >&2
         status=1
     fi
-    [ "$smoke_runs" -eq 0 ] || rm -rf "$corpus"
 done
 exit $status
