@@ -19,7 +19,7 @@
 //!
 //! | attributes | treatment |
 //! | --- | --- |
-//! | `db.query.text`, `db.statement` | SQL per `[sql]`, dialect from `db.system.name` / `db.system`; `db.query.summary` added when absent |
+//! | `db.query.text`, `db.statement` | per `[sql]`, in the language of `db.system.name` / `db.system` (SQL dialects, Redis, Memcached, JSON queries); `db.query.summary` added when absent |
 //! | `db.query.plan`, `db.plan` | query plan per `[query_plans]` (off by default: dropped) |
 //! | `url.full`, `http.url`, `http.target` | URL redaction per `[query_params]` |
 //! | `url.query` | query string per `[query_params]` |

@@ -17,6 +17,7 @@ use crate::method::{Method, Methods, Pseudonymizer};
 use crate::policy::{AttributeRule, Capture, IpMethod, Override, PlanCapture, Policy, SqlCapture};
 use crate::sql::{self, Dialect, SqlOptions};
 use crate::url::{self, UrlOptions};
+use crate::{json_query, memcached, redis};
 
 /// A compiled capture policy.
 #[derive(Debug, Clone)]
@@ -127,12 +128,33 @@ impl Redactor {
             SqlCapture::Drop => None,
             SqlCapture::Raw => Some(Cow::Borrowed(statement)),
             SqlCapture::Obfuscate => {
-                let out = sql::obfuscate(statement, &self.sql_options(db_system));
+                let out = match StatementLanguage::of(db_system, statement) {
+                    StatementLanguage::Sql => {
+                        sql::obfuscate(statement, &self.sql_options(db_system))
+                    }
+                    StatementLanguage::Redis => {
+                        self.command(redis::obfuscate_redis(statement), counts)
+                    }
+                    StatementLanguage::Memcached => {
+                        self.command(memcached::obfuscate_memcached(statement), counts)
+                    }
+                    StatementLanguage::JsonQuery => json_query::obfuscate_json_query(statement),
+                };
                 if out != statement {
                     counts.add(Kind::SqlStatement);
                 }
                 Some(out)
             }
+        }
+    }
+
+    /// A key-value store command after its values are gone: its keys stay, and keys can
+    /// hold an email or a token (`SET session:alice@example.com …`), so the detectors run
+    /// over what is left.
+    fn command<'a>(&self, obfuscated: Cow<'a, str>, counts: &mut Counts) -> Cow<'a, str> {
+        match obfuscated {
+            Cow::Borrowed(b) => self.text.scrub(b, counts),
+            Cow::Owned(o) => Cow::Owned(self.text.scrub(&o, counts).into_owned()),
         }
     }
 
@@ -343,6 +365,52 @@ mod tests {
     }
 
     #[test]
+    fn statements_are_obfuscated_in_their_own_language() {
+        let r = Redactor::default();
+        let mut c = Counts::default();
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl";
+        let set = format!("SET cart:u-48213 {jwt} EX 3600");
+        assert_eq!(
+            r.sql(&set, Some("redis"), &mut c).as_deref(),
+            Some("SET cart:u-48213 ? EX 3600")
+        );
+        // `session:<id>` reads as an assignment to a sensitive name, and a session id in a
+        // key is a credential.
+        assert_eq!(
+            r.sql("GET session:u-48213", Some("redis"), &mut c)
+                .as_deref(),
+            Some("GET session:[REDACTED:secret]")
+        );
+        // Keys stay, so the detectors look at them.
+        assert_eq!(
+            r.sql("GET user:alice@example.com", Some("redis"), &mut c)
+                .as_deref(),
+            Some("GET user:[REDACTED:email]")
+        );
+        assert_eq!(
+            r.sql("set k 0 60 6\r\nsecret", Some("memcached"), &mut c)
+                .as_deref(),
+            Some("set k 0 60 6")
+        );
+        assert_eq!(
+            r.sql(
+                r#"{"email": "a@b.c", "age": {"$gt": 3}}"#,
+                Some("mongodb"),
+                &mut c
+            )
+            .as_deref(),
+            Some(r#"{"email":?,"age":{"$gt":?}}"#)
+        );
+        // Not JSON on a document store, or no system at all: SQL rules.
+        assert_eq!(
+            r.sql("find x where y = 'z'", Some("mongodb"), &mut c)
+                .as_deref(),
+            Some("find x where y = ?")
+        );
+        assert_eq!(r.sql("SELECT 1", None, &mut c).as_deref(), Some("SELECT ?"));
+    }
+
+    #[test]
     fn drop_and_raw_follow_the_policy() {
         let r = with(
             "mode = \"on-prem\"\nsql = { capture = \"drop\" }\nquery_params = { capture = \"raw\" }\n\
@@ -418,5 +486,36 @@ mod tests {
             r.text(text, &mut Counts::default())
                 .starts_with("to [email:")
         );
+    }
+}
+
+/// Which obfuscator a database statement needs, from OTel's `db.system.name` / `db.system`:
+/// SQL is the default, key-value stores have their own command syntax, and document stores
+/// send JSON queries (OTel records MongoDB's and Elasticsearch's query bodies as text).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum StatementLanguage {
+    Sql,
+    Redis,
+    Memcached,
+    JsonQuery,
+}
+
+impl StatementLanguage {
+    fn of(db_system: Option<&str>, statement: &str) -> StatementLanguage {
+        let Some(system) = db_system else {
+            return StatementLanguage::Sql;
+        };
+        let json = matches!(statement.trim_start().as_bytes().first(), Some(b'{' | b'['));
+        match system.to_ascii_lowercase().as_str() {
+            "redis" | "valkey" | "keydb" => StatementLanguage::Redis,
+            "memcached" => StatementLanguage::Memcached,
+            "mongodb" | "elasticsearch" | "opensearch" | "couchdb" | "cosmosdb"
+            | "azure.cosmosdb" | "couchbase"
+                if json =>
+            {
+                StatementLanguage::JsonQuery
+            }
+            _ => StatementLanguage::Sql,
+        }
     }
 }

@@ -164,6 +164,11 @@ pub(super) fn ipv6_around(b: &[u8], colon: usize) -> (Option<(usize, usize)>, us
     while e > colon + 1 && b[e - 1] == b'.' {
         e -= 1;
     }
+    // So is a colon that ends a clause (`from 2001:db8::1: refused`), unless it is half of
+    // a `::`.
+    if e - s >= 3 && b[e - 1] == b':' && b[e - 2] != b':' {
+        e -= 1;
+    }
     let run_end = e;
     if is_word(before(b, s)) || is_word(at(b, e)) {
         return (None, run_end);
@@ -272,6 +277,13 @@ mod tests {
             Some("2001:0db8:85a3:0000:0000:8a2e:0370:7334")
         );
         assert_eq!(v6("::ffff:192.0.2.1"), Some("::ffff:192.0.2.1"));
+        // A clause-ending colon is punctuation; `::` is not.
+        assert_eq!(
+            v6("from 2001:db8:85a3::8a2e:370:7334: invalid"),
+            Some("2001:db8:85a3::8a2e:370:7334")
+        );
+        assert_eq!(v6("peer fe80::1:"), Some("fe80::1"));
+        assert_eq!(v6("prefix 2001:db8:: end"), Some("2001:db8::"));
         for neg in [
             "12:30:45",
             "ab:cd:ef:01:23:45",
@@ -281,6 +293,8 @@ mod tests {
             "1:2:3:4:5:6:7:8:9",
             "1::2::3",
             "08:52:44.123",
+            "12:30:45:",
+            "ab:cd:ef:01:23:45: x",
         ] {
             assert_eq!(v6(neg), None, "{neg}");
         }
