@@ -199,8 +199,18 @@ struct Series {
     min: f64,
     max: f64,
     buckets: [u64; DURATION_BUCKETS.len() + 1],
-    /// The latest request's exemplar: trace, span, client address.
-    exemplar: Option<([u8; 16], [u8; 8], u64, f64, &'static str)>,
+    /// The latest request, as the histogram's exemplar.
+    exemplar: Option<Sample>,
+}
+
+/// One request kept as an exemplar.
+#[derive(Clone, Copy, Debug)]
+struct Sample {
+    trace_id: [u8; 16],
+    span_id: [u8; 8],
+    at: u64,
+    seconds: f64,
+    client: &'static str,
 }
 
 /// The trace being built.
@@ -502,6 +512,7 @@ impl Generator {
     }
 
     /// `frontend` SERVER for a browser request: the attributes every entry span carries.
+    #[allow(clippy::too_many_arguments)]
     fn entry_span(
         &mut self,
         t: &mut TraceBuild,
@@ -779,7 +790,13 @@ impl Generator {
             .position(|&b| secs <= b)
             .unwrap_or(DURATION_BUCKETS.len());
         e.buckets[bucket] += 1;
-        e.exemplar = Some((trace_id, span.span_id, span.window.end, secs, client));
+        e.exemplar = Some(Sample {
+            trace_id,
+            span_id: span.span_id,
+            at: span.window.end,
+            seconds: secs,
+            client,
+        });
     }
 
     /// `GET /checkout`: frontend ▸ checkout (cart, order insert, receipt upload) ▸ payments
@@ -1419,13 +1436,13 @@ fn duration_metric(series: &[(&SeriesKey, &Series)], start: u64, now: u64) -> Me
                     exemplars: v
                         .exemplar
                         .iter()
-                        .map(|&(trace_id, span_id, at, secs, client)| Exemplar {
+                        .map(|x| Exemplar {
                             // An SDK that keeps every attribute the view filtered out.
-                            filtered_attributes: vec![s("client.address", client)],
-                            time_unix_nano: at,
-                            span_id: span_id.to_vec(),
-                            trace_id: trace_id.to_vec(),
-                            value: Some(exemplar::Value::AsDouble(secs)),
+                            filtered_attributes: vec![s("client.address", x.client)],
+                            time_unix_nano: x.at,
+                            span_id: x.span_id.to_vec(),
+                            trace_id: x.trace_id.to_vec(),
+                            value: Some(exemplar::Value::AsDouble(x.seconds)),
                         })
                         .collect(),
                     min: Some(v.min),

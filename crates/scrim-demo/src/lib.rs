@@ -16,6 +16,15 @@
 //!   plants, for tests that grep stored data and API answers for leaks.
 //! - [`run`]: sends the traffic to an OTLP endpoint through [`scrim_otlp::Exporter`] at a
 //!   configurable rate, counting what was delivered in [`DemoStats`].
+//!
+//! ```
+//! use std::time::SystemTime;
+//!
+//! let mut shop = scrim_demo::Generator::new(42);
+//! // Ten traces, the logs written during them, and the cumulative metrics.
+//! let batches = shop.tick(10, SystemTime::now(), true);
+//! assert_eq!(batches.len(), 3);
+//! ```
 
 mod generator;
 mod run;

@@ -107,7 +107,7 @@ mod tests {
                 }
             })
             .sum();
-        sum % 10 == 0
+        sum.is_multiple_of(10)
     }
 
     fn iban_valid(iban: &str) -> bool {
