@@ -303,4 +303,27 @@ mod tests {
         );
         assert_eq!(decode(Signal::Traces, &json).unwrap(), Batch::Traces(r));
     }
+
+    #[test]
+    fn doubles_decode_to_the_value_sent() {
+        // 0.22755268099999998 decoded as 0.227552681 without serde_json's float_roundtrip
+        // (found by the demo generator's histogram sums).
+        let r = traces(
+            r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5b8efff798038103d269b633813fc60c",
+            "spanId":"eee19b7ec3c1b174","name":"x","attributes":[{"key":"d","value":{"doubleValue":0.22755268099999998}}]}]}]}]}"#,
+        )
+        .unwrap();
+        let value = one_span(&r).attributes[0]
+            .value
+            .clone()
+            .unwrap()
+            .value
+            .unwrap();
+        assert_eq!(
+            value,
+            opentelemetry_proto::tonic::common::v1::any_value::Value::DoubleValue(
+                0.22755268099999998
+            )
+        );
+    }
 }
