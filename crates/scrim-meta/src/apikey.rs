@@ -2,9 +2,8 @@
 //! per request.
 //!
 //! Authentication reads the database every time, without a cache, so a revocation takes
-//! effect at the next request on every node. The cost is one indexed primary-key lookup
-//! (measured in the crate's README section of ARCHITECTURE.md and by
-//! `examples/auth_cost.rs`). The only write, `last_used_at`, is throttled per process.
+//! effect at the next request on every node. The cost is one primary-key lookup, measured
+//! by `examples/auth_cost.rs`. The only write, `last_used_at`, is throttled per process.
 
 use std::fmt;
 use std::net::IpAddr;
