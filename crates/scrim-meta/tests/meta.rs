@@ -768,3 +768,20 @@ async fn connect_accepts_sqlite_urls_and_refuses_others() {
         assert!(matches!(err, MetaError::UnsupportedUrl), "{bad}: {err:?}");
     }
 }
+
+/// The server calls these from axum handlers and spawned tasks: their futures must be
+/// `Send`, and `Meta` shareable across threads.
+#[allow(dead_code, clippy::let_underscore_future)]
+fn futures_are_send(meta: &Meta, t: &TenantId, id: &scrim_meta::KeyId) {
+    fn send<T: Send>(_: T) {}
+    fn sync<T: Send + Sync>() {}
+    sync::<Meta>();
+    send(meta.authenticate_api_key("", None));
+    send(meta.create_api_key(t, Scopes::empty(), NewApiKey::default()));
+    send(meta.revoke_api_key(t, id));
+    send(meta.create_tenant(&NewTenant::new("x", vec![1]).unwrap()));
+    send(meta.segments(t, Signal::Traces, TimeRange::all(), None));
+    send(meta.replace_segments(t, &["a"], &seg(Signal::Traces, "b", 0, 1, &[])));
+    send(meta.delete_segments(t, &[String::new()]));
+    send(Meta::connect(""));
+}
