@@ -135,11 +135,14 @@ impl Meta {
     }
 
     /// Opens (creating if needed) the SQLite database `meta.db` in `data_dir`, in WAL
-    /// journal mode. Creates `data_dir` if it does not exist.
+    /// journal mode. Creates `data_dir` if it does not exist, and a new `meta.db` with
+    /// mode 0600 on Unix.
     pub async fn open_in(data_dir: &Path) -> Result<Self, MetaError> {
         std::fs::create_dir_all(data_dir).map_err(MetaError::Io)?;
+        let file = data_dir.join(SQLITE_FILE);
+        create_private(&file).map_err(MetaError::Io)?;
         let options = SqliteConnectOptions::new()
-            .filename(data_dir.join(SQLITE_FILE))
+            .filename(file)
             .create_if_missing(true);
         Self::connect_sqlite(options).await
     }
@@ -215,6 +218,20 @@ impl Meta {
     /// Closes every connection; waits for those in use to be returned.
     pub async fn close(&self) {
         on_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// Creates `file` readable by its owner only, if it does not exist yet: it holds key
+/// hashes and wrapped data keys. SQLite gives its `-wal` and `-shm` files the same mode.
+fn create_private(file: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
     }
 }
 

@@ -732,6 +732,18 @@ async fn open_in_creates_meta_db_in_wal_mode() {
     let meta = Meta::open_in(&data).await.unwrap();
     assert_eq!(meta.backend(), scrim_meta::Backend::Sqlite);
     tenant(&meta, "acme").await;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        // While open, the WAL exists too and inherits the mode.
+        for name in [scrim_meta::SQLITE_FILE, "meta.db-wal"] {
+            let mode = std::fs::metadata(data.join(name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{name}");
+        }
+    }
     meta.close().await;
 
     let file = data.join(scrim_meta::SQLITE_FILE);
