@@ -1,0 +1,325 @@
+//! Tenants: the unit of isolation. Each has its own data key (wrapped by the master key,
+//! stored here as opaque bytes), retention and region.
+
+use std::fmt;
+use std::time::SystemTime;
+
+use sqlx::Row;
+
+use crate::error::{MetaError, classify};
+use crate::{Meta, from_ms, now_ms, on_pool};
+
+/// A tenant's id: `t_` followed by 16 characters of lowercase base32 (80 random bits).
+/// Unlike the name it never changes, so everything that belongs to a tenant refers to it.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(String);
+
+const TENANT_ID_PREFIX: &str = "t_";
+const TENANT_ID_RANDOM: usize = 16;
+const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+impl TenantId {
+    /// A new random id.
+    pub fn generate() -> Result<Self, MetaError> {
+        let mut bytes = [0u8; TENANT_ID_RANDOM];
+        getrandom::fill(&mut bytes)?;
+        let mut id = String::with_capacity(TENANT_ID_PREFIX.len() + TENANT_ID_RANDOM);
+        id.push_str(TENANT_ID_PREFIX);
+        // 256 is a multiple of 32: `b % 32` keeps exactly 5 uniform bits.
+        id.extend(
+            bytes
+                .iter()
+                .map(|b| char::from(BASE32[usize::from(b % 32)])),
+        );
+        Ok(Self(id))
+    }
+
+    /// Checks the format of an id that came from outside (a command line, a URL).
+    pub fn parse(s: &str) -> Result<Self, MetaError> {
+        let ok = s.strip_prefix(TENANT_ID_PREFIX).is_some_and(|rest| {
+            rest.len() == TENANT_ID_RANDOM && rest.bytes().all(|b| BASE32.contains(&b))
+        });
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(MetaError::Invalid {
+                field: "tenant id",
+                reason: "expected t_ and 16 characters of a-z, 2-7",
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// An id read back from the database, which only ever stores checked ids.
+    pub(crate) fn from_db(s: String) -> Self {
+        Self(s)
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TenantId({})", self.0)
+    }
+}
+
+/// A stored tenant.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: TenantId,
+    pub name: String,
+    pub region: String,
+    pub retention_days: u16,
+    /// The tenant's data key wrapped by the master key; opaque here.
+    pub wrapped_data_key: Vec<u8>,
+    pub created_at: SystemTime,
+}
+
+impl fmt::Debug for Tenant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The wrapped key is ciphertext, but there is no reason to print it.
+        f.debug_struct("Tenant")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("region", &self.region)
+            .field("retention_days", &self.retention_days)
+            .field(
+                "wrapped_data_key",
+                &format_args!("[{} bytes]", self.wrapped_data_key.len()),
+            )
+            .field("created_at", &self.created_at)
+            .finish()
+    }
+}
+
+/// What [`Meta::create_tenant`] needs. `NewTenant::new(name, wrapped_key)` fills the
+/// defaults (a random id, region `local`, 30 days of retention).
+#[derive(Clone)]
+pub struct NewTenant {
+    /// Given by the caller when the data key was wrapped with the id as associated data
+    /// (so it must be known first); otherwise [`TenantId::generate`].
+    pub id: TenantId,
+    pub name: String,
+    pub region: String,
+    pub retention_days: u16,
+    pub wrapped_data_key: Vec<u8>,
+}
+
+impl NewTenant {
+    pub const DEFAULT_REGION: &str = "local";
+    pub const DEFAULT_RETENTION_DAYS: u16 = 30;
+    pub const MAX_RETENTION_DAYS: u16 = 3650;
+
+    pub fn new(name: impl Into<String>, wrapped_data_key: Vec<u8>) -> Result<Self, MetaError> {
+        Ok(Self {
+            id: TenantId::generate()?,
+            name: name.into(),
+            region: Self::DEFAULT_REGION.to_owned(),
+            retention_days: Self::DEFAULT_RETENTION_DAYS,
+            wrapped_data_key,
+        })
+    }
+
+    fn validate(&self) -> Result<(), MetaError> {
+        validate_label("tenant name", &self.name)?;
+        validate_label("region", &self.region)?;
+        if !(1..=Self::MAX_RETENTION_DAYS).contains(&self.retention_days) {
+            return Err(MetaError::Invalid {
+                field: "retention_days",
+                reason: "must be between 1 and 3650",
+            });
+        }
+        if self.wrapped_data_key.is_empty() {
+            // A tenant without a data key could not be crypto-shredded; refuse it.
+            return Err(MetaError::Invalid {
+                field: "wrapped data key",
+                reason: "must not be empty",
+            });
+        }
+        TenantId::parse(self.id.as_str())?;
+        Ok(())
+    }
+}
+
+/// Tenant names and regions: 1 to 63 characters of `a-z`, `0-9` and `-`, not starting with
+/// `-` (a DNS label's alphabet, so a name fits in a hostname, a path and a command line,
+/// where a leading `-` would read as a flag).
+pub fn validate_label(field: &'static str, s: &str) -> Result<(), MetaError> {
+    let reason = if s.is_empty() || s.len() > 63 {
+        "must be 1 to 63 characters long"
+    } else if !s
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        "may contain only lowercase letters a-z, digits 0-9 and '-'"
+    } else if s.starts_with('-') {
+        "must not start with '-'"
+    } else {
+        return Ok(());
+    };
+    Err(MetaError::Invalid { field, reason })
+}
+
+macro_rules! tenant_from_row {
+    ($row:expr) => {{
+        let row = $row;
+        let retention: i32 = row.try_get("retention_days")?;
+        Tenant {
+            id: TenantId::from_db(row.try_get("id")?),
+            name: row.try_get("name")?,
+            region: row.try_get("region")?,
+            retention_days: u16::try_from(retention).map_err(|_| MetaError::Corrupt {
+                what: "tenant retention",
+            })?,
+            wrapped_data_key: row.try_get("wrapped_data_key")?,
+            created_at: from_ms(row.try_get("created_at")?),
+        }
+    }};
+}
+
+const TENANT_COLUMNS: &str = "id, name, region, retention_days, wrapped_data_key, created_at";
+
+impl Meta {
+    /// Creates a tenant. A taken name is `AlreadyExists { what: "tenant name" }`.
+    pub async fn create_tenant(&self, new: &NewTenant) -> Result<Tenant, MetaError> {
+        new.validate()?;
+        let created_at = now_ms();
+        let sql = "INSERT INTO tenants (id, name, region, retention_days, wrapped_data_key, created_at) \
+                   VALUES ($1, $2, $3, $4, $5, $6)";
+        on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(new.id.as_str())
+                .bind(&new.name)
+                .bind(&new.region)
+                .bind(i32::from(new.retention_days))
+                .bind(&new.wrapped_data_key)
+                .bind(created_at)
+                .execute(pool)
+                .await
+                .map_err(|e| {
+                    // The only other unique column is the random id.
+                    let what = if is_id_conflict(&e) { "tenant id" } else { "tenant name" };
+                    classify(e, what, "tenant")
+                })?;
+        });
+        Ok(Tenant {
+            id: new.id.clone(),
+            name: new.name.clone(),
+            region: new.region.clone(),
+            retention_days: new.retention_days,
+            wrapped_data_key: new.wrapped_data_key.clone(),
+            created_at: from_ms(created_at),
+        })
+    }
+
+    pub async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, MetaError> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1");
+        on_pool!(self, pool => {
+            match sqlx::query(&sql).bind(name).fetch_optional(pool).await? {
+                Some(row) => Ok(Some(tenant_from_row!(row))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    pub async fn tenant_by_id(&self, id: &TenantId) -> Result<Option<Tenant>, MetaError> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        on_pool!(self, pool => {
+            match sqlx::query(&sql).bind(id.as_str()).fetch_optional(pool).await? {
+                Some(row) => Ok(Some(tenant_from_row!(row))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Every tenant, ordered by name.
+    pub async fn list_tenants(&self) -> Result<Vec<Tenant>, MetaError> {
+        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name");
+        on_pool!(self, pool => {
+            let rows = sqlx::query(&sql).fetch_all(pool).await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for row in rows {
+                out.push(tenant_from_row!(row));
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// Whether a unique violation is on the primary key rather than the name. Constraint names
+/// differ by engine (`tenants_pkey` on PostgreSQL; SQLite reports none but names the
+/// column in its message).
+fn is_id_conflict(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => {
+            db.constraint() == Some("tenants_pkey") || db.message().contains("tenants.id")
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        for ok in ["a", "acme", "acme-prod-2", "0", &"a".repeat(63), "a-"] {
+            assert!(validate_label("tenant name", ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "1 to 63"),
+            (&"a".repeat(64), "1 to 63"),
+            ("Acme", "lowercase"),
+            ("acme_prod", "lowercase"),
+            ("acme prod", "lowercase"),
+            ("acmé", "lowercase"),
+            ("-acme", "start with"),
+        ] {
+            let err = validate_label("tenant name", bad).unwrap_err().to_string();
+            assert!(err.starts_with("invalid tenant name: "), "{err}");
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn tenant_ids() {
+        let id = TenantId::generate().unwrap();
+        assert!(id.as_str().starts_with("t_"));
+        assert_eq!(id.as_str().len(), 18);
+        assert_eq!(TenantId::parse(id.as_str()).unwrap(), id);
+        assert_ne!(TenantId::generate().unwrap(), id);
+        for bad in [
+            "",
+            "t_",
+            "x_aaaaaaaaaaaaaaaa",
+            "t_AAAAAAAAAAAAAAAA",
+            "t_aaaaaaaaaaaaaaa1",
+        ] {
+            assert!(TenantId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_wrapped_key() {
+        let t = Tenant {
+            id: TenantId::generate().unwrap(),
+            name: "acme".into(),
+            region: "local".into(),
+            retention_days: 30,
+            wrapped_data_key: vec![0xAB; 40],
+            created_at: SystemTime::UNIX_EPOCH,
+        };
+        let shown = format!("{t:?}");
+        assert!(shown.contains("[40 bytes]"), "{shown}");
+        assert!(!shown.contains("171"), "{shown}");
+    }
+}
