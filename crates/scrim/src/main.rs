@@ -42,6 +42,72 @@ enum Command {
     /// the environment, which beats the file. Secrets (`SCRIM_API_KEY`,
     /// `SCRIM_PSEUDONYM_KEY`) come from the environment or the file, never from flags.
     Agent(Box<AgentArgs>),
+    /// Manage tenants (the unit of isolation: own data key, region, retention, API keys).
+    #[command(subcommand, arg_required_else_help = true)]
+    Tenant(TenantCommand),
+    /// Manage API keys (`scrim_…`): how machines send and read a tenant's telemetry.
+    #[command(subcommand, arg_required_else_help = true)]
+    Apikey(ApikeyCommand),
+}
+
+/// Where the platform's state lives (shared by `serve`, `tenant`, `apikey`).
+#[derive(Debug, Args)]
+struct PlatformArgs {
+    /// Local state: master key, metadata (SQLite), WAL, segments [default: ./scrim-data].
+    #[arg(long, value_name = "DIR", default_value = "scrim-data")]
+    data_dir: PathBuf,
+    /// A shared metadata database instead of SQLite in the data directory
+    /// (`postgres://user@host:5432/db`).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+}
+
+impl PlatformArgs {
+    fn config(&self) -> scrim_server::PlatformConfig {
+        scrim_server::PlatformConfig {
+            data_dir: self.data_dir.clone(),
+            database_url: self.database_url.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum TenantCommand {
+    /// Create a tenant with a fresh data key; prints its id.
+    Create {
+        /// Lower-case letters, digits and dashes, 1 to 63 characters.
+        name: String,
+        /// Where the tenant's data must stay [default: local].
+        #[arg(long, value_name = "R")]
+        region: Option<String>,
+        /// Days telemetry is kept, 1 to 3650 [default: 30].
+        #[arg(long, value_name = "N")]
+        retention_days: Option<u16>,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ApikeyCommand {
+    /// Create an API key; the key itself is printed once, alone on the last line.
+    Create {
+        /// The tenant's name.
+        #[arg(long, value_name = "NAME")]
+        tenant: String,
+        /// Comma-separated: ingest (= ingest:traces,ingest:logs,ingest:metrics),
+        /// ingest:traces, ingest:logs, ingest:metrics, read, export, delete, admin, audit:read.
+        #[arg(long, value_name = "SCOPES")]
+        scopes: String,
+        /// A name to recognise the key by.
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Days until the key stops working [default: never].
+        #[arg(long, value_name = "N")]
+        expires_in_days: Option<u32>,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -267,6 +333,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Redact(redact) => run_redact(redact),
         Command::Agent(args) => run_agent(*args),
+        Command::Tenant(cmd) => run_platform(|| run_tenant(cmd)),
+        Command::Apikey(cmd) => run_platform(|| run_apikey(cmd)),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
@@ -361,6 +429,75 @@ fn run_agent(args: AgentArgs) -> io::Result<()> {
         agent.shutdown().await;
         Ok(())
     })
+}
+
+/// Runs a platform command on a small runtime; a usage error exits 2, anything else 1.
+fn run_platform<F, Fut>(f: F) -> io::Result<()>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), scrim_server::ServerError>>,
+{
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(f()).map_err(|e| match e {
+        scrim_server::ServerError::Usage(m) => io::Error::new(io::ErrorKind::InvalidInput, m),
+        e => io::Error::other(e.to_string()),
+    })
+}
+
+async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError> {
+    let TenantCommand::Create {
+        name,
+        region,
+        retention_days,
+        platform,
+    } = cmd;
+    let p = scrim_server::Platform::open(&platform.config()).await?;
+    let mut options = scrim_server::admin::TenantOptions::default();
+    if let Some(r) = region {
+        options.region = r;
+    }
+    if let Some(d) = retention_days {
+        options.retention_days = d;
+    }
+    let t = scrim_server::admin::create_tenant(&p, &name, &options).await?;
+    println!(
+        "created tenant {} (id {}, region {}, retention {} days)",
+        t.name, t.id, t.region, t.retention_days
+    );
+    Ok(())
+}
+
+async fn run_apikey(cmd: ApikeyCommand) -> Result<(), scrim_server::ServerError> {
+    let ApikeyCommand::Create {
+        tenant,
+        scopes,
+        name,
+        expires_in_days,
+        platform,
+    } = cmd;
+    let scopes: scrim_meta::Scopes = scopes
+        .parse()
+        .map_err(|e| scrim_server::ServerError::Usage(format!("--scopes: {e}")))?;
+    let expires_at = expires_in_days.map(|d| {
+        std::time::SystemTime::now() + std::time::Duration::from_secs(u64::from(d) * 86_400)
+    });
+    let p = scrim_server::Platform::open(&platform.config()).await?;
+    let details = scrim_meta::NewApiKey {
+        name,
+        description: None,
+        expires_at,
+    };
+    let (record, key) = scrim_server::admin::create_api_key(&p, &tenant, scopes, details).await?;
+    println!(
+        "created API key {} for tenant {tenant} with scopes {}; it is shown once, below:",
+        record.id.as_str(),
+        record.scopes
+    );
+    // Alone on the last line, so that scripts can take it with `tail -n 1`.
+    println!("{}", key.expose());
+    Ok(())
 }
 
 async fn wait_for_signal() -> io::Result<()> {

@@ -1,0 +1,58 @@
+//! Tenants and API keys: what `scrim tenant create` and `scrim apikey create` do.
+
+use scrim_meta::{ApiKey, ApiKeyRecord, NewApiKey, NewTenant, Scopes, Tenant, TenantId};
+
+use crate::{Platform, ServerError};
+
+/// What a new tenant needs besides its name.
+#[derive(Debug, Clone)]
+pub struct TenantOptions {
+    /// Where the tenant's data must stay; part of every segment path.
+    pub region: String,
+    /// Days telemetry is kept.
+    pub retention_days: u16,
+}
+
+impl Default for TenantOptions {
+    fn default() -> Self {
+        TenantOptions {
+            region: NewTenant::DEFAULT_REGION.to_owned(),
+            retention_days: NewTenant::DEFAULT_RETENTION_DAYS,
+        }
+    }
+}
+
+/// Creates a tenant with a fresh data key, wrapped by the master key and bound to the
+/// tenant's id (so a wrapped key copied to another tenant's row does not open).
+pub async fn create_tenant(
+    platform: &Platform,
+    name: &str,
+    options: &TenantOptions,
+) -> Result<Tenant, ServerError> {
+    let id = TenantId::generate()?;
+    let (_key, wrapped) = platform.keys.new_data_key(id.as_str().as_bytes())?;
+    let mut new = NewTenant::new(name, wrapped)?;
+    new.id = id;
+    new.region = options.region.clone();
+    new.retention_days = options.retention_days;
+    Ok(platform.meta.create_tenant(&new).await?)
+}
+
+/// Creates an API key for the tenant called `tenant_name`. The returned [`ApiKey`] is the
+/// only copy of the secret: show it once.
+pub async fn create_api_key(
+    platform: &Platform,
+    tenant_name: &str,
+    scopes: Scopes,
+    details: NewApiKey,
+) -> Result<(ApiKeyRecord, ApiKey), ServerError> {
+    let tenant = platform
+        .meta
+        .tenant_by_name(tenant_name)
+        .await?
+        .ok_or_else(|| ServerError::Usage(format!("no tenant named {tenant_name:?}")))?;
+    Ok(platform
+        .meta
+        .create_api_key(&tenant.id, scopes, details)
+        .await?)
+}

@@ -1,0 +1,53 @@
+use std::fmt;
+
+/// Why a platform operation failed. Messages name what went wrong, never a key or a value
+/// of telemetry.
+#[derive(Debug)]
+pub enum ServerError {
+    /// The caller asked for something invalid (a bad name, an unknown tenant): exit code 2
+    /// on the command line, 4xx on the API.
+    Usage(String),
+    /// The metadata database failed.
+    Meta(scrim_meta::MetaError),
+    /// The master key or a data key could not be used.
+    Crypto(scrim_crypto::CryptoError),
+    /// The file system failed.
+    Io(std::io::Error),
+}
+
+impl fmt::Display for ServerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServerError::Usage(m) => f.write_str(m),
+            ServerError::Meta(e) => write!(f, "metadata database: {e}"),
+            ServerError::Crypto(e) => write!(f, "{e}"),
+            ServerError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for ServerError {}
+
+impl From<scrim_meta::MetaError> for ServerError {
+    fn from(e: scrim_meta::MetaError) -> Self {
+        match e {
+            scrim_meta::MetaError::Invalid { .. }
+            | scrim_meta::MetaError::AlreadyExists { .. }
+            | scrim_meta::MetaError::NotFound { .. }
+            | scrim_meta::MetaError::UnsupportedUrl => ServerError::Usage(e.to_string()),
+            e => ServerError::Meta(e),
+        }
+    }
+}
+
+impl From<scrim_crypto::CryptoError> for ServerError {
+    fn from(e: scrim_crypto::CryptoError) -> Self {
+        ServerError::Crypto(e)
+    }
+}
+
+impl From<std::io::Error> for ServerError {
+    fn from(e: std::io::Error) -> Self {
+        ServerError::Io(e)
+    }
+}
