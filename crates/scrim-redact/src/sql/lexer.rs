@@ -125,6 +125,19 @@ impl<'a> Lexer<'a> {
         }
     }
 
+    /// The last token that was not trivia.
+    pub(crate) fn prev(&self) -> Option<Token> {
+        self.prev
+    }
+
+    /// Makes the next token follow `prev` (with trivia between), as if the tokens since
+    /// had not been there: the obfuscator calls it after dropping `AS alias`, so that what
+    /// follows is read as it will be in the output (`> AS x ""`: `""` after `>` is a value).
+    pub(crate) fn restore_prev(&mut self, prev: Option<Token>) {
+        self.prev = prev;
+        self.trivia_since_prev = true;
+    }
+
     fn peek(&self, offset: usize) -> u8 {
         self.bytes.get(self.pos + offset).copied().unwrap_or(0)
     }

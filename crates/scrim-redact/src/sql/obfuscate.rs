@@ -44,7 +44,7 @@ fn obfuscate_at_depth<'a>(input: &'a str, options: &SqlOptions, depth: usize) ->
         paren_depth: 0,
         cast_parens: 0,
         body_depth: depth,
-        skipped: None,
+        dropped: false,
         open_groups: 0,
         no_collapse_above: None,
     };
@@ -79,9 +79,10 @@ struct Obfuscator<'a, 'o> {
     /// `CONVERT(`, where `AS` names a type, not an alias.
     cast_parens: u64,
     body_depth: usize,
-    /// The last token skipped along with the one being handled (a dropped alias): it,
-    /// not the `AS` before it, is what the next token follows.
-    skipped: Option<Token>,
+    /// Set when the token being handled was dropped with its alias (`AS x`): the next token
+    /// then follows what came before the `AS`, as it will in the output, so that a second
+    /// pass reads it the same way (a `""` after `>` is a value, after `x` a name).
+    dropped: bool,
     /// Brackets (`(` and `[`) opened and written, not yet closed.
     open_groups: u32,
     /// Set when a group was too long to scan for collapsing: nothing nested in it
@@ -125,7 +126,9 @@ impl<'a> Obfuscator<'a, '_> {
                 TokenKind::Placeholder => self.write_token(t),
             }
             if !t.kind.is_trivia() {
-                self.prev = Some(self.skipped.take().unwrap_or(t));
+                if !std::mem::take(&mut self.dropped) {
+                    self.prev = Some(t);
+                }
             }
         }
     }
@@ -313,6 +316,8 @@ impl<'a> Obfuscator<'a, '_> {
             // `AS AS …` (never valid SQL): only the last `AS` of a run decides, so that
             // dropping its alias cannot hand a new follower to an earlier `AS` on the next
             // pass (found by cargo fuzz).
+            self.dropped = true;
+            self.lexer.restore_prev(self.prev);
             return true;
         }
         let is_alias = match alias.kind {
@@ -329,8 +334,8 @@ impl<'a> Obfuscator<'a, '_> {
         });
         if is_alias && followed_ok {
             self.lexer = la;
-            // `AS b $t$…$t$`: the string follows the alias, so it is not a function body.
-            self.skipped = Some(alias);
+            self.lexer.restore_prev(self.prev);
+            self.dropped = true;
             true
         } else {
             false
@@ -485,7 +490,9 @@ fn scan_literal_group(
     let mut depth = 1usize;
     let mut values = 0usize;
     let mut seen = 0usize;
-    while let Some(t) = la.next() {
+    loop {
+        let before = la.prev();
+        let Some(t) = la.next() else { break };
         if t.kind.is_trivia() {
             continue;
         }
@@ -495,8 +502,10 @@ fn scan_literal_group(
             && bytes[t.start..t.end].eq_ignore_ascii_case(b"as")
             && let Some(after) = droppable_alias(src, la)
         {
-            // `AS alias` that `drop_alias` removes: skip both, as the output will.
+            // `AS alias` that `drop_alias` removes: skip both, as the output will, and read
+            // what follows after what came before them.
             *la = after;
+            la.restore_prev(before);
             continue;
         }
         seen += 1;
@@ -790,6 +799,21 @@ mod tests {
             assert!(once == "(?)" || once == "[?]", "{group:?} -> {once:?}");
         }
         assert_eq!(obfuscate("(AS SELECT 1)", &lists), "(AS SELECT ?)");
+        // What follows a dropped alias is read after what came before it, as a second
+        // pass reads the output: in the generic dialect `""` after `>` is a value.
+        let generic = SqlOptions {
+            keep_aliases: false,
+            ..SqlOptions::default()
+        };
+        for (input, once) in [
+            ("a > AS x \"\"", "a > ?"),
+            ("a > AS AS x \"q\"", "a > ?"),
+            ("a = b AS x \"q\"", "a = b \"q\""),
+        ] {
+            let out = obfuscate(input, &generic).into_owned();
+            assert_eq!(out, once, "{input:?}");
+            assert_eq!(obfuscate(&out, &generic), out, "{input:?}");
+        }
     }
 
     #[test]
