@@ -3,11 +3,14 @@
 //!
 //! - [`schema`]: the `spans`, `logs` and `metrics` tables.
 //! - [`convert`]: OTLP requests to Arrow batches, span rows back to OTLP/JSON.
+//! - [`segment`]: encrypted Parquet segments, their catalog record, compaction.
 
 pub mod convert;
 pub mod error;
 pub mod generate;
 pub mod schema;
+pub mod segment;
 
 pub use error::{Result, StoreError};
 pub use schema::Signal;
+pub use segment::{DataKey, SegmentMeta, SegmentStore};
