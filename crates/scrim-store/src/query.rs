@@ -20,6 +20,9 @@
 //!   `SQLOptions` refuse them again. No file-reading table function is registered
 //!   (DataFusion ships none without its CLI), URL tables are off, and `information_schema`
 //!   is off.
+//!
+//! Sessions never spill to disk (spill files would hold plaintext) and each query's memory
+//! is capped ([`TenantQuery::with_memory_limit`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -202,7 +205,24 @@ pub struct TenantQuery {
     key: DataKey,
     segments: Vec<SegmentMeta>,
     buffer: BufferedBatches,
+    registry: Arc<SingleStoreRegistry>,
     runtime: Arc<RuntimeEnv>,
+}
+
+/// Default cap on one query's memory.
+pub const DEFAULT_MEMORY_LIMIT: usize = 1 << 30;
+
+/// The runtime of every session of a tenant: its one object store, a memory cap, and no
+/// disk manager, so sorts and joins never write unencrypted spill files.
+fn runtime(registry: Arc<SingleStoreRegistry>, memory: usize) -> Result<Arc<RuntimeEnv>> {
+    use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
+    Ok(RuntimeEnvBuilder::new()
+        .with_object_store_registry(registry)
+        .with_memory_limit(memory, 1.0)
+        .with_disk_manager_builder(
+            DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+        )
+        .build_arc()?)
 }
 
 /// An object store registry that knows exactly one store and refuses to learn more.
@@ -267,9 +287,7 @@ impl TenantQuery {
             url,
             store: narrowed,
         });
-        let runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(registry)
-            .build_arc()?;
+        let runtime = runtime(Arc::clone(&registry), DEFAULT_MEMORY_LIMIT)?;
         // Store paths relative to the tenant prefix from here on.
         let segments = segments
             .into_iter()
@@ -283,8 +301,16 @@ impl TenantQuery {
             key,
             segments,
             buffer,
+            registry,
             runtime,
         })
+    }
+
+    /// Caps the memory one query may use (default 1 GiB); past it the query fails with a
+    /// "resources exhausted" error. Nothing spills to disk: spill files would be plaintext.
+    pub fn with_memory_limit(mut self, bytes: usize) -> Result<Self> {
+        self.runtime = runtime(Arc::clone(&self.registry), bytes)?;
+        Ok(self)
     }
 
     /// The tenant this object is bound to.

@@ -564,6 +564,33 @@ async fn sql_enforces_row_limit_and_timeout() {
 }
 
 #[tokio::test]
+async fn a_query_over_the_memory_limit_fails_instead_of_spilling() {
+    let w = world().await;
+    let a = w.a().with_memory_limit(2 << 20).unwrap();
+    // A million distinct groups need tens of MiB of hash table.
+    let big = a
+        .sql(
+            "SELECT count(*) FROM (SELECT DISTINCT value FROM generate_series(1, 1000000))",
+            SqlLimits {
+                max_rows: 1,
+                timeout: Duration::from_secs(60),
+            },
+        )
+        .await;
+    let err = big.unwrap_err().to_string();
+    assert!(
+        err.to_lowercase().contains("resources exhausted") || err.contains("memory"),
+        "{err}"
+    );
+    // Small queries still run.
+    let r = a
+        .sql("SELECT count(*) FROM spans", SqlLimits::default())
+        .await
+        .unwrap();
+    assert_eq!(r.rows, vec![vec![serde_json::json!(1280)]]);
+}
+
+#[tokio::test]
 async fn a_query_object_refuses_other_tenants_segments() {
     let w = world().await;
     let err = TenantQuery::new(
