@@ -404,8 +404,7 @@ impl TenantQuery {
         let ctx = self
             .session(filter.range, filter.service.as_deref())
             .await?;
-        let spans = ctx.table("spans").await?;
-        let mut matched = spans.clone();
+        let mut matched = ctx.table("spans").await?;
         if let Some(r) = filter.range {
             matched = matched.filter(time_filter("start_time", r))?;
         }
@@ -444,7 +443,15 @@ impl TenantQuery {
         if order.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = spans
+        // The summaries count every span of the trace, also those of other services, so
+        // this session is not pruned by service.
+        let all_services = match filter.service {
+            Some(_) => self.session(filter.range, None).await?,
+            None => ctx,
+        };
+        let rows = all_services
+            .table("spans")
+            .await?
             .filter(
                 col("trace_id").in_list(order.iter().map(|t| lit(t.as_str())).collect(), false),
             )?

@@ -32,6 +32,8 @@ use parquet::encryption::decrypt::FileDecryptionProperties;
 use parquet::encryption::encrypt::FileEncryptionProperties;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "s3")]
+use url::Url;
 
 use crate::error::{Result, StoreError};
 use crate::schema::Signal;
@@ -158,6 +160,7 @@ impl SegmentStore {
 
     /// From a URL: `file:///path/to/dir`, or (with the `s3` feature)
     /// `s3://bucket/optional/prefix?endpoint=http://127.0.0.1:3900&region=garage`.
+    /// A plain `http://` endpoint must be on loopback unless `allow_http=true` is given.
     /// S3 credentials come from the environment (`AWS_ACCESS_KEY_ID`,
     /// `AWS_SECRET_ACCESS_KEY`, optionally `AWS_SESSION_TOKEN`), never from the URL.
     pub fn from_url(url: &str, region: &str) -> Result<Self> {
@@ -192,19 +195,29 @@ impl SegmentStore {
             ));
         }
         let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let (mut endpoint, mut allow_http) = (None, false);
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            builder = match k {
-                "endpoint" => builder
-                    .with_allow_http(v.starts_with("http://"))
-                    .with_endpoint(v),
-                "region" => builder.with_region(v),
+            match k {
+                "endpoint" => endpoint = Some(v),
+                "region" => builder = builder.with_region(v),
+                "allow_http" => allow_http = v == "true",
                 _ => {
                     return Err(StoreError::InvalidInput(format!(
-                        "unknown parameter {k:?} (endpoint, region)"
+                        "unknown parameter {k:?} (endpoint, region, allow_http)"
                     )));
                 }
-            };
+            }
+        }
+        if let Some(ep) = endpoint {
+            // Plain HTTP only to this machine, unless the operator says so explicitly.
+            let http = ep.starts_with("http://");
+            if http && !allow_http && !is_loopback_url(ep) {
+                return Err(StoreError::InvalidInput(
+                    "a plain http:// endpoint must be on loopback (or set allow_http=true)".into(),
+                ));
+            }
+            builder = builder.with_endpoint(ep).with_allow_http(http);
         }
         let s3 = builder.build()?;
         let prefix = prefix.trim_matches('/');
@@ -387,6 +400,19 @@ impl SegmentStore {
     }
 }
 
+#[cfg(feature = "s3")]
+fn is_loopback_url(url: &str) -> bool {
+    match Url::parse(url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
 fn url_has_credentials(bucket: &str) -> bool {
     bucket.contains('@')
 }
@@ -525,5 +551,14 @@ mod tests {
         assert!(SegmentStore::from_url("s3://?region=x", "eu1").is_err());
         assert!(SegmentStore::from_url("s3://b?secret=x", "eu1").is_err());
         assert!(SegmentStore::from_url("s3://user:pw@b", "eu1").is_err());
+        // Plain HTTP: loopback only, unless explicitly allowed.
+        assert!(SegmentStore::from_url("s3://b?endpoint=http://10.1.2.3:3900", "eu1").is_err());
+        assert!(SegmentStore::from_url("s3://b?endpoint=http://localhost:3900", "eu1").is_ok());
+        assert!(SegmentStore::from_url("s3://b?endpoint=http://[::1]:3900", "eu1").is_ok());
+        assert!(
+            SegmentStore::from_url("s3://b?endpoint=http://s3.lan:3900&allow_http=true", "eu1")
+                .is_ok()
+        );
+        assert!(SegmentStore::from_url("s3://b?endpoint=https://s3.example", "eu1").is_ok());
     }
 }

@@ -665,3 +665,49 @@ impl World {
         self._dir.path().to_path_buf()
     }
 }
+
+#[tokio::test]
+async fn a_summary_counts_spans_of_every_service_of_the_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SegmentStore::local(dir.path(), "eu1").unwrap();
+    let g = TraceGen {
+        traces: 3,
+        services: vec!["edge".into()],
+        ..Default::default()
+    };
+    // Trace 1's children move to another service, written in another segment.
+    let mut req = g.traces(0..3);
+    let mut backend = req.resource_spans[1].clone();
+    backend.resource = Some(scrim_store::generate::resource("backend"));
+    backend.scope_spans[0].spans.remove(0);
+    req.resource_spans[1].scope_spans[0].spans.truncate(1);
+    let mut metas = Vec::new();
+    for r in [
+        req,
+        opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+            resource_spans: vec![backend],
+        },
+    ] {
+        let b = spans_to_batch(&r).unwrap();
+        metas.push(
+            store
+                .write_segment("acme", &key_a(), Signal::Spans, &[b])
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    assert_eq!(metas[1].services, ["backend"]);
+    let q = TenantQuery::new("acme", key_a(), &store, metas, BufferedBatches::default()).unwrap();
+    let found = q
+        .search_traces(&TraceFilter {
+            service: Some("backend".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].trace_id, hex(&trace_id(1, 1)));
+    assert_eq!(found[0].span_count, 4);
+    assert_eq!(found[0].root_service, "edge");
+}

@@ -137,7 +137,29 @@ async fn a_segment_cannot_be_read_without_the_tenants_key() {
     .map_err(StoreError::from)
     .unwrap_err();
     assert!(matches!(err, StoreError::Decryption(_)), "{err:?}");
-    // The right key works.
+    // The right key works, and the trace-id bloom filter is there (encrypted with the rest).
+    let opts = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+        .with_file_decryption_properties(
+            parquet::encryption::decrypt::FileDecryptionProperties::builder(
+                key_a().bytes().to_vec(),
+            )
+            .build()
+            .unwrap(),
+        );
+    let builder =
+        parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new_with_options(
+            bytes::Bytes::from(raw.clone()),
+            opts,
+        )
+        .unwrap();
+    let md = builder.metadata();
+    let rg = md.row_group(0);
+    let trace_col = (0..rg.num_columns())
+        .find(|&i| rg.column(i).column_path().string() == "trace_id")
+        .unwrap();
+    assert!(rg.column(trace_col).bloom_filter_offset().is_some());
+    assert!(rg.column(trace_col).statistics().is_some());
+    assert_eq!(md.file_metadata().num_rows(), 80);
     assert_eq!(
         rows(&scrim_store::segment::decode(raw.clone().into(), &key_a()).unwrap()),
         80
