@@ -413,6 +413,7 @@ fn is_loopback_url(url: &str) -> bool {
     }
 }
 
+#[cfg(feature = "s3")]
 fn url_has_credentials(bucket: &str) -> bool {
     bucket.contains('@')
 }
