@@ -1,0 +1,783 @@
+//! OTLP requests to Arrow record batches (one row per span, log record or metric data point),
+//! and span rows back to OTLP/JSON so the API can return a whole trace.
+//!
+//! The mapping of semantic conventions to typed columns is in [`crate::schema`]. Attribute
+//! values become text (see there); span events and links keep their OTLP/JSON form.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    Array, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, MapArray,
+    MapBuilder, RecordBatch, StringArray, StringBuilder, TimestampNanosecondArray,
+    TimestampNanosecondBuilder, UInt32Array, UInt32Builder, UInt64Builder,
+};
+use datafusion::arrow::datatypes::SchemaRef;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{
+    AnyValue, InstrumentationScope, KeyValue, any_value::Value,
+};
+use opentelemetry_proto::tonic::metrics::v1::{
+    exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
+};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use opentelemetry_proto::tonic::trace::v1::{
+    ResourceSpans, ScopeSpans, Span, Status,
+    span::{Event, Link},
+};
+use serde_json::json;
+
+use crate::error::{Result, StoreError};
+use crate::schema::{logs_schema, metrics_schema, spans_schema};
+
+/// The service name of a resource without `service.name` (the SDKs' default).
+pub const UNKNOWN_SERVICE: &str = "unknown_service";
+
+const SPAN_KINDS: [&str; 6] = [
+    "UNSPECIFIED",
+    "INTERNAL",
+    "SERVER",
+    "CLIENT",
+    "PRODUCER",
+    "CONSUMER",
+];
+const STATUS_CODES: [&str; 3] = ["UNSET", "OK", "ERROR"];
+
+/// Lowercase hex of an id, the OTLP/JSON form.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Parses hex (either case); `None` for odd length or a non-hex digit.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    let digit = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    s.as_bytes()
+        .chunks(2)
+        .map(|p| Some((digit(p[0])? << 4) | digit(p[1])?))
+        .collect()
+}
+
+/// Whether `s` is a well-formed trace id: 32 hex digits.
+pub fn is_trace_id(s: &str) -> bool {
+    s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The text an attribute value is stored as.
+pub fn any_value_text(v: &AnyValue) -> String {
+    match &v.value {
+        Some(Value::StringValue(s)) => s.clone(),
+        Some(Value::BoolValue(b)) => b.to_string(),
+        Some(Value::IntValue(i)) => i.to_string(),
+        Some(Value::DoubleValue(d)) => d.to_string(),
+        None => String::new(),
+        // Arrays, lists and bytes keep their OTLP/JSON shape.
+        Some(_) => serde_json::to_string(v).unwrap_or_default(),
+    }
+}
+
+fn ns(t: u64) -> i64 {
+    i64::try_from(t).unwrap_or(i64::MAX)
+}
+
+fn find<'a>(attrs: &'a [KeyValue], keys: &[&str]) -> Option<&'a AnyValue> {
+    keys.iter()
+        .find_map(|k| attrs.iter().find(|kv| kv.key == *k))
+        .and_then(|kv| kv.value.as_ref())
+}
+
+fn find_text(attrs: &[KeyValue], keys: &[&str]) -> Option<String> {
+    find(attrs, keys).map(any_value_text)
+}
+
+fn find_int(attrs: &[KeyValue], keys: &[&str]) -> Option<i64> {
+    match &find(attrs, keys)?.value {
+        Some(Value::IntValue(i)) => Some(*i),
+        Some(Value::StringValue(s)) => s.trim().parse().ok(),
+        Some(Value::DoubleValue(d)) if d.fract() == 0.0 => Some(*d as i64),
+        _ => None,
+    }
+}
+
+fn service_name(resource: Option<&Resource>) -> String {
+    resource
+        .and_then(|r| find_text(&r.attributes, &["service.name"]))
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned())
+}
+
+type AttrMapBuilder = MapBuilder<StringBuilder, StringBuilder>;
+
+fn map_builder() -> AttrMapBuilder {
+    MapBuilder::new(None, StringBuilder::new(), StringBuilder::new())
+}
+
+fn append_map(b: &mut AttrMapBuilder, attrs: &[KeyValue]) -> Result<()> {
+    for kv in attrs {
+        b.keys().append_value(&kv.key);
+        match &kv.value {
+            Some(v) => b.values().append_value(any_value_text(v)),
+            None => b.values().append_null(),
+        }
+    }
+    b.append(true)?;
+    Ok(())
+}
+
+fn ts_builder() -> TimestampNanosecondBuilder {
+    TimestampNanosecondBuilder::new().with_timezone("UTC")
+}
+
+fn nonempty(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+fn batch(schema: SchemaRef, columns: Vec<ArrayRef>) -> Result<RecordBatch> {
+    Ok(RecordBatch::try_new(schema, columns)?)
+}
+
+/// Semantic-convention keys for each typed span column, current name first.
+mod keys {
+    pub const HTTP_METHOD: &[&str] = &["http.request.method", "http.method"];
+    pub const HTTP_ROUTE: &[&str] = &["http.route"];
+    pub const HTTP_STATUS: &[&str] = &["http.response.status_code", "http.status_code"];
+    pub const URL_FULL: &[&str] = &["url.full", "http.url"];
+    pub const DB_SYSTEM: &[&str] = &["db.system.name", "db.system"];
+    pub const DB_STATEMENT: &[&str] = &["db.query.text", "db.statement"];
+    pub const DB_OPERATION: &[&str] = &["db.operation.name", "db.operation"];
+    pub const SERVER_ADDRESS: &[&str] = &["server.address", "net.peer.name"];
+    pub const CLIENT_ADDRESS: &[&str] = &["client.address", "network.peer.address", "net.peer.ip"];
+}
+
+/// One row per span. Spans of every resource and scope of the request go into one batch.
+pub fn spans_to_batch(req: &ExportTraceServiceRequest) -> Result<RecordBatch> {
+    let n: usize = req
+        .resource_spans
+        .iter()
+        .flat_map(|r| &r.scope_spans)
+        .map(|s| s.spans.len())
+        .sum();
+    let s = || StringBuilder::with_capacity(n, n * 16);
+    let (mut trace_id, mut span_id, mut parent, mut state, mut name, mut kind) =
+        (s(), s(), s(), s(), s(), s());
+    let (mut service, mut status_code, mut status_msg) = (s(), s(), s());
+    let (mut start, mut end) = (ts_builder(), ts_builder());
+    let mut duration = Int64Builder::with_capacity(n);
+    let (mut method, mut route, mut url, mut db_sys, mut db_stmt, mut db_op) =
+        (s(), s(), s(), s(), s(), s());
+    let mut http_status = Int64Builder::with_capacity(n);
+    let (mut server, mut client, mut scope_name, mut scope_version) = (s(), s(), s(), s());
+    let (mut res_attrs, mut attrs) = (map_builder(), map_builder());
+    let (mut events, mut links) = (s(), s());
+    let mut flags = UInt32Builder::with_capacity(n);
+
+    for rs in &req.resource_spans {
+        let svc = service_name(rs.resource.as_ref());
+        let empty = Vec::new();
+        let rattrs = rs.resource.as_ref().map_or(&empty, |r| &r.attributes);
+        for ss in &rs.scope_spans {
+            let scope = ss.scope.as_ref();
+            for sp in &ss.spans {
+                trace_id.append_value(hex(&sp.trace_id));
+                span_id.append_value(hex(&sp.span_id));
+                parent.append_option(nonempty(&hex(&sp.parent_span_id)));
+                state.append_option(nonempty(&sp.trace_state));
+                name.append_value(&sp.name);
+                kind.append_value(SPAN_KINDS.get(sp.kind as usize).unwrap_or(&"UNSPECIFIED"));
+                service.append_value(&svc);
+                start.append_value(ns(sp.start_time_unix_nano));
+                end.append_value(ns(sp.end_time_unix_nano));
+                duration.append_value(ns(sp
+                    .end_time_unix_nano
+                    .saturating_sub(sp.start_time_unix_nano)));
+                let st = sp.status.as_ref();
+                let code = st.map_or(0, |s| s.code) as usize;
+                status_code.append_value(STATUS_CODES.get(code).unwrap_or(&"UNSET"));
+                status_msg.append_option(st.and_then(|s| nonempty(&s.message)));
+                let a = &sp.attributes;
+                method.append_option(find_text(a, keys::HTTP_METHOD));
+                route.append_option(find_text(a, keys::HTTP_ROUTE));
+                http_status.append_option(find_int(a, keys::HTTP_STATUS));
+                url.append_option(find_text(a, keys::URL_FULL));
+                db_sys.append_option(find_text(a, keys::DB_SYSTEM));
+                db_stmt.append_option(find_text(a, keys::DB_STATEMENT));
+                db_op.append_option(find_text(a, keys::DB_OPERATION));
+                server.append_option(find_text(a, keys::SERVER_ADDRESS));
+                client.append_option(find_text(a, keys::CLIENT_ADDRESS));
+                scope_name.append_option(scope.and_then(|s| nonempty(&s.name)));
+                scope_version.append_option(scope.and_then(|s| nonempty(&s.version)));
+                append_map(&mut res_attrs, rattrs)?;
+                append_map(&mut attrs, a)?;
+                events.append_value(json_text(&sp.events)?);
+                links.append_value(json_text(&sp.links)?);
+                flags.append_value(sp.flags);
+            }
+        }
+    }
+    batch(
+        spans_schema(),
+        vec![
+            Arc::new(trace_id.finish()),
+            Arc::new(span_id.finish()),
+            Arc::new(parent.finish()),
+            Arc::new(state.finish()),
+            Arc::new(name.finish()),
+            Arc::new(kind.finish()),
+            Arc::new(service.finish()),
+            Arc::new(start.finish()),
+            Arc::new(end.finish()),
+            Arc::new(duration.finish()),
+            Arc::new(status_code.finish()),
+            Arc::new(status_msg.finish()),
+            Arc::new(method.finish()),
+            Arc::new(route.finish()),
+            Arc::new(http_status.finish()),
+            Arc::new(url.finish()),
+            Arc::new(db_sys.finish()),
+            Arc::new(db_stmt.finish()),
+            Arc::new(db_op.finish()),
+            Arc::new(server.finish()),
+            Arc::new(client.finish()),
+            Arc::new(scope_name.finish()),
+            Arc::new(scope_version.finish()),
+            Arc::new(res_attrs.finish()),
+            Arc::new(attrs.finish()),
+            Arc::new(events.finish()),
+            Arc::new(links.finish()),
+            Arc::new(flags.finish()),
+        ],
+    )
+}
+
+fn json_text<T: serde::Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| StoreError::Format(e.to_string()))
+}
+
+/// One row per log record.
+pub fn logs_to_batch(req: &ExportLogsServiceRequest) -> Result<RecordBatch> {
+    let s = StringBuilder::new;
+    let (mut time, mut observed) = (ts_builder(), ts_builder());
+    let mut sev_num = Int32Builder::new();
+    let (mut sev_text, mut body, mut trace_id, mut span_id, mut event_name) =
+        (s(), s(), s(), s(), s());
+    let mut body_json = BooleanBuilder::new();
+    let (mut service, mut scope_name, mut scope_version) = (s(), s(), s());
+    let (mut res_attrs, mut attrs) = (map_builder(), map_builder());
+    let mut flags = UInt32Builder::new();
+    for rl in &req.resource_logs {
+        let svc = service_name(rl.resource.as_ref());
+        let empty = Vec::new();
+        let rattrs = rl.resource.as_ref().map_or(&empty, |r| &r.attributes);
+        for sl in &rl.scope_logs {
+            let scope = sl.scope.as_ref();
+            for lr in &sl.log_records {
+                let t = if lr.time_unix_nano != 0 {
+                    lr.time_unix_nano
+                } else {
+                    lr.observed_time_unix_nano
+                };
+                time.append_value(ns(t));
+                observed.append_option(
+                    (lr.observed_time_unix_nano != 0).then(|| ns(lr.observed_time_unix_nano)),
+                );
+                sev_num.append_value(lr.severity_number);
+                sev_text.append_option(nonempty(&lr.severity_text));
+                match lr.body.as_ref().map(|b| &b.value) {
+                    Some(Some(Value::StringValue(text))) => {
+                        body.append_value(text);
+                        body_json.append_value(false);
+                    }
+                    Some(Some(_)) => {
+                        body.append_value(json_text(
+                            lr.body.as_ref().unwrap_or(&AnyValue { value: None }),
+                        )?);
+                        body_json.append_value(true);
+                    }
+                    _ => {
+                        body.append_null();
+                        body_json.append_value(false);
+                    }
+                }
+                trace_id.append_option(nonempty(&hex(&lr.trace_id)));
+                span_id.append_option(nonempty(&hex(&lr.span_id)));
+                event_name.append_option(nonempty(&lr.event_name));
+                service.append_value(&svc);
+                scope_name.append_option(scope.and_then(|s| nonempty(&s.name)));
+                scope_version.append_option(scope.and_then(|s| nonempty(&s.version)));
+                append_map(&mut res_attrs, rattrs)?;
+                append_map(&mut attrs, &lr.attributes)?;
+                flags.append_value(lr.flags);
+            }
+        }
+    }
+    batch(
+        logs_schema(),
+        vec![
+            Arc::new(time.finish()),
+            Arc::new(observed.finish()),
+            Arc::new(sev_num.finish()),
+            Arc::new(sev_text.finish()),
+            Arc::new(body.finish()),
+            Arc::new(body_json.finish()),
+            Arc::new(trace_id.finish()),
+            Arc::new(span_id.finish()),
+            Arc::new(event_name.finish()),
+            Arc::new(service.finish()),
+            Arc::new(scope_name.finish()),
+            Arc::new(scope_version.finish()),
+            Arc::new(res_attrs.finish()),
+            Arc::new(attrs.finish()),
+            Arc::new(flags.finish()),
+        ],
+    )
+}
+
+struct MetricCols {
+    time: TimestampNanosecondBuilder,
+    start: TimestampNanosecondBuilder,
+    name: StringBuilder,
+    description: StringBuilder,
+    unit: StringBuilder,
+    kind: StringBuilder,
+    value_double: Float64Builder,
+    value_int: Int64Builder,
+    count: UInt64Builder,
+    sum: Float64Builder,
+    min: Float64Builder,
+    max: Float64Builder,
+    buckets: StringBuilder,
+    monotonic: BooleanBuilder,
+    temporality: StringBuilder,
+    service: StringBuilder,
+    scope_name: StringBuilder,
+    scope_version: StringBuilder,
+    res_attrs: AttrMapBuilder,
+    attrs: AttrMapBuilder,
+    flags: UInt32Builder,
+}
+
+impl MetricCols {
+    fn new() -> Self {
+        MetricCols {
+            time: ts_builder(),
+            start: ts_builder(),
+            name: StringBuilder::new(),
+            description: StringBuilder::new(),
+            unit: StringBuilder::new(),
+            kind: StringBuilder::new(),
+            value_double: Float64Builder::new(),
+            value_int: Int64Builder::new(),
+            count: UInt64Builder::new(),
+            sum: Float64Builder::new(),
+            min: Float64Builder::new(),
+            max: Float64Builder::new(),
+            buckets: StringBuilder::new(),
+            monotonic: BooleanBuilder::new(),
+            temporality: StringBuilder::new(),
+            service: StringBuilder::new(),
+            scope_name: StringBuilder::new(),
+            scope_version: StringBuilder::new(),
+            res_attrs: map_builder(),
+            attrs: map_builder(),
+            flags: UInt32Builder::new(),
+        }
+    }
+}
+
+/// What one data point contributes beyond the metric's own columns.
+struct Point<'a> {
+    time: u64,
+    start: u64,
+    attributes: &'a [KeyValue],
+    value_double: Option<f64>,
+    value_int: Option<i64>,
+    count: Option<u64>,
+    sum: Option<f64>,
+    min: Option<f64>,
+    max: Option<f64>,
+    buckets: Option<serde_json::Value>,
+    flags: u32,
+}
+
+impl<'a> Point<'a> {
+    fn new(time: u64, start: u64, attributes: &'a [KeyValue], flags: u32) -> Self {
+        Point {
+            time,
+            start,
+            attributes,
+            value_double: None,
+            value_int: None,
+            count: None,
+            sum: None,
+            min: None,
+            max: None,
+            buckets: None,
+            flags,
+        }
+    }
+}
+
+fn temporality_name(t: i32) -> Option<&'static str> {
+    match t {
+        1 => Some("DELTA"),
+        2 => Some("CUMULATIVE"),
+        _ => None,
+    }
+}
+
+fn buckets_json(b: Option<&Buckets>) -> serde_json::Value {
+    match b {
+        Some(b) => json!({"offset": b.offset, "counts": b.bucket_counts}),
+        None => json!({"offset": 0, "counts": []}),
+    }
+}
+
+/// One row per metric data point.
+pub fn metrics_to_batch(req: &ExportMetricsServiceRequest) -> Result<RecordBatch> {
+    let mut c = MetricCols::new();
+    for rm in &req.resource_metrics {
+        let svc = service_name(rm.resource.as_ref());
+        let empty = Vec::new();
+        let rattrs = rm.resource.as_ref().map_or(&empty, |r| &r.attributes);
+        for sm in &rm.scope_metrics {
+            let scope = sm.scope.as_ref();
+            for m in &sm.metrics {
+                let (kind, temporality, monotonic, points): (_, _, _, Vec<Point>) = match &m.data {
+                    None => continue,
+                    Some(Data::Gauge(g)) => ("gauge", None, None, number_points(&g.data_points)),
+                    Some(Data::Sum(s)) => (
+                        "sum",
+                        temporality_name(s.aggregation_temporality),
+                        Some(s.is_monotonic),
+                        number_points(&s.data_points),
+                    ),
+                    Some(Data::Histogram(h)) => (
+                        "histogram",
+                        temporality_name(h.aggregation_temporality),
+                        None,
+                        h.data_points
+                            .iter()
+                            .map(|p| Point {
+                                count: Some(p.count),
+                                sum: p.sum,
+                                min: p.min,
+                                max: p.max,
+                                buckets: Some(json!({
+                                    "bounds": p.explicit_bounds,
+                                    "counts": p.bucket_counts,
+                                })),
+                                ..Point::new(
+                                    p.time_unix_nano,
+                                    p.start_time_unix_nano,
+                                    &p.attributes,
+                                    p.flags,
+                                )
+                            })
+                            .collect(),
+                    ),
+                    Some(Data::ExponentialHistogram(h)) => (
+                        "exp_histogram",
+                        temporality_name(h.aggregation_temporality),
+                        None,
+                        h.data_points
+                            .iter()
+                            .map(|p| Point {
+                                count: Some(p.count),
+                                sum: p.sum,
+                                min: p.min,
+                                max: p.max,
+                                buckets: Some(json!({
+                                    "scale": p.scale,
+                                    "zero_count": p.zero_count,
+                                    "zero_threshold": p.zero_threshold,
+                                    "positive": buckets_json(p.positive.as_ref()),
+                                    "negative": buckets_json(p.negative.as_ref()),
+                                })),
+                                ..Point::new(
+                                    p.time_unix_nano,
+                                    p.start_time_unix_nano,
+                                    &p.attributes,
+                                    p.flags,
+                                )
+                            })
+                            .collect(),
+                    ),
+                    Some(Data::Summary(s)) => (
+                        "summary",
+                        None,
+                        None,
+                        s.data_points
+                            .iter()
+                            .map(|p| Point {
+                                count: Some(p.count),
+                                sum: Some(p.sum),
+                                buckets: Some(json!({
+                                    "quantiles": p.quantile_values.iter()
+                                        .map(|q| json!({"q": q.quantile, "v": q.value}))
+                                        .collect::<Vec<_>>(),
+                                })),
+                                ..Point::new(
+                                    p.time_unix_nano,
+                                    p.start_time_unix_nano,
+                                    &p.attributes,
+                                    p.flags,
+                                )
+                            })
+                            .collect(),
+                    ),
+                };
+                for p in points {
+                    push_point(
+                        &mut c,
+                        &p,
+                        m,
+                        kind,
+                        temporality,
+                        monotonic,
+                        &svc,
+                        scope,
+                        rattrs,
+                    )?;
+                }
+            }
+        }
+    }
+    batch(
+        metrics_schema(),
+        vec![
+            Arc::new(c.time.finish()),
+            Arc::new(c.start.finish()),
+            Arc::new(c.name.finish()),
+            Arc::new(c.description.finish()),
+            Arc::new(c.unit.finish()),
+            Arc::new(c.kind.finish()),
+            Arc::new(c.value_double.finish()),
+            Arc::new(c.value_int.finish()),
+            Arc::new(c.count.finish()),
+            Arc::new(c.sum.finish()),
+            Arc::new(c.min.finish()),
+            Arc::new(c.max.finish()),
+            Arc::new(c.buckets.finish()),
+            Arc::new(c.monotonic.finish()),
+            Arc::new(c.temporality.finish()),
+            Arc::new(c.service.finish()),
+            Arc::new(c.scope_name.finish()),
+            Arc::new(c.scope_version.finish()),
+            Arc::new(c.res_attrs.finish()),
+            Arc::new(c.attrs.finish()),
+            Arc::new(c.flags.finish()),
+        ],
+    )
+}
+
+fn number_points(
+    points: &[opentelemetry_proto::tonic::metrics::v1::NumberDataPoint],
+) -> Vec<Point<'_>> {
+    points
+        .iter()
+        .map(|p| {
+            let mut pt = Point::new(
+                p.time_unix_nano,
+                p.start_time_unix_nano,
+                &p.attributes,
+                p.flags,
+            );
+            match p.value {
+                Some(number_data_point::Value::AsDouble(d)) => pt.value_double = Some(d),
+                Some(number_data_point::Value::AsInt(i)) => pt.value_int = Some(i),
+                None => {}
+            }
+            pt
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_point(
+    c: &mut MetricCols,
+    p: &Point,
+    m: &opentelemetry_proto::tonic::metrics::v1::Metric,
+    kind: &str,
+    temporality: Option<&str>,
+    monotonic: Option<bool>,
+    svc: &str,
+    scope: Option<&InstrumentationScope>,
+    rattrs: &[KeyValue],
+) -> Result<()> {
+    c.time.append_value(ns(p.time));
+    c.start.append_option((p.start != 0).then(|| ns(p.start)));
+    c.name.append_value(&m.name);
+    c.description.append_option(nonempty(&m.description));
+    c.unit.append_option(nonempty(&m.unit));
+    c.kind.append_value(kind);
+    c.value_double.append_option(p.value_double);
+    c.value_int.append_option(p.value_int);
+    c.count.append_option(p.count);
+    c.sum.append_option(p.sum);
+    c.min.append_option(p.min);
+    c.max.append_option(p.max);
+    c.buckets
+        .append_option(p.buckets.as_ref().map(|b| b.to_string()));
+    c.monotonic.append_option(monotonic);
+    c.temporality.append_option(temporality);
+    c.service.append_value(svc);
+    c.scope_name
+        .append_option(scope.and_then(|s| nonempty(&s.name)));
+    c.scope_version
+        .append_option(scope.and_then(|s| nonempty(&s.version)));
+    append_map(&mut c.res_attrs, rattrs)?;
+    append_map(&mut c.attrs, p.attributes)?;
+    c.flags.append_value(p.flags);
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Span rows back to OTLP.
+
+fn column<'a, T: 'static>(b: &'a RecordBatch, name: &str) -> Result<&'a T> {
+    b.column_by_name(name)
+        .and_then(|c| c.as_any().downcast_ref::<T>())
+        .ok_or_else(|| StoreError::Format(format!("column {name} is missing or has another type")))
+}
+
+fn opt_str(a: &StringArray, i: usize) -> Option<&str> {
+    (!a.is_null(i)).then(|| a.value(i))
+}
+
+fn str_or_empty(a: &StringArray, i: usize) -> String {
+    opt_str(a, i).unwrap_or_default().to_owned()
+}
+
+fn map_entries(a: &MapArray, i: usize) -> Result<Vec<KeyValue>> {
+    if a.is_null(i) {
+        return Ok(Vec::new());
+    }
+    let entries = a.value(i);
+    let keys = entries
+        .column(0)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| StoreError::Format("attribute keys are not strings".into()))?;
+    let values = entries
+        .column(1)
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .ok_or_else(|| StoreError::Format("attribute values are not strings".into()))?;
+    Ok((0..entries.len())
+        .map(|j| KeyValue {
+            key: keys.value(j).to_owned(),
+            value: opt_str(values, j).map(|v| AnyValue {
+                value: Some(Value::StringValue(v.to_owned())),
+            }),
+            ..Default::default()
+        })
+        .collect())
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
+    serde_json::from_str(s).map_err(|e| StoreError::Format(format!("stored JSON: {e}")))
+}
+
+/// Span rows (any subset of the `spans` columns that includes every column this function
+/// reads, e.g. `SELECT *`) to an OTLP trace request, grouped by resource and scope in the
+/// order they first appear. Attribute values come back as strings.
+pub fn spans_to_otlp(batches: &[RecordBatch]) -> Result<ExportTraceServiceRequest> {
+    let mut out: Vec<ResourceSpans> = Vec::new();
+    // (resource attributes JSON, scope name, scope version) -> (resource index, scope index)
+    let mut resources: HashMap<String, usize> = HashMap::new();
+    let mut scopes: HashMap<(usize, String, String), usize> = HashMap::new();
+    for b in batches {
+        let trace_id = column::<StringArray>(b, "trace_id")?;
+        let span_id = column::<StringArray>(b, "span_id")?;
+        let parent = column::<StringArray>(b, "parent_span_id")?;
+        let state = column::<StringArray>(b, "trace_state")?;
+        let name = column::<StringArray>(b, "name")?;
+        let kind = column::<StringArray>(b, "kind")?;
+        let start = column::<TimestampNanosecondArray>(b, "start_time")?;
+        let end = column::<TimestampNanosecondArray>(b, "end_time")?;
+        let status_code = column::<StringArray>(b, "status_code")?;
+        let status_msg = column::<StringArray>(b, "status_message")?;
+        let scope_name = column::<StringArray>(b, "scope_name")?;
+        let scope_version = column::<StringArray>(b, "scope_version")?;
+        let res_attrs = column::<MapArray>(b, "resource_attributes")?;
+        let attrs = column::<MapArray>(b, "attributes")?;
+        let events = column::<StringArray>(b, "events")?;
+        let links = column::<StringArray>(b, "links")?;
+        let flags = column::<UInt32Array>(b, "flags")?;
+        for i in 0..b.num_rows() {
+            let rattrs = map_entries(res_attrs, i)?;
+            let rkey = json_text(&rattrs)?;
+            let ri = *resources.entry(rkey).or_insert_with(|| {
+                out.push(ResourceSpans {
+                    resource: Some(Resource {
+                        attributes: rattrs,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+                out.len() - 1
+            });
+            let (sn, sv) = (str_or_empty(scope_name, i), str_or_empty(scope_version, i));
+            let si = *scopes
+                .entry((ri, sn.clone(), sv.clone()))
+                .or_insert_with(|| {
+                    let rs = &mut out[ri];
+                    rs.scope_spans.push(ScopeSpans {
+                        scope: Some(InstrumentationScope {
+                            name: sn,
+                            version: sv,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    });
+                    rs.scope_spans.len() - 1
+                });
+            let bad_id = || StoreError::Format("stored id is not hex".into());
+            let span = Span {
+                trace_id: unhex(trace_id.value(i)).ok_or_else(bad_id)?,
+                span_id: unhex(span_id.value(i)).ok_or_else(bad_id)?,
+                parent_span_id: unhex(opt_str(parent, i).unwrap_or_default()).ok_or_else(bad_id)?,
+                trace_state: str_or_empty(state, i),
+                flags: flags.value(i),
+                name: name.value(i).to_owned(),
+                kind: SPAN_KINDS
+                    .iter()
+                    .position(|k| *k == kind.value(i))
+                    .unwrap_or(0) as i32,
+                start_time_unix_nano: start.value(i).max(0) as u64,
+                end_time_unix_nano: end.value(i).max(0) as u64,
+                attributes: map_entries(attrs, i)?,
+                events: from_json::<Vec<Event>>(events.value(i))?,
+                links: from_json::<Vec<Link>>(links.value(i))?,
+                status: Some(Status {
+                    code: STATUS_CODES
+                        .iter()
+                        .position(|c| *c == status_code.value(i))
+                        .unwrap_or(0) as i32,
+                    message: str_or_empty(status_msg, i),
+                }),
+                ..Default::default()
+            };
+            out[ri].scope_spans[si].spans.push(span);
+        }
+    }
+    Ok(ExportTraceServiceRequest {
+        resource_spans: out,
+    })
+}
+
+/// [`spans_to_otlp`] as OTLP/JSON: `{"resourceSpans":[{"resource":…,"scopeSpans":[…]}]}`,
+/// ids in hex, 64-bit integers as strings.
+pub fn spans_to_otlp_json(batches: &[RecordBatch]) -> Result<serde_json::Value> {
+    serde_json::to_value(spans_to_otlp(batches)?).map_err(|e| StoreError::Format(e.to_string()))
+}

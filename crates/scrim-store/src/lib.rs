@@ -1,0 +1,20 @@
+//! Scrim's storage: Parquet segments encrypted per tenant in an object store, and a
+//! DataFusion query layer bound to exactly one tenant.
+//!
+//! - [`schema`]: the `spans`, `logs` and `metrics` tables.
+//! - [`convert`]: OTLP requests to Arrow batches, span rows back to OTLP/JSON.
+//! - [`segment`]: encrypted Parquet segments, their catalog record, compaction.
+//! - [`query`]: [`query::TenantQuery`], every read of telemetry.
+
+pub mod convert;
+pub mod error;
+pub mod generate;
+pub mod query;
+pub mod schema;
+pub mod segment;
+mod tenant_store;
+
+pub use error::{Result, StoreError};
+pub use query::TenantQuery;
+pub use schema::Signal;
+pub use segment::{DataKey, SegmentMeta, SegmentStore};

@@ -1,0 +1,565 @@
+//! Parquet segments: one encrypted file per flush of one tenant's signal, in an object store.
+//!
+//! Every segment is written with Parquet modular encryption, uniform mode: the footer and
+//! every column are AES-GCM encrypted under the tenant's 256-bit data key, and the footer
+//! carries the key's id as key metadata so a reader can pick the right key after a rotation.
+//! A file read without the key, or with another tenant's key, fails with
+//! [`StoreError::Decryption`]. Columns are zstd-compressed, with row-group and page
+//! statistics; rows are sorted by `(service_name, time)` so a service's rows cluster and
+//! statistics prune well; span and log files carry a bloom filter on `trace_id` so a trace
+//! lookup skips row groups that cannot hold it.
+//!
+//! Layout in the store: `{region}/{tenant_id}/{signal}/{yyyy}/{mm}/{dd}/{hh}/{uuid v7}.parquet`,
+//! the hour being the hour (UTC) of the segment's first row. The catalog records each
+//! [`SegmentMeta`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Datelike, Timelike};
+use datafusion::arrow::array::{Array, RecordBatch, StringArray, TimestampNanosecondArray};
+use datafusion::arrow::compute::{
+    SortColumn, concat_batches, lexsort_to_indices, take_record_batch,
+};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::encryption::decrypt::FileDecryptionProperties;
+use parquet::encryption::encrypt::FileEncryptionProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use serde::{Deserialize, Serialize};
+#[cfg(feature = "s3")]
+use url::Url;
+
+use crate::error::{Result, StoreError};
+use crate::schema::Signal;
+
+/// A tenant's 256-bit data key and its id. `Debug` never shows the key.
+#[derive(Clone)]
+pub struct DataKey {
+    id: String,
+    key: [u8; 32],
+}
+
+impl DataKey {
+    /// A key and the id the catalog knows it by (stored in each segment's footer).
+    pub fn new(id: impl Into<String>, key: [u8; 32]) -> Self {
+        DataKey { id: id.into(), key }
+    }
+
+    /// The key id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The key bytes.
+    pub fn bytes(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    pub(crate) fn encryption(&self) -> Result<Arc<FileEncryptionProperties>> {
+        Ok(FileEncryptionProperties::builder(self.key.to_vec())
+            .with_footer_key_metadata(self.id.as_bytes().to_vec())
+            .build()?)
+    }
+
+    pub(crate) fn decryption(&self) -> Result<Arc<FileDecryptionProperties>> {
+        Ok(FileDecryptionProperties::builder(self.key.to_vec()).build()?)
+    }
+}
+
+impl fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DataKey")
+            .field("id", &self.id)
+            .field("key", &"[hidden]")
+            .finish()
+    }
+}
+
+/// What the catalog records about one segment.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentMeta {
+    /// Object path inside the store, `{region}/{tenant_id}/{signal}/…/{id}.parquet`.
+    pub path: String,
+    pub tenant_id: String,
+    pub signal: Signal,
+    /// Smallest and largest row time (`start_time` for spans), ns since the epoch, inclusive.
+    pub min_time_ns: i64,
+    pub max_time_ns: i64,
+    pub rows: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// Distinct `service_name` values, sorted.
+    pub services: Vec<String>,
+    /// Id of the data key the segment is encrypted with.
+    pub key_id: String,
+}
+
+impl SegmentMeta {
+    /// Whether any row may fall in `[start_ns, end_ns)`.
+    pub fn overlaps(&self, start_ns: i64, end_ns: i64) -> bool {
+        self.min_time_ns < end_ns && self.max_time_ns >= start_ns
+    }
+
+    /// The `{region}/{tenant}/{signal}/{yyyy}/{mm}/{dd}/{hh}` directory of the segment.
+    pub fn hour_dir(&self) -> &str {
+        self.path.rsplit_once('/').map_or("", |(dir, _)| dir)
+    }
+}
+
+/// Tenant ids and regions become path components: ASCII letters, digits, `-` and `_`, 1 to
+/// 64 characters, so no id can climb out of its prefix or look like another's.
+pub fn validate_id(what: &str, id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidInput(format!(
+            "{what} must be 1-64 ASCII letters, digits, '-' or '_'"
+        )))
+    }
+}
+
+/// The object store that holds segments, and the region they are written under.
+#[derive(Clone, Debug)]
+pub struct SegmentStore {
+    store: Arc<dyn ObjectStore>,
+    region: String,
+}
+
+/// Rows per Parquet row group: big enough for zstd and vectorised reads, small enough that
+/// statistics and the trace-id bloom filter can skip most of a large segment.
+const ROW_GROUP_ROWS: usize = 64 * 1024;
+
+impl SegmentStore {
+    /// Any object store; `region` is the first path component of every segment.
+    pub fn new(store: Arc<dyn ObjectStore>, region: &str) -> Result<Self> {
+        validate_id("region", region)?;
+        Ok(SegmentStore {
+            store,
+            region: region.to_owned(),
+        })
+    }
+
+    /// A local directory (created if missing).
+    pub fn local(dir: impl AsRef<std::path::Path>, region: &str) -> Result<Self> {
+        std::fs::create_dir_all(dir.as_ref())
+            .map_err(|e| StoreError::ObjectStore(format!("creating the segment directory: {e}")))?;
+        let fs = LocalFileSystem::new_with_prefix(dir)?;
+        Self::new(Arc::new(fs), region)
+    }
+
+    /// From a URL: `file:///path/to/dir`, or (with the `s3` feature)
+    /// `s3://bucket/optional/prefix?endpoint=http://127.0.0.1:3900&region=garage`.
+    /// A plain `http://` endpoint must be on loopback unless `allow_http=true` is given.
+    /// S3 credentials come from the environment (`AWS_ACCESS_KEY_ID`,
+    /// `AWS_SECRET_ACCESS_KEY`, optionally `AWS_SESSION_TOKEN`), never from the URL.
+    pub fn from_url(url: &str, region: &str) -> Result<Self> {
+        let bad = |m: &str| StoreError::InvalidInput(format!("segment store URL: {m}"));
+        if let Some(path) = url.strip_prefix("file://") {
+            if !path.starts_with('/') {
+                return Err(bad("file:// needs an absolute path"));
+            }
+            return Self::local(path, region);
+        }
+        if let Some(rest) = url.strip_prefix("s3://") {
+            return Self::s3(rest, region).map_err(|e| match e {
+                StoreError::InvalidInput(m) => bad(&m),
+                other => other,
+            });
+        }
+        Err(bad("the scheme must be file:// or s3://"))
+    }
+
+    #[cfg(feature = "s3")]
+    fn s3(rest: &str, region: &str) -> Result<Self> {
+        use object_store::aws::AmazonS3Builder;
+        use object_store::prefix::PrefixStore;
+        let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+        if bucket.is_empty() {
+            return Err(StoreError::InvalidInput("missing bucket".into()));
+        }
+        if url_has_credentials(bucket) {
+            return Err(StoreError::InvalidInput(
+                "credentials belong in the environment, not the URL".into(),
+            ));
+        }
+        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        let (mut endpoint, mut allow_http) = (None, false);
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            match k {
+                "endpoint" => endpoint = Some(v),
+                "region" => builder = builder.with_region(v),
+                "allow_http" => allow_http = v == "true",
+                _ => {
+                    return Err(StoreError::InvalidInput(format!(
+                        "unknown parameter {k:?} (endpoint, region, allow_http)"
+                    )));
+                }
+            }
+        }
+        if let Some(ep) = endpoint {
+            // Plain HTTP only to this machine, unless the operator says so explicitly.
+            let http = ep.starts_with("http://");
+            if http && !allow_http && !is_loopback_url(ep) {
+                return Err(StoreError::InvalidInput(
+                    "a plain http:// endpoint must be on loopback (or set allow_http=true)".into(),
+                ));
+            }
+            builder = builder.with_endpoint(ep).with_allow_http(http);
+        }
+        let s3 = builder.build()?;
+        let prefix = prefix.trim_matches('/');
+        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+            Arc::new(s3)
+        } else {
+            Arc::new(PrefixStore::new(s3, prefix))
+        };
+        Self::new(store, region)
+    }
+
+    #[cfg(not(feature = "s3"))]
+    fn s3(_rest: &str, _region: &str) -> Result<Self> {
+        Err(StoreError::InvalidInput(
+            "this build has no S3 support (feature `s3`)".into(),
+        ))
+    }
+
+    /// The underlying store (the query layer narrows it to one tenant's prefix).
+    pub fn object_store(&self) -> &Arc<dyn ObjectStore> {
+        &self.store
+    }
+
+    /// The region segments are written under.
+    pub fn region(&self) -> &str {
+        &self.region
+    }
+
+    /// `{region}/{tenant_id}/`: every object of the tenant is under it.
+    pub fn tenant_prefix(&self, tenant_id: &str) -> Result<String> {
+        validate_id("tenant id", tenant_id)?;
+        Ok(format!("{}/{}/", self.region, tenant_id))
+    }
+
+    /// Sorts, encrypts and writes `batches` (rows of `signal`'s schema) as one segment.
+    /// Returns `None` when there are no rows.
+    pub async fn write_segment(
+        &self,
+        tenant_id: &str,
+        key: &DataKey,
+        signal: Signal,
+        batches: &[RecordBatch],
+    ) -> Result<Option<SegmentMeta>> {
+        let prefix = self.tenant_prefix(tenant_id)?;
+        let schema = signal.schema();
+        for b in batches {
+            if b.schema().fields() != schema.fields() {
+                return Err(StoreError::InvalidInput(format!(
+                    "batch does not have the {signal} schema"
+                )));
+            }
+        }
+        let all = concat_batches(&schema, batches)?;
+        if all.num_rows() == 0 {
+            return Ok(None);
+        }
+        let sorted = sort_for_segment(&all, signal)?;
+        let (min_time_ns, max_time_ns) = time_bounds(&sorted, signal)?;
+        let services = distinct_services(&sorted)?;
+        let data = encode(&sorted, signal, key)?;
+        let hour = DateTime::from_timestamp_nanos(min_time_ns);
+        let path = format!(
+            "{prefix}{signal}/{:04}/{:02}/{:02}/{:02}/{}.parquet",
+            hour.year(),
+            hour.month(),
+            hour.day(),
+            hour.hour(),
+            uuid::Uuid::now_v7()
+        );
+        let bytes = data.len() as u64;
+        self.store
+            .put(&Path::from(path.as_str()), PutPayload::from(data))
+            .await?;
+        Ok(Some(SegmentMeta {
+            path,
+            tenant_id: tenant_id.to_owned(),
+            signal,
+            min_time_ns,
+            max_time_ns,
+            rows: sorted.num_rows() as u64,
+            bytes,
+            services,
+            key_id: key.id().to_owned(),
+        }))
+    }
+
+    /// Reads a whole segment back (compaction, export, tests). The segment must belong to
+    /// `tenant_id` and sit under its prefix.
+    pub async fn read_segment(
+        &self,
+        tenant_id: &str,
+        key: &DataKey,
+        meta: &SegmentMeta,
+    ) -> Result<Vec<RecordBatch>> {
+        self.check_owned(tenant_id, meta)?;
+        let data = self
+            .store
+            .get(&Path::from(meta.path.as_str()))
+            .await?
+            .bytes()
+            .await?;
+        decode(data, key)
+    }
+
+    /// Refuses a segment of another tenant, or one whose path leaves the tenant's prefix.
+    pub fn check_owned(&self, tenant_id: &str, meta: &SegmentMeta) -> Result<()> {
+        let prefix = self.tenant_prefix(tenant_id)?;
+        if meta.tenant_id != tenant_id {
+            return Err(StoreError::TenantMismatch(
+                "segment belongs to another tenant".into(),
+            ));
+        }
+        let rest = meta.path.strip_prefix(&prefix).ok_or_else(|| {
+            StoreError::TenantMismatch("segment path is outside the tenant's prefix".into())
+        })?;
+        // object_store paths cannot hold `..` or empty parts, but the catalog is input too.
+        let clean = rest.starts_with(&format!("{}/", meta.signal))
+            && rest.ends_with(".parquet")
+            && rest
+                .split('/')
+                .all(|p| !p.is_empty() && p != "." && p != "..");
+        if clean {
+            Ok(())
+        } else {
+            Err(StoreError::TenantMismatch(
+                "segment path is not a segment of this tenant and signal".into(),
+            ))
+        }
+    }
+
+    /// Merges several segments of one tenant, signal and hour into one. Returns the new
+    /// segment and the paths of the old ones, which the caller deletes ([`Self::delete`])
+    /// once the catalog has switched to the new segment. Fewer than two inputs: `None`.
+    pub async fn compact(
+        &self,
+        tenant_id: &str,
+        key: &DataKey,
+        metas: &[SegmentMeta],
+    ) -> Result<Option<(SegmentMeta, Vec<String>)>> {
+        let Some(first) = metas.first() else {
+            return Ok(None);
+        };
+        for m in metas {
+            self.check_owned(tenant_id, m)?;
+            if m.signal != first.signal || m.hour_dir() != first.hour_dir() {
+                return Err(StoreError::InvalidInput(
+                    "compaction merges segments of one signal and hour only".into(),
+                ));
+            }
+        }
+        if metas.len() < 2 {
+            return Ok(None);
+        }
+        let mut batches = Vec::new();
+        for m in metas {
+            batches.extend(self.read_segment(tenant_id, key, m).await?);
+        }
+        let merged = self
+            .write_segment(tenant_id, key, first.signal, &batches)
+            .await?
+            .ok_or_else(|| StoreError::InvalidInput("segments hold no rows".into()))?;
+        Ok(Some((
+            merged,
+            metas.iter().map(|m| m.path.clone()).collect(),
+        )))
+    }
+
+    /// Deletes segments of `tenant_id` by path (after compaction or retention).
+    pub async fn delete(&self, tenant_id: &str, paths: &[String]) -> Result<()> {
+        let prefix = self.tenant_prefix(tenant_id)?;
+        for p in paths {
+            if !p.starts_with(&prefix) || p.split('/').any(|c| c == ".." || c.is_empty()) {
+                return Err(StoreError::TenantMismatch(
+                    "path is outside the tenant's prefix".into(),
+                ));
+            }
+            self.store.delete(&Path::from(p.as_str())).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "s3")]
+fn is_loopback_url(url: &str) -> bool {
+    match Url::parse(url)
+        .ok()
+        .and_then(|u| u.host().map(|h| h.to_owned()))
+    {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+#[cfg(feature = "s3")]
+fn url_has_credentials(bucket: &str) -> bool {
+    bucket.contains('@')
+}
+
+/// Rows sorted by `(service_name, time)`.
+fn sort_for_segment(batch: &RecordBatch, signal: Signal) -> Result<RecordBatch> {
+    let col = |name: &str| {
+        batch
+            .column_by_name(name)
+            .cloned()
+            .ok_or_else(|| StoreError::Format(format!("missing column {name}")))
+    };
+    let indices = lexsort_to_indices(
+        &[
+            SortColumn {
+                values: col("service_name")?,
+                options: None,
+            },
+            SortColumn {
+                values: col(signal.time_column())?,
+                options: None,
+            },
+        ],
+        None,
+    )?;
+    Ok(take_record_batch(batch, &indices)?)
+}
+
+fn time_bounds(batch: &RecordBatch, signal: Signal) -> Result<(i64, i64)> {
+    let t = batch
+        .column_by_name(signal.time_column())
+        .and_then(|c| c.as_any().downcast_ref::<TimestampNanosecondArray>())
+        .ok_or_else(|| StoreError::Format("time column".into()))?;
+    let min = datafusion::arrow::compute::min(t).unwrap_or(0);
+    let max = datafusion::arrow::compute::max(t).unwrap_or(0);
+    Ok((min, max))
+}
+
+fn distinct_services(batch: &RecordBatch) -> Result<Vec<String>> {
+    let s = batch
+        .column_by_name("service_name")
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| StoreError::Format("service_name column".into()))?;
+    let mut out: Vec<String> = Vec::new();
+    // Rows are sorted by service, so equal names are adjacent.
+    for i in 0..s.len() {
+        let v = s.value(i);
+        if out.last().map(String::as_str) != Some(v) {
+            out.push(v.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn writer_properties(signal: Signal, key: &DataKey) -> Result<WriterProperties> {
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .with_file_encryption_properties(key.encryption()?);
+    if matches!(signal, Signal::Spans | Signal::Logs) {
+        b = b.set_column_bloom_filter_enabled("trace_id".into(), true);
+    }
+    Ok(b.build())
+}
+
+fn encode(batch: &RecordBatch, signal: Signal, key: &DataKey) -> Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(batch.get_array_memory_size() / 4);
+    let mut w = ArrowWriter::try_new(
+        &mut buf,
+        batch.schema(),
+        Some(writer_properties(signal, key)?),
+    )?;
+    w.write(batch)?;
+    w.close()?;
+    Ok(buf)
+}
+
+/// Decrypts and decodes a whole segment file.
+pub fn decode(data: Bytes, key: &DataKey) -> Result<Vec<RecordBatch>> {
+    let opts = ArrowReaderOptions::new().with_file_decryption_properties(key.decryption()?);
+    let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(data, opts)?.build()?;
+    reader
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(StoreError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_cannot_climb_out_of_their_prefix() {
+        for bad in ["", "..", "a/b", "a b", "t\u{e9}", &"x".repeat(65), "a.b"] {
+            assert!(validate_id("tenant id", bad).is_err(), "{bad:?}");
+        }
+        for good in ["acme", "tenant-01", "A_b-9"] {
+            assert!(validate_id("tenant id", good).is_ok());
+        }
+    }
+
+    #[test]
+    fn debug_hides_the_key() {
+        let k = DataKey::new("k1", [0x41; 32]);
+        let s = format!("{k:?}");
+        assert!(
+            s.contains("k1") && !s.contains("65") && !s.contains("AAAA"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn urls_are_checked() {
+        assert!(SegmentStore::from_url("ftp://x", "r").is_err());
+        assert!(SegmentStore::from_url("file://relative", "r").is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("file://{}", dir.path().join("segs").display());
+        let s = SegmentStore::from_url(&url, "eu1").unwrap();
+        assert_eq!(s.region(), "eu1");
+        assert!(dir.path().join("segs").is_dir());
+    }
+
+    #[cfg(feature = "s3")]
+    #[test]
+    fn s3_urls_parse_without_network() {
+        let s = SegmentStore::from_url(
+            "s3://bucket/some/prefix?endpoint=http://127.0.0.1:3900&region=garage",
+            "eu1",
+        )
+        .unwrap();
+        assert!(
+            s.object_store().to_string().contains("some/prefix"),
+            "{}",
+            s.object_store()
+        );
+        assert!(SegmentStore::from_url("s3://?region=x", "eu1").is_err());
+        assert!(SegmentStore::from_url("s3://b?secret=x", "eu1").is_err());
+        assert!(SegmentStore::from_url("s3://user:pw@b", "eu1").is_err());
+        // Plain HTTP: loopback only, unless explicitly allowed.
+        assert!(SegmentStore::from_url("s3://b?endpoint=http://10.1.2.3:3900", "eu1").is_err());
+        assert!(SegmentStore::from_url("s3://b?endpoint=http://localhost:3900", "eu1").is_ok());
+        assert!(SegmentStore::from_url("s3://b?endpoint=http://[::1]:3900", "eu1").is_ok());
+        assert!(
+            SegmentStore::from_url("s3://b?endpoint=http://s3.lan:3900&allow_http=true", "eu1")
+                .is_ok()
+        );
+        assert!(SegmentStore::from_url("s3://b?endpoint=https://s3.example", "eu1").is_ok());
+    }
+}
