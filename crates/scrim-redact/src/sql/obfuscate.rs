@@ -64,6 +64,9 @@ enum Space {
     Synthetic,
     /// An alias was removed: write one space unless the next token closes something.
     AfterRemoval,
+    /// After a kept comment: always one space, whatever was removed next to it, because a
+    /// second pass sets the comment apart the same way (`/* c */ AS x;` → `/* c */ ;`).
+    Required,
 }
 
 struct Obfuscator<'a, 'o> {
@@ -148,6 +151,7 @@ impl<'a> Obfuscator<'a, '_> {
     fn add_space(&mut self, s: Space) {
         self.space = match (self.space, s) {
             (Space::None, s) => s,
+            (Space::Required, _) | (_, Space::Required) => Space::Required,
             (Space::AfterRemoval, _) | (_, Space::AfterRemoval) => Space::AfterRemoval,
             _ => Space::Synthetic,
         };
@@ -224,7 +228,7 @@ impl<'a> Obfuscator<'a, '_> {
             let sep = if body.is_empty() { "" } else { " " };
             self.write_str(&format!("/*{sep}{body} */"));
         }
-        self.add_space(Space::Synthetic);
+        self.add_space(Space::Required);
     }
 
     fn dollar_string(&mut self, t: Token, tag_len: usize) {
@@ -814,6 +818,14 @@ mod tests {
             assert_eq!(out, once, "{input:?}");
             assert_eq!(obfuscate(&out, &generic), out, "{input:?}");
         }
+        // A kept comment is always followed by a space, even where an alias went.
+        let comments = SqlOptions {
+            keep_comments: true,
+            ..generic
+        };
+        let out = obfuscate("x // c\nAS y;", &comments).into_owned();
+        assert_eq!(out, "x /* c */ ;");
+        assert_eq!(obfuscate(&out, &comments), out);
     }
 
     #[test]
