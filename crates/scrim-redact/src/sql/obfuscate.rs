@@ -823,7 +823,7 @@ mod tests {
             keep_comments: true,
             ..generic
         };
-        let out = obfuscate("x // c\nAS y;", &comments).into_owned();
+        let out = obfuscate("x -- c\nAS y;", &comments).into_owned();
         assert_eq!(out, "x /* c */ ;");
         assert_eq!(obfuscate(&out, &comments), out);
     }
