@@ -44,7 +44,7 @@ use datafusion::functions::core::expr_fn::get_field;
 use datafusion::logical_expr::{col, lit};
 use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
-use datafusion::sql::sqlparser::ast::Statement as SqlStatement;
+use datafusion::sql::sqlparser::ast::{SetExpr, Statement as SqlStatement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
@@ -693,7 +693,16 @@ pub fn check_read_only(text: &str) -> Result<()> {
         ));
     }
     match &statements[0] {
-        DfStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)) => Ok(()),
+        DfStatement::Statement(s) if matches!(**s, SqlStatement::Query(_)) => {
+            // `SELECT … INTO t` parses as a query but creates a table.
+            if let SqlStatement::Query(q) = &**s
+                && let SetExpr::Select(sel) = &*q.body
+                && sel.into.is_some()
+            {
+                return Err(StoreError::SqlRefused("SELECT INTO creates a table".into()));
+            }
+            Ok(())
+        }
         DfStatement::Statement(s) => Err(StoreError::SqlRefused(format!(
             "only queries are allowed, not {}",
             statement_kind(s)

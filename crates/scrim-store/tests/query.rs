@@ -482,6 +482,7 @@ async fn sql_refuses_everything_but_one_query() {
     for q in [
         format!("CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '{abs}'"),
         "CREATE TABLE x AS SELECT * FROM spans".to_string(),
+        "SELECT * INTO stolen FROM spans".to_string(),
         "CREATE VIEW v AS SELECT 1".to_string(),
         "DROP TABLE spans".to_string(),
         "INSERT INTO spans SELECT * FROM spans".to_string(),
