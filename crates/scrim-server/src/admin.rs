@@ -56,3 +56,41 @@ pub async fn create_api_key(
         .create_api_key(&tenant.id, scopes, details)
         .await?)
 }
+
+/// What `scrim demo` prints: its tenant and two keys.
+#[derive(Debug)]
+pub struct DemoTenant {
+    /// The tenant's name.
+    pub tenant: String,
+    /// An `ingest`-scoped key for the traffic generator.
+    pub ingest_key: String,
+    /// A `read`-scoped key for the API.
+    pub read_key: String,
+}
+
+/// Creates the `demo` tenant (or `demo-2`, … when the data directory already has one) with
+/// an ingest key and a read key.
+pub async fn demo_tenant(platform: &Platform) -> Result<DemoTenant, ServerError> {
+    let mut name = "demo".to_owned();
+    let mut n = 1;
+    while platform.meta.tenant_by_name(&name).await?.is_some() {
+        n += 1;
+        name = format!("demo-{n}");
+    }
+    create_tenant(platform, &name, &TenantOptions::default()).await?;
+    let scopes = |s: &str| {
+        s.parse::<Scopes>()
+            .map_err(|e| ServerError::Usage(e.to_string()))
+    };
+    let details = |what: &str| NewApiKey {
+        name: Some(format!("scrim demo ({what})")),
+        ..NewApiKey::default()
+    };
+    let (_, ingest) = create_api_key(platform, &name, scopes("ingest")?, details("ingest")).await?;
+    let (_, read) = create_api_key(platform, &name, scopes("read")?, details("read")).await?;
+    Ok(DemoTenant {
+        tenant: name,
+        ingest_key: ingest.expose(),
+        read_key: read.expose(),
+    })
+}

@@ -13,6 +13,8 @@ pub enum ServerError {
     Crypto(scrim_crypto::CryptoError),
     /// The file system failed.
     Io(std::io::Error),
+    /// Segments, the WAL or a query failed.
+    Store(scrim_store::StoreError),
 }
 
 impl fmt::Display for ServerError {
@@ -22,6 +24,7 @@ impl fmt::Display for ServerError {
             ServerError::Meta(e) => write!(f, "metadata database: {e}"),
             ServerError::Crypto(e) => write!(f, "{e}"),
             ServerError::Io(e) => write!(f, "{e}"),
+            ServerError::Store(e) => write!(f, "storage: {e}"),
         }
     }
 }
@@ -49,5 +52,14 @@ impl From<scrim_crypto::CryptoError> for ServerError {
 impl From<std::io::Error> for ServerError {
     fn from(e: std::io::Error) -> Self {
         ServerError::Io(e)
+    }
+}
+
+impl From<scrim_store::StoreError> for ServerError {
+    fn from(e: scrim_store::StoreError) -> Self {
+        match e {
+            scrim_store::StoreError::InvalidInput(m) => ServerError::Usage(m),
+            e => ServerError::Store(e),
+        }
     }
 }

@@ -4,10 +4,19 @@
 //! - [`Platform`]: what every platform command opens first: the data directory, the master
 //!   key and the metadata database.
 //! - [`admin`]: tenants and API keys (`scrim tenant create`, `scrim apikey create`).
+//! - [`Server`]: `scrim serve`: OTLP receivers whose sink authenticates the key, applies
+//!   the capture policy and writes the tenant's WAL; a flusher that turns buffered rows
+//!   into encrypted segments and catalogs them; the REST API (`/api/v1`).
 
 pub mod admin;
+mod api;
 mod error;
+mod ingest;
+mod openapi;
 mod platform;
+mod serve;
+mod tenants;
 
 pub use error::ServerError;
 pub use platform::{Platform, PlatformConfig};
+pub use serve::{Server, ServerConfig};

@@ -21,6 +21,14 @@ pub enum StoreError {
     ObjectStore(String),
     /// DataFusion failed to plan or run a query (including SQL syntax errors).
     Query(String),
+    /// The WAL's disk failed.
+    Io(String),
+    /// A WAL record could not be opened: wrong key, or the file was altered.
+    Crypto(String),
+    /// A WAL record is not in a format this version reads.
+    Corrupt(String),
+    /// The WAL is at its size limit: the sender should retry once a flush made room.
+    Full,
 }
 
 impl fmt::Display for StoreError {
@@ -34,6 +42,10 @@ impl fmt::Display for StoreError {
             StoreError::Format(m) => write!(f, "data format error: {m}"),
             StoreError::ObjectStore(m) => write!(f, "object store error: {m}"),
             StoreError::Query(m) => write!(f, "query error: {m}"),
+            StoreError::Io(m) => write!(f, "I/O error: {m}"),
+            StoreError::Crypto(m) => write!(f, "cannot decrypt: {m}"),
+            StoreError::Corrupt(m) => write!(f, "corrupt data: {m}"),
+            StoreError::Full => f.write_str("the write-ahead log is full"),
         }
     }
 }

@@ -5,10 +5,13 @@
 //! - [`convert`]: OTLP requests to Arrow batches, span rows back to OTLP/JSON.
 //! - [`segment`]: encrypted Parquet segments, their catalog record, compaction.
 //! - [`query`]: [`query::TenantQuery`], every read of telemetry.
+//! - [`ingest`]: [`ingest::TenantLog`], a tenant's encrypted WAL and the buffer of rows not
+//!   yet in segments.
 
 pub mod convert;
 pub mod error;
 pub mod generate;
+pub mod ingest;
 pub mod query;
 pub mod schema;
 pub mod segment;

@@ -7,6 +7,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::{self, Read, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,12 +43,60 @@ enum Command {
     /// the environment, which beats the file. Secrets (`SCRIM_API_KEY`,
     /// `SCRIM_PSEUDONYM_KEY`) come from the environment or the file, never from flags.
     Agent(Box<AgentArgs>),
+    /// Run the platform: OTLP ingest with API keys, the capture policy per tenant,
+    /// encrypted storage, and the REST API.
+    Serve(Box<ServeArgs>),
+    /// Try Scrim in one command: a server on loopback with a fresh data directory, a demo
+    /// tenant and keys, and a small shop sending telemetry full of secrets, so you see
+    /// what Scrim removes.
+    Demo(Box<DemoArgs>),
     /// Manage tenants (the unit of isolation: own data key, region, retention, API keys).
     #[command(subcommand, arg_required_else_help = true)]
     Tenant(TenantCommand),
     /// Manage API keys (`scrim_…`): how machines send and read a tenant's telemetry.
     #[command(subcommand, arg_required_else_help = true)]
     Apikey(ApikeyCommand),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    platform: PlatformArgs,
+    /// UI and REST API listen address [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    http: Option<SocketAddr>,
+    /// OTLP/gRPC listen address [default: 127.0.0.1:4317].
+    #[arg(long, value_name = "ADDR")]
+    otlp_grpc: Option<SocketAddr>,
+    /// OTLP/HTTP listen address [default: 127.0.0.1:4318].
+    #[arg(long, value_name = "ADDR")]
+    otlp_http: Option<SocketAddr>,
+    /// A TOML file with any of: http, otlp_grpc, otlp_http, database_url, object_store,
+    /// region, flush_interval_seconds, policy (a capture policy file). Flags win.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Keep the demo's state here instead of a fresh temporary directory.
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// UI and REST API listen address [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    http: SocketAddr,
+    /// OTLP/gRPC listen address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4317")]
+    otlp_grpc: SocketAddr,
+    /// OTLP/HTTP listen address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4318")]
+    otlp_http: SocketAddr,
+    /// Traces per second the shop sends.
+    #[arg(long, value_name = "N", default_value_t = 5.0)]
+    traces_per_second: f64,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long, value_name = "SECONDS")]
+    duration: Option<u64>,
 }
 
 /// Where the platform's state lives (shared by `serve`, `tenant`, `apikey`).
@@ -333,6 +382,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Redact(redact) => run_redact(redact),
         Command::Agent(args) => run_agent(*args),
+        Command::Serve(args) => run_serve(*args),
+        Command::Demo(args) => run_demo(*args),
         Command::Tenant(cmd) => run_platform(|| run_tenant(cmd)),
         Command::Apikey(cmd) => run_platform(|| run_apikey(cmd)),
     };
@@ -427,6 +478,148 @@ fn run_agent(args: AgentArgs) -> io::Result<()> {
         wait_for_signal().await?;
         tracing::info!("shutting down");
         agent.shutdown().await;
+        Ok(())
+    })
+}
+
+fn server_error(e: scrim_server::ServerError) -> io::Error {
+    match e {
+        scrim_server::ServerError::Usage(m) => io::Error::new(io::ErrorKind::InvalidInput, m),
+        e => io::Error::other(e.to_string()),
+    }
+}
+
+/// `scrim serve`: runs until SIGINT or SIGTERM, then flushes what it buffered.
+fn run_serve(args: ServeArgs) -> io::Result<()> {
+    init_logging();
+    let file = match &args.config {
+        Some(path) => Some(fs::read_to_string(path).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("cannot read config {}: {e}", path.display()),
+            )
+        })?),
+        None => None,
+    };
+    let mut config = scrim_server::ServerConfig::from_toml(
+        args.platform.config(),
+        file.as_deref().unwrap_or(""),
+        args.config.as_deref(),
+    )
+    .map_err(server_error)?;
+    if let Some(a) = args.http {
+        config.http = a;
+    }
+    if let Some(a) = args.otlp_grpc {
+        config.otlp_grpc = Some(a);
+    }
+    if let Some(a) = args.otlp_http {
+        config.otlp_http = Some(a);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let server = scrim_server::Server::start(config)
+            .await
+            .map_err(server_error)?;
+        // The readiness line: tests and scripts wait for it and parse it; keep its format.
+        eprintln!(
+            "scrim serve: API http://{}, OTLP/gRPC {}, OTLP/HTTP {}",
+            server.http_addr(),
+            server
+                .otlp_grpc_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            server
+                .otlp_http_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+        );
+        wait_for_signal().await?;
+        tracing::info!("shutting down");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+/// `scrim demo`: a server, a tenant, keys, and the shop's traffic.
+fn run_demo(args: DemoArgs) -> io::Result<()> {
+    init_logging();
+    let (data_dir, _temporary) = match args.data_dir {
+        Some(d) => (d, None),
+        None => {
+            let t = tempfile::Builder::new().prefix("scrim-demo-").tempdir()?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let mut config =
+        scrim_server::ServerConfig::new(scrim_server::PlatformConfig::in_dir(&data_dir));
+    config.http = args.http;
+    config.otlp_grpc = Some(args.otlp_grpc);
+    config.otlp_http = Some(args.otlp_http);
+    config.flush_interval = std::time::Duration::from_secs(5);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let server = scrim_server::Server::start(config)
+            .await
+            .map_err(server_error)?;
+        let demo = scrim_server::admin::demo_tenant(server.platform())
+            .await
+            .map_err(server_error)?;
+        let api = format!("http://{}", server.http_addr());
+        let otlp_http = server.otlp_http_addr().map(|a| a.to_string()).unwrap_or_default();
+        println!("Scrim demo is running (data in {}).", data_dir.display());
+        println!();
+        println!("  REST API   {api}/api/v1   (OpenAPI: {api}/api/v1/openapi.json)");
+        println!("  OTLP/HTTP  http://{otlp_http}   OTLP/gRPC {}", server.otlp_grpc_addr().map(|a| a.to_string()).unwrap_or_default());
+        println!("  tenant     {}", demo.tenant);
+        println!("  ingest key {}", demo.ingest_key);
+        println!("  read key   {}", demo.read_key);
+        println!();
+        println!("A small shop (frontend, checkout, payments, users) is sending traces, logs and metrics");
+        println!("full of card numbers, emails, tokens, passwords and client IPs. Look at what was kept:");
+        println!();
+        println!("  curl -s -H 'Authorization: Bearer {}' {api}/api/v1/services", demo.read_key);
+        println!("  curl -s -H 'Authorization: Bearer {}' '{api}/api/v1/traces?service=checkout&limit=5'", demo.read_key);
+        println!("  curl -s -H 'Authorization: Bearer {}' {api}/api/v1/sql -d '{{\"query\": \"SELECT service_name, db_statement FROM spans WHERE db_statement IS NOT NULL LIMIT 5\"}}'", demo.read_key);
+        println!();
+        let mut traffic = scrim_demo::DemoTrafficConfig::new(format!("http://{otlp_http}"), &demo.ingest_key);
+        traffic.traces_per_second = args.traces_per_second;
+        let stats = traffic.stats.clone();
+        let stop = async move {
+            match args.duration {
+                Some(s) => tokio::time::sleep(std::time::Duration::from_secs(s)).await,
+                None => {
+                    let _ = wait_for_signal().await;
+                }
+            }
+        };
+        let mut traffic = tokio::spawn(scrim_demo::run(traffic, stop));
+        let mut report = tokio::time::interval(std::time::Duration::from_secs(10));
+        report.tick().await;
+        loop {
+            tokio::select! {
+                _ = report.tick() => {
+                    let s = stats.snapshot();
+                    println!(
+                        "sent {} traces ({} spans), {} log records, {} metric points; {} batches failed",
+                        s.traces, s.spans, s.log_records, s.data_points, s.batches_failed
+                    );
+                }
+                finished = &mut traffic => {
+                    match finished {
+                        Ok(Ok(s)) => println!("done: {} spans and {} log records sent", s.spans, s.log_records),
+                        Ok(Err(e)) => eprintln!("scrim demo: traffic stopped: {e}"),
+                        Err(e) => eprintln!("scrim demo: traffic task: {e}"),
+                    }
+                    break;
+                }
+            }
+        }
+        server.shutdown().await;
         Ok(())
     })
 }

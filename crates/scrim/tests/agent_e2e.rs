@@ -22,14 +22,11 @@
 //! deadlines are failsafes only.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use scrim_otlp::proto::*;
 use scrim_otlp::{
@@ -38,17 +35,12 @@ use scrim_otlp::{
 };
 use tokio::sync::watch;
 
-/// Failsafe deadline for anything the tests wait for.
-const DEADLINE: Duration = Duration::from_secs(120);
+mod common;
+
+use common::{DEADLINE, PER_TRANSPORT, PLANTED, ScrimProcess};
 
 // ---------------------------------------------------------------------------------------
 // The agent process
-
-/// What the agent's stderr reader reports.
-enum Event {
-    Ready(Addrs),
-    Exited,
-}
 
 #[derive(Debug, Clone)]
 struct Addrs {
@@ -72,115 +64,44 @@ fn parse_ready(line: &str) -> Option<Addrs> {
     })
 }
 
-/// A `scrim agent` child process; killed (SIGKILL) and reaped on drop, so a failing test
-/// leaves nothing running.
-struct AgentProcess {
-    child: Child,
-    events: mpsc::Receiver<Event>,
-    /// Everything the agent wrote on stderr so far.
-    log: Arc<Mutex<String>>,
+/// A `scrim agent` child process (tests/common: killed and reaped on drop).
+type AgentProcess = ScrimProcess<Addrs>;
+
+/// Spawns `scrim agent ARGS`.
+fn spawn_agent(args: &[&str]) -> AgentProcess {
+    let mut all = vec!["agent".to_string()];
+    all.extend(args.iter().map(|s| s.to_string()));
+    ScrimProcess::spawn(&all, parse_ready)
 }
 
-impl AgentProcess {
-    /// Spawns `scrim agent ARGS` with stderr captured and no `SCRIM_*` variable inherited.
-    fn spawn(args: &[String]) -> AgentProcess {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scrim"));
-        cmd.arg("agent")
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info");
-        for (k, _) in std::env::vars() {
-            if k.starts_with("SCRIM_") {
-                cmd.env_remove(k);
-            }
-        }
-        let mut child = cmd.spawn().expect("spawn scrim agent");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, events) = mpsc::channel();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(addrs) = parse_ready(&line) {
-                    let _ = tx.send(Event::Ready(addrs));
-                }
-                let mut log = sink.lock().unwrap();
-                log.push_str(&line);
-                log.push('\n');
-            }
-            let _ = tx.send(Event::Exited);
-        });
-        AgentProcess { child, events, log }
-    }
-
-    /// Starts an agent forwarding to `http://upstream` and waits for its readiness line.
-    async fn start(upstream: SocketAddr, data_dir: &Path, extra: &[&str]) -> (AgentProcess, Addrs) {
-        let mut args: Vec<String> = vec![
-            "--upstream".into(),
-            format!("http://{upstream}"),
-            "--allow-http-fallback".into(),
-            "--otlp-grpc".into(),
-            "127.0.0.1:0".into(),
-            "--otlp-http".into(),
-            "127.0.0.1:0".into(),
-            "--metrics".into(),
-            "127.0.0.1:0".into(),
-            "--data-dir".into(),
-            data_dir.display().to_string(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        tokio::task::spawn_blocking(move || {
-            let agent = AgentProcess::spawn(&args);
-            let addrs = agent.wait_ready();
-            (agent, addrs)
-        })
-        .await
-        .unwrap()
-    }
-
-    fn wait_ready(&self) -> Addrs {
-        match self.events.recv_timeout(DEADLINE) {
-            Ok(Event::Ready(addrs)) => addrs,
-            Ok(Event::Exited) | Err(_) => {
-                panic!("scrim agent did not start:\n{}", self.log())
-            }
-        }
-    }
-
-    /// Waits for the process to end by itself (its stderr closes), then reaps it.
-    fn wait_exit(mut self) -> (ExitStatus, String) {
-        loop {
-            match self.events.recv_timeout(DEADLINE) {
-                Ok(Event::Exited) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Ok(Event::Ready(_)) => continue,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("scrim agent did not exit:\n{}", self.log())
-                }
-            }
-        }
-        let status = self.child.wait().expect("wait");
-        (status, self.log())
-    }
-
-    /// SIGKILL, then reap.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-}
-
-impl Drop for AgentProcess {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// Starts an agent forwarding to `http://upstream` and waits for its readiness line.
+async fn start_agent(
+    upstream: SocketAddr,
+    data_dir: &Path,
+    extra: &[&str],
+) -> (AgentProcess, Addrs) {
+    let mut args: Vec<String> = vec![
+        "agent".into(),
+        "--upstream".into(),
+        format!("http://{upstream}"),
+        "--allow-http-fallback".into(),
+        "--otlp-grpc".into(),
+        "127.0.0.1:0".into(),
+        "--otlp-http".into(),
+        "127.0.0.1:0".into(),
+        "--metrics".into(),
+        "127.0.0.1:0".into(),
+        "--data-dir".into(),
+        data_dir.display().to_string(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    tokio::task::spawn_blocking(move || {
+        let agent = ScrimProcess::spawn(&args, parse_ready);
+        let addrs = agent.wait_ready();
+        (agent, addrs)
+    })
+    .await
+    .unwrap()
 }
 
 /// An address where nothing listens (yet).
@@ -313,113 +234,23 @@ fn find(haystack: &[u8], needle: &[u8]) -> bool {
 // ---------------------------------------------------------------------------------------
 // a. The OpenTelemetry Python SDK through the agent
 
-fn python() -> String {
-    std::env::var("SCRIM_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-/// `None` when the SDK is importable, else why not.
-fn sdk_missing() -> Option<String> {
-    let probe = Command::new(python())
-        .args([
-            "-c",
-            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http",
-        ])
-        .output();
-    match probe {
-        Err(e) => Some(format!("cannot run {}: {e}", python())),
-        Ok(out) if !out.status.success() => Some(format!(
-            "the OpenTelemetry Python SDK is not importable by {}: {}",
-            python(),
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        )),
-        Ok(_) => None,
-    }
-}
-
-/// Every secret tests/python/send_secrets.py plants (keep the two lists together).
-const PLANTED: &[&str] = &[
-    // SQL literals (db.query.text, db.statement)
-    "alice.sql@example.com",
-    "123-45-6789",
-    "Mallory",
-    "4111111111111111",
-    // url.full: userinfo and query values
-    "hunter2pass",
-    "bob:",
-    "tok_live_9f8e7d6c5b4a",
-    // client.address
-    "198.51.100.77",
-    // http.request.body
-    "Sup3rS3cret!",
-    "5500 0000 0000 0004",
-    // exception event
-    "dave@example.org",
-    "4111 1111 1111 1111",
-    // enduser.id (pseudonymised)
-    "user-erin-42",
-    // Authorization header attribute (the JWT's parts)
-    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
-    "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
-    // free text
-    "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
-    "AKIAIOSFODNN7EXAMPLE",
-    // status message
-    "heidi@example.com",
-    // resource attribute
-    "ops-lead@example.com",
-    // log bodies and attributes
-    "frank@example.net",
-    "203.0.113.99",
-    "Hunter2Hunter2",
-    "grace@example.com",
-    "s3cr3tcookie",
-    "DE89370400440532013000",
-];
-
-const PER_TRANSPORT: usize = 25;
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_secrets_never_reach_the_upstream() {
-    if let Some(reason) = sdk_missing() {
-        assert!(
-            std::env::var_os("SCRIM_REQUIRE_PYTHON_OTEL").is_none(),
-            "SCRIM_REQUIRE_PYTHON_OTEL is set but {reason}"
-        );
-        eprintln!(
-            "SKIPPED agent_e2e python test: {reason}. Install with: pip install opentelemetry-sdk \
-             opentelemetry-exporter-otlp-proto-grpc opentelemetry-exporter-otlp-proto-http"
-        );
+    if !common::python_sdk_available("agent_e2e python test") {
         return;
     }
     let (upstream, up_receivers) = Upstream::start("127.0.0.1:0".parse().unwrap()).await;
     let dir = tempfile::tempdir().unwrap();
     // Default mode (`auto`: on-prem, the upstream is on loopback) and the default policy.
-    let (agent, addrs) =
-        AgentProcess::start(up_receivers.http_addr().unwrap(), dir.path(), &[]).await;
+    let (agent, addrs) = start_agent(up_receivers.http_addr().unwrap(), dir.path(), &[]).await;
     assert_eq!(addrs.mode, "OnPrem");
 
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/send_secrets.py");
-    let (grpc, http) = (
+    let output = common::send_secrets(
         format!("http://{}", addrs.grpc),
         format!("http://{}", addrs.http),
-    );
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python())
-            .arg(script)
-            .arg(grpc)
-            .arg(http)
-            .arg(PER_TRANSPORT.to_string())
-            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
-            .env_remove("OTEL_EXPORTER_OTLP_HEADERS")
-            .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
+        None,
+    )
+    .await;
     assert!(
         output.status.success(),
         "send_secrets.py failed: {}\n{}\nagent:\n{}",
@@ -586,7 +417,7 @@ async fn sigkill_loses_no_acknowledged_span() {
 
     // 1. The upstream is down. Four application connections send until 150 requests are
     //    acknowledged, and the agent is SIGKILLed while they are still sending.
-    let (mut agent, addrs) = AgentProcess::start(up_addr, dir.path(), &mode).await;
+    let (mut agent, addrs) = start_agent(up_addr, dir.path(), &mode).await;
     let acked = Arc::new(Mutex::new(BTreeSet::<String>::new()));
     let (acked_requests, _) = watch::channel(0u64);
     let acked_requests = Arc::new(acked_requests);
@@ -632,7 +463,7 @@ async fn sigkill_loses_no_acknowledged_span() {
     let phase1 = acked.lock().unwrap().len();
 
     // 2. Restarted on the same data directory, upstream still down: more acknowledged data.
-    let (mut agent, addrs) = AgentProcess::start(up_addr, dir.path(), &mode).await;
+    let (mut agent, addrs) = start_agent(up_addr, dir.path(), &mode).await;
     let exporter = app_exporter(&addrs);
     for _ in 0..50 {
         let (batch, names) = fault_request(next.fetch_add(1, Ordering::SeqCst));
@@ -653,7 +484,7 @@ async fn sigkill_loses_no_acknowledged_span() {
         .wait_until("the first forwarded spans", |b| spans(b).next().is_some())
         .await;
     agent.kill();
-    let (agent, _) = AgentProcess::start(up_addr, dir.path(), &mode).await;
+    let (agent, _) = start_agent(up_addr, dir.path(), &mode).await;
 
     // 4. Every acknowledged span arrives.
     let names = |b: &[Batch]| -> Vec<String> { spans(b).map(|s| s.name.clone()).collect() };
@@ -696,17 +527,18 @@ async fn sigkill_loses_no_acknowledged_span() {
 #[test]
 fn plain_http_upstream_needs_the_flag() {
     let dir = tempfile::tempdir().unwrap();
-    let agent = AgentProcess::spawn(&[
-        "--upstream".into(),
-        "http://127.0.0.1:9".into(),
-        "--otlp-grpc".into(),
-        "127.0.0.1:0".into(),
-        "--otlp-http".into(),
-        "127.0.0.1:0".into(),
-        "--metrics".into(),
-        "127.0.0.1:0".into(),
-        "--data-dir".into(),
-        dir.path().display().to_string(),
+    let data_dir = dir.path().display().to_string();
+    let agent = spawn_agent(&[
+        "--upstream",
+        "http://127.0.0.1:9",
+        "--otlp-grpc",
+        "127.0.0.1:0",
+        "--otlp-http",
+        "127.0.0.1:0",
+        "--metrics",
+        "127.0.0.1:0",
+        "--data-dir",
+        &data_dir,
     ]);
     let (status, log) = agent.wait_exit();
     assert_eq!(status.code(), Some(2), "{log}");
@@ -720,7 +552,7 @@ fn plain_http_upstream_needs_the_flag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_and_metrics_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let (_agent, addrs) = AgentProcess::start(reserve_port(), dir.path(), &[]).await;
+    let (_agent, addrs) = start_agent(reserve_port(), dir.path(), &[]).await;
     let metrics = addrs.metrics;
     let ((hs, hb), (ms, mb)) = tokio::task::spawn_blocking(move || {
         (http_get(metrics, "/healthz"), http_get(metrics, "/metrics"))

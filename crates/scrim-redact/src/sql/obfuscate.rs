@@ -128,10 +128,9 @@ impl<'a> Obfuscator<'a, '_> {
                 TokenKind::Placeholder if self.replaces_placeholder(t) => self.write_str("?"),
                 TokenKind::Placeholder => self.write_token(t),
             }
-            if !t.kind.is_trivia() {
-                if !std::mem::take(&mut self.dropped) {
-                    self.prev = Some(t);
-                }
+            // Trivia never resets `dropped`: only the token after the alias does.
+            if !t.kind.is_trivia() && !std::mem::take(&mut self.dropped) {
+                self.prev = Some(t);
             }
         }
     }

@@ -1,0 +1,339 @@
+//! `scrim serve`: receivers, the flusher and the HTTP API, started together.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use scrim_meta::NewSegment;
+use scrim_otlp::{Limits, Receivers, ReceiversConfig};
+use scrim_redact::Policy;
+use scrim_store::SegmentStore;
+use scrim_store::ingest::LogConfig;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::api::{self, ApiState};
+use crate::ingest::IngestSink;
+use crate::tenants::{TenantRuntime, Tenants};
+use crate::{Platform, PlatformConfig, ServerError};
+
+/// Everything `scrim serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub platform: PlatformConfig,
+    /// UI and REST API; default 127.0.0.1:8080.
+    pub http: SocketAddr,
+    /// OTLP receivers; `None` turns one off.
+    pub otlp_grpc: Option<SocketAddr>,
+    pub otlp_http: Option<SocketAddr>,
+    /// Where segments go: `None` is `<data_dir>/segments`; else `file:///…` or
+    /// `s3://bucket/prefix?endpoint=…&region=…` (credentials from the environment).
+    pub object_store: Option<String>,
+    /// The region this node stores data for (the first component of every segment path).
+    pub region: String,
+    /// The capture policy applied to every tenant's data before it is written.
+    pub policy: Policy,
+    /// How often buffered rows are written to segments.
+    pub flush_interval: Duration,
+    /// A tenant's buffer is flushed early once it holds this many rows.
+    pub flush_rows: usize,
+    pub limits: Limits,
+}
+
+impl ServerConfig {
+    /// Defaults for a data directory: listeners on 127.0.0.1:8080, :4317 and :4318.
+    pub fn new(platform: PlatformConfig) -> ServerConfig {
+        ServerConfig {
+            platform,
+            http: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            otlp_grpc: Some(scrim_otlp::DEFAULT_GRPC_ADDR),
+            otlp_http: Some(scrim_otlp::DEFAULT_HTTP_ADDR),
+            object_store: None,
+            region: "local".into(),
+            policy: Policy::default(),
+            flush_interval: Duration::from_secs(10),
+            flush_rows: 50_000,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Every listener on a loopback port the OS picks (tests, `scrim demo`).
+    pub fn loopback_ephemeral(platform: PlatformConfig) -> ServerConfig {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        ServerConfig {
+            http: any,
+            otlp_grpc: Some(any),
+            otlp_http: Some(any),
+            ..ServerConfig::new(platform)
+        }
+    }
+}
+
+/// `scrim serve --config FILE`: every key is optional; flags given on the command line win.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    data_dir: Option<std::path::PathBuf>,
+    database_url: Option<String>,
+    http: Option<SocketAddr>,
+    otlp_grpc: Option<SocketAddr>,
+    otlp_http: Option<SocketAddr>,
+    object_store: Option<String>,
+    region: Option<String>,
+    flush_interval_seconds: Option<u64>,
+    flush_rows: Option<usize>,
+    /// A capture policy file (docs/capture-policy.md), relative to the config file.
+    policy: Option<std::path::PathBuf>,
+}
+
+impl ServerConfig {
+    /// The defaults, then `toml` (the text of the file at `path`, if any), then
+    /// `platform`'s values where they differ from the defaults (they came from flags).
+    pub fn from_toml(
+        platform: PlatformConfig,
+        toml_text: &str,
+        path: Option<&std::path::Path>,
+    ) -> Result<ServerConfig, ServerError> {
+        let file: ConfigFile = toml::from_str(toml_text).map_err(|e| {
+            ServerError::Usage(format!(
+                "{}: {}",
+                path.map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "config".into()),
+                e.message()
+            ))
+        })?;
+        let default_dir = PlatformConfig::in_dir("scrim-data").data_dir;
+        let platform = PlatformConfig {
+            data_dir: match file.data_dir {
+                Some(d) if platform.data_dir == default_dir => d,
+                _ => platform.data_dir,
+            },
+            database_url: platform.database_url.or(file.database_url),
+        };
+        let mut config = ServerConfig::new(platform);
+        if let Some(a) = file.http {
+            config.http = a;
+        }
+        if let Some(a) = file.otlp_grpc {
+            config.otlp_grpc = Some(a);
+        }
+        if let Some(a) = file.otlp_http {
+            config.otlp_http = Some(a);
+        }
+        config.object_store = file.object_store;
+        if let Some(r) = file.region {
+            config.region = r;
+        }
+        if let Some(s) = file.flush_interval_seconds {
+            config.flush_interval = Duration::from_secs(s.max(1));
+        }
+        if let Some(n) = file.flush_rows {
+            config.flush_rows = n.max(1);
+        }
+        if let Some(policy) = file.policy {
+            let policy = match path.and_then(|p| p.parent()) {
+                Some(dir) if policy.is_relative() => dir.join(policy),
+                _ => policy,
+            };
+            let text = std::fs::read_to_string(&policy).map_err(|e| {
+                ServerError::Usage(format!("cannot read policy {}: {e}", policy.display()))
+            })?;
+            config.policy = Policy::from_toml(&text)
+                .map_err(|e| ServerError::Usage(format!("{}: {e}", policy.display())))?;
+        }
+        Ok(config)
+    }
+}
+
+/// A running server.
+pub struct Server {
+    http_addr: SocketAddr,
+    receivers: Receivers,
+    shared: Arc<Shared>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// What the flusher and the API share.
+pub(crate) struct Shared {
+    pub platform: Platform,
+    pub tenants: Arc<Tenants>,
+    pub store: SegmentStore,
+}
+
+impl Server {
+    /// Opens the platform state, replays every WAL on this node, and starts listening.
+    pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
+        let platform = Platform::open(&config.platform).await?;
+        let store = match &config.object_store {
+            Some(url) => SegmentStore::from_url(url, &config.region)?,
+            None => {
+                let dir = platform.data_dir.join("segments");
+                crate::platform::create_private_dir(&dir)?;
+                SegmentStore::local(&dir, &config.region)?
+            }
+        };
+        let tenants = Arc::new(Tenants::new(
+            platform.clone(),
+            config.policy.clone(),
+            LogConfig::default(),
+        ));
+        let replayed = tenants.open_existing().await?;
+        if replayed > 0 {
+            tracing::info!("replayed the WAL of {replayed} tenant(s)");
+        }
+        let shared = Arc::new(Shared {
+            platform: platform.clone(),
+            tenants: Arc::clone(&tenants),
+            store,
+        });
+        let flush_now = Arc::new(Notify::new());
+        let sink = Arc::new(IngestSink {
+            meta: Arc::clone(&platform.meta),
+            tenants: Arc::clone(&tenants),
+            flush_now: Arc::clone(&flush_now),
+            flush_rows: config.flush_rows,
+        });
+        let receivers = Receivers::start(
+            ReceiversConfig {
+                grpc: config.otlp_grpc,
+                http: config.otlp_http,
+                limits: config.limits,
+            },
+            sink,
+        )
+        .await?;
+        let (stop, stopped) = watch::channel(false);
+        let mut tasks = Vec::new();
+        tasks.push(tokio::spawn(flusher(
+            Arc::clone(&shared),
+            config.flush_interval,
+            flush_now,
+            stopped.clone(),
+        )));
+        let listener = TcpListener::bind(config.http).await?;
+        let http_addr = listener.local_addr()?;
+        let app = api::router(ApiState {
+            shared: Arc::clone(&shared),
+        });
+        let mut api_stopped = stopped.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(async move {
+                let _ = api_stopped.wait_for(|s| *s).await;
+            })
+            .await;
+            if let Err(e) = served {
+                tracing::error!("HTTP API stopped: {e}");
+            }
+        }));
+        Ok(Server {
+            http_addr,
+            receivers,
+            shared,
+            stop,
+            tasks,
+        })
+    }
+
+    /// The UI and REST API address.
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The OTLP/gRPC address, if enabled.
+    pub fn otlp_grpc_addr(&self) -> Option<SocketAddr> {
+        self.receivers.grpc_addr()
+    }
+
+    /// The OTLP/HTTP address, if enabled.
+    pub fn otlp_http_addr(&self) -> Option<SocketAddr> {
+        self.receivers.http_addr()
+    }
+
+    /// The platform state (for `scrim demo`, which creates its tenant in it).
+    pub fn platform(&self) -> &Platform {
+        &self.shared.platform
+    }
+
+    /// Writes every buffered row of every tenant to segments now.
+    pub async fn flush(&self) -> Result<(), ServerError> {
+        for rt in self.shared.tenants.all() {
+            flush_tenant(&self.shared, &rt).await?;
+        }
+        Ok(())
+    }
+
+    /// Stops accepting, flushes what is buffered and stops.
+    pub async fn shutdown(self) {
+        if let Err(e) = self.receivers.shutdown().await {
+            tracing::warn!("stopping the receivers: {e}");
+        }
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        for rt in self.shared.tenants.all() {
+            if let Err(e) = flush_tenant(&self.shared, &rt).await {
+                // The WAL still holds the rows: the next start replays them.
+                tracing::warn!("final flush of tenant {}: {e}", rt.tenant.id);
+            }
+        }
+    }
+}
+
+async fn flusher(
+    shared: Arc<Shared>,
+    every: Duration,
+    now: Arc<Notify>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = now.notified() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        for rt in shared.tenants.all() {
+            if let Err(e) = flush_tenant(&shared, &rt).await {
+                // Rows stay buffered and in the WAL; the next round tries again.
+                tracing::warn!("flush of tenant {}: {e}", rt.tenant.id);
+            }
+        }
+    }
+}
+
+/// Buffer ▸ segments ▸ catalog ▸ WAL acknowledgement, for one tenant.
+pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<(), ServerError> {
+    let flushed = rt.log.flush(&shared.store, &rt.key).await?;
+    if flushed.is_empty() {
+        return Ok(());
+    }
+    let _no_query_snapshot_now = rt.gate.write().await;
+    for seg in &flushed.segments {
+        shared
+            .platform
+            .meta
+            .record_segment(
+                &rt.tenant.id,
+                &NewSegment {
+                    signal: crate::api::meta_signal(seg.signal),
+                    path: seg.path.clone(),
+                    min_time_ns: seg.min_time_ns,
+                    max_time_ns: seg.max_time_ns,
+                    rows: seg.rows,
+                    bytes: seg.bytes,
+                    services: seg.services.clone(),
+                },
+            )
+            .await?;
+    }
+    rt.log.commit(flushed)?;
+    Ok(())
+}

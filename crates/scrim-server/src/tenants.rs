@@ -1,0 +1,131 @@
+//! The tenants this node serves: their unwrapped keys, capture policy and write path,
+//! opened on first use and kept.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use scrim_meta::{Tenant, TenantId};
+use scrim_redact::{Policy, Redactor};
+use scrim_store::ingest::{LogConfig, TenantLog};
+
+use crate::{Platform, ServerError};
+
+/// One tenant, ready to ingest and query.
+pub(crate) struct TenantRuntime {
+    pub tenant: Tenant,
+    /// The data key, for segments (the WAL derives its own from it).
+    pub key: scrim_store::DataKey,
+    /// The capture policy, with pseudonyms keyed per tenant.
+    pub redactor: Redactor,
+    pub log: TenantLog,
+    /// Held for writing while a flush moves rows from the buffer to the catalog, and for
+    /// reading while a query takes its snapshot of both, so that no query sees a row twice
+    /// or not at all.
+    pub gate: tokio::sync::RwLock<()>,
+}
+
+pub(crate) struct Tenants {
+    platform: Platform,
+    wal_root: PathBuf,
+    policy: Policy,
+    log_config: LogConfig,
+    open: Mutex<HashMap<String, Arc<TenantRuntime>>>,
+    /// Serialises first opens, so that two requests never open one WAL twice.
+    opening: tokio::sync::Mutex<()>,
+}
+
+impl Tenants {
+    pub fn new(platform: Platform, policy: Policy, log_config: LogConfig) -> Tenants {
+        Tenants {
+            wal_root: platform.data_dir.join("wal"),
+            platform,
+            policy,
+            log_config,
+            open: Mutex::new(HashMap::new()),
+            opening: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn cached(&self, id: &str) -> Option<Arc<TenantRuntime>> {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    /// Every tenant opened so far.
+    pub fn all(&self) -> Vec<Arc<TenantRuntime>> {
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// The tenant, opened (key unwrapped, WAL replayed) if this is its first use.
+    pub async fn get(&self, id: &TenantId) -> Result<Arc<TenantRuntime>, ServerError> {
+        if let Some(rt) = self.cached(id.as_str()) {
+            return Ok(rt);
+        }
+        let _one_at_a_time = self.opening.lock().await;
+        if let Some(rt) = self.cached(id.as_str()) {
+            return Ok(rt);
+        }
+        let tenant = self
+            .platform
+            .meta
+            .tenant_by_id(id)
+            .await?
+            .ok_or_else(|| ServerError::Usage(format!("tenant {id} does not exist")))?;
+        let data_key = self
+            .platform
+            .keys
+            .unwrap(&tenant.wrapped_data_key, tenant.id.as_str().as_bytes())?;
+        let pseudonym_key = data_key.derive(b"", b"scrim/pseudonym/v1");
+        let redactor = Redactor::new(&self.policy, Some(pseudonym_key.as_bytes()));
+        let key = scrim_store::DataKey::new(format!("{}-1", tenant.id), *data_key.as_bytes());
+        let dir = self.wal_root.join(tenant.id.as_str());
+        crate::platform::create_private_dir(&self.wal_root)?;
+        let (log_key, tenant_id, config) =
+            (key.clone(), tenant.id.to_string(), self.log_config.clone());
+        let log = tokio::task::spawn_blocking(move || {
+            TenantLog::open(&dir, &tenant_id, &log_key, &config)
+        })
+        .await
+        .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))??;
+        let rt = Arc::new(TenantRuntime {
+            tenant,
+            key,
+            redactor,
+            log,
+            gate: tokio::sync::RwLock::new(()),
+        });
+        self.open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.as_str().to_owned(), Arc::clone(&rt));
+        Ok(rt)
+    }
+
+    /// Opens every tenant that has a WAL on this node, so that what it holds is replayed
+    /// and flushed even if the tenant sends nothing more.
+    pub async fn open_existing(&self) -> Result<usize, ServerError> {
+        let Ok(entries) = std::fs::read_dir(&self.wal_root) else {
+            return Ok(0);
+        };
+        let mut n = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            let Ok(id) = TenantId::parse(name) else {
+                continue;
+            };
+            self.get(&id).await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}

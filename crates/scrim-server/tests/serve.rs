@@ -1,0 +1,350 @@
+//! `scrim serve` in-process: OTLP in with an ingest key, the REST API out with a read key.
+//! Secrets never come back, tenants never see each other, nothing planted reaches the disk.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use scrim_demo::{Generator, planted_secrets};
+use scrim_otlp::{Batch, Credential, ExportOutcome, Exporter, ExporterConfig, Protocol};
+use scrim_server::admin::{self, DemoTenant};
+use scrim_server::{PlatformConfig, Server, ServerConfig};
+use serde_json::Value;
+
+async fn start(dir: &Path) -> Server {
+    let mut config = ServerConfig::loopback_ephemeral(PlatformConfig::in_dir(dir));
+    // Only explicit flushes: each test decides when rows move from the buffer to segments.
+    config.flush_interval = Duration::from_secs(3600);
+    config.flush_rows = usize::MAX;
+    Server::start(config).await.expect("server starts")
+}
+
+fn exporter(server: &Server, key: &str) -> Exporter {
+    let mut c = ExporterConfig::new(
+        format!("http://{}", server.otlp_http_addr().unwrap()),
+        Protocol::HttpProtobuf,
+    );
+    c.allow_http = true;
+    c.headers.push((
+        "authorization".into(),
+        Credential::new(format!("Bearer {key}")),
+    ));
+    c.retry.max_elapsed = Duration::from_secs(2);
+    Exporter::new(c).unwrap()
+}
+
+/// Sends the generator's traffic for `ticks` seconds of simulated time; returns the batches.
+async fn send_shop(server: &Server, key: &str, seed: u64, ticks: u64) -> Vec<Batch> {
+    let e = exporter(server, key);
+    let mut g = Generator::new(seed);
+    let now = SystemTime::now() - Duration::from_secs(60);
+    let mut sent = Vec::new();
+    for i in 0..ticks {
+        for batch in g.tick(20, now + Duration::from_secs(i), true) {
+            let outcome = e.export(&batch).await;
+            assert!(
+                matches!(outcome, ExportOutcome::Delivered { .. }),
+                "{outcome:?}"
+            );
+            sent.push(batch);
+        }
+    }
+    sent
+}
+
+async fn api(
+    server: &Server,
+    method: &str,
+    path: &str,
+    key: Option<&str>,
+    body: &str,
+) -> (u16, Value) {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("http://{}{path}", server.http_addr()));
+    if let Some(k) = key {
+        req = req.header("authorization", format!("Bearer {k}"));
+    }
+    let resp = client
+        .request(req.body(Full::new(Bytes::from(body.to_owned()))).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let value = serde_json::from_slice(&bytes)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, value)
+}
+
+fn trace_ids(batches: &[Batch]) -> Vec<String> {
+    let mut ids = Vec::new();
+    for b in batches {
+        if let Batch::Traces(t) = b {
+            for rs in &t.resource_spans {
+                for ss in &rs.scope_spans {
+                    for s in &ss.spans {
+                        ids.push(s.trace_id.iter().map(|b| format!("{b:02x}")).collect());
+                    }
+                }
+            }
+        }
+    }
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    for secret in planted_secrets() {
+        assert!(
+            !text.contains(secret),
+            "{what} holds the planted {secret:?}"
+        );
+    }
+}
+
+/// Every file under `dir`, read whole, must hold none of the planted values.
+fn assert_no_secret_on_disk(dir: &Path) {
+    let mut files = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            files += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            for secret in planted_secrets() {
+                assert!(
+                    !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                    "{} holds the planted {secret:?}",
+                    path.display()
+                );
+            }
+        }
+    }
+    assert!(
+        files >= 4,
+        "expected WAL, segments, metadata and key files, found {files}"
+    );
+}
+
+async fn demo(server: &Server) -> DemoTenant {
+    admin::demo_tenant(server.platform()).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingested_telemetry_is_queryable_and_secret_free_before_and_after_a_flush() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let t = demo(&server).await;
+    let sent = send_shop(&server, &t.ingest_key, 7, 3).await;
+    let ids = trace_ids(&sent);
+    assert!(ids.len() >= 50, "{}", ids.len());
+
+    for phase in ["buffered", "flushed"] {
+        let (status, services) = api(
+            &server,
+            "GET",
+            "/api/v1/services?window=1h",
+            Some(&t.read_key),
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{phase}: {services}");
+        let names: Vec<&str> = services["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["service"].as_str().unwrap())
+            .collect();
+        for service in ["frontend", "checkout", "payments", "users"] {
+            assert!(names.contains(&service), "{phase}: {names:?}");
+        }
+
+        let (status, trace) = api(
+            &server,
+            "GET",
+            &format!("/api/v1/traces/{}", ids[0]),
+            Some(&t.read_key),
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{phase}: {trace}");
+        let spans: usize = trace["resourceSpans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|rs| rs["scopeSpans"].as_array().unwrap())
+            .map(|ss| ss["spans"].as_array().unwrap().len())
+            .sum();
+        assert!(
+            spans >= 5,
+            "{phase}: a shop trace has 5 to 12 spans, got {spans}"
+        );
+        assert_no_secret(&format!("{phase} trace"), &trace.to_string());
+
+        let (status, found) = api(
+            &server,
+            "GET",
+            "/api/v1/traces?service=checkout&limit=1000",
+            Some(&t.read_key),
+            "",
+        )
+        .await;
+        assert_eq!(status, 200, "{phase}: {found}");
+        assert!(!found["traces"].as_array().unwrap().is_empty(), "{phase}");
+
+        let (status, rows) = api(
+            &server,
+            "POST",
+            "/api/v1/sql",
+            Some(&t.read_key),
+            r#"{"query": "SELECT * FROM spans"}"#,
+        )
+        .await;
+        assert_eq!(status, 200, "{phase}: {rows}");
+        assert_no_secret(&format!("{phase} SELECT * FROM spans"), &rows.to_string());
+        let (_, logs) = api(
+            &server,
+            "GET",
+            "/api/v1/logs?limit=10000",
+            Some(&t.read_key),
+            "",
+        )
+        .await;
+        assert!(
+            !logs["logs"].as_array().unwrap().is_empty(),
+            "{phase}: {logs}"
+        );
+        assert_no_secret(&format!("{phase} logs"), &logs.to_string());
+
+        server.flush().await.unwrap();
+    }
+    assert_no_secret_on_disk(dir.path());
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenants_cannot_read_each_other_by_any_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let a = demo(&server).await;
+    let b = demo(&server).await;
+    assert_ne!(a.tenant, b.tenant);
+    let sent = send_shop(&server, &a.ingest_key, 11, 2).await;
+    let a_trace = &trace_ids(&sent)[0];
+
+    for flushed in [false, true] {
+        let (status, _) = api(
+            &server,
+            "GET",
+            &format!("/api/v1/traces/{a_trace}"),
+            Some(&b.read_key),
+            "",
+        )
+        .await;
+        assert_eq!(status, 404, "flushed={flushed}");
+        let (status, found) = api(
+            &server,
+            "GET",
+            "/api/v1/traces?limit=1000",
+            Some(&b.read_key),
+            "",
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            found["traces"].as_array().unwrap().len(),
+            0,
+            "flushed={flushed}"
+        );
+        let (_, logs) = api(&server, "GET", "/api/v1/logs", Some(&b.read_key), "").await;
+        assert_eq!(logs["logs"].as_array().unwrap().len(), 0);
+        let (status, services) =
+            api(&server, "GET", "/api/v1/services", Some(&b.read_key), "").await;
+        assert_eq!(status, 200);
+        assert_eq!(services["services"].as_array().unwrap().len(), 0);
+        for sql in [
+            "SELECT count(*) AS n FROM spans",
+            "SELECT count(*) AS n FROM logs",
+            "SELECT count(*) AS n FROM metrics",
+        ] {
+            let (status, r) = api(
+                &server,
+                "POST",
+                "/api/v1/sql",
+                Some(&b.read_key),
+                &format!("{{\"query\": \"{sql}\"}}"),
+            )
+            .await;
+            assert_eq!(status, 200, "{r}");
+            assert_eq!(r["rows"][0][0], 0, "{sql}, flushed={flushed}: {r}");
+        }
+        // A's own key sees its data.
+        let (status, _) = api(
+            &server,
+            "GET",
+            &format!("/api/v1/traces/{a_trace}"),
+            Some(&a.read_key),
+            "",
+        )
+        .await;
+        assert_eq!(status, 200);
+        server.flush().await.unwrap();
+    }
+
+    // Names of files and tables of another tenant are not reachable from SQL.
+    for sql in [
+        "SELECT * FROM read_parquet('local/x.parquet')",
+        "CREATE EXTERNAL TABLE x STORED AS PARQUET LOCATION '/'",
+        "DROP TABLE spans",
+        "SELECT 1; SELECT 2",
+    ] {
+        let body = serde_json::json!({ "query": sql }).to_string();
+        let (status, r) = api(&server, "POST", "/api/v1/sql", Some(&b.read_key), &body).await;
+        assert_eq!(status, 400, "{sql}: {r}");
+    }
+
+    // Keys: none, malformed, wrong scope.
+    let (status, _) = api(&server, "GET", "/api/v1/services", None, "").await;
+    assert_eq!(status, 401);
+    let (status, _) = api(
+        &server,
+        "GET",
+        "/api/v1/services",
+        Some("scrim_nope_nope"),
+        "",
+    )
+    .await;
+    assert_eq!(status, 401);
+    let (status, _) = api(&server, "GET", "/api/v1/services", Some(&a.ingest_key), "").await;
+    assert_eq!(status, 403);
+    // A read key cannot ingest.
+    let e = exporter(&server, &a.read_key);
+    let mut g = Generator::new(1);
+    let batch = g.tick(1, SystemTime::now(), false).remove(0);
+    assert!(matches!(
+        e.export(&batch).await,
+        ExportOutcome::Rejected { .. }
+    ));
+    server.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let (status, doc) = api(&server, "GET", "/api/v1/openapi.json", None, "").await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/traces/{trace_id}"].is_object());
+    server.shutdown().await;
+}

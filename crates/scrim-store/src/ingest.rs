@@ -1,0 +1,307 @@
+//! The write path of one tenant: an encrypted write-ahead log and the in-memory buffer of
+//! rows not yet in segments.
+//!
+//! ```text
+//! append: OTLP batch (already redacted) ▸ Arrow rows ▸ buffer
+//!         ▸ seal (AES-256-GCM, WAL key) ▸ DiskQueue::push (group-committed fsync) ▸ Ok
+//! flush:  records in the WAL ▸ their buffered rows ▸ encrypted Parquet segments
+//!         ▸ (caller records them in the catalog) ▸ commit: WAL ack, rows leave the buffer
+//! open:   records after the WAL's acknowledged position ▸ decrypted ▸ buffer again
+//! ```
+//!
+//! The buffer is what queries read before a flush, so an acknowledged span is queryable at
+//! once and, after a crash, again once the WAL is replayed. A crash between a segment's
+//! catalog record and the WAL's acknowledgement replays rows that are also in the segment;
+//! the query layer removes such duplicates from whole traces (same trace and span id).
+//!
+//! A WAL record is `[version: 1][seq: u64 LE][signal: u8][sealed protobuf]`: the OTLP
+//! request as it was accepted (after the capture policy), sealed under a key derived from
+//! the tenant's data key for the WAL alone, with the tenant id, sequence number and signal
+//! as associated data, so a record cannot be moved to another tenant, position or signal.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use datafusion::arrow::record_batch::RecordBatch;
+use scrim_otlp::Batch;
+use scrim_wal::{DiskQueue, Overflow, QueueConfig, QueueError, RecordId};
+
+use crate::convert::{logs_to_batch, metrics_to_batch, spans_to_batch};
+use crate::query::BufferedBatches;
+use crate::schema::Signal;
+use crate::segment::{DataKey, SegmentMeta, SegmentStore};
+use crate::{Result, StoreError};
+
+const RECORD_VERSION: u8 = 1;
+const HEADER: usize = 1 + 8 + 1;
+
+/// How big the WAL of one tenant may grow before ingest is refused (to be retried).
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// Bytes on disk, headers included.
+    pub max_bytes: u64,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { max_bytes: 1 << 30 }
+    }
+}
+
+/// One tenant's WAL and buffer. Share it behind an `Arc`; `append` and `flush` block on
+/// disk, so call them from blocking threads (`tokio::task::spawn_blocking`).
+pub struct TenantLog {
+    tenant_id: String,
+    wal_key: scrim_crypto::DataKey,
+    queue: DiskQueue,
+    next_seq: AtomicU64,
+    buffer: Mutex<BTreeMap<u64, (Signal, RecordBatch)>>,
+}
+
+impl std::fmt::Debug for TenantLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantLog")
+            .field("tenant_id", &self.tenant_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a flush wrote, to record in the catalog before [`TenantLog::commit`].
+#[derive(Debug)]
+pub struct Flushed {
+    /// One segment per signal that had rows.
+    pub segments: Vec<SegmentMeta>,
+    last: Option<RecordId>,
+    seqs: Vec<u64>,
+}
+
+impl Flushed {
+    /// Whether the flush found nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.seqs.is_empty()
+    }
+}
+
+impl TenantLog {
+    /// Opens (or creates) the tenant's WAL in `dir` and replays what it holds into the
+    /// buffer. A record that does not decrypt is an error, never skipped silently: it means
+    /// a wrong key or a tampered file.
+    pub fn open(dir: &Path, tenant_id: &str, key: &DataKey, config: &LogConfig) -> Result<Self> {
+        let queue = DiskQueue::open(QueueConfig {
+            dir: dir.to_path_buf(),
+            max_bytes: config.max_bytes,
+            segment_bytes: 64 << 20,
+            // Refuse rather than drop: the sender is told to retry, nothing acknowledged
+            // is ever lost.
+            overflow: Overflow::DropNewest,
+        })
+        .map_err(|e| StoreError::Io(format!("WAL {}: {e}", dir.display())))?;
+        let log = TenantLog {
+            tenant_id: tenant_id.to_owned(),
+            wal_key: wal_key(key),
+            queue,
+            next_seq: AtomicU64::new(0),
+            buffer: Mutex::new(BTreeMap::new()),
+        };
+        log.replay()?;
+        Ok(log)
+    }
+
+    fn replay(&self) -> Result<()> {
+        let records = self
+            .queue
+            .peek(usize::MAX, u64::MAX)
+            .map_err(|e| StoreError::Io(format!("WAL replay: {e}")))?;
+        let mut buffer = self.lock();
+        let mut next = 0;
+        for r in records {
+            let (seq, signal, protobuf) = self.open_record(&r.payload)?;
+            let batch = Batch::decode(otlp_signal(signal), &protobuf).ok_or_else(|| {
+                StoreError::Corrupt("a WAL record holds no valid OTLP request".into())
+            })?;
+            buffer.insert(seq, (signal, to_rows(&batch)?));
+            next = next.max(seq + 1);
+        }
+        self.next_seq.store(next, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Makes `batch` durable and queryable. Returns once the record is fsynced.
+    pub fn append(&self, batch: &Batch) -> Result<()> {
+        let rows = to_rows(batch)?;
+        let signal = store_signal(batch);
+        let seq = self.next_seq.fetch_add(1, Ordering::SeqCst);
+        let payload = self.seal_record(seq, signal, &batch.encode_to_vec())?;
+        // Into the buffer first, so that the flush that finds this record in the WAL also
+        // finds its rows; out again if the push fails.
+        self.lock().insert(seq, (signal, rows));
+        if let Err(e) = self.queue.push(&payload) {
+            self.lock().remove(&seq);
+            return Err(match e {
+                QueueError::Full | QueueError::TooLarge { .. } => StoreError::Full,
+                e => StoreError::Io(format!("WAL: {e}")),
+            });
+        }
+        Ok(())
+    }
+
+    /// The rows not yet in segments, for a query.
+    pub fn buffered(&self) -> BufferedBatches {
+        let mut out = BufferedBatches::default();
+        for (signal, rows) in self.lock().values() {
+            match signal {
+                Signal::Spans => out.spans.push(rows.clone()),
+                Signal::Logs => out.logs.push(rows.clone()),
+                Signal::Metrics => out.metrics.push(rows.clone()),
+            }
+        }
+        out
+    }
+
+    /// Rows waiting in the buffer.
+    pub fn buffered_rows(&self) -> usize {
+        self.lock().values().map(|(_, b)| b.num_rows()).sum()
+    }
+
+    /// Writes every record now in the WAL to segments (one per signal). The caller records
+    /// the segments in the catalog, then calls [`TenantLog::commit`].
+    pub async fn flush(&self, store: &SegmentStore, key: &DataKey) -> Result<Flushed> {
+        let records = self
+            .queue
+            .peek(usize::MAX, u64::MAX)
+            .map_err(|e| StoreError::Io(format!("WAL: {e}")))?;
+        let mut seqs = Vec::with_capacity(records.len());
+        for r in &records {
+            seqs.push(header(&r.payload)?.0);
+        }
+        let mut per_signal: [Vec<RecordBatch>; 3] = Default::default();
+        {
+            let buffer = self.lock();
+            for seq in &seqs {
+                let (signal, rows) = buffer.get(seq).ok_or_else(|| {
+                    StoreError::Corrupt("a WAL record has no buffered rows".into())
+                })?;
+                per_signal[signal_index(*signal)].push(rows.clone());
+            }
+        }
+        let mut segments = Vec::new();
+        for signal in Signal::ALL {
+            let batches = &per_signal[signal_index(signal)];
+            if batches.is_empty() {
+                continue;
+            }
+            if let Some(meta) = store
+                .write_segment(&self.tenant_id, key, signal, batches)
+                .await?
+            {
+                segments.push(meta);
+            }
+        }
+        Ok(Flushed {
+            segments,
+            last: records.last().map(|r| r.id),
+            seqs,
+        })
+    }
+
+    /// After the flushed segments are in the catalog: the WAL forgets their records and
+    /// the buffer their rows.
+    pub fn commit(&self, flushed: Flushed) -> Result<()> {
+        if let Some(last) = flushed.last {
+            self.queue
+                .ack(last)
+                .map_err(|e| StoreError::Io(format!("WAL: {e}")))?;
+        }
+        let mut buffer = self.lock();
+        for seq in flushed.seqs {
+            buffer.remove(&seq);
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, (Signal, RecordBatch)>> {
+        // A panic while holding the lock leaves a map that is still consistent (each
+        // operation is one insert or remove): keep going.
+        self.buffer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn aad(&self, seq: u64, signal: Signal) -> Vec<u8> {
+        let mut aad = b"scrim/wal/v1\0".to_vec();
+        aad.extend_from_slice(self.tenant_id.as_bytes());
+        aad.push(0);
+        aad.extend_from_slice(&seq.to_le_bytes());
+        aad.push(signal_index(signal) as u8);
+        aad
+    }
+
+    fn seal_record(&self, seq: u64, signal: Signal, protobuf: &[u8]) -> Result<Vec<u8>> {
+        let sealed = scrim_crypto::seal(&self.wal_key, &self.aad(seq, signal), protobuf)
+            .map_err(|e| StoreError::Crypto(e.to_string()))?;
+        let mut out = Vec::with_capacity(HEADER + sealed.len());
+        out.push(RECORD_VERSION);
+        out.extend_from_slice(&seq.to_le_bytes());
+        out.push(signal_index(signal) as u8);
+        out.extend_from_slice(&sealed);
+        Ok(out)
+    }
+
+    fn open_record(&self, payload: &[u8]) -> Result<(u64, Signal, Vec<u8>)> {
+        let (seq, signal) = header(payload)?;
+        let protobuf =
+            scrim_crypto::open(&self.wal_key, &self.aad(seq, signal), &payload[HEADER..])
+                .map_err(|e| StoreError::Crypto(format!("WAL record {seq}: {e}")))?;
+        Ok((seq, signal, protobuf))
+    }
+}
+
+fn header(payload: &[u8]) -> Result<(u64, Signal)> {
+    if payload.len() < HEADER || payload[0] != RECORD_VERSION {
+        return Err(StoreError::Corrupt(
+            "not a WAL record of this version".into(),
+        ));
+    }
+    let seq = u64::from_le_bytes(payload[1..9].try_into().expect("8 bytes"));
+    let signal = *Signal::ALL
+        .get(usize::from(payload[9]))
+        .ok_or_else(|| StoreError::Corrupt("unknown signal in a WAL record".into()))?;
+    Ok((seq, signal))
+}
+
+/// The WAL's own key: derived, so that the WAL and the segments never share one.
+fn wal_key(key: &DataKey) -> scrim_crypto::DataKey {
+    scrim_crypto::DataKey::from_bytes(*key.bytes()).derive(b"", b"scrim/wal/v1")
+}
+
+fn signal_index(s: Signal) -> usize {
+    match s {
+        Signal::Spans => 0,
+        Signal::Logs => 1,
+        Signal::Metrics => 2,
+    }
+}
+
+fn store_signal(batch: &Batch) -> Signal {
+    match batch {
+        Batch::Traces(_) => Signal::Spans,
+        Batch::Logs(_) => Signal::Logs,
+        Batch::Metrics(_) => Signal::Metrics,
+    }
+}
+
+fn otlp_signal(s: Signal) -> scrim_otlp::Signal {
+    match s {
+        Signal::Spans => scrim_otlp::Signal::Traces,
+        Signal::Logs => scrim_otlp::Signal::Logs,
+        Signal::Metrics => scrim_otlp::Signal::Metrics,
+    }
+}
+
+fn to_rows(batch: &Batch) -> Result<RecordBatch> {
+    match batch {
+        Batch::Traces(r) => spans_to_batch(r),
+        Batch::Logs(r) => logs_to_batch(r),
+        Batch::Metrics(r) => metrics_to_batch(r),
+    }
+}

@@ -1,0 +1,304 @@
+//! What the end-to-end tests share: running `scrim` as a child process that announces
+//! readiness on stderr, and the OpenTelemetry Python SDK sender with its planted secrets.
+#![allow(dead_code)] // each test binary uses a part
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Failsafe deadline for anything the tests wait for.
+pub const DEADLINE: Duration = Duration::from_secs(120);
+
+/// What a child's stderr reader reports.
+enum Event<T> {
+    Ready(T),
+    Exited,
+}
+
+/// A `scrim …` child process with stderr captured and no `SCRIM_*` variable inherited;
+/// killed (SIGKILL) and reaped on drop, so a failing test leaves nothing running. `T` is
+/// what its readiness line says (addresses), parsed by the function given to `spawn`.
+pub struct ScrimProcess<T> {
+    child: Child,
+    events: mpsc::Receiver<Event<T>>,
+    /// Everything the process wrote on stderr so far.
+    log: Arc<Mutex<String>>,
+    name: String,
+}
+
+impl<T: Send + 'static> ScrimProcess<T> {
+    pub fn spawn(args: &[String], ready: fn(&str) -> Option<T>) -> ScrimProcess<T> {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_scrim"));
+        cmd.args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info");
+        for (k, _) in std::env::vars() {
+            if k.starts_with("SCRIM_") {
+                cmd.env_remove(k);
+            }
+        }
+        let name = format!("scrim {}", args.first().map(String::as_str).unwrap_or(""));
+        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, events) = mpsc::channel();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addrs) = ready(&line) {
+                    let _ = tx.send(Event::Ready(addrs));
+                }
+                let mut log = sink.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+            }
+            let _ = tx.send(Event::Exited);
+        });
+        ScrimProcess {
+            child,
+            events,
+            log,
+            name,
+        }
+    }
+
+    /// Waits for the readiness line.
+    pub fn wait_ready(&self) -> T {
+        match self.events.recv_timeout(DEADLINE) {
+            Ok(Event::Ready(addrs)) => addrs,
+            Ok(Event::Exited) | Err(_) => {
+                panic!("{} did not start:\n{}", self.name, self.log())
+            }
+        }
+    }
+
+    /// Waits for the process to end by itself (its stderr closes), then reaps it.
+    pub fn wait_exit(mut self) -> (ExitStatus, String) {
+        loop {
+            match self.events.recv_timeout(DEADLINE) {
+                Ok(Event::Exited) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Ok(Event::Ready(_)) => continue,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    panic!("{} did not exit:\n{}", self.name, self.log())
+                }
+            }
+        }
+        let status = self.child.wait().expect("wait");
+        (status, self.log())
+    }
+
+    /// SIGKILL, then reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM (a clean stop), then wait for the exit.
+    pub fn terminate(self) -> (ExitStatus, String) {
+        // `kill -TERM`: std offers only SIGKILL.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.wait_exit()
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+}
+
+impl<T> Drop for ScrimProcess<T> {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The OpenTelemetry Python SDK
+
+pub fn python() -> String {
+    std::env::var("SCRIM_PYTHON").unwrap_or_else(|_| "python3".into())
+}
+
+/// `None` when the SDK is importable, else why not.
+fn sdk_missing() -> Option<String> {
+    let probe = Command::new(python())
+        .args([
+            "-c",
+            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http",
+        ])
+        .output();
+    match probe {
+        Err(e) => Some(format!("cannot run {}: {e}", python())),
+        Ok(out) if !out.status.success() => Some(format!(
+            "the OpenTelemetry Python SDK is not importable by {}: {}",
+            python(),
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// True when the Python SDK can be used. Otherwise prints why `test` is skipped and
+/// returns false, unless `SCRIM_REQUIRE_PYTHON_OTEL` is set (CI), where it fails.
+pub fn python_sdk_available(test: &str) -> bool {
+    let Some(reason) = sdk_missing() else {
+        return true;
+    };
+    assert!(
+        std::env::var_os("SCRIM_REQUIRE_PYTHON_OTEL").is_none(),
+        "SCRIM_REQUIRE_PYTHON_OTEL is set but {reason}"
+    );
+    eprintln!(
+        "SKIPPED {test}: {reason}. Install with: pip install opentelemetry-sdk \
+         opentelemetry-exporter-otlp-proto-grpc opentelemetry-exporter-otlp-proto-http"
+    );
+    false
+}
+
+/// Spans and log records tests/python/send_secrets.py sends per transport.
+pub const PER_TRANSPORT: usize = 25;
+
+/// Runs tests/python/send_secrets.py against `grpc` and `http` (`http://host:port`), with
+/// `OTEL_EXPORTER_OTLP_HEADERS` set to `headers` when given (as an application would).
+pub async fn send_secrets(grpc: String, http: String, headers: Option<String>) -> Output {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/send_secrets.py");
+    tokio::task::spawn_blocking(move || {
+        let mut cmd = Command::new(python());
+        cmd.arg(script)
+            .arg(grpc)
+            .arg(http)
+            .arg(PER_TRANSPORT.to_string())
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_HEADERS")
+            .env_remove("OTEL_EXPORTER_OTLP_PROTOCOL");
+        if let Some(h) = headers {
+            cmd.env("OTEL_EXPORTER_OTLP_HEADERS", h);
+        }
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+/// Every secret tests/python/send_secrets.py plants (keep the two lists together).
+pub const PLANTED: &[&str] = &[
+    // SQL literals (db.query.text, db.statement)
+    "alice.sql@example.com",
+    "123-45-6789",
+    "Mallory",
+    "4111111111111111",
+    // url.full: userinfo and query values
+    "hunter2pass",
+    "bob:",
+    "tok_live_9f8e7d6c5b4a",
+    // client.address
+    "198.51.100.77",
+    // http.request.body
+    "Sup3rS3cret!",
+    "5500 0000 0000 0004",
+    // exception event
+    "dave@example.org",
+    "4111 1111 1111 1111",
+    // enduser.id (pseudonymised)
+    "user-erin-42",
+    // Authorization header attribute (the JWT's parts)
+    "dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "eyJzdWIiOiIxMjM0NTY3ODkwIn0",
+    // free text
+    "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+    "AKIAIOSFODNN7EXAMPLE",
+    // status message
+    "heidi@example.com",
+    // resource attribute
+    "ops-lead@example.com",
+    // log bodies and attributes
+    "frank@example.net",
+    "203.0.113.99",
+    "Hunter2Hunter2",
+    "grace@example.com",
+    "s3cr3tcookie",
+    "DE89370400440532013000",
+];
+
+/// A plain HTTP/1.1 request (blocking, `Connection: close`): status code and body.
+pub fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    bearer: Option<&str>,
+    body: &str,
+) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).unwrap();
+    let auth = bearer
+        .map(|k| format!("Authorization: Bearer {k}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read response");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// Runs `scrim ARGS` to completion; panics with its output unless it succeeds. Returns
+/// stdout.
+pub fn scrim_ok(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_scrim"))
+        .args(args)
+        .env_remove("SCRIM_MASTER_KEY")
+        .output()
+        .expect("run scrim");
+    assert!(
+        out.status.success(),
+        "scrim {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
