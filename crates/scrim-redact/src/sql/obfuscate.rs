@@ -288,10 +288,13 @@ impl<'a> Obfuscator<'a, '_> {
         let text = t.text(self.src);
         let opts = self.opts;
         // After `NULL1` becomes `NULL?`, a new pass reads `NULL` on its own.
+        // So does `AS` (`AS0` → `AS?`), which decides about aliases when they are dropped:
+        // it goes with its digits.
         let segment_is_value = |seg: &str| {
             (opts.replace_null && seg.eq_ignore_ascii_case("null"))
                 || (opts.replace_booleans
                     && (seg.eq_ignore_ascii_case("true") || seg.eq_ignore_ascii_case("false")))
+                || (!opts.keep_aliases && seg.eq_ignore_ascii_case("as"))
         };
         // Words with `$` or `#` keep their digits: after a `?`, those characters would
         // lex as a dollar quote or a comment on the next pass.
@@ -825,6 +828,14 @@ mod tests {
         let out = obfuscate("x -- c\nAS y;", &comments).into_owned();
         assert_eq!(out, "x /* c */ ;");
         assert_eq!(obfuscate(&out, &comments), out);
+        // With digits replaced, `AS0` would read as `AS` next time: it goes whole.
+        let digits = SqlOptions {
+            replace_digits: true,
+            ..generic
+        };
+        let out = obfuscate("as AS0.", &digits).into_owned();
+        assert_eq!(out, "as ?.");
+        assert_eq!(obfuscate(&out, &digits), out);
     }
 
     #[test]
