@@ -30,6 +30,15 @@ pub struct ScrimProcess<T> {
 
 impl<T: Send + 'static> ScrimProcess<T> {
     pub fn spawn(args: &[String], ready: fn(&str) -> Option<T>) -> ScrimProcess<T> {
+        Self::spawn_with_env(args, &[], ready)
+    }
+
+    /// `spawn`, with `env` set after the `SCRIM_*` variables are cleared.
+    pub fn spawn_with_env(
+        args: &[String],
+        env: &[(&str, &str)],
+        ready: fn(&str) -> Option<T>,
+    ) -> ScrimProcess<T> {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_scrim"));
         cmd.args(args)
             .stdin(Stdio::null())
@@ -42,6 +51,7 @@ impl<T: Send + 'static> ScrimProcess<T> {
                 cmd.env_remove(k);
             }
         }
+        cmd.envs(env.iter().copied());
         let name = format!("scrim {}", args.first().map(String::as_str).unwrap_or(""));
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
         let stderr = child.stderr.take().expect("stderr is piped");
@@ -289,9 +299,15 @@ fn dechunk(mut body: &str) -> String {
 /// Runs `scrim ARGS` to completion; panics with its output unless it succeeds. Returns
 /// stdout.
 pub fn scrim_ok(args: &[&str]) -> String {
+    scrim_ok_env(args, &[])
+}
+
+/// `scrim_ok` with `env` set (after `SCRIM_MASTER_KEY` is cleared).
+pub fn scrim_ok_env(args: &[&str], env: &[(&str, &str)]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_scrim"))
         .args(args)
         .env_remove("SCRIM_MASTER_KEY")
+        .envs(env.iter().copied())
         .output()
         .expect("run scrim");
     assert!(
