@@ -285,24 +285,9 @@ impl<'a> Obfuscator<'a, '_> {
             self.write_token(t);
             return;
         }
-        let text = t.text(self.src);
-        let opts = self.opts;
-        // After `NULL1` becomes `NULL?`, a new pass reads `NULL` on its own.
-        // So does `AS` (`AS0` → `AS?`), which decides about aliases when they are dropped:
-        // it goes with its digits.
-        let segment_is_value = |seg: &str| {
-            (opts.replace_null && seg.eq_ignore_ascii_case("null"))
-                || (opts.replace_booleans
-                    && (seg.eq_ignore_ascii_case("true") || seg.eq_ignore_ascii_case("false")))
-                || (!opts.keep_aliases && seg.eq_ignore_ascii_case("as"))
-        };
-        // Words with `$` or `#` keep their digits: after a `?`, those characters would
-        // lex as a dollar quote or a comment on the next pass.
-        let digits = text.bytes().any(|b| b.is_ascii_digit()) && !text.contains(['$', '#']);
-        if digits {
-            self.write_str(&replace_digit_runs(text, segment_is_value));
-        } else {
-            self.write_token(t);
+        match digits_replaced(t.text(self.src), self.opts) {
+            Some(text) => self.write_str(&text),
+            None => self.write_token(t),
         }
     }
 
@@ -421,6 +406,7 @@ impl<'a> Obfuscator<'a, '_> {
             limit,
             placeholders_count,
             skip_aliases,
+            self.opts,
         ) {
             Scan::Literal(end) => end,
             Scan::NotLiteral => return false,
@@ -447,6 +433,7 @@ impl<'a> Obfuscator<'a, '_> {
                     usize::MAX,
                     placeholders_count,
                     !self.opts.keep_aliases,
+                    self.opts,
                 ) {
                     Scan::Literal(e) => {
                         end = e;
@@ -490,6 +477,7 @@ fn scan_literal_group(
     limit: usize,
     placeholders_count: bool,
     skip_aliases: bool,
+    opts: &SqlOptions,
 ) -> Scan {
     let (open, close) = if paren { (b'(', b')') } else { (b'[', b']') };
     let bytes = src.as_bytes();
@@ -525,6 +513,13 @@ fn scan_literal_group(
                 values += usize::from(placeholders_count);
             }
             TokenKind::Word if is_value_keyword(&bytes[t.start..t.end]) => values += 1,
+            // `NULL1` with digits replaced is `?`: a value to the next pass, so to this one.
+            TokenKind::Word
+                if opts.replace_digits
+                    && digits_replaced(t.text(src), opts).as_deref() == Some("?") =>
+            {
+                values += 1
+            }
             // A one-character punctuation token (the other kind is `::`).
             TokenKind::Punct if t.end - t.start == 1 => match bytes[t.start] {
                 b',' => {}
@@ -646,6 +641,24 @@ fn is_non_alias_keyword(w: &str) -> bool {
 
 /// `orders_2024_01` → `orders_?_?`. A segment between digit runs that a new pass would
 /// replace on its own (`NULL` in `NULL1`) is replaced now.
+/// A word with its digit runs replaced (`replace_digits`), or `None` when it stays as it
+/// is (no digits, or a `$` / `#` that a `?` would turn into a dollar quote or a comment).
+/// A segment that a new pass would read as a keyword of its own goes with the digits:
+/// `NULL1` → `NULL?` would read as `NULL` (a value, even to the collapse scan), and `AS0` →
+/// `AS?` as `AS` (which decides about dropped aliases).
+fn digits_replaced(text: &str, opts: &SqlOptions) -> Option<String> {
+    if !text.bytes().any(|b| b.is_ascii_digit()) || text.contains(['$', '#']) {
+        return None;
+    }
+    let segment_is_value = |seg: &str| {
+        seg.eq_ignore_ascii_case("null")
+            || seg.eq_ignore_ascii_case("true")
+            || seg.eq_ignore_ascii_case("false")
+            || (!opts.keep_aliases && seg.eq_ignore_ascii_case("as"))
+    };
+    Some(replace_digit_runs(text, segment_is_value))
+}
+
 fn replace_digit_runs(s: &str, segment_is_value: impl Fn(&str) -> bool) -> String {
     let mut out = String::with_capacity(s.len());
     for (i, segment) in s.split(|c: char| c.is_ascii_digit()).enumerate() {
@@ -836,6 +849,24 @@ mod tests {
         let out = obfuscate("as AS0.", &digits).into_owned();
         assert_eq!(out, "as ?.");
         assert_eq!(obfuscate(&out, &digits), out);
+        // `NULL0` is `?` once its digits go, so a group of it collapses at once.
+        for opts in [
+            digits,
+            SqlOptions {
+                replace_positional_parameters: true,
+                ..digits
+            },
+        ] {
+            for (input, once) in [
+                ("(NULL0)", "(?)"),
+                ("(NULL0, 1)", "(?)"),
+                ("x = NULL0", "x = ?"),
+            ] {
+                let out = obfuscate(input, &opts).into_owned();
+                assert_eq!(out, once, "{input:?}");
+                assert_eq!(obfuscate(&out, &opts), out, "{input:?}");
+            }
+        }
     }
 
     #[test]
