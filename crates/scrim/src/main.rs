@@ -43,8 +43,8 @@ enum Command {
     /// the environment, which beats the file. Secrets (`SCRIM_API_KEY`,
     /// `SCRIM_PSEUDONYM_KEY`) come from the environment or the file, never from flags.
     Agent(Box<AgentArgs>),
-    /// Run the platform: OTLP ingest with API keys, the capture policy per tenant,
-    /// encrypted storage, and the REST API.
+    /// Run the platform: OTLP ingest with API keys, the capture policy before anything is
+    /// written, encrypted per-tenant storage, and the REST API.
     Serve(Box<ServeArgs>),
     /// Try Scrim in one command: a server on loopback with a fresh data directory, a demo
     /// tenant and keys, and a small shop sending telemetry full of secrets, so you see
@@ -72,7 +72,7 @@ struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     otlp_http: Option<SocketAddr>,
     /// A TOML file with any of: http, otlp_grpc, otlp_http, database_url, object_store,
-    /// region, flush_interval_seconds, policy (a capture policy file). Flags win.
+    /// region, flush_interval_seconds, flush_rows, policy (a capture policy file). Flags win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
 }
@@ -102,7 +102,7 @@ struct DemoArgs {
 /// Where the platform's state lives (shared by `serve`, `tenant`, `apikey`).
 #[derive(Debug, Args)]
 struct PlatformArgs {
-    /// Local state: master key, metadata (SQLite), WAL, segments [default: ./scrim-data].
+    /// Local state: master key, metadata (SQLite), WAL, segments.
     #[arg(long, value_name = "DIR", default_value = "scrim-data")]
     data_dir: PathBuf,
     /// A shared metadata database instead of SQLite in the data directory
