@@ -81,7 +81,8 @@ fn options() -> Options {
             "--header" => {
                 let h = value();
                 let (name, v) = h.split_once(':').unwrap_or_else(|| usage());
-                o.headers.push((name.trim().to_owned(), v.trim().to_owned()));
+                o.headers
+                    .push((name.trim().to_owned(), v.trim().to_owned()));
             }
             _ => usage(),
         }
