@@ -80,11 +80,12 @@ taskset -c "$load_core" "$load" --target "$http_addr" --connections "$connection
 loader=$!
 # The generator prints its first line once the requests are encoded, just before it
 # connects and starts its warm-up clock: the window here starts WARMUP seconds later.
-until grep -q '^load: ' "$work/load.err"; do
+until grep -qs '^load: ' "$work/load.err"; do
     kill -0 "$loader" 2>/dev/null || { cat "$work/load.err" >&2; exit 1; }
     sleep 0.01
 done
 (
+    set +e
     peak=0
     while :; do
         n=$(bytes "$data/wal")
