@@ -6,10 +6,14 @@
 //!     answers every POST with 200 and an empty protobuf response; counts the spans it
 //!     received (gunzip and decode) and reports them at `GET /count` (`spans N`).
 //! otlp_load --target 127.0.0.1:4318 [--connections 8] [--spans 512] [--seconds 20]
-//!           [--warmup 3] [--gzip]
+//!           [--warmup 3] [--gzip] [--header NAME:VALUE]... [--requests 16]
 //!     N connections (HTTP/1.1 keep-alive), each sending pre-encoded
 //!     ExportTraceServiceRequests of M spans to /v1/traces back to back; prints the spans
 //!     acknowledged (HTTP 200) per second over the measured window, after the warm-up.
+//!     `--requests` is how many different requests are cycled (more: fewer repeated
+//!     trace and span ids, for measuring bytes on disk). `--header` (repeatable) adds a
+//!     header to every request: `--header "authorization:Bearer scrim_…"` for `scrim serve`.
+//!     The total acknowledged, warm-up included, goes to stderr.
 //! ```
 //!
 //! The requests come from `crates/scrim-otlp/benches/common/workload.rs` (the same
@@ -39,11 +43,13 @@ struct Options {
     seconds: u64,
     warmup: u64,
     gzip: bool,
+    headers: Vec<(String, String)>,
+    requests: u64,
 }
 
 fn usage() -> ! {
     eprintln!(
-        "usage: otlp_load --target ADDR [--connections N] [--spans M] [--seconds D] [--warmup W] [--gzip]\n       otlp_load --blackhole ADDR"
+        "usage: otlp_load --target ADDR [--connections N] [--spans M] [--seconds D] [--warmup W] [--gzip] [--header NAME:VALUE]... [--requests N]\n       otlp_load --blackhole ADDR"
     );
     std::process::exit(2)
 }
@@ -57,6 +63,8 @@ fn options() -> Options {
         seconds: 20,
         warmup: 3,
         gzip: false,
+        headers: Vec::new(),
+        requests: 16,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -69,6 +77,13 @@ fn options() -> Options {
             "--seconds" => o.seconds = value().parse().unwrap_or_else(|_| usage()),
             "--warmup" => o.warmup = value().parse().unwrap_or_else(|_| usage()),
             "--gzip" => o.gzip = true,
+            "--requests" => o.requests = value().parse().unwrap_or_else(|_| usage()),
+            "--header" => {
+                let h = value();
+                let (name, v) = h.split_once(':').unwrap_or_else(|| usage());
+                o.headers
+                    .push((name.trim().to_owned(), v.trim().to_owned()));
+            }
             _ => usage(),
         }
     }
@@ -163,7 +178,7 @@ fn count_spans(body: &[u8], gzip: bool) -> u64 {
 async fn load(o: Options) {
     let target = o.target.expect("target");
     let bodies: Arc<Vec<Bytes>> = Arc::new(
-        (0..16)
+        (0..o.requests.max(1))
             .map(|seed| {
                 let raw = workload::trace_request(o.spans, seed + 1).encode_to_vec();
                 if o.gzip {
@@ -191,10 +206,12 @@ async fn load(o: Options) {
     let acked = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
+    let headers = Arc::new(o.headers);
     let mut tasks = Vec::new();
     for c in 0..o.connections {
-        let (bodies, acked, errors, stop) = (
+        let (bodies, headers, acked, errors, stop) = (
             Arc::clone(&bodies),
+            Arc::clone(&headers),
             Arc::clone(&acked),
             Arc::clone(&errors),
             Arc::clone(&stop),
@@ -216,6 +233,9 @@ async fn load(o: Options) {
                     .header("content-type", "application/x-protobuf");
                 if o.gzip {
                     req = req.header("content-encoding", "gzip");
+                }
+                for (name, value) in headers.iter() {
+                    req = req.header(name.as_str(), value.as_str());
                 }
                 let req = req
                     .body(Full::new(bodies[n % bodies.len()].clone()))
@@ -253,6 +273,10 @@ async fn load(o: Options) {
     for t in tasks {
         let _ = t.await;
     }
+    eprintln!(
+        "load: {} spans acknowledged in all (warm-up included)",
+        acked.load(Relaxed)
+    );
     println!(
         "spans_per_sec={:.0} spans={spans} seconds={elapsed:.1} errors={errs}",
         spans as f64 / elapsed
