@@ -200,12 +200,7 @@ async fn search_traces(
             },
         }
     }
-    if start.is_some() || end.is_some() {
-        filter.range = Some(TimeRange::new(
-            start.unwrap_or(i64::MIN),
-            end.unwrap_or(i64::MAX),
-        ));
-    }
+    filter.range = range(start, end);
     let q = tenant_query(&state, &p).await?;
     let traces = q.search_traces(&filter).await?;
     Ok(Json(json!({ "traces": traces })))
@@ -265,12 +260,7 @@ async fn logs(
             _ => return Err(bad_request(format!("unknown parameter {k:?}"))),
         }
     }
-    if start.is_some() || end.is_some() {
-        filter.range = Some(TimeRange::new(
-            start.unwrap_or(i64::MIN),
-            end.unwrap_or(i64::MAX),
-        ));
-    }
+    filter.range = range(start, end);
     let q = tenant_query(&state, &p).await?;
     let records = q.logs(&filter).await?;
     Ok(Json(json!({ "logs": records })))
@@ -339,6 +329,12 @@ fn time(name: &str, v: &str) -> Result<i64, ApiError> {
     Err(bad_request(format!(
         "{name} must be RFC 3339 (2026-11-24T10:00:00Z) or Unix seconds"
     )))
+}
+
+/// The `start` / `end` parameters as a range; open on a side that was not given.
+fn range(start: Option<i64>, end: Option<i64>) -> Option<TimeRange> {
+    (start.is_some() || end.is_some())
+        .then(|| TimeRange::new(start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX)))
 }
 
 /// `window=15m` (s, m, h, d; default 1h), ending now.

@@ -88,7 +88,7 @@ fn trace_ids(batches: &[Batch]) -> Vec<String> {
             for rs in &t.resource_spans {
                 for ss in &rs.scope_spans {
                     for s in &ss.spans {
-                        ids.push(s.trace_id.iter().map(|b| format!("{b:02x}")).collect());
+                        ids.push(scrim_store::convert::hex(&s.trace_id));
                     }
                 }
             }

@@ -9,20 +9,12 @@
 
 mod common;
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 
-use common::{ScrimProcess, http, scrim_ok_env};
+use common::{ScrimProcess, ServeAddrs, hex, http, parse_serve_ready, scrim_ok_env};
 use scrim_otlp::{Batch, Credential, ExportOutcome, Exporter, ExporterConfig, Protocol};
-
-fn parse_ready(line: &str) -> Option<(SocketAddr, SocketAddr)> {
-    let rest = line.strip_prefix("scrim serve: API http://")?;
-    let (api, rest) = rest.split_once(", OTLP/gRPC ")?;
-    let (_, otlp_http) = rest.split_once(", OTLP/HTTP ")?;
-    Some((api.parse().ok()?, otlp_http.trim().parse().ok()?))
-}
 
 fn psql(url: &str, sql: &str) {
     let out = Command::new("psql")
@@ -57,11 +49,7 @@ fn start(
     config: &Path,
     db: &str,
     master: &str,
-) -> (
-    ScrimProcess<(SocketAddr, SocketAddr)>,
-    SocketAddr,
-    SocketAddr,
-) {
+) -> (ScrimProcess<ServeAddrs>, ServeAddrs) {
     let args: Vec<String> = [
         "serve",
         "--data-dir",
@@ -80,9 +68,9 @@ fn start(
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let p = ScrimProcess::spawn_with_env(&args, &[("SCRIM_MASTER_KEY", master)], parse_ready);
-    let (api, otlp) = p.wait_ready();
-    (p, api, otlp)
+    let p = ScrimProcess::spawn_with_env(&args, &[("SCRIM_MASTER_KEY", master)], parse_serve_ready);
+    let addrs = p.wait_ready();
+    (p, addrs)
 }
 
 #[test]
@@ -153,15 +141,15 @@ fn two_servers_share_postgresql_and_s3() {
     };
     let (ingest, read) = (key("ingest"), key("read"));
 
-    let (node_a, _, a_otlp) = start(&a_dir, &config, &db, &master);
-    let (node_b, b_api, _) = start(&b_dir, &config, &db, &master);
+    let (node_a, a_addrs) = start(&a_dir, &config, &db, &master);
+    let (node_b, b_addrs) = start(&b_dir, &config, &db, &master);
 
     // Ingest through A.
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let mut c = ExporterConfig::new(format!("http://{a_otlp}"), Protocol::HttpProtobuf);
+    let mut c = ExporterConfig::new(format!("http://{}", a_addrs.http), Protocol::HttpProtobuf);
     c.allow_http = true;
     c.headers.push((
         "authorization".into(),
@@ -176,12 +164,7 @@ fn two_servers_share_postgresql_and_s3() {
             for rs in &req.resource_spans {
                 for ss in &rs.scope_spans {
                     for s in &ss.spans {
-                        ids.push(
-                            s.trace_id
-                                .iter()
-                                .map(|b| format!("{b:02x}"))
-                                .collect::<String>(),
-                        );
+                        ids.push(hex(&s.trace_id));
                     }
                 }
             }
@@ -197,7 +180,7 @@ fn two_servers_share_postgresql_and_s3() {
 
     // Before A flushes, B does not have the data (it is in A's WAL and buffer only).
     let (status, _) = http(
-        b_api,
+        b_addrs.api,
         "GET",
         &format!("/api/v1/traces/{}", ids[0]),
         Some(&read),
@@ -210,7 +193,7 @@ fn two_servers_share_postgresql_and_s3() {
     assert!(status.success(), "{log}");
     for id in &ids {
         let (status, body) = http(
-            b_api,
+            b_addrs.api,
             "GET",
             &format!("/api/v1/traces/{id}"),
             Some(&read),
@@ -224,7 +207,7 @@ fn two_servers_share_postgresql_and_s3() {
         );
     }
     let (status, body) = http(
-        b_api,
+        b_addrs.api,
         "POST",
         "/api/v1/sql",
         Some(&read),

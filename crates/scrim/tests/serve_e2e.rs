@@ -17,34 +17,16 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use common::{PER_TRANSPORT, PLANTED, ScrimProcess, http, scrim_ok};
+use common::{PER_TRANSPORT, PLANTED, ScrimProcess, ServeAddrs, http, parse_serve_ready, scrim_ok};
 use scrim_otlp::{Batch, Credential, ExportOutcome, Exporter, ExporterConfig, Protocol};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy)]
-struct Addrs {
-    api: SocketAddr,
-    grpc: SocketAddr,
-    http: SocketAddr,
-}
-
-/// Parses `scrim serve: API http://A, OTLP/gRPC B, OTLP/HTTP C`.
-fn parse_ready(line: &str) -> Option<Addrs> {
-    let rest = line.strip_prefix("scrim serve: API http://")?;
-    let (api, rest) = rest.split_once(", OTLP/gRPC ")?;
-    let (grpc, http) = rest.split_once(", OTLP/HTTP ")?;
-    Some(Addrs {
-        api: api.parse().ok()?,
-        grpc: grpc.parse().ok()?,
-        http: http.trim().parse().ok()?,
-    })
-}
+type Addrs = ServeAddrs;
 
 async fn start_serve(dir: &Path) -> (ScrimProcess<Addrs>, Addrs) {
     let args: Vec<String> = [
@@ -62,7 +44,7 @@ async fn start_serve(dir: &Path) -> (ScrimProcess<Addrs>, Addrs) {
     .map(|s| s.to_string())
     .collect();
     tokio::task::spawn_blocking(move || {
-        let p = ScrimProcess::spawn(&args, parse_ready);
+        let p = ScrimProcess::spawn(&args, parse_serve_ready);
         let addrs = p.wait_ready();
         (p, addrs)
     })
@@ -260,11 +242,7 @@ async fn sigkill_loses_no_acknowledged_span() {
                     .flat_map(|r| &r.scope_spans)
                     .map(|s| s.spans.len())
                     .sum();
-                let id: String = req.resource_spans[0].scope_spans[0].spans[0]
-                    .trace_id
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect();
+                let id = common::hex(&req.resource_spans[0].scope_spans[0].spans[0].trace_id);
                 if let ExportOutcome::Delivered { .. } = e.export(&Batch::Traces(req)).await {
                     acked.lock().unwrap().push((id, spans));
                     progress.notify_one();

@@ -130,6 +130,31 @@ impl<T> Drop for ScrimProcess<T> {
     }
 }
 
+/// What `scrim serve` announces on stderr when it is ready.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeAddrs {
+    pub api: std::net::SocketAddr,
+    pub grpc: std::net::SocketAddr,
+    pub http: std::net::SocketAddr,
+}
+
+/// Parses `scrim serve: API http://A, OTLP/gRPC B, OTLP/HTTP C` (crates/scrim/src/main.rs).
+pub fn parse_serve_ready(line: &str) -> Option<ServeAddrs> {
+    let rest = line.strip_prefix("scrim serve: API http://")?;
+    let (api, rest) = rest.split_once(", OTLP/gRPC ")?;
+    let (grpc, http) = rest.split_once(", OTLP/HTTP ")?;
+    Some(ServeAddrs {
+        api: api.parse().ok()?,
+        grpc: grpc.parse().ok()?,
+        http: http.trim().parse().ok()?,
+    })
+}
+
+/// A trace or span id as the API writes it: lowercase hex.
+pub fn hex(id: &[u8]) -> String {
+    id.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 // ---------------------------------------------------------------------------------------
 // The OpenTelemetry Python SDK
 
