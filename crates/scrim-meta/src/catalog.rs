@@ -82,6 +82,19 @@ pub struct NewSegment {
     pub bytes: u64,
     /// `service.name` values present in the segment. Order and duplicates do not matter.
     pub services: Vec<String>,
+    /// Span segments: their sealed trace-id filter (opaque here, at most 16 MiB), read back
+    /// with [`Meta::trace_filters`].
+    pub trace_filter: Option<Vec<u8>>,
+}
+
+/// How far one WAL of a tenant has been flushed into catalogued segments: every record up
+/// to and including this position is in a segment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalMark {
+    /// Random per WAL directory.
+    pub wal_id: String,
+    pub segment: u64,
+    pub offset: u64,
 }
 
 /// A segment in the catalog.
@@ -102,6 +115,8 @@ pub struct Segment {
 const MAX_PATH: usize = 1024;
 const MAX_SERVICE: usize = 256;
 const MAX_SERVICES: usize = 10_000;
+const MAX_TRACE_FILTER: usize = 16 << 20;
+const MAX_WAL_ID: usize = 64;
 
 /// A checked [`NewSegment`], with the values as the database stores them.
 struct Checked<'a> {
@@ -128,6 +143,13 @@ fn check(new: &NewSegment) -> Result<Checked<'_>, MetaError> {
     let mut services: Vec<&str> = new.services.iter().map(String::as_str).collect();
     services.sort_unstable();
     services.dedup();
+    if new
+        .trace_filter
+        .as_ref()
+        .is_some_and(|f| f.len() > MAX_TRACE_FILTER)
+    {
+        return invalid("trace filter", "at most 16 MiB");
+    }
     if services.len() > MAX_SERVICES {
         return invalid("segment services", "at most 10000 services per segment");
     }
@@ -145,6 +167,21 @@ fn check(new: &NewSegment) -> Result<Checked<'_>, MetaError> {
     })
 }
 
+/// A mark's values as the database stores them.
+fn check_mark(mark: &WalMark) -> Result<(&str, i64, i64), MetaError> {
+    let invalid = |field, reason| Err(MetaError::Invalid { field, reason });
+    if mark.wal_id.is_empty() || mark.wal_id.len() > MAX_WAL_ID {
+        return invalid("WAL id", "must be 1 to 64 bytes long");
+    }
+    match (i64::try_from(mark.segment), i64::try_from(mark.offset)) {
+        (Ok(s), Ok(o)) => Ok((mark.wal_id.as_str(), s, o)),
+        _ => invalid(
+            "WAL mark",
+            "segment and offset must fit in a signed 64-bit integer",
+        ),
+    }
+}
+
 fn check_range(range: TimeRange) -> Result<(), MetaError> {
     if range.start_ns > range.end_ns {
         return Err(MetaError::Invalid {
@@ -156,8 +193,8 @@ fn check_range(range: TimeRange) -> Result<(), MetaError> {
 }
 
 const INSERT_SEGMENT: &str = "INSERT INTO segments (tenant_id, signal, path, min_time_ns, \
-     max_time_ns, row_count, byte_count, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-     RETURNING id";
+     max_time_ns, row_count, byte_count, created_at, trace_filter) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
 const INSERT_SERVICE: &str = "INSERT INTO segment_services (segment_id, service) VALUES ($1, $2)";
 
 /// Inserts one checked segment and its services with `$conn` (a transaction).
@@ -173,6 +210,7 @@ macro_rules! insert_segment {
             .bind(c.rows)
             .bind(c.bytes)
             .bind($created_at)
+            .bind(c.new.trace_filter.as_deref())
             .fetch_one(&mut *$conn)
             .await
             .map_err(|e| classify(e, "segment path", "tenant"))?
@@ -217,6 +255,88 @@ impl Meta {
             tx.commit().await?;
         });
         Ok(segment_of(tenant, &c, created_at))
+    }
+
+    /// Records everything one flush of a WAL wrote, in one transaction: the segments, and
+    /// the WAL position they cover (`mark`), so that a node that crashes before its WAL
+    /// forgets those records can tell, on restart, that they are already in segments
+    /// ([`Meta::wal_mark`]). Either all of it is recorded or none.
+    pub async fn record_flush(
+        &self,
+        tenant: &TenantId,
+        segments: &[NewSegment],
+        mark: Option<&WalMark>,
+    ) -> Result<Vec<Segment>, MetaError> {
+        let checked = segments.iter().map(check).collect::<Result<Vec<_>, _>>()?;
+        let mark = mark.map(check_mark).transpose()?;
+        let created_at = now_ms();
+        let upsert = "INSERT INTO wal_marks (tenant_id, wal_id, wal_segment, wal_offset, \
+             updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, wal_id) DO UPDATE \
+             SET wal_segment = excluded.wal_segment, wal_offset = excluded.wal_offset, \
+             updated_at = excluded.updated_at";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            for c in &checked {
+                insert_segment!(tx, tenant, c, created_at);
+            }
+            if let Some((wal_id, segment, offset)) = mark {
+                sqlx::query(upsert)
+                    .bind(tenant.as_str())
+                    .bind(wal_id)
+                    .bind(segment)
+                    .bind(offset)
+                    .bind(created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| classify(e, "WAL mark", "tenant"))?;
+            }
+            tx.commit().await?;
+        });
+        Ok(checked
+            .iter()
+            .map(|c| segment_of(tenant, c, created_at))
+            .collect())
+    }
+
+    /// The last position of WAL `wal_id` recorded by [`Meta::record_flush`], if any.
+    pub async fn wal_mark(
+        &self,
+        tenant: &TenantId,
+        wal_id: &str,
+    ) -> Result<Option<WalMark>, MetaError> {
+        let sql = "SELECT wal_segment, wal_offset FROM wal_marks \
+             WHERE tenant_id = $1 AND wal_id = $2";
+        let row: Option<(i64, i64)> = on_pool!(self, pool => {
+            sqlx::query_as(sql)
+                .bind(tenant.as_str())
+                .bind(wal_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        let corrupt = |_| MetaError::Corrupt { what: "WAL mark" };
+        row.map(|(segment, offset)| {
+            Ok(WalMark {
+                wal_id: wal_id.to_owned(),
+                segment: u64::try_from(segment).map_err(corrupt)?,
+                offset: u64::try_from(offset).map_err(corrupt)?,
+            })
+        })
+        .transpose()
+    }
+
+    /// The trace filters of `tenant`'s span segments, by path (segments without one are
+    /// left out). Read apart from [`Meta::segments`] because only trace lookups need them
+    /// and they are the bulk of the catalog's bytes.
+    pub async fn trace_filters(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<std::collections::HashMap<String, Vec<u8>>, MetaError> {
+        let sql = "SELECT path, trace_filter FROM segments \
+             WHERE tenant_id = $1 AND signal = 'traces' AND trace_filter IS NOT NULL";
+        let rows: Vec<(String, Vec<u8>)> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
     }
 
     /// The segments of `tenant` and `signal` that overlap `range` and, when `service` is

@@ -56,7 +56,7 @@ use sqlx::sqlite::{
 };
 
 pub use apikey::{ApiKeyRecord, AuthError, NewApiKey, Principal};
-pub use catalog::{NewSegment, Segment, Signal, TimeRange};
+pub use catalog::{NewSegment, Segment, Signal, TimeRange, WalMark};
 pub use error::MetaError;
 pub use scrim_auth::{ApiKey, KeyId, Scope, Scopes};
 pub use tenant::{NewTenant, Tenant, TenantId};
@@ -238,16 +238,30 @@ fn create_private(file: &Path) -> std::io::Result<()> {
 /// The migrations of one engine: (version, description, SQL).
 type MigrationList = &'static [(i64, &'static str, &'static str)];
 
-const SQLITE_MIGRATIONS: MigrationList = &[(
-    1,
-    "initial",
-    include_str!("../migrations/sqlite/0001_initial.sql"),
-)];
-const POSTGRES_MIGRATIONS: MigrationList = &[(
-    1,
-    "initial",
-    include_str!("../migrations/postgres/0001_initial.sql"),
-)];
+const SQLITE_MIGRATIONS: MigrationList = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/sqlite/0001_initial.sql"),
+    ),
+    (
+        2,
+        "trace filters and WAL marks",
+        include_str!("../migrations/sqlite/0002_trace_filters_and_wal_marks.sql"),
+    ),
+];
+const POSTGRES_MIGRATIONS: MigrationList = &[
+    (
+        1,
+        "initial",
+        include_str!("../migrations/postgres/0001_initial.sql"),
+    ),
+    (
+        2,
+        "trace filters and WAL marks",
+        include_str!("../migrations/postgres/0002_trace_filters_and_wal_marks.sql"),
+    ),
+];
 
 /// Migrations compiled into the binary: sqlx's public `MigrationSource` over a static list,
 /// instead of `migrate!()`, which would pull in the `macros` feature.

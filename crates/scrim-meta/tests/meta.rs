@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 use common::TestDb;
 use scrim_meta::{
     ApiKey, AuthError, Meta, MetaError, NewApiKey, NewSegment, NewTenant, Scope, Scopes, Signal,
-    TenantId, TimeRange,
+    TenantId, TimeRange, WalMark,
 };
 
 on_both_backends!(
@@ -19,6 +19,7 @@ on_both_backends!(
     catalog_never_shows_another_tenants_segments,
     catalog_prunes_by_time_and_service,
     replace_segments_is_all_or_nothing,
+    a_flush_is_recorded_whole_with_its_wal_mark,
     segment_path_is_unique_and_tenant_must_exist,
     api_key_authenticates_with_the_right_secret_only,
     revocation_takes_effect_at_once_on_every_node,
@@ -40,6 +41,7 @@ fn seg(signal: Signal, path: &str, min: i64, max: i64, services: &[&str]) -> New
         max_time_ns: max,
         rows: 100,
         bytes: 4096,
+        trace_filter: None,
         services: services.iter().map(|s| (*s).to_owned()).collect(),
     }
 }
@@ -306,6 +308,82 @@ async fn catalog_prunes_by_time_and_service(db: &TestDb) {
     assert_eq!(paths(&metrics), ["m1"]);
 
     let err = q(10, 5, None).await.unwrap_err();
+    assert!(matches!(err, MetaError::Invalid { .. }), "{err:?}");
+}
+
+async fn a_flush_is_recorded_whole_with_its_wal_mark(db: &TestDb) {
+    let meta = &db.meta;
+    let (a, b) = (tenant(meta, "acme").await, tenant(meta, "bravo").await);
+    meta.record_segment(&a, &seg(Signal::Logs, "taken", 0, 9, &[]))
+        .await
+        .unwrap();
+    let mark = |segment, offset| WalMark {
+        wal_id: "0192abcd".into(),
+        segment,
+        offset,
+    };
+    let mut traces = seg(Signal::Traces, "t1", 0, 9, &["api"]);
+    traces.trace_filter = Some(vec![1, 2, 3]);
+
+    // A path already taken: neither segment nor mark is recorded.
+    let err = meta
+        .record_flush(
+            &a,
+            &[traces.clone(), seg(Signal::Logs, "taken", 0, 9, &[])],
+            Some(&mark(1, 100)),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MetaError::AlreadyExists { .. }), "{err:?}");
+    assert!(meta.wal_mark(&a, "0192abcd").await.unwrap().is_none());
+    let all = meta
+        .segments(&a, Signal::Traces, TimeRange::all(), None)
+        .await
+        .unwrap();
+    assert!(all.is_empty());
+
+    let recorded = meta
+        .record_flush(
+            &a,
+            &[traces.clone(), seg(Signal::Logs, "l1", 0, 9, &[])],
+            Some(&mark(1, 100)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(paths(&recorded), ["t1", "l1"]);
+    assert_eq!(
+        meta.wal_mark(&a, "0192abcd").await.unwrap(),
+        Some(mark(1, 100))
+    );
+    // Later flushes move the mark; another WAL id and another tenant have none.
+    meta.record_flush(&a, &[], Some(&mark(2, 40)))
+        .await
+        .unwrap();
+    assert_eq!(
+        meta.wal_mark(&a, "0192abcd").await.unwrap(),
+        Some(mark(2, 40))
+    );
+    assert!(meta.wal_mark(&a, "ffff").await.unwrap().is_none());
+    assert!(meta.wal_mark(&b, "0192abcd").await.unwrap().is_none());
+
+    // Trace filters come back by path, for this tenant only.
+    let filters = meta.trace_filters(&a).await.unwrap();
+    assert_eq!(filters.len(), 1);
+    assert_eq!(filters["t1"], vec![1, 2, 3]);
+    assert!(meta.trace_filters(&b).await.unwrap().is_empty());
+
+    let err = meta
+        .record_flush(
+            &a,
+            &[],
+            Some(&WalMark {
+                wal_id: String::new(),
+                segment: 1,
+                offset: 1,
+            }),
+        )
+        .await
+        .unwrap_err();
     assert!(matches!(err, MetaError::Invalid { .. }), "{err:?}");
 }
 

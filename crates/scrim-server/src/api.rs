@@ -116,9 +116,29 @@ async fn principal(
 /// A query over the principal's tenant: its catalogued segments and its buffer, taken
 /// together while no flush moves rows between them.
 async fn tenant_query(state: &ApiState, p: &Principal) -> Result<TenantQuery, ApiError> {
+    tenant_query_with(state, p, false).await
+}
+
+/// [`tenant_query`], with the span segments' trace filters when `trace_filters` (only trace
+/// lookups use them).
+async fn tenant_query_with(
+    state: &ApiState,
+    p: &Principal,
+    trace_filters: bool,
+) -> Result<TenantQuery, ApiError> {
     let shared = &state.shared;
     let rt = shared.tenants.get(&p.tenant_id).await?;
     let snapshot = rt.gate.read().await;
+    let mut filters = if trace_filters {
+        shared
+            .platform
+            .meta
+            .trace_filters(&p.tenant_id)
+            .await
+            .map_err(crate::ServerError::from)?
+    } else {
+        Default::default()
+    };
     let mut segments = Vec::new();
     for signal in scrim_store::Signal::ALL {
         let rows = shared
@@ -127,16 +147,9 @@ async fn tenant_query(state: &ApiState, p: &Principal) -> Result<TenantQuery, Ap
             .segments(&p.tenant_id, meta_signal(signal), CatalogRange::all(), None)
             .await
             .map_err(crate::ServerError::from)?;
-        segments.extend(rows.into_iter().map(|s| SegmentMeta {
-            path: s.path,
-            tenant_id: s.tenant_id.to_string(),
-            signal,
-            min_time_ns: s.min_time_ns,
-            max_time_ns: s.max_time_ns,
-            rows: s.rows,
-            bytes: s.bytes,
-            services: s.services,
-            key_id: rt.key.id().to_owned(),
+        segments.extend(rows.into_iter().map(|s| {
+            let filter = filters.remove(&s.path);
+            store_meta(s, signal, rt.key.id(), filter)
         }));
     }
     let buffer = rt.log.buffered();
@@ -148,6 +161,27 @@ async fn tenant_query(state: &ApiState, p: &Principal) -> Result<TenantQuery, Ap
         segments,
         buffer,
     )?)
+}
+
+/// A catalog segment as the store describes it.
+pub(crate) fn store_meta(
+    s: scrim_meta::Segment,
+    signal: scrim_store::Signal,
+    key_id: &str,
+    trace_filter: Option<Vec<u8>>,
+) -> SegmentMeta {
+    SegmentMeta {
+        path: s.path,
+        tenant_id: s.tenant_id.to_string(),
+        signal,
+        min_time_ns: s.min_time_ns,
+        max_time_ns: s.max_time_ns,
+        rows: s.rows,
+        bytes: s.bytes,
+        services: s.services,
+        key_id: key_id.to_owned(),
+        trace_filter,
+    }
 }
 
 pub(crate) fn meta_signal(s: scrim_store::Signal) -> scrim_meta::Signal {
@@ -169,7 +203,7 @@ async fn trace(
     if !scrim_store::convert::is_trace_id(&trace_id) {
         return Err(bad_request("a trace id is 32 hexadecimal characters"));
     }
-    let q = tenant_query(&state, &p).await?;
+    let q = tenant_query_with(&state, &p, true).await?;
     match q.trace(&trace_id).await? {
         Some(t) => Ok(Json(t)),
         None => Err(ApiError(StatusCode::NOT_FOUND, "no such trace".into())),

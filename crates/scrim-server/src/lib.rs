@@ -6,10 +6,12 @@
 //! - [`admin`]: tenants and API keys (`scrim tenant create`, `scrim apikey create`).
 //! - [`Server`]: `scrim serve`: OTLP receivers whose sink authenticates the key, applies
 //!   the capture policy and writes the tenant's WAL; a flusher that turns buffered rows
-//!   into encrypted segments and catalogs them; the REST API (`/api/v1`).
+//!   into encrypted segments and catalogs them, and merges small segments ([`compact`]);
+//!   the REST API (`/api/v1`).
 
 pub mod admin;
 mod api;
+pub mod compact;
 mod error;
 mod ingest;
 mod openapi;
@@ -17,6 +19,7 @@ mod platform;
 mod serve;
 mod tenants;
 
+pub use compact::Compaction;
 pub use error::ServerError;
 pub use platform::{Platform, PlatformConfig};
 pub use serve::{Server, ServerConfig};

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use scrim_meta::NewSegment;
+use scrim_meta::{NewSegment, WalMark};
 use scrim_otlp::{Limits, Receivers, ReceiversConfig};
 use scrim_redact::Policy;
 use scrim_store::SegmentStore;
@@ -14,6 +14,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 use crate::api::{self, ApiState};
+use crate::compact::{Compaction, Retired, compact_tenant};
 use crate::ingest::IngestSink;
 use crate::tenants::{TenantRuntime, Tenants};
 use crate::{Platform, PlatformConfig, ServerError};
@@ -38,6 +39,8 @@ pub struct ServerConfig {
     pub flush_interval: Duration,
     /// A tenant's buffer is flushed early once it holds this many rows.
     pub flush_rows: usize,
+    /// Merging small segments.
+    pub compaction: Compaction,
     pub limits: Limits,
 }
 
@@ -54,6 +57,7 @@ impl ServerConfig {
             policy: Policy::default(),
             flush_interval: Duration::from_secs(10),
             flush_rows: 50_000,
+            compaction: Compaction::default(),
             limits: Limits::default(),
         }
     }
@@ -83,6 +87,8 @@ struct ConfigFile {
     region: Option<String>,
     flush_interval_seconds: Option<u64>,
     flush_rows: Option<usize>,
+    compact_interval_seconds: Option<u64>,
+    compact_rows: Option<u64>,
     /// A capture policy file (docs/capture-policy.md), relative to the config file.
     policy: Option<std::path::PathBuf>,
 }
@@ -131,6 +137,12 @@ impl ServerConfig {
         if let Some(n) = file.flush_rows {
             config.flush_rows = n.max(1);
         }
+        if let Some(s) = file.compact_interval_seconds {
+            config.compaction.interval = Duration::from_secs(s.max(1));
+        }
+        if let Some(n) = file.compact_rows {
+            config.compaction.target_rows = n.max(2);
+        }
         if let Some(policy) = file.policy {
             let policy = match path.and_then(|p| p.parent()) {
                 Some(dir) if policy.is_relative() => dir.join(policy),
@@ -160,6 +172,8 @@ pub(crate) struct Shared {
     pub platform: Platform,
     pub tenants: Arc<Tenants>,
     pub store: SegmentStore,
+    pub compaction: Compaction,
+    pub retired: Retired,
 }
 
 impl Server {
@@ -187,6 +201,8 @@ impl Server {
             platform: platform.clone(),
             tenants: Arc::clone(&tenants),
             store,
+            compaction: config.compaction.clone(),
+            retired: Retired::default(),
         });
         let flush_now = Arc::new(Notify::new());
         let sink = Arc::new(IngestSink {
@@ -268,6 +284,18 @@ impl Server {
         Ok(())
     }
 
+    /// Merges small segments of every open tenant now, as the flusher does every
+    /// [`Compaction::interval`]; returns how many merged segments were written.
+    pub async fn compact(&self) -> Result<usize, ServerError> {
+        let mut merged = 0;
+        let now = std::time::SystemTime::now();
+        for rt in self.shared.tenants.all() {
+            merged += compact_tenant(&self.shared, &rt, &self.shared.compaction, now).await?;
+        }
+        self.shared.retired.delete_due(&self.shared, false).await;
+        Ok(merged)
+    }
+
     /// Stops accepting, flushes what is buffered and stops.
     pub async fn shutdown(self) {
         if let Err(e) = self.receivers.shutdown().await {
@@ -283,6 +311,8 @@ impl Server {
                 tracing::warn!("final flush of tenant {}: {e}", rt.tenant.id);
             }
         }
+        // This node's queries are over; what compaction retired can go now.
+        self.shared.retired.delete_due(&self.shared, true).await;
     }
 }
 
@@ -294,6 +324,7 @@ async fn flusher(
 ) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_compaction = tokio::time::Instant::now();
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -306,6 +337,17 @@ async fn flusher(
                 tracing::warn!("flush of tenant {}: {e}", rt.tenant.id);
             }
         }
+        if last_compaction.elapsed() >= shared.compaction.interval {
+            last_compaction = tokio::time::Instant::now();
+            let now = std::time::SystemTime::now();
+            for rt in shared.tenants.all() {
+                if let Err(e) = compact_tenant(&shared, &rt, &shared.compaction, now).await {
+                    // The small segments stay as they are; the next round tries again.
+                    tracing::warn!("compaction of tenant {}: {e}", rt.tenant.id);
+                }
+            }
+        }
+        shared.retired.delete_due(&shared, false).await;
     }
 }
 
@@ -315,25 +357,33 @@ pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<
     if flushed.is_empty() {
         return Ok(());
     }
+    let segments: Vec<NewSegment> = flushed
+        .segments
+        .iter()
+        .map(|seg| NewSegment {
+            signal: crate::api::meta_signal(seg.signal),
+            path: seg.path.clone(),
+            min_time_ns: seg.min_time_ns,
+            max_time_ns: seg.max_time_ns,
+            rows: seg.rows,
+            bytes: seg.bytes,
+            services: seg.services.clone(),
+            trace_filter: seg.trace_filter.clone(),
+        })
+        .collect();
+    let mark = flushed.mark().map(|m| WalMark {
+        wal_id: m.wal_id,
+        segment: m.segment,
+        offset: m.offset,
+    });
     let _no_query_snapshot_now = rt.gate.write().await;
-    for seg in &flushed.segments {
-        shared
-            .platform
-            .meta
-            .record_segment(
-                &rt.tenant.id,
-                &NewSegment {
-                    signal: crate::api::meta_signal(seg.signal),
-                    path: seg.path.clone(),
-                    min_time_ns: seg.min_time_ns,
-                    max_time_ns: seg.max_time_ns,
-                    rows: seg.rows,
-                    bytes: seg.bytes,
-                    services: seg.services.clone(),
-                },
-            )
-            .await?;
-    }
+    // The segments and the WAL position they cover, in one transaction: after a crash
+    // before `commit`, the reopened tenant drops what this mark covers (tenants.rs).
+    shared
+        .platform
+        .meta
+        .record_flush(&rt.tenant.id, &segments, mark.as_ref())
+        .await?;
     rt.log.commit(flushed)?;
     Ok(())
 }

@@ -96,6 +96,27 @@ impl Tenants {
         })
         .await
         .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))??;
+        // Records a flush already put in catalogued segments, if this node crashed before
+        // its WAL forgot them: drop them instead of storing their rows twice.
+        if let Some(mark) = self
+            .platform
+            .meta
+            .wal_mark(&tenant.id, log.wal_id())
+            .await?
+        {
+            let mark = scrim_store::ingest::WalMark {
+                wal_id: mark.wal_id,
+                segment: mark.segment,
+                offset: mark.offset,
+            };
+            let dropped = log.discard_through(&mark)?;
+            if dropped > 0 {
+                tracing::info!(
+                    "tenant {}: {dropped} WAL records were already in segments",
+                    tenant.id
+                );
+            }
+        }
         let rt = Arc::new(TenantRuntime {
             tenant,
             key,

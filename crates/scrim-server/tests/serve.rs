@@ -348,3 +348,108 @@ async fn the_openapi_document_is_served() {
     assert!(doc["paths"]["/api/v1/traces/{trace_id}"].is_object());
     server.shutdown().await;
 }
+
+/// Span segment files under the data directory, by hour directory.
+fn span_segment_files(dir: &Path) -> std::collections::BTreeMap<String, usize> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.join("segments")];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet")
+                && path.to_string_lossy().contains("/spans/")
+            {
+                let hour = path.parent().unwrap().to_string_lossy().into_owned();
+                *out.entry(hour).or_insert(0) += 1;
+            }
+        }
+    }
+    out
+}
+
+async fn span_count(server: &Server, key: &str) -> u64 {
+    let (status, rows) = api(
+        server,
+        "POST",
+        "/api/v1/sql",
+        Some(key),
+        r#"{"query": "SELECT count(*) AS n FROM spans"}"#,
+    )
+    .await;
+    assert_eq!(status, 200, "{rows}");
+    rows["rows"][0][0].as_u64().unwrap()
+}
+
+async fn trace_span_count(server: &Server, key: &str, id: &str) -> usize {
+    let (status, trace) = api(
+        server,
+        "GET",
+        &format!("/api/v1/traces/{id}"),
+        Some(key),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{id}: {trace}");
+    trace["resourceSpans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|rs| rs["scopeSpans"].as_array().unwrap())
+        .map(|ss| ss["spans"].as_array().unwrap().len())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_segments_are_compacted_and_every_trace_is_still_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::loopback_ephemeral(PlatformConfig::in_dir(dir.path()));
+    config.flush_interval = Duration::from_secs(3600);
+    config.flush_rows = usize::MAX;
+    config.compaction.interval = Duration::from_secs(3600);
+    config.compaction.settle = Duration::ZERO;
+    config.compaction.grace = Duration::ZERO;
+    let server = Server::start(config).await.expect("server starts");
+    let t = demo(&server).await;
+    let mut sent = Vec::new();
+    for round in 0..4 {
+        sent.extend(send_shop(&server, &t.ingest_key, 100 + round, 1).await);
+        server.flush().await.unwrap();
+    }
+    let ids = trace_ids(&sent);
+    let before = span_segment_files(dir.path());
+    assert!(before.values().sum::<usize>() >= 4, "{before:?}");
+    let spans_before = span_count(&server, &t.read_key).await;
+    let mut per_trace = Vec::new();
+    for id in ids.iter().step_by(ids.len() / 10 + 1) {
+        per_trace.push((id.clone(), trace_span_count(&server, &t.read_key, id).await));
+    }
+
+    let merged = server.compact().await.unwrap();
+    assert!(merged >= 1, "nothing was merged");
+    let after = span_segment_files(dir.path());
+    // One span segment per hour directory is left, and the replaced files are gone.
+    assert_eq!(
+        after.keys().collect::<Vec<_>>(),
+        before.keys().collect::<Vec<_>>()
+    );
+    assert!(after.values().all(|&n| n == 1), "{after:?}");
+    assert_eq!(span_count(&server, &t.read_key).await, spans_before);
+    for (id, n) in &per_trace {
+        assert_eq!(trace_span_count(&server, &t.read_key, id).await, *n, "{id}");
+    }
+    // Nothing left to merge.
+    assert_eq!(server.compact().await.unwrap(), 0);
+    let (status, _) = api(
+        &server,
+        "GET",
+        &format!("/api/v1/traces/{}", "0".repeat(32)),
+        Some(&t.read_key),
+        "",
+    )
+    .await;
+    assert_eq!(status, 404);
+    assert_no_secret_on_disk(dir.path());
+    server.shutdown().await;
+}

@@ -2,18 +2,19 @@
 //!
 //! `SCRIM_BENCH_SPANS` (default 200 000) spans, 4 per trace, spread over two hours and
 //! written as segments of `SCRIM_BENCH_SEGMENT_SPANS` (default 100 000) spans, as flushes
-//! would. Then: trace by id, a one-hour service search, and per-service statistics over
-//! one hour.
+//! would. Then: trace by id (on a ready query object, and from the catalog as the API does
+//! it), a one-hour service search, and per-service statistics over one hour.
 //!
 //! `cargo bench -p scrim-store --bench query` (add `-- --quick` for a short run).
 
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use scrim_meta::{Meta, NewSegment, NewTenant, Signal as MetaSignal, TimeRange as CatalogRange};
 use scrim_store::convert::{hex, spans_to_batch};
 use scrim_store::generate::{TraceGen, trace_id};
 use scrim_store::query::{BufferedBatches, TimeRange, TraceFilter};
-use scrim_store::{DataKey, SegmentStore, Signal, TenantQuery};
+use scrim_store::{DataKey, SegmentMeta, SegmentStore, Signal, TenantQuery};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -64,7 +65,36 @@ fn bench(c: &mut Criterion) {
         t0.elapsed(),
         spans as f64 / t0.elapsed().as_secs_f64()
     );
-    let q = TenantQuery::new("t1", key, &store, segments, BufferedBatches::default()).unwrap();
+    // The catalog as `scrim serve` keeps it (SQLite in the data directory), for the
+    // lookup that starts from the catalog like the API's.
+    let meta = rt.block_on(Meta::open_in(dir.path())).unwrap();
+    let tenant = rt
+        .block_on(meta.create_tenant(&NewTenant::new("bench", vec![0; 60]).unwrap()))
+        .unwrap()
+        .id;
+    let records: Vec<NewSegment> = segments
+        .iter()
+        .map(|m| NewSegment {
+            signal: MetaSignal::Traces,
+            path: m.path.clone(),
+            min_time_ns: m.min_time_ns,
+            max_time_ns: m.max_time_ns,
+            rows: m.rows,
+            bytes: m.bytes,
+            services: m.services.clone(),
+            trace_filter: m.trace_filter.clone(),
+        })
+        .collect();
+    rt.block_on(meta.record_flush(&tenant, &records, None))
+        .unwrap();
+    let q = TenantQuery::new(
+        "t1",
+        key.clone(),
+        &store,
+        segments,
+        BufferedBatches::default(),
+    )
+    .unwrap();
     let hour = TimeRange::new(
         spec.start_ns as i64 + 1_800_000_000_000,
         spec.start_ns as i64 + 5_400_000_000_000,
@@ -76,6 +106,49 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("trace_by_id", |b| {
         b.iter(|| rt.block_on(q.trace(&id)).unwrap().unwrap())
+    });
+    // What GET /api/v1/traces/{id} does below HTTP: read the catalog (segments of every
+    // signal, the span segments' trace filters), build the tenant's query, look up.
+    g.bench_function("trace_by_id_from_catalog", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let mut filters = meta.trace_filters(&tenant).await.unwrap();
+                let mut listed = Vec::new();
+                for (sig, msig) in [
+                    (Signal::Spans, MetaSignal::Traces),
+                    (Signal::Logs, MetaSignal::Logs),
+                    (Signal::Metrics, MetaSignal::Metrics),
+                ] {
+                    for s in meta
+                        .segments(&tenant, msig, CatalogRange::all(), None)
+                        .await
+                        .unwrap()
+                    {
+                        listed.push(SegmentMeta {
+                            trace_filter: filters.remove(&s.path),
+                            path: s.path,
+                            tenant_id: "t1".into(),
+                            signal: sig,
+                            min_time_ns: s.min_time_ns,
+                            max_time_ns: s.max_time_ns,
+                            rows: s.rows,
+                            bytes: s.bytes,
+                            services: s.services,
+                            key_id: key.id().to_owned(),
+                        });
+                    }
+                }
+                let q = TenantQuery::new(
+                    "t1",
+                    key.clone(),
+                    &store,
+                    listed,
+                    BufferedBatches::default(),
+                )
+                .unwrap();
+                q.trace(&id).await.unwrap().unwrap()
+            })
+        })
     });
     let filter = TraceFilter {
         service: Some("service-07".into()),

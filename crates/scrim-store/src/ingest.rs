@@ -10,9 +10,12 @@
 //! ```
 //!
 //! The buffer is what queries read before a flush, so an acknowledged span is queryable at
-//! once and, after a crash, again once the WAL is replayed. A crash between a segment's
-//! catalog record and the WAL's acknowledgement replays rows that are also in the segment;
-//! the query layer removes such duplicates from whole traces (same trace and span id).
+//! once and, after a crash, again once the WAL is replayed. A crash between a flush's
+//! catalog record and the WAL's acknowledgement would replay rows that are also in a
+//! segment; so the caller records the flush's [`WalMark`] in the same catalog transaction as
+//! its segments, and after opening hands the catalog's mark back to
+//! [`TenantLog::discard_through`], which drops those records. Each WAL directory has a
+//! random id (file `wal-id`), so a mark never applies to a recreated WAL.
 //!
 //! A WAL record is `[version: 1][seq: u64 LE][signal: u8][sealed protobuf]`: the OTLP
 //! request as it was accepted (after the capture policy), sealed under a key derived from
@@ -54,6 +57,7 @@ impl Default for LogConfig {
 /// disk, so call them from blocking threads (`tokio::task::spawn_blocking`).
 pub struct TenantLog {
     tenant_id: String,
+    wal_id: String,
     wal_key: scrim_crypto::DataKey,
     queue: DiskQueue,
     next_seq: AtomicU64,
@@ -73,14 +77,33 @@ impl std::fmt::Debug for TenantLog {
 pub struct Flushed {
     /// One segment per signal that had rows.
     pub segments: Vec<SegmentMeta>,
+    wal_id: String,
     last: Option<RecordId>,
     seqs: Vec<u64>,
+}
+
+/// A position in one tenant WAL: every record up to and including it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WalMark {
+    /// The WAL directory's random id.
+    pub wal_id: String,
+    pub segment: u64,
+    pub offset: u64,
 }
 
 impl Flushed {
     /// Whether the flush found nothing to write.
     pub fn is_empty(&self) -> bool {
         self.seqs.is_empty()
+    }
+
+    /// The WAL position this flush covers, to record with its segments.
+    pub fn mark(&self) -> Option<WalMark> {
+        self.last.map(|id| WalMark {
+            wal_id: self.wal_id.clone(),
+            segment: id.segment(),
+            offset: id.offset(),
+        })
     }
 }
 
@@ -100,6 +123,7 @@ impl TenantLog {
         .map_err(|e| StoreError::Io(format!("WAL {}: {e}", dir.display())))?;
         let log = TenantLog {
             tenant_id: tenant_id.to_owned(),
+            wal_id: wal_id(dir)?,
             wal_key: wal_key(key),
             queue,
             next_seq: AtomicU64::new(0),
@@ -126,6 +150,39 @@ impl TenantLog {
         }
         self.next_seq.store(next, Ordering::SeqCst);
         Ok(())
+    }
+
+    /// The random id of this WAL directory.
+    pub fn wal_id(&self) -> &str {
+        &self.wal_id
+    }
+
+    /// Drops the records up to and including `mark` (a position a flush recorded in the
+    /// catalog with its segments) from the WAL and the buffer: they are already in
+    /// segments. A mark of another WAL is ignored. Returns how many records were dropped.
+    pub fn discard_through(&self, mark: &WalMark) -> Result<usize> {
+        if mark.wal_id != self.wal_id {
+            return Ok(0);
+        }
+        let through = RecordId::from_parts(mark.segment, mark.offset);
+        let records = self
+            .queue
+            .peek(usize::MAX, u64::MAX)
+            .map_err(|e| StoreError::Io(format!("WAL: {e}")))?;
+        let mut last = None;
+        let mut seqs = Vec::new();
+        for r in records.iter().take_while(|r| r.id <= through) {
+            seqs.push(header(&r.payload)?.0);
+            last = Some(r.id);
+        }
+        let dropped = seqs.len();
+        self.commit(Flushed {
+            segments: Vec::new(),
+            wal_id: self.wal_id.clone(),
+            last,
+            seqs,
+        })?;
+        Ok(dropped)
     }
 
     /// Makes `batch` durable and queryable. Returns once the record is fsynced.
@@ -201,6 +258,7 @@ impl TenantLog {
         }
         Ok(Flushed {
             segments,
+            wal_id: self.wal_id.clone(),
             last: records.last().map(|r| r.id),
             seqs,
         })
@@ -267,6 +325,42 @@ fn header(payload: &[u8]) -> Result<(u64, Signal)> {
         .get(usize::from(payload[9]))
         .ok_or_else(|| StoreError::Corrupt("unknown signal in a WAL record".into()))?;
     Ok((seq, signal))
+}
+
+/// The WAL directory's id from its `wal-id` file, created on first open (a UUIDv7: time
+/// and 74 random bits; fsynced).
+fn wal_id(dir: &Path) -> Result<String> {
+    let path = dir.join("wal-id");
+    let io = |e: std::io::Error| StoreError::Io(format!("WAL id {}: {e}", path.display()));
+    match std::fs::read_to_string(&path) {
+        Ok(id) => {
+            let id = id.trim();
+            if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(StoreError::Corrupt(format!(
+                    "WAL id file {} is malformed",
+                    path.display()
+                )));
+            }
+            Ok(id.to_owned())
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let id = uuid::Uuid::now_v7().simple().to_string();
+            // Written whole then renamed, so a crash never leaves a partial id.
+            let tmp = dir.join("wal-id.tmp");
+            {
+                use std::io::Write;
+                let mut f = std::fs::File::create(&tmp).map_err(io)?;
+                f.write_all(id.as_bytes()).map_err(io)?;
+                f.sync_all().map_err(io)?;
+            }
+            std::fs::rename(&tmp, &path).map_err(io)?;
+            std::fs::File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io)?;
+            Ok(id)
+        }
+        Err(e) => Err(io(e)),
+    }
 }
 
 /// The WAL's own key: derived, so that the WAL and the segments never share one.

@@ -4,6 +4,7 @@
 //! - [`schema`]: the `spans`, `logs` and `metrics` tables.
 //! - [`convert`]: OTLP requests to Arrow batches, span rows back to OTLP/JSON.
 //! - [`segment`]: encrypted Parquet segments, their catalog record, compaction.
+//! - [`trace_filter`]: a sealed Bloom filter of each span segment's trace ids, for the catalog.
 //! - [`query`]: [`query::TenantQuery`], every read of telemetry.
 //! - [`ingest`]: [`ingest::TenantLog`], a tenant's encrypted WAL and the buffer of rows not
 //!   yet in segments.
@@ -16,6 +17,7 @@ pub mod query;
 pub mod schema;
 pub mod segment;
 mod tenant_store;
+pub mod trace_filter;
 
 pub use error::{Result, StoreError};
 pub use query::TenantQuery;

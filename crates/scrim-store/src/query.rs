@@ -55,6 +55,7 @@ use crate::error::{Result, StoreError};
 use crate::schema::Signal;
 use crate::segment::{DataKey, SegmentMeta, SegmentStore};
 use crate::tenant_store::TenantStore;
+use crate::trace_filter::TraceIdFilter;
 
 /// The only object store URL a tenant session knows.
 const STORE_URL: &str = "scrim-tenant://segments/";
@@ -203,6 +204,8 @@ pub struct SqlResult {
 pub struct TenantQuery {
     tenant_id: String,
     key: DataKey,
+    /// `{region}/{tenant}/`: segment paths below are relative to it.
+    prefix: String,
     segments: Vec<SegmentMeta>,
     buffer: BufferedBatches,
     registry: Arc<SingleStoreRegistry>,
@@ -299,6 +302,7 @@ impl TenantQuery {
         Ok(TenantQuery {
             tenant_id: tenant_id.to_owned(),
             key,
+            prefix,
             segments,
             buffer,
             registry,
@@ -325,6 +329,17 @@ impl TenantQuery {
         range: Option<TimeRange>,
         service: Option<&str>,
     ) -> Result<SessionContext> {
+        self.session_for(range, service, None).await
+    }
+
+    /// [`Self::session`], and when `trace_id` is given, only the span segments whose trace
+    /// filter may hold it.
+    async fn session_for(
+        &self,
+        range: Option<TimeRange>,
+        service: Option<&str>,
+        trace_id: Option<&str>,
+    ) -> Result<SessionContext> {
         let mut config = SessionConfig::new()
             .with_information_schema(false)
             .with_target_partitions(2);
@@ -340,11 +355,25 @@ impl TenantQuery {
                 .filter(|m| m.signal == sig)
                 .filter(|m| range.is_none_or(|r| m.overlaps(r.start_ns, r.end_ns)))
                 .filter(|m| service.is_none_or(|s| m.services.iter().any(|x| x == s)))
+                .filter(|m| trace_id.is_none_or(|t| self.may_hold_trace(m, t)))
                 .collect();
             let table = self.table(&ctx, sig, &files)?;
             ctx.register_table(sig.as_str(), table)?;
         }
         Ok(ctx)
+    }
+
+    /// Whether segment `m` may hold spans of `trace_id`. A segment without a filter, or
+    /// whose filter does not open, is read: a wrong answer here would hide spans.
+    fn may_hold_trace(&self, m: &SegmentMeta, trace_id: &str) -> bool {
+        let Some(sealed) = &m.trace_filter else {
+            return true;
+        };
+        let path = format!("{}{}", self.prefix, m.path);
+        match TraceIdFilter::open(&self.key, &path, sealed) {
+            Ok(f) => f.may_contain(trace_id),
+            Err(_) => true,
+        }
     }
 
     fn table(
@@ -384,7 +413,7 @@ impl TenantQuery {
                 "a trace id is 32 hex digits".into(),
             ));
         }
-        let ctx = self.session(None, None).await?;
+        let ctx = self.session_for(None, None, Some(trace_id)).await?;
         let batches = ctx
             .table("spans")
             .await?

@@ -37,6 +37,7 @@ use url::Url;
 
 use crate::error::{Result, StoreError};
 use crate::schema::Signal;
+use crate::trace_filter::TraceIdFilter;
 
 /// A tenant's 256-bit data key and its id. `Debug` never shows the key.
 #[derive(Clone)]
@@ -98,6 +99,10 @@ pub struct SegmentMeta {
     pub services: Vec<String>,
     /// Id of the data key the segment is encrypted with.
     pub key_id: String,
+    /// Span segments: the sealed [`TraceIdFilter`] of their trace ids, which lets a trace
+    /// lookup skip the segments that cannot hold it. `None` reads every segment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_filter: Option<Vec<u8>>,
 }
 
 impl SegmentMeta {
@@ -288,6 +293,10 @@ impl SegmentStore {
             uuid::Uuid::now_v7()
         );
         let bytes = data.len() as u64;
+        let trace_filter = match signal {
+            Signal::Spans => Some(TraceIdFilter::of_spans(&sorted)?.seal(key, &path)?),
+            Signal::Logs | Signal::Metrics => None,
+        };
         self.store
             .put(&Path::from(path.as_str()), PutPayload::from(data))
             .await?;
@@ -301,6 +310,7 @@ impl SegmentStore {
             bytes,
             services,
             key_id: key.id().to_owned(),
+            trace_filter,
         }))
     }
 

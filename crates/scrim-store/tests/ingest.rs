@@ -112,6 +112,61 @@ async fn a_flush_moves_rows_to_segments_and_the_commit_forgets_them() {
     assert_eq!(segment.iter().map(|b| b.num_rows()).sum::<usize>(), left);
 }
 
+#[tokio::test]
+async fn a_crash_after_the_catalog_record_does_not_store_rows_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let wal = dir.path().join("wal");
+    let store = SegmentStore::local(dir.path().join("segments"), "local").unwrap();
+    let k = key(4);
+    let log = open(&wal, &k).unwrap();
+    log.append(&traces(0..10)).unwrap();
+    log.append(&traces(10..20)).unwrap();
+    let flushed = log.flush(&store, &k).await.unwrap();
+    let mark = flushed.mark().expect("a flush of records has a mark");
+    assert_eq!(mark.wal_id, log.wal_id());
+    // Acknowledged after the flush, before the "crash": must survive it.
+    log.append(&traces(20..21)).unwrap();
+    let after = spans(&log) - flushed.segments[0].rows as usize;
+    // The catalog recorded the segments and `mark`; the process dies before `commit`.
+    let wal_id = log.wal_id().to_owned();
+    drop(flushed);
+    drop(log);
+
+    let again = open(&wal, &k).unwrap();
+    assert_eq!(
+        again.wal_id(),
+        wal_id,
+        "the WAL keeps its id across restarts"
+    );
+    assert!(
+        spans(&again) > after,
+        "without the mark every record replays"
+    );
+    // A mark of another WAL (a recreated directory, another node) changes nothing.
+    let other = scrim_store::ingest::WalMark {
+        wal_id: "0000".into(),
+        ..mark.clone()
+    };
+    assert_eq!(again.discard_through(&other).unwrap(), 0);
+    assert_eq!(again.discard_through(&mark).unwrap(), 2);
+    assert_eq!(
+        spans(&again),
+        after,
+        "only the record after the flush is left"
+    );
+    drop(again);
+    let third = open(&wal, &k).unwrap();
+    assert_eq!(
+        spans(&third),
+        after,
+        "the dropped records are gone from the WAL too"
+    );
+
+    // A new WAL directory gets a new id.
+    let fresh = open(&dir.path().join("wal2"), &k).unwrap();
+    assert_ne!(fresh.wal_id(), wal_id);
+}
+
 #[test]
 fn a_full_wal_refuses_and_keeps_nothing_half_written() {
     let dir = tempfile::tempdir().unwrap();

@@ -712,3 +712,71 @@ async fn a_summary_counts_spans_of_every_service_of_the_trace() {
     assert_eq!(found[0].span_count, 4);
     assert_eq!(found[0].root_service, "edge");
 }
+
+/// A trace lookup opens only the span segments whose trace filter may hold the trace: with
+/// the other span segments' files made unreadable, it still finds the trace; without
+/// filters it must open every segment and fails.
+#[tokio::test]
+async fn a_trace_lookup_reads_only_segments_whose_filter_may_hold_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SegmentStore::local(dir.path(), "eu1").unwrap();
+    let gen_ = TraceGen {
+        traces: 400,
+        services: vec!["checkout".into()],
+        seed: 9,
+        ..Default::default()
+    };
+    let mut segments = Vec::new();
+    for chunk in [0..100, 100..200, 200..300, 300..400] {
+        let spans = spans_to_batch(&gen_.traces(chunk)).unwrap();
+        segments.push(
+            store
+                .write_segment("acme", &key_a(), Signal::Spans, &[spans])
+                .await
+                .unwrap()
+                .unwrap(),
+        );
+    }
+    assert!(segments.iter().all(|m| m.trace_filter.is_some()));
+    let wanted = hex(&trace_id(gen_.seed, 250));
+    // Segments 0, 1 and 3 become garbage; only segment 2 holds the trace.
+    for m in [&segments[0], &segments[1], &segments[3]] {
+        std::fs::write(dir.path().join(&m.path), vec![0u8; 4096]).unwrap();
+    }
+    let q = TenantQuery::new(
+        "acme",
+        key_a(),
+        &store,
+        segments.clone(),
+        BufferedBatches::default(),
+    )
+    .unwrap();
+    let trace = q.trace(&wanted).await.unwrap().expect("found in segment 2");
+    assert!(trace.to_string().contains(&wanted));
+    // An id in no segment: no file is opened, nothing is found.
+    assert!(q.trace(&"ab".repeat(16)).await.unwrap().is_none());
+
+    // Without filters every segment is opened, and the garbage is an error.
+    let unfiltered: Vec<SegmentMeta> = segments
+        .iter()
+        .map(|m| SegmentMeta {
+            trace_filter: None,
+            ..m.clone()
+        })
+        .collect();
+    let q = TenantQuery::new(
+        "acme",
+        key_a(),
+        &store,
+        unfiltered,
+        BufferedBatches::default(),
+    )
+    .unwrap();
+    assert!(q.trace(&wanted).await.is_err());
+
+    // A filter that does not open (another segment's) never hides a segment.
+    let mut swapped = segments.clone();
+    swapped[2].trace_filter = segments[0].trace_filter.clone();
+    let q = TenantQuery::new("acme", key_a(), &store, swapped, BufferedBatches::default()).unwrap();
+    assert!(q.trace(&wanted).await.unwrap().is_some());
+}

@@ -80,6 +80,24 @@ pub struct RecordId {
     offset: u64,
 }
 
+impl RecordId {
+    /// A position from its parts, as [`RecordId::segment`] and [`RecordId::offset`] gave
+    /// them (kept elsewhere, e.g. a catalog's record of what was flushed).
+    pub fn from_parts(segment: u64, offset: u64) -> RecordId {
+        RecordId { segment, offset }
+    }
+
+    /// The number of the queue file that holds the record.
+    pub fn segment(&self) -> u64 {
+        self.segment
+    }
+
+    /// The record's byte offset in that file.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+}
+
 /// A record read from the queue.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
