@@ -59,7 +59,7 @@ pub use apikey::{ApiKeyRecord, AuthError, NewApiKey, Principal};
 pub use catalog::{NewSegment, Segment, Signal, TimeRange, WalMark};
 pub use error::MetaError;
 pub use scrim_auth::{ApiKey, KeyId, Scope, Scopes};
-pub use tenant::{NewTenant, Tenant, TenantId};
+pub use tenant::{MAX_POLICY_BYTES, NewTenant, Tenant, TenantId};
 
 /// The SQLite file [`Meta::open_in`] uses inside the data directory.
 pub const SQLITE_FILE: &str = "meta.db";
@@ -249,6 +249,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "trace filters and WAL marks",
         include_str!("../migrations/sqlite/0002_trace_filters_and_wal_marks.sql"),
     ),
+    (
+        3,
+        "tenant capture policy",
+        include_str!("../migrations/sqlite/0003_tenant_capture_policy.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: MigrationList = &[
     (
@@ -260,6 +265,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         2,
         "trace filters and WAL marks",
         include_str!("../migrations/postgres/0002_trace_filters_and_wal_marks.sql"),
+    ),
+    (
+        3,
+        "tenant capture policy",
+        include_str!("../migrations/postgres/0003_tenant_capture_policy.sql"),
     ),
 ];
 

@@ -81,7 +81,14 @@ pub struct Tenant {
     /// The tenant's data key wrapped by the master key; opaque here.
     pub wrapped_data_key: Vec<u8>,
     pub created_at: SystemTime,
+    /// The tenant's own capture policy (TOML); `None`: the server's.
+    pub capture_policy: Option<String>,
+    /// Grows with every change of `capture_policy`.
+    pub policy_version: i64,
 }
+
+/// The largest capture policy a tenant may store.
+pub const MAX_POLICY_BYTES: usize = 1 << 20;
 
 impl fmt::Debug for Tenant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -96,6 +103,11 @@ impl fmt::Debug for Tenant {
                 &format_args!("[{} bytes]", self.wrapped_data_key.len()),
             )
             .field("created_at", &self.created_at)
+            .field(
+                "capture_policy",
+                &self.capture_policy.as_ref().map(|p| p.len()),
+            )
+            .field("policy_version", &self.policy_version)
             .finish()
     }
 }
@@ -111,6 +123,8 @@ pub struct NewTenant {
     pub region: String,
     pub retention_days: u16,
     pub wrapped_data_key: Vec<u8>,
+    /// The tenant's own capture policy (TOML, checked by the caller); `None`: the server's.
+    pub capture_policy: Option<String>,
 }
 
 impl NewTenant {
@@ -125,6 +139,7 @@ impl NewTenant {
             region: Self::DEFAULT_REGION.to_owned(),
             retention_days: Self::DEFAULT_RETENTION_DAYS,
             wrapped_data_key,
+            capture_policy: None,
         })
     }
 
@@ -135,6 +150,16 @@ impl NewTenant {
             return Err(MetaError::Invalid {
                 field: "retention_days",
                 reason: "must be between 1 and 3650",
+            });
+        }
+        if self
+            .capture_policy
+            .as_ref()
+            .is_some_and(|p| p.len() > MAX_POLICY_BYTES)
+        {
+            return Err(MetaError::Invalid {
+                field: "capture policy",
+                reason: "at most 1 MiB",
             });
         }
         if self.wrapped_data_key.is_empty() {
@@ -181,19 +206,22 @@ macro_rules! tenant_from_row {
             })?,
             wrapped_data_key: row.try_get("wrapped_data_key")?,
             created_at: from_ms(row.try_get("created_at")?),
+            capture_policy: row.try_get("capture_policy")?,
+            policy_version: row.try_get("policy_version")?,
         }
     }};
 }
 
-const TENANT_COLUMNS: &str = "id, name, region, retention_days, wrapped_data_key, created_at";
+const TENANT_COLUMNS: &str = "id, name, region, retention_days, wrapped_data_key, created_at, \
+     capture_policy, policy_version";
 
 impl Meta {
     /// Creates a tenant. A taken name is `AlreadyExists { what: "tenant name" }`.
     pub async fn create_tenant(&self, new: &NewTenant) -> Result<Tenant, MetaError> {
         new.validate()?;
         let created_at = now_ms();
-        let sql = "INSERT INTO tenants (id, name, region, retention_days, wrapped_data_key, created_at) \
-                   VALUES ($1, $2, $3, $4, $5, $6)";
+        let sql = "INSERT INTO tenants (id, name, region, retention_days, wrapped_data_key, \
+                   created_at, capture_policy) VALUES ($1, $2, $3, $4, $5, $6, $7)";
         on_pool!(self, pool => {
             sqlx::query(sql)
                 .bind(new.id.as_str())
@@ -202,6 +230,7 @@ impl Meta {
                 .bind(i32::from(new.retention_days))
                 .bind(&new.wrapped_data_key)
                 .bind(created_at)
+                .bind(new.capture_policy.as_deref())
                 .execute(pool)
                 .await
                 .map_err(|e| {
@@ -217,7 +246,35 @@ impl Meta {
             retention_days: new.retention_days,
             wrapped_data_key: new.wrapped_data_key.clone(),
             created_at: from_ms(created_at),
+            capture_policy: new.capture_policy.clone(),
+            policy_version: 0,
         })
+    }
+
+    /// Sets (or with `None` clears, back to the server's) the tenant's capture policy and
+    /// bumps its version; returns the new version. The text is stored as given: the caller
+    /// checks that it parses. An unknown tenant is `NotFound`.
+    pub async fn set_capture_policy(
+        &self,
+        id: &TenantId,
+        policy: Option<&str>,
+    ) -> Result<i64, MetaError> {
+        if policy.is_some_and(|p| p.len() > MAX_POLICY_BYTES) {
+            return Err(MetaError::Invalid {
+                field: "capture policy",
+                reason: "at most 1 MiB",
+            });
+        }
+        let sql = "UPDATE tenants SET capture_policy = $2, policy_version = policy_version + 1 \
+                   WHERE id = $1 RETURNING policy_version";
+        let version: Option<i64> = on_pool!(self, pool => {
+            sqlx::query_scalar(sql)
+                .bind(id.as_str())
+                .bind(policy)
+                .fetch_optional(pool)
+                .await?
+        });
+        version.ok_or(MetaError::NotFound { what: "tenant" })
     }
 
     pub async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, MetaError> {
@@ -317,6 +374,8 @@ mod tests {
             retention_days: 30,
             wrapped_data_key: vec![0xAB; 40],
             created_at: SystemTime::UNIX_EPOCH,
+            capture_policy: None,
+            policy_version: 0,
         };
         let shown = format!("{t:?}");
         assert!(shown.contains("[40 bytes]"), "{shown}");

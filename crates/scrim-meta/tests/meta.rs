@@ -20,6 +20,7 @@ on_both_backends!(
     catalog_prunes_by_time_and_service,
     replace_segments_is_all_or_nothing,
     a_flush_is_recorded_whole_with_its_wal_mark,
+    a_tenants_capture_policy_is_versioned,
     segment_path_is_unique_and_tenant_must_exist,
     api_key_authenticates_with_the_right_secret_only,
     revocation_takes_effect_at_once_on_every_node,
@@ -385,6 +386,46 @@ async fn a_flush_is_recorded_whole_with_its_wal_mark(db: &TestDb) {
         .await
         .unwrap_err();
     assert!(matches!(err, MetaError::Invalid { .. }), "{err:?}");
+}
+
+async fn a_tenants_capture_policy_is_versioned(db: &TestDb) {
+    let meta = &db.meta;
+    let (a, b) = (tenant(meta, "acme").await, tenant(meta, "bravo").await);
+    let read = |id: TenantId| async move { meta.tenant_by_id(&id).await.unwrap().unwrap() };
+    let fresh = read(a.clone()).await;
+    assert_eq!((fresh.capture_policy, fresh.policy_version), (None, 0));
+
+    let policy = "[client_ips]\nmethod = \"drop\"\n";
+    assert_eq!(meta.set_capture_policy(&a, Some(policy)).await.unwrap(), 1);
+    let set = read(a.clone()).await;
+    assert_eq!(set.capture_policy.as_deref(), Some(policy));
+    assert_eq!(set.policy_version, 1);
+    assert_eq!(
+        read(b.clone()).await.capture_policy,
+        None,
+        "only acme changed"
+    );
+    let by_name = meta.tenant_by_name("acme").await.unwrap().unwrap();
+    assert_eq!(by_name.capture_policy.as_deref(), Some(policy));
+
+    assert_eq!(meta.set_capture_policy(&a, None).await.unwrap(), 2);
+    let cleared = read(a.clone()).await;
+    assert_eq!((cleared.capture_policy, cleared.policy_version), (None, 2));
+
+    let huge = "#".repeat(scrim_meta::MAX_POLICY_BYTES + 1);
+    let err = meta.set_capture_policy(&a, Some(&huge)).await.unwrap_err();
+    assert!(matches!(err, MetaError::Invalid { .. }), "{err:?}");
+    assert_eq!(
+        read(a.clone()).await.policy_version,
+        2,
+        "nothing half-written"
+    );
+    let unknown = TenantId::generate().unwrap();
+    let err = meta
+        .set_capture_policy(&unknown, Some(policy))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, MetaError::NotFound { .. }), "{err:?}");
 }
 
 async fn replace_segments_is_all_or_nothing(db: &TestDb) {

@@ -11,6 +11,9 @@ pub struct TenantOptions {
     pub region: String,
     /// Days telemetry is kept.
     pub retention_days: u16,
+    /// The tenant's own capture policy (TOML, docs/capture-policy.md); `None`: the
+    /// server's.
+    pub capture_policy: Option<String>,
 }
 
 impl Default for TenantOptions {
@@ -18,8 +21,50 @@ impl Default for TenantOptions {
         TenantOptions {
             region: NewTenant::DEFAULT_REGION.to_owned(),
             retention_days: NewTenant::DEFAULT_RETENTION_DAYS,
+            capture_policy: None,
         }
     }
+}
+
+/// Refuses a capture policy that does not parse, with the policy parser's message (line and
+/// key; never the file's values).
+pub fn check_policy(toml: &str) -> Result<(), ServerError> {
+    scrim_redact::Policy::from_toml(toml)
+        .map(|_| ())
+        .map_err(|e| ServerError::Usage(e.to_string()))
+}
+
+/// The capture policy of the tenant called `tenant_name`: its own TOML, or `None` for the
+/// server's.
+pub async fn capture_policy(
+    platform: &Platform,
+    tenant_name: &str,
+) -> Result<Option<String>, ServerError> {
+    let tenant = platform
+        .meta
+        .tenant_by_name(tenant_name)
+        .await?
+        .ok_or_else(|| ServerError::Usage(format!("no tenant named {tenant_name:?}")))?;
+    Ok(tenant.capture_policy)
+}
+
+/// Sets the capture policy of the tenant called `tenant_name` (`None`: back to the
+/// server's). Running servers apply it within one flush interval. Returns the policy's new
+/// version.
+pub async fn set_capture_policy(
+    platform: &Platform,
+    tenant_name: &str,
+    policy: Option<&str>,
+) -> Result<i64, ServerError> {
+    if let Some(p) = policy {
+        check_policy(p)?;
+    }
+    let tenant = platform
+        .meta
+        .tenant_by_name(tenant_name)
+        .await?
+        .ok_or_else(|| ServerError::Usage(format!("no tenant named {tenant_name:?}")))?;
+    Ok(platform.meta.set_capture_policy(&tenant.id, policy).await?)
 }
 
 /// Creates a tenant with a fresh data key, wrapped by the master key and bound to the
@@ -35,6 +80,10 @@ pub async fn create_tenant(
     new.id = id;
     new.region = options.region.clone();
     new.retention_days = options.retention_days;
+    if let Some(p) = &options.capture_policy {
+        check_policy(p)?;
+        new.capture_policy = Some(p.clone());
+    }
     Ok(platform.meta.create_tenant(&new).await?)
 }
 

@@ -44,7 +44,7 @@ impl Sink for IngestSink {
             let worker = Arc::clone(&rt);
             // Redaction is CPU work and the WAL append waits for fsync: off the async threads.
             let appended = tokio::task::spawn_blocking(move || {
-                scrim_otlp::redact::redact_batch(&mut batch, &worker.redactor);
+                scrim_otlp::redact::redact_batch(&mut batch, &worker.redactor());
                 worker.log.append(&batch)
             })
             .await

@@ -284,6 +284,12 @@ impl Server {
         Ok(())
     }
 
+    /// Applies changed tenant capture policies now, as the flusher does every flush
+    /// interval; returns how many tenants changed.
+    pub async fn refresh_policies(&self) -> Result<usize, ServerError> {
+        self.shared.tenants.refresh_policies().await
+    }
+
     /// Merges small segments of every open tenant now, as the flusher does every
     /// [`Compaction::interval`]; returns how many merged segments were written.
     pub async fn compact(&self) -> Result<usize, ServerError> {
@@ -336,6 +342,10 @@ async fn flusher(
                 // Rows stay buffered and in the WAL; the next round tries again.
                 tracing::warn!("flush of tenant {}: {e}", rt.tenant.id);
             }
+        }
+        if let Err(e) = shared.tenants.refresh_policies().await {
+            // The policies in force stay until the next round.
+            tracing::warn!("refreshing capture policies: {e}");
         }
         if last_compaction.elapsed() >= shared.compaction.interval {
             last_compaction = tokio::time::Instant::now();

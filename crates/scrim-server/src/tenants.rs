@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 
 use scrim_meta::{Tenant, TenantId};
 use scrim_redact::{Policy, Redactor};
@@ -16,13 +17,24 @@ pub(crate) struct TenantRuntime {
     pub tenant: Tenant,
     /// The data key, for segments (the WAL derives its own from it).
     pub key: scrim_store::DataKey,
-    /// The capture policy, with pseudonyms keyed per tenant.
-    pub redactor: Redactor,
+    /// The capture policy (the tenant's own, else the server's), with pseudonyms keyed per
+    /// tenant; replaced when the tenant's policy changes ([`Tenants::refresh_policies`]).
+    redactor: RwLock<Arc<Redactor>>,
+    /// The `policy_version` `redactor` was built from.
+    policy_version: AtomicI64,
+    pseudonym_key: scrim_crypto::DataKey,
     pub log: TenantLog,
     /// Held for writing while a flush moves rows from the buffer to the catalog, and for
     /// reading while a query takes its snapshot of both, so that no query sees a row twice
     /// or not at all.
     pub gate: tokio::sync::RwLock<()>,
+}
+
+impl TenantRuntime {
+    /// The capture policy to apply now.
+    pub fn redactor(&self) -> Arc<Redactor> {
+        Arc::clone(&self.redactor.read().unwrap_or_else(|p| p.into_inner()))
+    }
 }
 
 pub(crate) struct Tenants {
@@ -85,7 +97,7 @@ impl Tenants {
             .keys
             .unwrap(&tenant.wrapped_data_key, tenant.id.as_str().as_bytes())?;
         let pseudonym_key = data_key.derive(b"", b"scrim/pseudonym/v1");
-        let redactor = Redactor::new(&self.policy, Some(pseudonym_key.as_bytes()));
+        let redactor = self.redactor_for(&tenant, &pseudonym_key)?;
         let key = scrim_store::DataKey::new(format!("{}-1", tenant.id), *data_key.as_bytes());
         let dir = self.wal_root.join(tenant.id.as_str());
         crate::platform::create_private_dir(&self.wal_root)?;
@@ -118,9 +130,11 @@ impl Tenants {
             }
         }
         let rt = Arc::new(TenantRuntime {
+            policy_version: AtomicI64::new(tenant.policy_version),
             tenant,
             key,
-            redactor,
+            redactor: RwLock::new(Arc::new(redactor)),
+            pseudonym_key,
             log,
             gate: tokio::sync::RwLock::new(()),
         });
@@ -129,6 +143,63 @@ impl Tenants {
             .unwrap_or_else(|p| p.into_inner())
             .insert(id.as_str().to_owned(), Arc::clone(&rt));
         Ok(rt)
+    }
+
+    /// The tenant's own capture policy, else the server's. A stored policy that no longer
+    /// parses is an error, not a fallback: the server's policy might capture more than the
+    /// tenant chose.
+    fn redactor_for(
+        &self,
+        tenant: &Tenant,
+        pseudonym_key: &scrim_crypto::DataKey,
+    ) -> Result<Redactor, ServerError> {
+        let own;
+        let policy = match &tenant.capture_policy {
+            Some(text) => {
+                own = Policy::from_toml(text).map_err(|e| {
+                    ServerError::Usage(format!(
+                        "the capture policy of tenant {} does not parse: {e}",
+                        tenant.id
+                    ))
+                })?;
+                &own
+            }
+            None => &self.policy,
+        };
+        Ok(Redactor::new(policy, Some(pseudonym_key.as_bytes())))
+    }
+
+    /// Re-reads the capture policy of every open tenant and swaps in the ones that changed
+    /// (a newer `policy_version`). Returns how many changed.
+    pub async fn refresh_policies(&self) -> Result<usize, ServerError> {
+        let mut changed = 0;
+        for rt in self.all() {
+            let Some(tenant) = self.platform.meta.tenant_by_id(&rt.tenant.id).await? else {
+                continue;
+            };
+            if tenant.policy_version == rt.policy_version.load(Ordering::Acquire) {
+                continue;
+            }
+            let redactor = match self.redactor_for(&tenant, &rt.pseudonym_key) {
+                Ok(r) => r,
+                Err(e) => {
+                    // Only a policy written by another version can fail here (every write
+                    // is checked); the one in force stays.
+                    tracing::warn!("{e}");
+                    continue;
+                }
+            };
+            *rt.redactor.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(redactor);
+            rt.policy_version
+                .store(tenant.policy_version, Ordering::Release);
+            tracing::info!(
+                "tenant {}: capture policy version {} applied",
+                tenant.id,
+                tenant.policy_version
+            );
+            changed += 1;
+        }
+        Ok(changed)
     }
 
     /// Opens every tenant that has a WAL on this node, so that what it holds is replayed

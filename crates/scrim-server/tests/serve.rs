@@ -453,3 +453,65 @@ async fn small_segments_are_compacted_and_every_trace_is_still_found() {
     assert_no_secret_on_disk(dir.path());
     server.shutdown().await;
 }
+
+async fn traces_with_attr(server: &Server, key: &str, query: &str) -> usize {
+    let (status, found) = api(
+        server,
+        "GET",
+        &format!("/api/v1/traces?{query}&limit=1000"),
+        Some(key),
+        "",
+    )
+    .await;
+    assert_eq!(status, 200, "{found}");
+    found["traces"].as_array().unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_tenant_gets_its_own_capture_policy_and_changes_apply_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let plain = demo(&server).await;
+    // A second tenant whose policy drops the request method.
+    let strict = demo(&server).await;
+    let deny = "[attributes]\ndeny = [\"http.request.method\"]\n";
+    admin::set_capture_policy(server.platform(), &strict.tenant, Some(deny))
+        .await
+        .unwrap();
+    let by_method = "attr.http.request.method=GET";
+
+    send_shop(&server, &plain.ingest_key, 11, 1).await;
+    send_shop(&server, &strict.ingest_key, 11, 1).await;
+    assert!(traces_with_attr(&server, &plain.read_key, by_method).await > 0);
+    assert_eq!(
+        traces_with_attr(&server, &strict.read_key, by_method).await,
+        0,
+        "the strict tenant's policy dropped the attribute before it was written"
+    );
+
+    // Back to the server's policy: applied on the next refresh, to new data only.
+    admin::set_capture_policy(server.platform(), &strict.tenant, None)
+        .await
+        .unwrap();
+    assert_eq!(server.refresh_policies().await.unwrap(), 1);
+    assert_eq!(
+        server.refresh_policies().await.unwrap(),
+        0,
+        "nothing changed since"
+    );
+    send_shop(&server, &strict.ingest_key, 12, 1).await;
+    assert!(traces_with_attr(&server, &strict.read_key, by_method).await > 0);
+
+    // A policy that does not parse is refused with the parser's message; nothing changes.
+    let err = admin::set_capture_policy(
+        server.platform(),
+        &strict.tenant,
+        Some("[sql]\ncapture = \"rawx\"\n"),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("sql.capture"), "{err}");
+    assert_eq!(server.refresh_policies().await.unwrap(), 0);
+    server.shutdown().await;
+}

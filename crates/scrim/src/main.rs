@@ -132,6 +132,23 @@ enum TenantCommand {
         /// Days telemetry is kept, 1 to 3650 [default: 30].
         #[arg(long, value_name = "N")]
         retention_days: Option<u16>,
+        /// The tenant's own capture policy (docs/capture-policy.md) [default: the server's].
+        #[arg(long, value_name = "FILE")]
+        policy: Option<PathBuf>,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
+    /// Show or change a tenant's capture policy. Running servers apply a change within one
+    /// flush interval, to data that arrives from then on.
+    Policy {
+        /// The tenant's name.
+        name: String,
+        /// Set the policy from this TOML file.
+        #[arg(long, value_name = "FILE", conflicts_with = "default")]
+        file: Option<PathBuf>,
+        /// Go back to the server's policy.
+        #[arg(long)]
+        default: bool,
         #[command(flatten)]
         platform: PlatformArgs,
     },
@@ -640,25 +657,69 @@ where
 }
 
 async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError> {
-    let TenantCommand::Create {
-        name,
-        region,
-        retention_days,
-        platform,
-    } = cmd;
-    let p = scrim_server::Platform::open(&platform.config()).await?;
-    let mut options = scrim_server::admin::TenantOptions::default();
-    if let Some(r) = region {
-        options.region = r;
+    let read_policy = |path: &PathBuf| {
+        std::fs::read_to_string(path).map_err(|e| {
+            scrim_server::ServerError::Usage(format!("cannot read {}: {e}", path.display()))
+        })
+    };
+    match cmd {
+        TenantCommand::Create {
+            name,
+            region,
+            retention_days,
+            policy,
+            platform,
+        } => {
+            let mut options = scrim_server::admin::TenantOptions::default();
+            if let Some(r) = region {
+                options.region = r;
+            }
+            if let Some(d) = retention_days {
+                options.retention_days = d;
+            }
+            if let Some(path) = &policy {
+                options.capture_policy = Some(read_policy(path)?);
+            }
+            let p = scrim_server::Platform::open(&platform.config()).await?;
+            let t = scrim_server::admin::create_tenant(&p, &name, &options).await?;
+            println!(
+                "created tenant {} (id {}, region {}, retention {} days, {} capture policy)",
+                t.name,
+                t.id,
+                t.region,
+                t.retention_days,
+                if t.capture_policy.is_some() {
+                    "its own"
+                } else {
+                    "the server's"
+                }
+            );
+        }
+        TenantCommand::Policy {
+            name,
+            file,
+            default,
+            platform,
+        } => {
+            let p = scrim_server::Platform::open(&platform.config()).await?;
+            if let Some(path) = &file {
+                let text = read_policy(path)?;
+                let v = scrim_server::admin::set_capture_policy(&p, &name, Some(&text)).await?;
+                println!(
+                    "tenant {name}: capture policy from {} (version {v})",
+                    path.display()
+                );
+            } else if default {
+                let v = scrim_server::admin::set_capture_policy(&p, &name, None).await?;
+                println!("tenant {name}: the server's capture policy (version {v})");
+            } else {
+                match scrim_server::admin::capture_policy(&p, &name).await? {
+                    Some(text) => print!("{text}"),
+                    None => println!("# tenant {name} uses the server's capture policy"),
+                }
+            }
+        }
     }
-    if let Some(d) = retention_days {
-        options.retention_days = d;
-    }
-    let t = scrim_server::admin::create_tenant(&p, &name, &options).await?;
-    println!(
-        "created tenant {} (id {}, region {}, retention {} days)",
-        t.name, t.id, t.region, t.retention_days
-    );
     Ok(())
 }
 
