@@ -25,7 +25,7 @@ const FIXED32: u32 = 5;
 
 fn varint_len(v: u64) -> usize {
     // 1 byte per 7 bits, at least 1.
-    ((64 - (v | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 fn put_varint(mut v: u64, buf: &mut Vec<u8>) {
