@@ -67,6 +67,7 @@
 //! set, and then each new plain connection logs a warning. [`ExportOutcome`] says whether
 //! the batch was delivered, partially accepted, permanently rejected, or given up on.
 
+mod encode;
 mod exporter;
 mod grpc;
 mod http;

@@ -120,10 +120,24 @@ impl Batch {
 
     /// The batch as an OTLP protobuf message (the body of an OTLP/HTTP protobuf request).
     pub fn encode_to_vec(&self) -> Vec<u8> {
+        let mut buf = Vec::new();
+        self.encode_into(&mut buf);
+        buf
+    }
+
+    /// Appends the batch as an OTLP protobuf message to `buf`: the bytes of
+    /// [`Batch::encode_to_vec`]. Trace requests, the bulk of ingest, are written by a
+    /// two-pass encoder that measures each nested message once.
+    pub fn encode_into(&self, buf: &mut Vec<u8>) {
         match self {
-            Batch::Traces(r) => r.encode_to_vec(),
-            Batch::Logs(r) => r.encode_to_vec(),
-            Batch::Metrics(r) => r.encode_to_vec(),
+            Batch::Traces(r) => crate::encode::encode_traces(r, buf),
+            // Writing into a Vec cannot run out of room.
+            Batch::Logs(r) => {
+                let _ = r.encode(buf);
+            }
+            Batch::Metrics(r) => {
+                let _ = r.encode(buf);
+            }
         }
     }
 

@@ -5,6 +5,7 @@
 //! values become text (see there); span events and links keep their OTLP/JSON form.
 
 use std::collections::HashMap;
+use std::fmt::Write as _;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
@@ -116,17 +117,79 @@ fn service_name(resource: Option<&Resource>) -> String {
         .unwrap_or_else(|| UNKNOWN_SERVICE.to_owned())
 }
 
+/// Appends [`any_value_text`]`(v)` without building the `String` for the common kinds.
+fn append_text(b: &mut StringBuilder, v: &AnyValue) {
+    match &v.value {
+        Some(Value::StringValue(s)) => b.append_value(s),
+        Some(Value::BoolValue(x)) => b.append_value(if *x { "true" } else { "false" }),
+        Some(Value::IntValue(i)) => {
+            // fmt::Write on a StringBuilder writes into the pending value; cannot fail.
+            let _ = write!(b, "{i}");
+            b.append_value("");
+        }
+        Some(Value::DoubleValue(d)) => {
+            let _ = write!(b, "{d}");
+            b.append_value("");
+        }
+        None => b.append_value(""),
+        Some(_) => b.append_value(any_value_text(v)),
+    }
+}
+
+/// The text column of a semantic-convention attribute: its value as text, or null.
+fn append_found(b: &mut StringBuilder, attrs: &[KeyValue], keys: &[&str]) {
+    match find(attrs, keys) {
+        Some(v) => append_text(b, v),
+        None => b.append_null(),
+    }
+}
+
+/// Appends the lowercase hex of an id, as [`hex`] writes it.
+fn append_hex(b: &mut StringBuilder, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 64];
+    if bytes.len() > buf.len() / 2 {
+        b.append_value(hex(bytes));
+        return;
+    }
+    for (i, byte) in bytes.iter().enumerate() {
+        buf[2 * i] = DIGITS[(byte >> 4) as usize];
+        buf[2 * i + 1] = DIGITS[(byte & 15) as usize];
+    }
+    // Hex digits are ASCII.
+    b.append_value(std::str::from_utf8(&buf[..2 * bytes.len()]).unwrap_or_default());
+}
+
+/// [`append_hex`], null for an empty id.
+fn append_hex_or_null(b: &mut StringBuilder, bytes: &[u8]) {
+    if bytes.is_empty() {
+        b.append_null();
+    } else {
+        append_hex(b, bytes);
+    }
+}
+
 type AttrMapBuilder = MapBuilder<StringBuilder, StringBuilder>;
 
 fn map_builder() -> AttrMapBuilder {
     MapBuilder::new(None, StringBuilder::new(), StringBuilder::new())
 }
 
+/// A map builder for `rows` rows of about `entries` attributes in all.
+fn map_builder_with_capacity(rows: usize, entries: usize) -> AttrMapBuilder {
+    MapBuilder::with_capacity(
+        None,
+        StringBuilder::with_capacity(entries, entries * 16),
+        StringBuilder::with_capacity(entries, entries * 16),
+        rows,
+    )
+}
+
 fn append_map(b: &mut AttrMapBuilder, attrs: &[KeyValue]) -> Result<()> {
     for kv in attrs {
         b.keys().append_value(&kv.key);
         match &kv.value {
-            Some(v) => b.values().append_value(any_value_text(v)),
+            Some(v) => append_text(b.values(), v),
             None => b.values().append_null(),
         }
     }
@@ -134,8 +197,29 @@ fn append_map(b: &mut AttrMapBuilder, attrs: &[KeyValue]) -> Result<()> {
     Ok(())
 }
 
+/// JSON text of a span's events or links: `[]` for none, without serializing.
+fn append_json_list<T: serde::Serialize>(
+    b: &mut StringBuilder,
+    items: &[T],
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
+    if items.is_empty() {
+        b.append_value("[]");
+        return Ok(());
+    }
+    scratch.clear();
+    serde_json::to_writer(&mut *scratch, items).map_err(|e| StoreError::Format(e.to_string()))?;
+    let text = std::str::from_utf8(scratch).map_err(|e| StoreError::Format(e.to_string()))?;
+    b.append_value(text);
+    Ok(())
+}
+
 fn ts_builder() -> TimestampNanosecondBuilder {
     TimestampNanosecondBuilder::new().with_timezone("UTC")
+}
+
+fn ts_builder_with_capacity(n: usize) -> TimestampNanosecondBuilder {
+    TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC")
 }
 
 fn nonempty(s: &str) -> Option<&str> {
@@ -161,25 +245,32 @@ mod keys {
 
 /// One row per span. Spans of every resource and scope of the request go into one batch.
 pub fn spans_to_batch(req: &ExportTraceServiceRequest) -> Result<RecordBatch> {
-    let n: usize = req
-        .resource_spans
-        .iter()
-        .flat_map(|r| &r.scope_spans)
-        .map(|s| s.spans.len())
-        .sum();
+    let (mut n, mut n_attrs, mut n_rattrs) = (0, 0, 0);
+    for rs in &req.resource_spans {
+        let rattrs = rs.resource.as_ref().map_or(0, |r| r.attributes.len());
+        for ss in &rs.scope_spans {
+            n += ss.spans.len();
+            n_rattrs += rattrs * ss.spans.len();
+            n_attrs += ss.spans.iter().map(|s| s.attributes.len()).sum::<usize>();
+        }
+    }
     let s = || StringBuilder::with_capacity(n, n * 16);
-    let (mut trace_id, mut span_id, mut parent, mut state, mut name, mut kind) =
-        (s(), s(), s(), s(), s(), s());
-    let (mut service, mut status_code, mut status_msg) = (s(), s(), s());
-    let (mut start, mut end) = (ts_builder(), ts_builder());
+    let id = |len: usize| StringBuilder::with_capacity(n, n * len);
+    let none = || StringBuilder::with_capacity(n, 0);
+    let (mut trace_id, mut span_id, mut parent) = (id(32), id(16), id(16));
+    let (mut state, mut name, mut kind) = (none(), s(), id(8));
+    let (mut service, mut status_code, mut status_msg) = (s(), id(5), none());
+    let (mut start, mut end) = (ts_builder_with_capacity(n), ts_builder_with_capacity(n));
     let mut duration = Int64Builder::with_capacity(n);
     let (mut method, mut route, mut url, mut db_sys, mut db_stmt, mut db_op) =
         (s(), s(), s(), s(), s(), s());
     let mut http_status = Int64Builder::with_capacity(n);
     let (mut server, mut client, mut scope_name, mut scope_version) = (s(), s(), s(), s());
-    let (mut res_attrs, mut attrs) = (map_builder(), map_builder());
-    let (mut events, mut links) = (s(), s());
+    let mut res_attrs = map_builder_with_capacity(n, n_rattrs);
+    let mut attrs = map_builder_with_capacity(n, n_attrs);
+    let (mut events, mut links) = (s(), id(2));
     let mut flags = UInt32Builder::with_capacity(n);
+    let mut scratch = Vec::new();
 
     for rs in &req.resource_spans {
         let svc = service_name(rs.resource.as_ref());
@@ -188,9 +279,9 @@ pub fn spans_to_batch(req: &ExportTraceServiceRequest) -> Result<RecordBatch> {
         for ss in &rs.scope_spans {
             let scope = ss.scope.as_ref();
             for sp in &ss.spans {
-                trace_id.append_value(hex(&sp.trace_id));
-                span_id.append_value(hex(&sp.span_id));
-                parent.append_option(nonempty(&hex(&sp.parent_span_id)));
+                append_hex(&mut trace_id, &sp.trace_id);
+                append_hex(&mut span_id, &sp.span_id);
+                append_hex_or_null(&mut parent, &sp.parent_span_id);
                 state.append_option(nonempty(&sp.trace_state));
                 name.append_value(&sp.name);
                 kind.append_value(SPAN_KINDS.get(sp.kind as usize).unwrap_or(&"UNSPECIFIED"));
@@ -205,21 +296,21 @@ pub fn spans_to_batch(req: &ExportTraceServiceRequest) -> Result<RecordBatch> {
                 status_code.append_value(STATUS_CODES.get(code).unwrap_or(&"UNSET"));
                 status_msg.append_option(st.and_then(|s| nonempty(&s.message)));
                 let a = &sp.attributes;
-                method.append_option(find_text(a, keys::HTTP_METHOD));
-                route.append_option(find_text(a, keys::HTTP_ROUTE));
+                append_found(&mut method, a, keys::HTTP_METHOD);
+                append_found(&mut route, a, keys::HTTP_ROUTE);
                 http_status.append_option(find_int(a, keys::HTTP_STATUS));
-                url.append_option(find_text(a, keys::URL_FULL));
-                db_sys.append_option(find_text(a, keys::DB_SYSTEM));
-                db_stmt.append_option(find_text(a, keys::DB_STATEMENT));
-                db_op.append_option(find_text(a, keys::DB_OPERATION));
-                server.append_option(find_text(a, keys::SERVER_ADDRESS));
-                client.append_option(find_text(a, keys::CLIENT_ADDRESS));
+                append_found(&mut url, a, keys::URL_FULL);
+                append_found(&mut db_sys, a, keys::DB_SYSTEM);
+                append_found(&mut db_stmt, a, keys::DB_STATEMENT);
+                append_found(&mut db_op, a, keys::DB_OPERATION);
+                append_found(&mut server, a, keys::SERVER_ADDRESS);
+                append_found(&mut client, a, keys::CLIENT_ADDRESS);
                 scope_name.append_option(scope.and_then(|s| nonempty(&s.name)));
                 scope_version.append_option(scope.and_then(|s| nonempty(&s.version)));
                 append_map(&mut res_attrs, rattrs)?;
                 append_map(&mut attrs, a)?;
-                events.append_value(json_text(&sp.events)?);
-                links.append_value(json_text(&sp.links)?);
+                append_json_list(&mut events, &sp.events, &mut scratch)?;
+                append_json_list(&mut links, &sp.links, &mut scratch)?;
                 flags.append_value(sp.flags);
             }
         }
@@ -308,8 +399,8 @@ pub fn logs_to_batch(req: &ExportLogsServiceRequest) -> Result<RecordBatch> {
                         body_json.append_value(false);
                     }
                 }
-                trace_id.append_option(nonempty(&hex(&lr.trace_id)));
-                span_id.append_option(nonempty(&hex(&lr.span_id)));
+                append_hex_or_null(&mut trace_id, &lr.trace_id);
+                append_hex_or_null(&mut span_id, &lr.span_id);
                 event_name.append_option(nonempty(&lr.event_name));
                 service.append_value(&svc);
                 scope_name.append_option(scope.and_then(|s| nonempty(&s.name)));
@@ -780,4 +871,249 @@ pub fn spans_to_otlp(batches: &[RecordBatch]) -> Result<ExportTraceServiceReques
 /// ids in hex, 64-bit integers as strings.
 pub fn spans_to_otlp_json(batches: &[RecordBatch]) -> Result<serde_json::Value> {
     serde_json::to_value(spans_to_otlp(batches)?).map_err(|e| StoreError::Format(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_proto::tonic::common::v1::{ArrayValue, KeyValueList};
+
+    use crate::generate::TraceGen;
+
+    // The conversion as it was before it appended into the builders directly (one `String`
+    // per value, per id, per typed column): the new one must give the same rows.
+    fn reference_map(b: &mut AttrMapBuilder, attrs: &[KeyValue]) -> Result<()> {
+        for kv in attrs {
+            b.keys().append_value(&kv.key);
+            match &kv.value {
+                Some(v) => b.values().append_value(any_value_text(v)),
+                None => b.values().append_null(),
+            }
+        }
+        b.append(true)?;
+        Ok(())
+    }
+
+    fn reference_spans_to_batch(req: &ExportTraceServiceRequest) -> Result<RecordBatch> {
+        let n: usize = req
+            .resource_spans
+            .iter()
+            .flat_map(|r| &r.scope_spans)
+            .map(|s| s.spans.len())
+            .sum();
+        let s = || StringBuilder::with_capacity(n, n * 16);
+        let (mut trace_id, mut span_id, mut parent, mut state, mut name, mut kind) =
+            (s(), s(), s(), s(), s(), s());
+        let (mut service, mut status_code, mut status_msg) = (s(), s(), s());
+        let (mut start, mut end) = (ts_builder(), ts_builder());
+        let mut duration = Int64Builder::with_capacity(n);
+        let (mut method, mut route, mut url, mut db_sys, mut db_stmt, mut db_op) =
+            (s(), s(), s(), s(), s(), s());
+        let mut http_status = Int64Builder::with_capacity(n);
+        let (mut server, mut client, mut scope_name, mut scope_version) = (s(), s(), s(), s());
+        let (mut res_attrs, mut attrs) = (map_builder(), map_builder());
+        let (mut events, mut links) = (s(), s());
+        let mut flags = UInt32Builder::with_capacity(n);
+
+        for rs in &req.resource_spans {
+            let svc = service_name(rs.resource.as_ref());
+            let empty = Vec::new();
+            let rattrs = rs.resource.as_ref().map_or(&empty, |r| &r.attributes);
+            for ss in &rs.scope_spans {
+                let scope = ss.scope.as_ref();
+                for sp in &ss.spans {
+                    trace_id.append_value(hex(&sp.trace_id));
+                    span_id.append_value(hex(&sp.span_id));
+                    parent.append_option(nonempty(&hex(&sp.parent_span_id)));
+                    state.append_option(nonempty(&sp.trace_state));
+                    name.append_value(&sp.name);
+                    kind.append_value(SPAN_KINDS.get(sp.kind as usize).unwrap_or(&"UNSPECIFIED"));
+                    service.append_value(&svc);
+                    start.append_value(ns(sp.start_time_unix_nano));
+                    end.append_value(ns(sp.end_time_unix_nano));
+                    duration.append_value(ns(sp
+                        .end_time_unix_nano
+                        .saturating_sub(sp.start_time_unix_nano)));
+                    let st = sp.status.as_ref();
+                    let code = st.map_or(0, |s| s.code) as usize;
+                    status_code.append_value(STATUS_CODES.get(code).unwrap_or(&"UNSET"));
+                    status_msg.append_option(st.and_then(|s| nonempty(&s.message)));
+                    let a = &sp.attributes;
+                    method.append_option(find_text(a, keys::HTTP_METHOD));
+                    route.append_option(find_text(a, keys::HTTP_ROUTE));
+                    http_status.append_option(find_int(a, keys::HTTP_STATUS));
+                    url.append_option(find_text(a, keys::URL_FULL));
+                    db_sys.append_option(find_text(a, keys::DB_SYSTEM));
+                    db_stmt.append_option(find_text(a, keys::DB_STATEMENT));
+                    db_op.append_option(find_text(a, keys::DB_OPERATION));
+                    server.append_option(find_text(a, keys::SERVER_ADDRESS));
+                    client.append_option(find_text(a, keys::CLIENT_ADDRESS));
+                    scope_name.append_option(scope.and_then(|s| nonempty(&s.name)));
+                    scope_version.append_option(scope.and_then(|s| nonempty(&s.version)));
+                    reference_map(&mut res_attrs, rattrs)?;
+                    reference_map(&mut attrs, a)?;
+                    events.append_value(json_text(&sp.events)?);
+                    links.append_value(json_text(&sp.links)?);
+                    flags.append_value(sp.flags);
+                }
+            }
+        }
+        batch(
+            spans_schema(),
+            vec![
+                Arc::new(trace_id.finish()),
+                Arc::new(span_id.finish()),
+                Arc::new(parent.finish()),
+                Arc::new(state.finish()),
+                Arc::new(name.finish()),
+                Arc::new(kind.finish()),
+                Arc::new(service.finish()),
+                Arc::new(start.finish()),
+                Arc::new(end.finish()),
+                Arc::new(duration.finish()),
+                Arc::new(status_code.finish()),
+                Arc::new(status_msg.finish()),
+                Arc::new(method.finish()),
+                Arc::new(route.finish()),
+                Arc::new(http_status.finish()),
+                Arc::new(url.finish()),
+                Arc::new(db_sys.finish()),
+                Arc::new(db_stmt.finish()),
+                Arc::new(db_op.finish()),
+                Arc::new(server.finish()),
+                Arc::new(client.finish()),
+                Arc::new(scope_name.finish()),
+                Arc::new(scope_version.finish()),
+                Arc::new(res_attrs.finish()),
+                Arc::new(attrs.finish()),
+                Arc::new(events.finish()),
+                Arc::new(links.finish()),
+                Arc::new(flags.finish()),
+            ],
+        )
+    }
+
+    fn kv(key: &str, value: Option<Value>) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Some(AnyValue { value }),
+            ..Default::default()
+        }
+    }
+
+    /// Every kind of value, ids of every length, missing parts.
+    fn odd_request() -> ExportTraceServiceRequest {
+        let s = |v: &str| Some(Value::StringValue(v.into()));
+        let attributes = vec![
+            kv("http.request.method", s("GET")),
+            kv("http.response.status_code", Some(Value::DoubleValue(404.0))),
+            kv("url.full", Some(Value::IntValue(-12))),
+            kv("db.system", Some(Value::BoolValue(true))),
+            kv("db.statement", Some(Value::DoubleValue(0.1 + 0.2))),
+            kv("db.operation", None),
+            kv("server.address", Some(Value::BytesValue(vec![0, 255]))),
+            kv(
+                "client.address",
+                Some(Value::ArrayValue(ArrayValue {
+                    values: vec![AnyValue { value: s("a") }],
+                })),
+            ),
+            kv(
+                "map",
+                Some(Value::KvlistValue(KeyValueList {
+                    values: vec![kv("k", Some(Value::IntValue(1)))],
+                })),
+            ),
+            KeyValue {
+                key: "no value".into(),
+                ..Default::default()
+            },
+            kv("f", Some(Value::DoubleValue(f64::NAN))),
+            kv("g", Some(Value::DoubleValue(1e300))),
+            kv("i", Some(Value::IntValue(i64::MIN))),
+            kv("b", Some(Value::BoolValue(false))),
+        ];
+        let span = |trace_id: Vec<u8>, parent: Vec<u8>| Span {
+            trace_id,
+            span_id: vec![1; 8],
+            parent_span_id: parent,
+            trace_state: "k=v".into(),
+            name: "n".into(),
+            kind: 9,
+            start_time_unix_nano: u64::MAX,
+            end_time_unix_nano: 5,
+            attributes: attributes.clone(),
+            events: vec![Event {
+                name: "exception".into(),
+                attributes: vec![kv("exception.type", s("E"))],
+                ..Default::default()
+            }],
+            links: vec![Link {
+                trace_id: vec![2; 16],
+                span_id: vec![3; 8],
+                ..Default::default()
+            }],
+            status: Some(Status {
+                code: 7,
+                message: "m".into(),
+            }),
+            flags: 1,
+            ..Default::default()
+        };
+        let plain = Span {
+            trace_id: vec![0xab; 16],
+            span_id: vec![0xcd; 8],
+            ..Default::default()
+        };
+        ExportTraceServiceRequest {
+            resource_spans: vec![
+                ResourceSpans {
+                    resource: None,
+                    scope_spans: vec![ScopeSpans {
+                        scope: None,
+                        spans: vec![span(vec![], vec![]), plain.clone()],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                },
+                ResourceSpans {
+                    resource: Some(Resource {
+                        attributes: attributes.clone(),
+                        ..Default::default()
+                    }),
+                    scope_spans: vec![
+                        ScopeSpans {
+                            scope: Some(InstrumentationScope {
+                                name: "s".into(),
+                                version: "1".into(),
+                                ..Default::default()
+                            }),
+                            spans: vec![span(vec![7; 40], vec![8; 33]), plain],
+                            ..Default::default()
+                        },
+                        ScopeSpans::default(),
+                    ],
+                    ..Default::default()
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn spans_to_batch_gives_the_reference_rows() {
+        let generated = TraceGen {
+            traces: 50,
+            ..Default::default()
+        }
+        .traces(0..50);
+        for req in [
+            generated,
+            odd_request(),
+            ExportTraceServiceRequest::default(),
+        ] {
+            let got = spans_to_batch(&req).unwrap();
+            let want = reference_spans_to_batch(&req).unwrap();
+            assert_eq!(got, want);
+        }
+    }
 }
