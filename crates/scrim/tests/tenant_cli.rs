@@ -1,0 +1,96 @@
+//! `scrim tenant create --policy` and `scrim tenant policy`, as a user runs them.
+
+use std::process::{Command, Output};
+
+fn scrim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scrim"))
+        .args(args)
+        .env_remove("SCRIM_MASTER_KEY")
+        .output()
+        .expect("run scrim")
+}
+
+fn stdout_ok(args: &[&str]) -> String {
+    let out = scrim(args);
+    assert!(
+        out.status.success(),
+        "scrim {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_tenants_capture_policy_is_set_shown_checked_and_cleared() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, "[client_ips]\nmethod = \"drop\"\n").unwrap();
+    let bad = dir.path().join("bad.toml");
+    // A bad value next to something that looks like a secret: the error names the key only.
+    std::fs::write(&bad, "# hunter2-token\n[sql]\ncapture = \"rawx\"\n").unwrap();
+
+    let created = stdout_ok(&[
+        "tenant",
+        "create",
+        "acme",
+        "--policy",
+        good.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert!(created.contains("its own capture policy"), "{created}");
+    assert_eq!(
+        stdout_ok(&["tenant", "policy", "acme", "--data-dir", d]),
+        "[client_ips]\nmethod = \"drop\"\n"
+    );
+
+    let refused = scrim(&[
+        "tenant",
+        "policy",
+        "acme",
+        "--file",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("sql.capture"), "{err}");
+    assert!(!err.contains("hunter2"), "{err}");
+    assert_eq!(
+        stdout_ok(&["tenant", "policy", "acme", "--data-dir", d]),
+        "[client_ips]\nmethod = \"drop\"\n",
+        "a refused policy changes nothing"
+    );
+
+    let cleared = stdout_ok(&["tenant", "policy", "acme", "--default", "--data-dir", d]);
+    assert!(cleared.contains("version 1"), "{cleared}");
+    let shown = stdout_ok(&["tenant", "policy", "acme", "--data-dir", d]);
+    assert!(
+        shown.contains("uses the server's capture policy"),
+        "{shown}"
+    );
+
+    let unknown = scrim(&["tenant", "policy", "nope", "--data-dir", d]);
+    assert_eq!(unknown.status.code(), Some(2));
+    // Creating with a bad policy creates nothing.
+    let refused = scrim(&[
+        "tenant",
+        "create",
+        "bravo",
+        "--policy",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(
+        scrim(&["tenant", "policy", "bravo", "--data-dir", d])
+            .status
+            .code(),
+        Some(2),
+        "no tenant bravo"
+    );
+}
