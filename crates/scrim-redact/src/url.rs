@@ -321,7 +321,13 @@ impl<'a, 'o> Redactor<'a, 'o> {
         }
         let path_end = self.find(pos, e, b"?#");
         if spanned && self.src[pos..path_end].contains('=') {
-            // Read by RFC 3986, the query began inside the userinfo: the path is query.
+            // Read by RFC 3986, the query began inside the userinfo: the path is query. Its
+            // first `/` stays as it is: encoded (`%2F`) it would join the host, which a
+            // second pass would then not read as a host.
+            if self.src[pos..e].starts_with('/') {
+                self.out.keep(pos, pos + 1);
+                return self.query_then_fragment(pos + 1, e);
+            }
             return self.query_then_fragment(pos, e);
         }
         self.path(pos, path_end, PATH_SEGMENT);
