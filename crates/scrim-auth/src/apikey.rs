@@ -13,14 +13,14 @@ pub const KEY_ID_LEN: usize = 16;
 pub const SECRET_LEN: usize = 32;
 
 /// Lowercase RFC 4648 base32: no `_`, no look-alike `0`/`1`, one case.
-const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+pub(crate) const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
 /// Domain separation for the stored hash: a hash made for something else can never verify
 /// an API key, and a future format can change the tag.
 const HASH_DOMAIN: &[u8] = b"scrim api key v1\0";
 
 /// `n` random characters of [`ALPHABET`], each from 5 random bits.
-fn random_base32(n: usize) -> Result<String, getrandom::Error> {
+pub(crate) fn random_base32(n: usize) -> Result<String, getrandom::Error> {
     let mut bytes = vec![0u8; n];
     getrandom::fill(&mut bytes)?;
     // 256 is a multiple of 32, so `b % 32` is uniform: exactly 5 random bits per character.

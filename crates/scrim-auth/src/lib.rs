@@ -1,6 +1,9 @@
-//! Scrim's authentication primitives. For now: API keys and their scopes.
+//! Scrim's authentication primitives, with no I/O: API keys and their scopes, and the
+//! credentials of people: passwords ([`password`]: Argon2id), TOTP ([`totp`]: RFC 6238,
+//! enrolment URI and QR code) and one-time recovery codes ([`recovery`]).
 //!
-//! Users, roles, passwords (Argon2id), sessions, TOTP and OIDC come later.
+//! Users, roles, sessions and OIDC come later; storing what these modules produce is
+//! `scrim-meta`'s job.
 //!
 //! # API keys
 //!
@@ -19,9 +22,16 @@
 //! when it is created.
 
 mod apikey;
+mod base32;
+pub mod password;
+pub mod recovery;
 mod scope;
+pub mod totp;
 
 pub use apikey::{
     API_KEY_PREFIX, ApiKey, ApiKeySecret, KEY_ID_LEN, KeyHash, KeyId, ParseKeyError, SECRET_LEN,
 };
+pub use password::{PasswordError, PasswordHash, hash_password, needs_rehash, verify_password};
+pub use recovery::{RecoveryCode, RecoveryCodeHash, generate_recovery_codes, verify_and_consume};
 pub use scope::{ParseScopeError, Scope, Scopes};
+pub use totp::{TotpError, TotpSecret};
