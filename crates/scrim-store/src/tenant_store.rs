@@ -59,7 +59,23 @@ impl ObjectStore for TenantStore {
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-        let mut r = self.inner.get_opts(location, options).await?;
+        let head = options.head;
+        let mut r = match self.inner.get_opts(location, options).await {
+            Ok(r) => r,
+            // A session only ever names catalogued segments. DataFusion answers a missing
+            // file's `head` by listing it as a prefix, which finds nothing, so a lost
+            // segment would silently drop its rows from every answer: fail the query.
+            Err(object_store::Error::NotFound { path, .. }) if head => {
+                return Err(object_store::Error::Generic {
+                    store: "scrim segments",
+                    source: format!(
+                        "a catalogued segment is missing from the object store: {path}"
+                    )
+                    .into(),
+                });
+            }
+            Err(e) => return Err(e),
+        };
         // PrefixStore (object_store 0.13.2) leaves the full path in the result's metadata,
         // and `head` is built on `get_opts`; DataFusion then fails to match the file it
         // listed. Give the relative path back.
