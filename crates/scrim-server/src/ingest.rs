@@ -18,6 +18,8 @@ pub(crate) struct IngestSink {
     /// Woken when a tenant's buffer grows past the flush threshold.
     pub flush_now: Arc<tokio::sync::Notify>,
     pub flush_rows: usize,
+    /// Per-tenant ingest rate limits, if configured.
+    pub rate_limits: Option<crate::rate::RateLimits>,
 }
 
 impl Sink for IngestSink {
@@ -35,6 +37,17 @@ impl Sink for IngestSink {
             };
             if !principal.scopes.contains(needed) {
                 return Err(SinkError::PermissionDenied);
+            }
+            if let Some(limits) = &self.rate_limits {
+                limits
+                    .take(
+                        principal.tenant_id.as_str(),
+                        batch.item_count(),
+                        std::time::Instant::now(),
+                    )
+                    .map_err(|wait| SinkError::Throttled {
+                        retry_after: Some(wait),
+                    })?;
             }
             let rt = self
                 .tenants

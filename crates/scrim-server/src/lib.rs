@@ -16,6 +16,7 @@ mod error;
 mod ingest;
 mod openapi;
 mod platform;
+mod rate;
 mod serve;
 mod tenants;
 

@@ -41,6 +41,10 @@ pub struct ServerConfig {
     pub flush_rows: usize,
     /// Merging small segments.
     pub compaction: Compaction,
+    /// Telemetry items (spans, log records, data points) per second each tenant may send
+    /// to this node, bursts up to twice that; over it, 429 with `Retry-After`. `None`: no
+    /// limit.
+    pub ingest_items_per_second: Option<u64>,
     pub limits: Limits,
 }
 
@@ -58,6 +62,7 @@ impl ServerConfig {
             flush_interval: Duration::from_secs(10),
             flush_rows: 50_000,
             compaction: Compaction::default(),
+            ingest_items_per_second: None,
             limits: Limits::default(),
         }
     }
@@ -89,6 +94,7 @@ struct ConfigFile {
     flush_rows: Option<usize>,
     compact_interval_seconds: Option<u64>,
     compact_rows: Option<u64>,
+    ingest_items_per_second: Option<u64>,
     /// A capture policy file (docs/capture-policy.md), relative to the config file.
     policy: Option<std::path::PathBuf>,
 }
@@ -142,6 +148,9 @@ impl ServerConfig {
         }
         if let Some(n) = file.compact_rows {
             config.compaction.target_rows = n.max(2);
+        }
+        if let Some(n) = file.ingest_items_per_second {
+            config.ingest_items_per_second = Some(n.max(1));
         }
         if let Some(policy) = file.policy {
             let policy = match path.and_then(|p| p.parent()) {
@@ -210,6 +219,9 @@ impl Server {
             tenants: Arc::clone(&tenants),
             flush_now: Arc::clone(&flush_now),
             flush_rows: config.flush_rows,
+            rate_limits: config
+                .ingest_items_per_second
+                .map(crate::rate::RateLimits::new),
         });
         let receivers = Receivers::start(
             ReceiversConfig {

@@ -515,3 +515,48 @@ async fn each_tenant_gets_its_own_capture_policy_and_changes_apply_live() {
     assert_eq!(server.refresh_policies().await.unwrap(), 0);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_over_its_ingest_rate_gets_429_with_retry_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = ServerConfig::loopback_ephemeral(PlatformConfig::in_dir(dir.path()));
+    config.flush_interval = Duration::from_secs(3600);
+    config.ingest_items_per_second = Some(10);
+    let server = Server::start(config).await.expect("server starts");
+    let t = demo(&server).await;
+    let other = demo(&server).await;
+    let mut g = Generator::new(5);
+    let traces = g
+        .tick(20, SystemTime::now(), true)
+        .into_iter()
+        .find(|b| matches!(b, Batch::Traces(_)) && b.item_count() > 20)
+        .expect("a traces batch of more than 20 spans");
+    let post = |key: String| {
+        let body = traces.encode_to_vec();
+        let url = format!("http://{}/v1/traces", server.otlp_http_addr().unwrap());
+        async move {
+            let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+            let req = Request::builder()
+                .method("POST")
+                .uri(url)
+                .header("content-type", "application/x-protobuf")
+                .header("authorization", format!("Bearer {key}"))
+                .body(Full::new(Bytes::from(body)))
+                .unwrap();
+            client.request(req).await.unwrap()
+        }
+    };
+    // A full bucket lets one request through even when it is larger than the bucket.
+    assert_eq!(post(t.ingest_key.clone()).await.status().as_u16(), 200);
+    let refused = post(t.ingest_key.clone()).await;
+    assert_eq!(refused.status().as_u16(), 429);
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait >= 1, "{wait}");
+    // Another tenant has its own budget.
+    assert_eq!(post(other.ingest_key.clone()).await.status().as_u16(), 200);
+    server.shutdown().await;
+}
