@@ -184,6 +184,20 @@ pub(crate) fn store_meta(
     }
 }
 
+/// What the catalog records of a segment the store wrote.
+pub(crate) fn catalog_segment(seg: &SegmentMeta) -> scrim_meta::NewSegment {
+    scrim_meta::NewSegment {
+        signal: meta_signal(seg.signal),
+        path: seg.path.clone(),
+        min_time_ns: seg.min_time_ns,
+        max_time_ns: seg.max_time_ns,
+        rows: seg.rows,
+        bytes: seg.bytes,
+        services: seg.services.clone(),
+        trace_filter: seg.trace_filter.clone(),
+    }
+}
+
 pub(crate) fn meta_signal(s: scrim_store::Signal) -> scrim_meta::Signal {
     match s {
         scrim_store::Signal::Spans => scrim_meta::Signal::Traces,

@@ -22,7 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
-use scrim_meta::{MetaError, NewSegment, Segment, TenantId};
+use scrim_meta::{MetaError, Segment, TenantId};
 use scrim_store::SegmentMeta;
 
 use crate::ServerError;
@@ -163,16 +163,7 @@ pub(crate) async fn compact_tenant(
             else {
                 continue;
             };
-            let record = NewSegment {
-                signal: crate::api::meta_signal(signal),
-                path: new.path.clone(),
-                min_time_ns: new.min_time_ns,
-                max_time_ns: new.max_time_ns,
-                rows: new.rows,
-                bytes: new.bytes,
-                services: new.services.clone(),
-                trace_filter: new.trace_filter.clone(),
-            };
+            let record = crate::api::catalog_segment(&new);
             match meta.replace_segments(tenant, &old, &record).await {
                 Ok(_) => {
                     merged += 1;

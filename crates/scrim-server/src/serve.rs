@@ -379,20 +379,7 @@ pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<
     if flushed.is_empty() {
         return Ok(());
     }
-    let segments: Vec<NewSegment> = flushed
-        .segments
-        .iter()
-        .map(|seg| NewSegment {
-            signal: crate::api::meta_signal(seg.signal),
-            path: seg.path.clone(),
-            min_time_ns: seg.min_time_ns,
-            max_time_ns: seg.max_time_ns,
-            rows: seg.rows,
-            bytes: seg.bytes,
-            services: seg.services.clone(),
-            trace_filter: seg.trace_filter.clone(),
-        })
-        .collect();
+    let segments: Vec<NewSegment> = flushed.segments.iter().map(api::catalog_segment).collect();
     let mark = flushed.mark().map(|m| WalMark {
         wal_id: m.wal_id,
         segment: m.segment,

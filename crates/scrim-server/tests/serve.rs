@@ -178,13 +178,7 @@ async fn ingested_telemetry_is_queryable_and_secret_free_before_and_after_a_flus
         )
         .await;
         assert_eq!(status, 200, "{phase}: {trace}");
-        let spans: usize = trace["resourceSpans"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .flat_map(|rs| rs["scopeSpans"].as_array().unwrap())
-            .map(|ss| ss["spans"].as_array().unwrap().len())
-            .sum();
+        let spans = spans_in(&trace);
         assert!(
             spans >= 5,
             "{phase}: a shop trace has 5 to 12 spans, got {spans}"
@@ -392,6 +386,11 @@ async fn trace_span_count(server: &Server, key: &str, id: &str) -> usize {
     )
     .await;
     assert_eq!(status, 200, "{id}: {trace}");
+    spans_in(&trace)
+}
+
+/// Spans in an OTLP/JSON trace (`resourceSpans` ▸ `scopeSpans` ▸ `spans`).
+fn spans_in(trace: &Value) -> usize {
     trace["resourceSpans"]
         .as_array()
         .unwrap()

@@ -56,8 +56,7 @@ impl TraceIdFilter {
             words: vec![0; bits as usize / 64],
         };
         for id in distinct {
-            let bits: Vec<usize> = f.positions(id).collect();
-            for bit in bits {
+            for bit in positions(f.hashes, f.bits, id) {
                 f.words[bit / 64] |= 1 << (bit % 64);
             }
         }
@@ -68,21 +67,10 @@ impl TraceIdFilter {
     /// certain; an id that does not parse is never held.
     pub fn may_contain(&self, trace_id: &str) -> bool {
         match parse(trace_id) {
-            Some(id) => self
-                .positions(id)
+            Some(id) => positions(self.hashes, self.bits, id)
                 .all(|bit| self.words[bit / 64] & (1 << (bit % 64)) != 0),
             None => false,
         }
-    }
-
-    /// Bit positions of `id`: double hashing over a 64-bit mix of the id, so that ids that
-    /// are not random (counters, zero halves) still spread.
-    fn positions(&self, id: u128) -> impl Iterator<Item = usize> + '_ {
-        let h1 = mix(mix(id as u64) ^ (id >> 64) as u64);
-        let h2 = mix(h1) | 1;
-        let bits = u64::from(self.bits);
-        (0..u64::from(self.hashes))
-            .map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) % bits) as usize)
     }
 
     /// Sealed bytes for the catalog, bound to the segment at `path`.
@@ -127,6 +115,16 @@ impl TraceIdFilter {
             words,
         })
     }
+}
+
+/// Bit positions of `id` in a filter of `bits` bits: double hashing over a 64-bit mix of
+/// the id, so that ids that are not random (counters, zero halves) still spread. A free
+/// function, not a method, so that building a filter can set bits while iterating.
+fn positions(hashes: u8, bits: u32, id: u128) -> impl Iterator<Item = usize> {
+    let h1 = mix(mix(id as u64) ^ (id >> 64) as u64);
+    let h2 = mix(h1) | 1;
+    let bits = u64::from(bits);
+    (0..u64::from(hashes)).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) % bits) as usize)
 }
 
 /// A 32-hex-digit trace id as a number.

@@ -1,23 +1,13 @@
 //! `scrim tenant create --policy` and `scrim tenant policy`, as a user runs them.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
+
+use common::scrim_ok as stdout_ok;
 
 fn scrim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_scrim"))
-        .args(args)
-        .env_remove("SCRIM_MASTER_KEY")
-        .output()
-        .expect("run scrim")
-}
-
-fn stdout_ok(args: &[&str]) -> String {
-    let out = scrim(args);
-    assert!(
-        out.status.success(),
-        "scrim {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    common::scrim_output(args, &[])
 }
 
 #[test]

@@ -327,14 +327,20 @@ pub fn scrim_ok(args: &[&str]) -> String {
     scrim_ok_env(args, &[])
 }
 
-/// `scrim_ok` with `env` set (after `SCRIM_MASTER_KEY` is cleared).
-pub fn scrim_ok_env(args: &[&str], env: &[(&str, &str)]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_scrim"))
+/// Runs `scrim ARGS` to completion with `env` set (after `SCRIM_MASTER_KEY` is cleared),
+/// whatever its exit status.
+pub fn scrim_output(args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_scrim"))
         .args(args)
         .env_remove("SCRIM_MASTER_KEY")
         .envs(env.iter().copied())
         .output()
-        .expect("run scrim");
+        .expect("run scrim")
+}
+
+/// `scrim_ok` with `env` set (after `SCRIM_MASTER_KEY` is cleared).
+pub fn scrim_ok_env(args: &[&str], env: &[(&str, &str)]) -> String {
+    let out = scrim_output(args, env);
     assert!(
         out.status.success(),
         "scrim {args:?} failed:\n{}\n{}",
