@@ -9,26 +9,7 @@
 use std::process::Command;
 
 use scrim_auth::totp::{self, TOTP_STEP_SECS, TotpSecret};
-
-fn python() -> String {
-    std::env::var("SCRIM_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-/// `None` when pyotp is importable, else why not.
-fn pyotp_missing() -> Option<String> {
-    match Command::new(python()).args(["-c", "import pyotp"]).output() {
-        Err(e) => Some(format!("cannot run {}: {e}", python())),
-        Ok(out) if !out.status.success() => Some(format!(
-            "pyotp is not importable by {}: {}",
-            python(),
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        )),
-        Ok(_) => None,
-    }
-}
+use scrim_testkit::python;
 
 /// For each time in argv[3..]: pyotp's code from the base32 secret (argv[1]) and from the
 /// parsed URI (argv[2]); then the URI's issuer and account name as pyotp decodes them.
@@ -46,12 +27,7 @@ print(parsed.name)
 
 #[test]
 fn pyotp_codes_verify_and_equal_ours() {
-    if let Some(reason) = pyotp_missing() {
-        assert!(
-            std::env::var_os("SCRIM_REQUIRE_PYOTP").is_none(),
-            "SCRIM_REQUIRE_PYOTP is set but {reason}"
-        );
-        eprintln!("SKIPPED pyotp test: {reason}. Install with: pip install pyotp");
+    if !scrim_testkit::python_package_available("pyotp test", &scrim_testkit::PYOTP) {
         return;
     }
     let secret = TotpSecret::generate().unwrap();

@@ -13,32 +13,7 @@ use std::process::Command;
 use common::TestSink;
 use scrim_otlp::proto::*;
 use scrim_otlp::{Batch, Receivers, ReceiversConfig, Transport};
-
-fn python() -> String {
-    std::env::var("SCRIM_PYTHON").unwrap_or_else(|_| "python3".into())
-}
-
-/// `None` when the SDK is importable, else why not.
-fn sdk_missing() -> Option<String> {
-    let probe = Command::new(python())
-        .args([
-            "-c",
-            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http",
-        ])
-        .output();
-    match probe {
-        Err(e) => Some(format!("cannot run {}: {e}", python())),
-        Ok(out) if !out.status.success() => Some(format!(
-            "the OpenTelemetry Python SDK is not importable by {}: {}",
-            python(),
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        )),
-        Ok(_) => None,
-    }
-}
+use scrim_testkit::python;
 
 fn attr<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a any_value::Value> {
     attributes
@@ -54,15 +29,7 @@ fn string(s: &str) -> any_value::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_sdk_spans_and_logs_arrive_with_their_attributes() {
-    if let Some(reason) = sdk_missing() {
-        assert!(
-            std::env::var_os("SCRIM_REQUIRE_PYTHON_OTEL").is_none(),
-            "SCRIM_REQUIRE_PYTHON_OTEL is set but {reason}"
-        );
-        eprintln!(
-            "SKIPPED python_sdk test: {reason}. Install with: pip install opentelemetry-sdk \
-             opentelemetry-exporter-otlp-proto-grpc opentelemetry-exporter-otlp-proto-http"
-        );
+    if !scrim_testkit::python_package_available("python_sdk test", &scrim_testkit::OTEL_SDK) {
         return;
     }
     let sink = TestSink::new();

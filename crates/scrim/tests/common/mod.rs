@@ -158,47 +158,12 @@ pub fn hex(id: &[u8]) -> String {
 // ---------------------------------------------------------------------------------------
 // The OpenTelemetry Python SDK
 
-pub fn python() -> String {
-    std::env::var("SCRIM_PYTHON").unwrap_or_else(|_| "python3".into())
-}
+pub use scrim_testkit::python;
 
-/// `None` when the SDK is importable, else why not.
-fn sdk_missing() -> Option<String> {
-    let probe = Command::new(python())
-        .args([
-            "-c",
-            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.grpc, opentelemetry.exporter.otlp.proto.http",
-        ])
-        .output();
-    match probe {
-        Err(e) => Some(format!("cannot run {}: {e}", python())),
-        Ok(out) if !out.status.success() => Some(format!(
-            "the OpenTelemetry Python SDK is not importable by {}: {}",
-            python(),
-            String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-        )),
-        Ok(_) => None,
-    }
-}
-
-/// True when the Python SDK can be used. Otherwise prints why `test` is skipped and
-/// returns false, unless `SCRIM_REQUIRE_PYTHON_OTEL` is set (CI), where it fails.
+/// True when the Python SDK can be used; otherwise prints why `test` is skipped (or, with
+/// `SCRIM_REQUIRE_PYTHON_OTEL` set, fails).
 pub fn python_sdk_available(test: &str) -> bool {
-    let Some(reason) = sdk_missing() else {
-        return true;
-    };
-    assert!(
-        std::env::var_os("SCRIM_REQUIRE_PYTHON_OTEL").is_none(),
-        "SCRIM_REQUIRE_PYTHON_OTEL is set but {reason}"
-    );
-    eprintln!(
-        "SKIPPED {test}: {reason}. Install with: pip install opentelemetry-sdk \
-         opentelemetry-exporter-otlp-proto-grpc opentelemetry-exporter-otlp-proto-http"
-    );
-    false
+    scrim_testkit::python_package_available(test, &scrim_testkit::OTEL_SDK)
 }
 
 /// Spans and log records tests/python/send_secrets.py sends per transport.
