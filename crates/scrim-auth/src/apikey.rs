@@ -30,7 +30,7 @@ pub(crate) fn random_base32(n: usize) -> Result<String, getrandom::Error> {
         .collect())
 }
 
-fn is_base32(s: &str, len: usize) -> bool {
+pub(crate) fn is_base32(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| ALPHABET.contains(&b))
 }
 

@@ -2,8 +2,10 @@
 //! credentials of people: passwords ([`password`]: Argon2id), TOTP ([`totp`]: RFC 6238,
 //! enrolment URI and QR code) and one-time recovery codes ([`recovery`]).
 //!
-//! Users, roles, sessions and OIDC come later; storing what these modules produce is
-//! `scrim-meta`'s job.
+//! Access decisions live here too: roles, permissions and the one authorisation check
+//! ([`rbac`]), session tokens with their CSRF tokens and timeouts ([`session`]), and
+//! failed-attempt lockout ([`throttle`]). Storing what these modules produce is
+//! `scrim-meta`'s job; OpenID Connect is `scrim-oidc`'s.
 //!
 //! # API keys
 //!
@@ -24,14 +26,20 @@
 mod apikey;
 mod base32;
 pub mod password;
+pub mod rbac;
 pub mod recovery;
 mod scope;
+pub mod session;
+pub mod throttle;
 pub mod totp;
 
 pub use apikey::{
     API_KEY_PREFIX, ApiKey, ApiKeySecret, KEY_ID_LEN, KeyHash, KeyId, ParseKeyError, SECRET_LEN,
 };
 pub use password::{PasswordError, PasswordHash, hash_password, needs_rehash, verify_password};
+pub use rbac::{Actor, Denied, Permission, Role, UserId, authorize};
 pub use recovery::{RecoveryCode, RecoveryCodeHash, generate_recovery_codes, verify_and_consume};
 pub use scope::{ParseScopeError, Scope, Scopes};
+pub use session::{SessionHash, SessionTimeouts, SessionToken};
+pub use throttle::{LockedOut, Throttle, ThrottlePolicy};
 pub use totp::{TotpError, TotpSecret};

@@ -36,6 +36,8 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<SystemTime>,
     pub last_used_addr: Option<IpAddr>,
     pub revoked_at: Option<SystemTime>,
+    /// Who created it: a user id (`u_…`) or an API key id; `None` for the CLI.
+    pub created_by: Option<String>,
 }
 
 /// Optional details of a new key.
@@ -47,6 +49,8 @@ pub struct NewApiKey {
     pub description: Option<String>,
     /// After this instant the key is refused. `None`: it lasts until revoked.
     pub expires_at: Option<SystemTime>,
+    /// Who creates it: a user id (`u_…`) or an API key id; `None` for the CLI.
+    pub created_by: Option<String>,
 }
 
 /// Why a presented key was refused, or could not be checked.
@@ -118,7 +122,7 @@ const MAX_DESCRIPTION: usize = 2000;
 const LAST_USED_PRUNE_AT: usize = 10_000;
 
 const KEY_COLUMNS: &str = "id, tenant_id, scopes, name, description, created_at, expires_at, \
-                           last_used_at, last_used_addr, revoked_at";
+                           last_used_at, last_used_addr, revoked_at, created_by";
 
 macro_rules! key_from_row {
     ($row:expr) => {{
@@ -142,6 +146,7 @@ macro_rules! key_from_row {
             last_used_at: last_used_at.map(from_ms),
             last_used_addr: addr.and_then(|a| a.parse().ok()),
             revoked_at: revoked_at.map(from_ms),
+            created_by: row.try_get("created_by")?,
         }
     }};
 }
@@ -181,7 +186,7 @@ impl Meta {
         let created_at = now_ms();
         let scopes_text = scopes.to_string();
         let sql = "INSERT INTO api_keys (id, tenant_id, secret_hash, scopes, name, description, \
-                   created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+                   created_at, expires_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
         on_pool!(self, pool => {
             sqlx::query(sql)
                 .bind(key.id().as_str())
@@ -192,6 +197,7 @@ impl Meta {
                 .bind(details.description.as_deref())
                 .bind(created_at)
                 .bind(details.expires_at.map(to_ms))
+                .bind(details.created_by.as_deref())
                 .execute(pool)
                 .await
                 .map_err(|e| classify(e, "API key id", "tenant"))?;
@@ -207,6 +213,7 @@ impl Meta {
             last_used_at: None,
             last_used_addr: None,
             revoked_at: None,
+            created_by: details.created_by,
         };
         Ok((record, key))
     }

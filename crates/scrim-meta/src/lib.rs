@@ -1,4 +1,5 @@
-//! Scrim's metadata database: tenants, API keys and the segment catalog.
+//! Scrim's metadata database: tenants, people (users, memberships, sessions), API keys and
+//! the segment catalog.
 //!
 //! One API over two engines: SQLite (embedded, the single-node default: `meta.db` in the
 //! data directory, WAL journal) and PostgreSQL (several stateless nodes). It holds
@@ -38,6 +39,7 @@
 mod apikey;
 mod catalog;
 mod error;
+mod identity;
 mod tenant;
 
 use std::borrow::Cow;
@@ -58,7 +60,11 @@ use sqlx::sqlite::{
 pub use apikey::{ApiKeyRecord, AuthError, NewApiKey, Principal};
 pub use catalog::{NewSegment, Segment, Signal, TimeRange, WalMark};
 pub use error::MetaError;
-pub use scrim_auth::{ApiKey, KeyId, Scope, Scopes};
+pub use identity::{
+    AuthMethod, Member, Membership, NewSession, NewUser, SecuritySettings, SessionRecord, User,
+    normalize_email,
+};
+pub use scrim_auth::{ApiKey, KeyId, Role, Scope, Scopes, SessionHash, UserId};
 pub use tenant::{MAX_POLICY_BYTES, NewTenant, Tenant, TenantId};
 
 /// The SQLite file [`Meta::open_in`] uses inside the data directory.
@@ -254,6 +260,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "tenant capture policy",
         include_str!("../migrations/sqlite/0003_tenant_capture_policy.sql"),
     ),
+    (
+        4,
+        "identity",
+        include_str!("../migrations/sqlite/0004_identity.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: MigrationList = &[
     (
@@ -270,6 +281,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         3,
         "tenant capture policy",
         include_str!("../migrations/postgres/0003_tenant_capture_policy.sql"),
+    ),
+    (
+        4,
+        "identity",
+        include_str!("../migrations/postgres/0004_identity.sql"),
     ),
 ];
 

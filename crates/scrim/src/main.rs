@@ -742,6 +742,7 @@ async fn run_apikey(cmd: ApikeyCommand) -> Result<(), scrim_server::ServerError>
         name,
         description: None,
         expires_at,
+        created_by: None,
     };
     let (record, key) = scrim_server::admin::create_api_key(&p, &tenant, scopes, details).await?;
     println!(
