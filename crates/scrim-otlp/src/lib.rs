@@ -25,7 +25,9 @@
 //! - [`grpc_router`]: OTLP/gRPC trace, logs and metrics services (gzip accepted). Default
 //!   address [`DEFAULT_GRPC_ADDR`].
 //! - [`Receivers`]: binds both (port 0 works), reports the bound addresses, shuts down
-//!   gracefully.
+//!   gracefully. With [`ReceiversConfig::tls`] both listeners speak TLS 1.2+ only (via
+//!   `scrim_tls`); without it they are plain, and an address other than loopback is
+//!   refused unless [`ReceiversConfig::allow_plaintext`] is set.
 //!
 //! ## Status codes
 //!
