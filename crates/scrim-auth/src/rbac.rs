@@ -289,6 +289,10 @@ pub enum Actor {
     User { id: UserId, role: Role },
     /// An API key, with its scopes.
     ApiKey { id: KeyId, scopes: Scopes },
+    /// The operator at the command line (`scrim user …`, `scrim apikey …`), who holds the
+    /// master key and so could read everything anyway; granted every permission, but still
+    /// asked, so that every action takes the same path (and, later, the same audit record).
+    Operator,
 }
 
 impl Actor {
@@ -297,6 +301,7 @@ impl Actor {
         match self {
             Actor::User { role, .. } => role.grantable_scopes(),
             Actor::ApiKey { scopes, .. } => *scopes,
+            Actor::Operator => Scope::ALL.into_iter().collect(),
         }
     }
 
@@ -305,6 +310,7 @@ impl Actor {
         match self {
             Actor::User { id, .. } => id.as_str(),
             Actor::ApiKey { id, .. } => id.as_str(),
+            Actor::Operator => "operator",
         }
     }
 }
@@ -353,6 +359,7 @@ pub fn authorize(actor: &Actor, permission: Permission) -> Result<(), Denied> {
     let allowed = match actor {
         Actor::User { role, .. } => role.grants(permission),
         Actor::ApiKey { scopes, .. } => permission.scopes().iter().any(|s| scopes.contains(s)),
+        Actor::Operator => true,
     };
     if allowed {
         return Ok(());
@@ -360,7 +367,7 @@ pub fn authorize(actor: &Actor, permission: Permission) -> Result<(), Denied> {
     let reason = match actor {
         Actor::User { role, .. } => DeniedReason::Role(*role),
         Actor::ApiKey { .. } if permission.scopes().is_empty() => DeniedReason::PeopleOnly,
-        Actor::ApiKey { .. } => DeniedReason::Scopes,
+        Actor::ApiKey { .. } | Actor::Operator => DeniedReason::Scopes,
     };
     Err(Denied { permission, reason })
 }

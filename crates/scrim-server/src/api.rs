@@ -1,5 +1,6 @@
-//! The REST API (`/api/v1`, JSON): every route authenticates a `read`-scoped API key and
-//! reads through a query bound to that key's tenant alone.
+//! The REST API (`/api/v1`, JSON). Every route but sign-in and the OpenAPI document goes
+//! through [`enter`] (the access check in `access.rs`) with the one permission it needs,
+//! and reads through a query bound to the caller's tenant alone.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -7,17 +8,18 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use scrim_meta::{Principal, Scope, TimeRange as CatalogRange};
-use scrim_otlp::{Credential, SinkError};
+use scrim_auth::Permission;
+use scrim_meta::TimeRange as CatalogRange;
 use scrim_store::query::{LogFilter, SqlLimits, TimeRange, TraceFilter};
 use scrim_store::{SegmentMeta, StoreError, TenantQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::access::Caller;
 use crate::serve::Shared;
 
 #[derive(Clone)]
@@ -35,27 +37,67 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/services/{name}/queries", get(service_queries))
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/sql", post(sql))
+        .merge(crate::identity_api::routes())
         .with_state(state)
 }
 
 /// An error as the API answers it: a status and `{"error": "…"}`. Messages never hold
 /// telemetry or key material.
-pub(crate) struct ApiError(StatusCode, String);
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+    /// Seconds, for 429 and 503.
+    pub retry_after: Option<u64>,
+    /// Extra fields of the JSON body (e.g. `mfa_required`).
+    pub extra: Option<(&'static str, Value)>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: &str) -> ApiError {
+        ApiError {
+            status,
+            message: message.to_owned(),
+            retry_after: None,
+            extra: None,
+        }
+    }
+
+    pub fn retry_after(mut self, seconds: u64) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+
+    pub fn with(mut self, key: &'static str, value: Value) -> ApiError {
+        self.extra = Some((key, value));
+        self
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut response = (self.0, Json(json!({ "error": self.1 }))).into_response();
-        if self.0 == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, "Bearer".parse().expect("static"));
+        let mut body = json!({ "error": self.message });
+        if let Some((k, v)) = self.extra {
+            body[k] = v;
+        }
+        let mut response = (self.status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        if self.status == StatusCode::UNAUTHORIZED {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(s) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(s));
         }
         response
     }
 }
 
-fn bad_request(m: impl Into<String>) -> ApiError {
-    ApiError(StatusCode::BAD_REQUEST, m.into())
+pub(crate) fn bad_request(m: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, &m.into())
+}
+
+pub(crate) fn not_found(m: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, m)
 }
 
 impl From<StoreError> for ApiError {
@@ -64,10 +106,10 @@ impl From<StoreError> for ApiError {
             StoreError::InvalidInput(_) | StoreError::SqlRefused(_) | StoreError::Query(_) => {
                 bad_request(e.to_string())
             }
-            StoreError::Timeout => ApiError(StatusCode::GATEWAY_TIMEOUT, e.to_string()),
+            StoreError::Timeout => ApiError::new(StatusCode::GATEWAY_TIMEOUT, &e.to_string()),
             e => {
                 tracing::error!("query failed: {e}");
-                ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
         }
     }
@@ -75,47 +117,47 @@ impl From<StoreError> for ApiError {
 
 impl From<crate::ServerError> for ApiError {
     fn from(e: crate::ServerError) -> Self {
-        tracing::error!("{e}");
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into())
+        match e {
+            crate::ServerError::Usage(m) => bad_request(m),
+            crate::ServerError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, &m),
+            e => {
+                tracing::error!("{e}");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+            }
+        }
     }
 }
 
-/// The caller, who must hold `scope`. The tenant comes from the key alone.
-async fn principal(
+impl From<scrim_meta::MetaError> for ApiError {
+    fn from(e: scrim_meta::MetaError) -> Self {
+        match e {
+            scrim_meta::MetaError::NotFound { .. } => not_found(&e.to_string()),
+            scrim_meta::MetaError::AlreadyExists { .. } => {
+                ApiError::new(StatusCode::CONFLICT, &e.to_string())
+            }
+            e => crate::ServerError::from(e).into(),
+        }
+    }
+}
+
+/// The access check for a route: the caller, who must hold `permission` in their tenant.
+pub(crate) async fn enter(
     state: &ApiState,
     headers: &HeaderMap,
     peer: SocketAddr,
-    scope: Scope,
-) -> Result<Principal, ApiError> {
-    let credential = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(Credential::new);
-    let principal =
-        crate::ingest::authenticate(&state.shared.platform.meta, credential.as_ref(), Some(peer))
-            .await
-            .map_err(|e| match e {
-                SinkError::Unauthenticated => ApiError(
-                    StatusCode::UNAUTHORIZED,
-                    "a valid API key is required: Authorization: Bearer scrim_…".into(),
-                ),
-                _ => ApiError(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "the key could not be checked; try again".into(),
-                ),
-            })?;
-    if !principal.scopes.contains(scope) {
-        return Err(ApiError(
-            StatusCode::FORBIDDEN,
-            format!("this API key lacks the {scope} scope"),
-        ));
-    }
-    Ok(principal)
+    method: Method,
+    permission: Option<Permission>,
+) -> Result<Caller, ApiError> {
+    state
+        .shared
+        .gate
+        .enter(headers, Some(peer.ip()), &method, permission)
+        .await
 }
 
-/// A query over the principal's tenant: its catalogued segments and its buffer, taken
+/// A query over the caller's tenant: its catalogued segments and its buffer, taken
 /// together while no flush moves rows between them.
-async fn tenant_query(state: &ApiState, p: &Principal) -> Result<TenantQuery, ApiError> {
+async fn tenant_query(state: &ApiState, p: &Caller) -> Result<TenantQuery, ApiError> {
     tenant_query_with(state, p, false).await
 }
 
@@ -123,7 +165,7 @@ async fn tenant_query(state: &ApiState, p: &Principal) -> Result<TenantQuery, Ap
 /// lookups use them).
 async fn tenant_query_with(
     state: &ApiState,
-    p: &Principal,
+    p: &Caller,
     trace_filters: bool,
 ) -> Result<TenantQuery, ApiError> {
     let shared = &state.shared;
@@ -212,7 +254,14 @@ async fn trace(
     headers: HeaderMap,
     Path(trace_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let p = principal(&state, &headers, peer, Scope::Read).await?;
+    let p = enter(
+        &state,
+        &headers,
+        peer,
+        Method::GET,
+        Some(Permission::ReadTelemetry),
+    )
+    .await?;
     let trace_id = trace_id.to_ascii_lowercase();
     if !scrim_store::convert::is_trace_id(&trace_id) {
         return Err(bad_request("a trace id is 32 hexadecimal characters"));
@@ -220,7 +269,7 @@ async fn trace(
     let q = tenant_query_with(&state, &p, true).await?;
     match q.trace(&trace_id).await? {
         Some(t) => Ok(Json(t)),
-        None => Err(ApiError(StatusCode::NOT_FOUND, "no such trace".into())),
+        None => Err(not_found("no such trace")),
     }
 }
 
@@ -230,7 +279,14 @@ async fn search_traces(
     headers: HeaderMap,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, ApiError> {
-    let p = principal(&state, &headers, peer, Scope::Read).await?;
+    let p = enter(
+        &state,
+        &headers,
+        peer,
+        Method::GET,
+        Some(Permission::ReadTelemetry),
+    )
+    .await?;
     let mut filter = TraceFilter::default();
     let mut start = None;
     let mut end = None;
@@ -260,7 +316,14 @@ async fn services(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let p = principal(&state, &headers, peer, Scope::Read).await?;
+    let p = enter(
+        &state,
+        &headers,
+        peer,
+        Method::GET,
+        Some(Permission::ViewServices),
+    )
+    .await?;
     let range = window(&params)?;
     let q = tenant_query(&state, &p).await?;
     let services = q.services(range).await?;
@@ -277,7 +340,14 @@ async fn service_queries(
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let p = principal(&state, &headers, peer, Scope::Read).await?;
+    let p = enter(
+        &state,
+        &headers,
+        peer,
+        Method::GET,
+        Some(Permission::ViewServices),
+    )
+    .await?;
     let range = window(&params)?;
     let limit = match params.get("limit") {
         Some(v) => number::<usize>("limit", v)?.clamp(1, 100),
@@ -294,7 +364,14 @@ async fn logs(
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
-    let p = principal(&state, &headers, peer, Scope::Read).await?;
+    let p = enter(
+        &state,
+        &headers,
+        peer,
+        Method::GET,
+        Some(Permission::ReadTelemetry),
+    )
+    .await?;
     let mut filter = LogFilter::default();
     let (mut start, mut end) = (None, None);
     for (k, v) in params {
@@ -331,7 +408,14 @@ async fn sql(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let p = principal(&state, &headers, peer, Scope::Read).await?;
+    let p = enter(
+        &state,
+        &headers,
+        peer,
+        Method::POST,
+        Some(Permission::SqlConsole),
+    )
+    .await?;
     let request: SqlRequest = serde_json::from_slice(&body).map_err(|e| {
         bad_request(format!(
             "expected {{\"query\": \"SELECT …\"}}: {}",
@@ -346,7 +430,7 @@ async fn sql(
     let q = tenant_query(&state, &p).await?;
     let result = q.sql(&request.query, limits).await?;
     Ok(Json(serde_json::to_value(result).map_err(|e| {
-        ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
     })?))
 }
 

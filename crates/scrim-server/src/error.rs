@@ -7,6 +7,8 @@ pub enum ServerError {
     /// The caller asked for something invalid (a bad name, an unknown tenant): exit code 2
     /// on the command line, 4xx on the API.
     Usage(String),
+    /// The access check refused the action (403 on the API).
+    Forbidden(String),
     /// The metadata database failed.
     Meta(scrim_meta::MetaError),
     /// The master key or a data key could not be used.
@@ -20,7 +22,7 @@ pub enum ServerError {
 impl fmt::Display for ServerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServerError::Usage(m) => f.write_str(m),
+            ServerError::Usage(m) | ServerError::Forbidden(m) => f.write_str(m),
             ServerError::Meta(e) => write!(f, "metadata database: {e}"),
             ServerError::Crypto(e) => write!(f, "{e}"),
             ServerError::Io(e) => write!(f, "{e}"),

@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use scrim_meta::{AuthError, Meta, Principal, Scope};
+use scrim_meta::{Principal, Scope};
+
+use crate::access::KeyRefusal;
 use scrim_otlp::{Accepted, Batch, BoxFuture, Credential, RequestContext, Signal, Sink, SinkError};
 use scrim_store::StoreError;
 
@@ -13,7 +15,8 @@ use crate::tenants::Tenants;
 /// The receivers' sink: a batch is acknowledged only once it is redacted and in the
 /// tenant's WAL on disk.
 pub(crate) struct IngestSink {
-    pub meta: Arc<Meta>,
+    /// API-key checks with failure lockout, shared with the REST API.
+    pub gate: Arc<crate::access::Gate>,
     pub tenants: Arc<Tenants>,
     /// Woken when a tenant's buffer grows past the flush threshold.
     pub flush_now: Arc<tokio::sync::Notify>,
@@ -29,7 +32,7 @@ impl Sink for IngestSink {
         ctx: RequestContext,
     ) -> BoxFuture<'_, Result<Accepted, SinkError>> {
         Box::pin(async move {
-            let principal = authenticate(&self.meta, ctx.authorization.as_ref(), ctx.peer).await?;
+            let principal = authenticate(&self.gate, ctx.authorization.as_ref(), ctx.peer).await?;
             let needed = match batch.signal() {
                 Signal::Traces => Scope::IngestTraces,
                 Signal::Logs => Scope::IngestLogs,
@@ -82,28 +85,27 @@ impl Sink for IngestSink {
 }
 
 /// The principal behind an `Authorization: Bearer scrim_…` header (gRPC metadata or HTTP).
-/// The tenant comes from the key, never from the request.
+/// The tenant comes from the key, never from the request. A source address or key id that
+/// keeps failing is refused with 429 for a while (`access::KeyGuard`).
 pub(crate) async fn authenticate(
-    meta: &Meta,
+    gate: &crate::access::Gate,
     authorization: Option<&Credential>,
     peer: Option<SocketAddr>,
 ) -> Result<Principal, SinkError> {
     let presented = authorization
         .and_then(|c| bearer(c.expose()))
         .ok_or(SinkError::Unauthenticated)?;
-    match meta
-        .authenticate_api_key(presented, peer.map(|p| p.ip()))
+    crate::access::authenticate_key(&gate.meta, &gate.keys, presented, peer.map(|p| p.ip()))
         .await
-    {
-        Ok(p) => Ok(p),
-        Err(AuthError::Unavailable(e)) => {
-            tracing::warn!("API key check failed: {e}");
-            Err(SinkError::Unavailable {
+        .map_err(|r| match r {
+            KeyRefusal::Unauthenticated => SinkError::Unauthenticated,
+            KeyRefusal::Locked(l) => SinkError::Throttled {
+                retry_after: Some(l.retry_after),
+            },
+            KeyRefusal::Unavailable => SinkError::Unavailable {
                 retry_after: Some(Duration::from_secs(1)),
-            })
-        }
-        Err(_) => Err(SinkError::Unauthenticated),
-    }
+            },
+        })
 }
 
 /// The token of a `Bearer` authorization value (scheme case-insensitive, RFC 9110).

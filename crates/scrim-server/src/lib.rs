@@ -9,18 +9,23 @@
 //!   into encrypted segments and catalogs them, and merges small segments ([`compact`]);
 //!   the REST API (`/api/v1`).
 
+mod access;
+pub mod accounts;
 pub mod admin;
 mod api;
 pub mod compact;
 mod error;
+mod identity_api;
 mod ingest;
 mod openapi;
 mod platform;
 mod rate;
+pub mod review;
 mod serve;
 mod tenants;
 
 pub use compact::Compaction;
 pub use error::ServerError;
 pub use platform::{Platform, PlatformConfig};
+pub use scrim_tls::TlsMode;
 pub use serve::{Server, ServerConfig};

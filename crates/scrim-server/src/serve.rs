@@ -9,10 +9,12 @@ use scrim_otlp::{Limits, Receivers, ReceiversConfig};
 use scrim_redact::Policy;
 use scrim_store::SegmentStore;
 use scrim_store::ingest::LogConfig;
-use tokio::net::TcpListener;
+use scrim_tls::TlsMode;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
+use crate::access::{Gate, KeyGuard};
+use crate::accounts::{Accounts, LoginLimits};
 use crate::api::{self, ApiState};
 use crate::compact::{Compaction, Retired, compact_tenant};
 use crate::ingest::IngestSink;
@@ -46,6 +48,13 @@ pub struct ServerConfig {
     /// limit.
     pub ingest_items_per_second: Option<u64>,
     pub limits: Limits,
+    /// TLS on every listener (the API and both OTLP receivers).
+    pub tls: TlsMode,
+    /// Serve plain HTTP on a non-loopback address when `tls` is off. Off by default: plain
+    /// HTTP is for loopback.
+    pub allow_plaintext: bool,
+    /// Sign-in lockout limits.
+    pub login_limits: LoginLimits,
 }
 
 impl ServerConfig {
@@ -64,6 +73,9 @@ impl ServerConfig {
             compaction: Compaction::default(),
             ingest_items_per_second: None,
             limits: Limits::default(),
+            tls: TlsMode::Off,
+            allow_plaintext: false,
+            login_limits: LoginLimits::default(),
         }
     }
 
@@ -97,9 +109,24 @@ struct ConfigFile {
     ingest_items_per_second: Option<u64>,
     /// A capture policy file (docs/capture-policy.md), relative to the config file.
     policy: Option<std::path::PathBuf>,
+    /// PEM certificate chain and private key for TLS on every listener.
+    tls_cert_file: Option<std::path::PathBuf>,
+    tls_key_file: Option<std::path::PathBuf>,
+    /// Generate (once, in `<data_dir>/tls`) and use a self-signed certificate.
+    tls_self_signed: Option<bool>,
+    /// Serve plain HTTP on non-loopback addresses (not recommended).
+    allow_plaintext: Option<bool>,
 }
 
 impl ServerConfig {
+    /// A self-signed certificate kept in `<data_dir>/tls`.
+    pub fn self_signed(&self) -> TlsMode {
+        TlsMode::SelfSigned {
+            dir: self.platform.data_dir.join("tls"),
+            names: Vec::new(),
+        }
+    }
+
     /// The defaults, then `toml` (the text of the file at `path`, if any), then
     /// `platform`'s values where they differ from the defaults (they came from flags).
     pub fn from_toml(
@@ -152,6 +179,27 @@ impl ServerConfig {
         if let Some(n) = file.ingest_items_per_second {
             config.ingest_items_per_second = Some(n.max(1));
         }
+        let relative = |f: std::path::PathBuf| match path.and_then(|p| p.parent()) {
+            Some(dir) if f.is_relative() => dir.join(f),
+            _ => f,
+        };
+        match (file.tls_cert_file, file.tls_key_file, file.tls_self_signed) {
+            (Some(cert), Some(key), None | Some(false)) => {
+                config.tls = TlsMode::Files {
+                    cert: relative(cert),
+                    key: relative(key),
+                }
+            }
+            (None, None, Some(true)) => config.tls = config.self_signed(),
+            (None, None, _) => {}
+            _ => {
+                return Err(ServerError::Usage(
+                    "TLS: set tls_cert_file and tls_key_file together, or tls_self_signed = true"
+                        .into(),
+                ));
+            }
+        }
+        config.allow_plaintext = file.allow_plaintext.unwrap_or(false);
         if let Some(policy) = file.policy {
             let policy = match path.and_then(|p| p.parent()) {
                 Some(dir) if policy.is_relative() => dir.join(policy),
@@ -170,6 +218,7 @@ impl ServerConfig {
 /// A running server.
 pub struct Server {
     http_addr: SocketAddr,
+    tls_fingerprint: Option<String>,
     receivers: Receivers,
     shared: Arc<Shared>,
     stop: watch::Sender<bool>,
@@ -183,12 +232,41 @@ pub(crate) struct Shared {
     pub store: SegmentStore,
     pub compaction: Compaction,
     pub retired: Retired,
+    pub accounts: Arc<Accounts>,
+    pub gate: Arc<Gate>,
+    /// Cookies carry `Secure`: the API listener speaks TLS.
+    pub secure_cookies: bool,
 }
 
 impl Server {
     /// Opens the platform state, replays every WAL on this node, and starts listening.
     pub async fn start(config: ServerConfig) -> Result<Server, ServerError> {
         let platform = Platform::open(&config.platform).await?;
+        let identity = config
+            .tls
+            .load()
+            .map_err(|e| ServerError::Usage(format!("TLS: {e}")))?;
+        if let Some(id) = &identity {
+            tracing::info!(
+                fingerprint = id.fingerprint(),
+                generated = id.was_generated(),
+                "TLS on every listener; certificate SHA-256 fingerprint {}",
+                id.fingerprint()
+            );
+        }
+        let tls_config = |alpn: &[&[u8]]| -> Result<_, ServerError> {
+            identity
+                .as_ref()
+                .map(|id| id.server_config(alpn))
+                .transpose()
+                .map_err(|e| ServerError::Usage(format!("TLS: {e}")))
+        };
+        let accounts = Arc::new(Accounts::open(&platform, config.login_limits).await?);
+        let gate = Arc::new(Gate {
+            meta: Arc::clone(&platform.meta),
+            accounts: Arc::clone(&accounts),
+            keys: KeyGuard::new(accounts.address_throttle()),
+        });
         let store = match &config.object_store {
             Some(url) => SegmentStore::from_url(url, &config.region)?,
             None => {
@@ -212,10 +290,13 @@ impl Server {
             store,
             compaction: config.compaction.clone(),
             retired: Retired::default(),
+            accounts,
+            gate: Arc::clone(&gate),
+            secure_cookies: identity.is_some(),
         });
         let flush_now = Arc::new(Notify::new());
         let sink = Arc::new(IngestSink {
-            meta: Arc::clone(&platform.meta),
+            gate,
             tenants: Arc::clone(&tenants),
             flush_now: Arc::clone(&flush_now),
             flush_rows: config.flush_rows,
@@ -228,6 +309,8 @@ impl Server {
                 grpc: config.otlp_grpc,
                 http: config.otlp_http,
                 limits: config.limits,
+                tls: tls_config(scrim_tls::ALPN_HTTP)?,
+                allow_plaintext: config.allow_plaintext,
             },
             sink,
         )
@@ -240,8 +323,15 @@ impl Server {
             flush_now,
             stopped.clone(),
         )));
-        let listener = TcpListener::bind(config.http).await?;
-        let http_addr = listener.local_addr()?;
+        let listener = scrim_tls::Listener::bind(
+            config.http,
+            tls_config(scrim_tls::ALPN_HTTP)?,
+            config.allow_plaintext,
+        )
+        .await
+        .map_err(|e| ServerError::Usage(e.to_string()))?;
+        let http_addr = listener.local_addr();
+        let listener = listener.with_connect_info();
         let app = api::router(ApiState {
             shared: Arc::clone(&shared),
         });
@@ -261,6 +351,7 @@ impl Server {
         }));
         Ok(Server {
             http_addr,
+            tls_fingerprint: identity.map(|id| id.fingerprint().to_owned()),
             receivers,
             shared,
             stop,
@@ -271,6 +362,16 @@ impl Server {
     /// The UI and REST API address.
     pub fn http_addr(&self) -> SocketAddr {
         self.http_addr
+    }
+
+    /// The SHA-256 fingerprint of the TLS certificate, when the listeners speak TLS.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.tls_fingerprint.as_deref()
+    }
+
+    /// Account operations (sign-in, enrolment, members) of this server.
+    pub fn accounts(&self) -> &Arc<Accounts> {
+        &self.shared.accounts
     }
 
     /// The OTLP/gRPC address, if enabled.

@@ -1,0 +1,612 @@
+//! People's accounts: signing in (password, second factor, lockout), TOTP enrolment,
+//! passwords, and membership changes, for the REST API and the CLI alike.
+//!
+//! The pieces come from the library crates (scrim-auth decides, scrim-meta stores,
+//! scrim-crypto seals); this module puts them in the order that keeps the rules:
+//!
+//! - a source address that keeps failing is refused before any account is looked up, and
+//!   an account that keeps failing is locked on every node (the count is in the database);
+//! - an unknown e-mail costs the same Argon2 work as a known one, and gets the same answer;
+//! - a TOTP code is accepted once (the step is claimed atomically in the database), and a
+//!   recovery code is consumed once;
+//! - a TOTP secret is stored only sealed, under a platform "identity" key wrapped by the
+//!   master key;
+//! - a tenant that requires SSO accepts no password sign-in.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use scrim_auth::password::{self, PasswordError, PasswordHash};
+use scrim_auth::rbac::{self, Actor, Permission, Role, UserId};
+use scrim_auth::recovery::{self, RecoveryCode, RecoveryCodeHash};
+use scrim_auth::totp::{self, TotpSecret};
+use scrim_auth::{LockedOut, SessionTimeouts, SessionToken, Throttle, ThrottlePolicy};
+use scrim_crypto::DataKey;
+use scrim_meta::{
+    AuthMethod, Meta, MetaError, NewSession, NewUser, SecuritySettings, TenantId, User,
+};
+
+use crate::{Platform, ServerError};
+
+/// Name of the platform key that seals TOTP secrets, and its wrapping context.
+const IDENTITY_KEY: &str = "identity";
+const IDENTITY_KEY_CONTEXT: &[u8] = b"scrim platform key: identity";
+/// The issuer name authenticator apps show.
+const TOTP_ISSUER: &str = "Scrim";
+
+/// Limits on failed sign-ins.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    /// Consecutive failures that lock an account, and for how long.
+    pub account_failures: u32,
+    pub account_lockout: Duration,
+    /// Failures from one source address, in any accounts or keys.
+    pub address: ThrottlePolicy,
+}
+
+impl Default for LoginLimits {
+    /// 5 failures lock an account for 15 minutes; 20 failures from one address within 15
+    /// minutes refuse that address for 15 minutes.
+    fn default() -> Self {
+        LoginLimits {
+            account_failures: 5,
+            account_lockout: Duration::from_secs(15 * 60),
+            address: ThrottlePolicy {
+                max_failures: 20,
+                window: Duration::from_secs(15 * 60),
+                lockout: Duration::from_secs(15 * 60),
+            },
+        }
+    }
+}
+
+/// What a sign-in presents.
+pub struct LoginRequest<'a> {
+    pub email: &'a str,
+    pub password: &'a str,
+    /// A TOTP code or a recovery code, when the account has a second factor.
+    pub second_factor: Option<&'a str>,
+    /// The tenant to act in, by name; `None`: the first of the user's tenants by name.
+    pub tenant: Option<&'a str>,
+    pub addr: Option<IpAddr>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// A successful sign-in: the cookie's token and who it is.
+pub struct SignedIn {
+    pub token: SessionToken,
+    pub user: User,
+    pub tenant_id: TenantId,
+    pub tenant_name: String,
+    pub role: Role,
+    pub method: AuthMethod,
+}
+
+/// Why a sign-in was refused. Messages are safe to show: they never say whether an e-mail
+/// address has an account, except that a locked account says it is locked.
+#[derive(Debug)]
+pub enum LoginError {
+    /// Wrong e-mail or password (or second factor), said the same way for all three.
+    InvalidCredentials,
+    /// The password was right; a TOTP or recovery code is needed too.
+    SecondFactorRequired,
+    /// Too many failures, from this address or on this account.
+    Locked(LockedOut),
+    /// The account belongs to no tenant, or not to the one asked for.
+    NoTenant(String),
+    /// The tenant accepts only single sign-on.
+    SsoRequired {
+        tenant: String,
+    },
+    Internal(ServerError),
+}
+
+impl std::fmt::Display for LoginError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoginError::InvalidCredentials => f.write_str("wrong e-mail, password or code"),
+            LoginError::SecondFactorRequired => {
+                f.write_str("a code from your authenticator app (or a recovery code) is required")
+            }
+            LoginError::Locked(l) => write!(f, "sign-in refused: {l}"),
+            LoginError::NoTenant(m) => f.write_str(m),
+            LoginError::SsoRequired { tenant } => write!(
+                f,
+                "tenant {tenant} requires single sign-on: /api/v1/sso/login?tenant={tenant}"
+            ),
+            LoginError::Internal(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl From<MetaError> for LoginError {
+    fn from(e: MetaError) -> Self {
+        LoginError::Internal(e.into())
+    }
+}
+
+/// A TOTP enrolment waiting for its first code.
+pub struct TotpEnrolment {
+    /// Base32, for manual entry; shown once.
+    pub secret: String,
+    pub otpauth_uri: String,
+    pub qr_svg: String,
+}
+
+/// Account operations shared by every node's API and by the CLI.
+pub struct Accounts {
+    meta: Arc<Meta>,
+    identity_key: DataKey,
+    limits: LoginLimits,
+    /// Failures per source address (this node's view; accounts lock in the database).
+    addresses: Arc<Throttle<IpAddr>>,
+    /// Session lifetimes unless a tenant sets its own.
+    pub default_timeouts: SessionTimeouts,
+}
+
+impl Accounts {
+    /// Opens the identity key (creating it on first use) and the throttles.
+    pub async fn open(platform: &Platform, limits: LoginLimits) -> Result<Accounts, ServerError> {
+        let keys = Arc::clone(platform.keys());
+        let wrapped = platform
+            .meta()
+            .platform_key(IDENTITY_KEY, || {
+                let (_, wrapped) =
+                    keys.new_data_key(IDENTITY_KEY_CONTEXT)
+                        .map_err(|_| MetaError::Invalid {
+                            field: "identity key",
+                            reason: "the master key could not wrap a new key",
+                        })?;
+                Ok(wrapped)
+            })
+            .await?;
+        let identity_key = platform.keys().unwrap(&wrapped, IDENTITY_KEY_CONTEXT)?;
+        Ok(Accounts {
+            meta: Arc::clone(platform.meta()),
+            identity_key,
+            limits,
+            addresses: Arc::new(Throttle::new(limits.address, 100_000)),
+            default_timeouts: SessionTimeouts::default(),
+        })
+    }
+
+    pub fn meta(&self) -> &Arc<Meta> {
+        &self.meta
+    }
+
+    /// Failures per source address, shared with API-key checks.
+    pub fn address_throttle(&self) -> Arc<Throttle<IpAddr>> {
+        Arc::clone(&self.addresses)
+    }
+
+    /// The session lifetimes of `tenant`.
+    pub fn timeouts(&self, settings: &SecuritySettings) -> SessionTimeouts {
+        let minutes = |m: u32| Duration::from_secs(u64::from(m) * 60);
+        SessionTimeouts {
+            idle: settings
+                .session_idle_minutes
+                .map_or(self.default_timeouts.idle, minutes),
+            absolute: settings
+                .session_absolute_minutes
+                .map_or(self.default_timeouts.absolute, minutes),
+        }
+    }
+
+    /// Creates an account, with a password or (for SSO-only accounts) without.
+    pub async fn create_user(
+        &self,
+        email: &str,
+        display_name: Option<String>,
+        password: Option<&str>,
+    ) -> Result<User, ServerError> {
+        let password_hash = match password {
+            Some(p) => Some(hash(p)?.as_str().to_owned()),
+            None => None,
+        };
+        Ok(self
+            .meta
+            .create_user(&NewUser {
+                email: email.to_owned(),
+                display_name,
+                password_hash,
+                oidc: None,
+            })
+            .await?)
+    }
+
+    /// Signs a person in with e-mail, password and, when enrolled, a second factor.
+    pub async fn login(&self, req: &LoginRequest<'_>) -> Result<SignedIn, LoginError> {
+        let now = Instant::now();
+        if let Some(addr) = req.addr {
+            self.addresses
+                .check(&addr, now)
+                .map_err(LoginError::Locked)?;
+        }
+        let user = self.meta.user_by_email(req.email).await?;
+        let Some(user) = user.filter(|u| u.disabled_at.is_none()) else {
+            password::verify_without_account(req.password);
+            return Err(self.address_failed(req.addr, now));
+        };
+        if let Some(until) = user.locked_until
+            && let Ok(left) = until.duration_since(SystemTime::now())
+        {
+            return Err(LoginError::Locked(LockedOut { retry_after: left }));
+        }
+        let stored = user
+            .password_hash
+            .as_deref()
+            .and_then(|h| PasswordHash::from_phc(h).ok());
+        let Some(stored) = stored else {
+            // An SSO-only account has no password to match.
+            password::verify_without_account(req.password);
+            return Err(self.account_failed(&user, req.addr, now).await);
+        };
+        if !password::verify_password(req.password, &stored) {
+            return Err(self.account_failed(&user, req.addr, now).await);
+        }
+        let method = if user.has_totp() {
+            let Some(code) = req.second_factor.map(str::trim).filter(|c| !c.is_empty()) else {
+                return Err(LoginError::SecondFactorRequired);
+            };
+            match self.check_second_factor(&user, code).await? {
+                Some(method) => method,
+                None => return Err(self.account_failed(&user, req.addr, now).await),
+            }
+        } else {
+            AuthMethod::Password
+        };
+        let (tenant_id, tenant_name, role) = self.choose_tenant(&user.id, req.tenant).await?;
+        let settings = self.meta.security_settings(&tenant_id).await?;
+        if settings.require_sso {
+            return Err(LoginError::SsoRequired {
+                tenant: tenant_name,
+            });
+        }
+        self.meta.reset_login_failures(&user.id).await?;
+        if let Some(addr) = req.addr {
+            self.addresses.succeed(&addr, now);
+        }
+        if password::needs_rehash(&stored)
+            && let Ok(fresh) = password::hash_password(req.password)
+        {
+            // Parameters moved on since this hash was made; a failure keeps the old one.
+            let _ = self
+                .meta
+                .set_password_hash(&user.id, Some(fresh.as_str()))
+                .await;
+        }
+        let token = self
+            .start_session(&user.id, &tenant_id, method, req.addr, req.user_agent)
+            .await?;
+        Ok(SignedIn {
+            token,
+            user,
+            tenant_id,
+            tenant_name,
+            role,
+            method,
+        })
+    }
+
+    /// Stores a new session and returns its token.
+    pub async fn start_session(
+        &self,
+        user: &UserId,
+        tenant: &TenantId,
+        method: AuthMethod,
+        addr: Option<IpAddr>,
+        user_agent: Option<&str>,
+    ) -> Result<SessionToken, LoginError> {
+        let token = SessionToken::generate()
+            .map_err(|e| LoginError::Internal(ServerError::Usage(format!("no randomness: {e}"))))?;
+        self.meta
+            .create_session(&NewSession {
+                hash: token.hash(),
+                user_id: user.clone(),
+                tenant_id: tenant.clone(),
+                method,
+                addr,
+                user_agent: user_agent.map(str::to_owned),
+            })
+            .await?;
+        Ok(token)
+    }
+
+    /// The tenant a sign-in acts in: the one named (if a member), else the first by name.
+    pub async fn choose_tenant(
+        &self,
+        user: &UserId,
+        wanted: Option<&str>,
+    ) -> Result<(TenantId, String, Role), LoginError> {
+        let memberships = self.meta.user_memberships(user).await?;
+        let chosen = match wanted {
+            Some(name) => memberships.into_iter().find(|m| m.tenant_name == name),
+            None => memberships.into_iter().next(),
+        };
+        chosen
+            .map(|m| (m.tenant_id, m.tenant_name, m.role))
+            .ok_or_else(|| {
+                LoginError::NoTenant(match wanted {
+                    Some(_) => "this account is not a member of that tenant".into(),
+                    None => "this account is not a member of any tenant".into(),
+                })
+            })
+    }
+
+    async fn check_second_factor(
+        &self,
+        user: &User,
+        code: &str,
+    ) -> Result<Option<AuthMethod>, LoginError> {
+        let digits = code.chars().filter(|c| !c.is_whitespace()).count();
+        if digits == totp::TOTP_DIGITS as usize
+            && code.chars().all(|c| c.is_ascii_digit() || c == ' ')
+        {
+            let Some(secret) = self.open_totp(user, user.totp_secret.as_deref())? else {
+                return Ok(None);
+            };
+            let Ok(step) = totp::verify(&secret, code, unix_now(), user.totp_last_step) else {
+                return Ok(None);
+            };
+            // Claimed atomically: the same code racing on two nodes succeeds once.
+            let claimed = self.meta.accept_totp_step(&user.id, step).await?;
+            return Ok(claimed.then_some(AuthMethod::PasswordTotp));
+        }
+        let stored = self.meta.recovery_code_hashes(&user.id).await?;
+        let mut hashes: Vec<RecoveryCodeHash> = stored
+            .iter()
+            .filter_map(|h| RecoveryCodeHash::from_bytes(h))
+            .collect();
+        let before = hashes.clone();
+        if !recovery::verify_and_consume(code, &mut hashes) {
+            return Ok(None);
+        }
+        let used = before
+            .iter()
+            .find(|h| !hashes.contains(h))
+            .map(RecoveryCodeHash::to_bytes);
+        let consumed = match used {
+            Some(bytes) => self.meta.consume_recovery_code(&user.id, &bytes).await?,
+            None => false,
+        };
+        Ok(consumed.then_some(AuthMethod::PasswordRecovery))
+    }
+
+    fn address_failed(&self, addr: Option<IpAddr>, now: Instant) -> LoginError {
+        if let Some(addr) = addr
+            && let Some(locked) = self.addresses.fail(&addr, now)
+        {
+            tracing::warn!(%addr, "sign-ins from this address locked out after repeated failures");
+            return LoginError::Locked(locked);
+        }
+        LoginError::InvalidCredentials
+    }
+
+    async fn account_failed(&self, user: &User, addr: Option<IpAddr>, now: Instant) -> LoginError {
+        let by_address = self.address_failed(addr, now);
+        match self
+            .meta
+            .record_login_failure(
+                &user.id,
+                self.limits.account_failures,
+                self.limits.account_lockout,
+            )
+            .await
+        {
+            Ok(Some(until)) => {
+                tracing::warn!(user = %user.id, "account locked after repeated failed sign-ins");
+                LoginError::Locked(LockedOut {
+                    retry_after: until.duration_since(SystemTime::now()).unwrap_or_default(),
+                })
+            }
+            Ok(None) => by_address,
+            Err(e) => LoginError::Internal(e.into()),
+        }
+    }
+
+    fn open_totp(
+        &self,
+        user: &User,
+        sealed: Option<&[u8]>,
+    ) -> Result<Option<TotpSecret>, LoginError> {
+        let Some(sealed) = sealed else {
+            return Ok(None);
+        };
+        let bytes = scrim_crypto::open(&self.identity_key, &totp_aad(&user.id), sealed)
+            .map_err(|e| LoginError::Internal(e.into()))?;
+        Ok(TotpSecret::from_bytes(&bytes))
+    }
+
+    /// Starts TOTP enrolment: a new secret, sealed and stored as pending until
+    /// [`Accounts::confirm_totp`] sees a code from it.
+    pub async fn begin_totp(&self, user: &User) -> Result<TotpEnrolment, ServerError> {
+        if user.has_totp() {
+            return Err(ServerError::Usage(
+                "this account already has an authenticator; remove it first".into(),
+            ));
+        }
+        let secret = TotpSecret::generate().map_err(|e| ServerError::Usage(e.to_string()))?;
+        let sealed = scrim_crypto::seal(
+            &self.identity_key,
+            &totp_aad(&user.id),
+            secret.expose_bytes(),
+        )?;
+        self.meta.set_totp_pending(&user.id, Some(&sealed)).await?;
+        let uri = totp::otpauth_uri(&secret, TOTP_ISSUER, &user.email);
+        let qr_svg = totp::qr_svg(&uri).map_err(|e| ServerError::Usage(e.to_string()))?;
+        Ok(TotpEnrolment {
+            secret: secret.expose_base32(),
+            otpauth_uri: uri,
+            qr_svg,
+        })
+    }
+
+    /// Finishes enrolment with a code from the new authenticator; returns the recovery
+    /// codes, shown once.
+    pub async fn confirm_totp(
+        &self,
+        user: &User,
+        code: &str,
+    ) -> Result<Vec<RecoveryCode>, ServerError> {
+        let secret = self
+            .open_totp(user, user.totp_pending.as_deref())
+            .map_err(login_internal)?
+            .ok_or_else(|| ServerError::Usage("no enrolment to confirm: start one first".into()))?;
+        let step = totp::verify(&secret, code, unix_now(), None).map_err(|_| {
+            ServerError::Usage("that code does not match; check the clock of the device".into())
+        })?;
+        let (codes, hashes) = recovery::generate_recovery_codes(recovery::RECOVERY_CODE_COUNT)
+            .map_err(|e| ServerError::Usage(e.to_string()))?;
+        let hashes: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_bytes().to_vec()).collect();
+        self.meta.confirm_totp(&user.id, step, &hashes).await?;
+        Ok(codes)
+    }
+
+    /// Removes the second factor after checking a current code (or a recovery code). A
+    /// tenant of the user that requires MFA forbids it.
+    pub async fn remove_totp(&self, user: &User, code: &str) -> Result<(), ServerError> {
+        for m in self.meta.user_memberships(&user.id).await? {
+            if self.meta.security_settings(&m.tenant_id).await?.require_mfa {
+                return Err(ServerError::Usage(format!(
+                    "tenant {} requires multi-factor authentication",
+                    m.tenant_name
+                )));
+            }
+        }
+        match self
+            .check_second_factor(user, code)
+            .await
+            .map_err(login_internal)?
+        {
+            Some(_) => Ok(self.meta.remove_totp(&user.id).await?),
+            None => Err(ServerError::Usage("that code does not match".into())),
+        }
+    }
+
+    /// Changes a password after checking the current one; signs out every session.
+    pub async fn change_password(
+        &self,
+        user: &User,
+        current: &str,
+        new: &str,
+    ) -> Result<(), ServerError> {
+        let stored = user
+            .password_hash
+            .as_deref()
+            .and_then(|h| PasswordHash::from_phc(h).ok());
+        let ok = stored.is_some_and(|s| password::verify_password(current, &s));
+        if !ok {
+            return Err(ServerError::Usage("the current password is wrong".into()));
+        }
+        self.set_password(&user.id, new).await
+    }
+
+    /// Sets a password (operator reset, or after the check above) and signs the account
+    /// out everywhere.
+    pub async fn set_password(&self, user: &UserId, new: &str) -> Result<(), ServerError> {
+        let hashed = hash(new)?;
+        self.meta
+            .set_password_hash(user, Some(hashed.as_str()))
+            .await?;
+        self.meta.revoke_user_sessions(user).await?;
+        Ok(())
+    }
+
+    /// Adds a person to a tenant, creating the account when the e-mail has none. Returns
+    /// the account and, for a new account without a password given, a generated initial
+    /// password to hand over once.
+    pub async fn add_member(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        email: &str,
+        role: Role,
+        password: Option<&str>,
+    ) -> Result<(User, Option<String>), ServerError> {
+        rbac::may_assign_role(actor, None, Some(role)).map_err(denied)?;
+        let (user, initial) = match self.meta.user_by_email(email).await? {
+            Some(u) => (u, None),
+            None => {
+                let generated = match password {
+                    Some(_) => None,
+                    None => Some(initial_password()?),
+                };
+                let pw = password.or(generated.as_deref());
+                (self.create_user(email, None, pw).await?, generated)
+            }
+        };
+        self.meta.add_membership(&user.id, tenant, role).await?;
+        Ok((user, initial))
+    }
+
+    /// Changes a member's role (`Some`) or removes them (`None`).
+    pub async fn change_member(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        user: &UserId,
+        role: Option<Role>,
+    ) -> Result<(), ServerError> {
+        let current = self
+            .meta
+            .membership(user, tenant)
+            .await?
+            .ok_or_else(|| ServerError::Usage("member not found".into()))?;
+        rbac::may_assign_role(actor, Some(current), role).map_err(denied)?;
+        Ok(self.meta.change_membership(user, tenant, role).await?)
+    }
+}
+
+/// Refusals from the access check, as the error the callers turn into 403.
+pub(crate) fn denied(d: rbac::Denied) -> ServerError {
+    ServerError::Forbidden(d.to_string())
+}
+
+fn login_internal(e: LoginError) -> ServerError {
+    match e {
+        LoginError::Internal(e) => e,
+        other => ServerError::Usage(other.to_string()),
+    }
+}
+
+fn hash(password: &str) -> Result<PasswordHash, ServerError> {
+    password::hash_password(password).map_err(|e| match e {
+        PasswordError::TooShort | PasswordError::TooLong => ServerError::Usage(e.to_string()),
+        e => ServerError::Usage(format!("the password could not be stored: {e}")),
+    })
+}
+
+/// 20 characters of lowercase base32 (100 bits), grouped for reading aloud.
+fn initial_password() -> Result<String, ServerError> {
+    let mut bytes = [0u8; 20];
+    getrandom::fill(&mut bytes).map_err(|e| ServerError::Usage(format!("no randomness: {e}")))?;
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz234567";
+    let chars: Vec<char> = bytes
+        .iter()
+        .map(|b| char::from(alphabet[usize::from(b % 32)]))
+        .collect();
+    Ok(chars
+        .chunks(5)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-"))
+}
+
+fn totp_aad(user: &UserId) -> Vec<u8> {
+    let mut aad = b"scrim totp secret\0".to_vec();
+    aad.extend_from_slice(user.as_str().as_bytes());
+    aad
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs()
+}
+
+/// Whether a permission check passes, as [`ServerError::Forbidden`] when not.
+pub fn check(actor: &Actor, permission: Permission) -> Result<(), ServerError> {
+    rbac::authorize(actor, permission).map_err(denied)
+}
