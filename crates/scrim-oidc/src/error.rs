@@ -73,7 +73,7 @@ impl fmt::Display for OidcError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             OidcError::Config(m) => write!(f, "OpenID Connect configuration: {m}"),
-            OidcError::Http(m) => write!(f, "OpenID provider unreachable: {m}"),
+            OidcError::Http(m) => write!(f, "talking to the OpenID provider failed: {m}"),
             OidcError::Discovery(m) => write!(f, "OpenID provider discovery: {m}"),
             OidcError::LoginExpired => f.write_str("the sign-in took too long; start again"),
             OidcError::StateMismatch => {
