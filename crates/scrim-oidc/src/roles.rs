@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::VerifiedIdentity;
 
 /// Which identities a rule applies to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RoleMatch {
     /// Member of this group (from the configured groups claim), compared exactly.
     Group(String),
@@ -30,14 +29,78 @@ pub enum RoleMatch {
     Any,
 }
 
-/// One rule: identities that match get `role`.
+/// One rule: identities that match get `role`. As JSON, one matcher key (`group`, `email`,
+/// `email_domain`, `subject`, or `"any": true`) and `role`; a rule with two matchers or an
+/// unknown key is refused rather than read as something broader than was meant.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "RawRule", into = "RawRule")]
 pub struct RoleRule {
     /// Which identities.
-    #[serde(flatten)]
     pub when: RoleMatch,
     /// The role they get.
     pub role: String,
+}
+
+/// A rule's stored form.
+#[derive(Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email_domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    any: bool,
+    role: String,
+}
+
+impl TryFrom<RawRule> for RoleRule {
+    type Error = String;
+
+    fn try_from(raw: RawRule) -> Result<Self, String> {
+        let mut matchers = [
+            raw.group.map(RoleMatch::Group),
+            raw.email.map(RoleMatch::Email),
+            raw.email_domain.map(RoleMatch::EmailDomain),
+            raw.subject.map(RoleMatch::Subject),
+            raw.any.then_some(RoleMatch::Any),
+        ]
+        .into_iter()
+        .flatten();
+        let (Some(when), None) = (matchers.next(), matchers.next()) else {
+            return Err(
+                "a role rule needs exactly one of group, email, email_domain, subject, any".into(),
+            );
+        };
+        if raw.role.is_empty() {
+            return Err("a role rule needs a role".into());
+        }
+        Ok(RoleRule {
+            when,
+            role: raw.role,
+        })
+    }
+}
+
+impl From<RoleRule> for RawRule {
+    fn from(rule: RoleRule) -> Self {
+        let mut raw = RawRule {
+            role: rule.role,
+            ..RawRule::default()
+        };
+        match rule.when {
+            RoleMatch::Group(g) => raw.group = Some(g),
+            RoleMatch::Email(e) => raw.email = Some(e),
+            RoleMatch::EmailDomain(d) => raw.email_domain = Some(d),
+            RoleMatch::Subject(s) => raw.subject = Some(s),
+            RoleMatch::Any => raw.any = true,
+        }
+        raw
+    }
 }
 
 /// A tenant's mapping from identities to roles.
@@ -151,7 +214,7 @@ mod tests {
     #[test]
     fn subject_and_any() {
         let m = mapping(
-            r#"{"rules": [{"subject": "alice", "role": "auditor"}, {"any": null, "role": "viewer"}]}"#,
+            r#"{"rules": [{"subject": "alice", "role": "auditor"}, {"any": true, "role": "viewer"}]}"#,
         );
         assert_eq!(m.role_for(&alice()).as_deref(), Some("auditor"));
         let mut carol = alice();
@@ -180,9 +243,30 @@ mod tests {
             r#"{"rules":[{"group":"g","role":"admin"},{"email_domain":"example.com","role":"viewer"}],"default_role":null}"#
         );
         assert_eq!(serde_json::from_str::<RoleMapping>(&json).unwrap(), m);
-        assert!(
-            serde_json::from_str::<RoleMapping>(r#"{"rules": [{"groop": "g", "role": "admin"}]}"#)
-                .is_err()
+        for bad in [
+            r#"{"rules": [{"groop": "g", "role": "admin"}]}"#,
+            r#"{"rules": [{"group": "g", "email": "a@example.com", "role": "admin"}]}"#,
+            r#"{"rules": [{"group": "g", "role": "admin", "when": "always"}]}"#,
+            r#"{"rules": [{"role": "admin"}]}"#,
+            r#"{"rules": [{"any": false, "role": "admin"}]}"#,
+            r#"{"rules": [{"group": "g"}]}"#,
+            r#"{"rules": [{"group": "g", "role": ""}]}"#,
+            r#"{"rules": [], "default": "viewer"}"#,
+        ] {
+            assert!(serde_json::from_str::<RoleMapping>(bad).is_err(), "{bad}");
+        }
+        let any = RoleMapping {
+            rules: vec![RoleRule {
+                when: RoleMatch::Any,
+                role: "viewer".into(),
+            }],
+            default_role: Some("viewer".into()),
+        };
+        let json = serde_json::to_string(&any).unwrap();
+        assert_eq!(
+            json,
+            r#"{"rules":[{"any":true,"role":"viewer"}],"default_role":"viewer"}"#
         );
+        assert_eq!(serde_json::from_str::<RoleMapping>(&json).unwrap(), any);
     }
 }

@@ -113,6 +113,11 @@ pub(crate) fn verify_id_token(raw: &str, expected: &Expected<'_>) -> Result<Clai
         .map_err(map_claims_error)?
         .clone();
 
+    // The subject is the account's key (with the issuer): an empty one would be everyone's.
+    if claims.subject().is_empty() {
+        return Err(IdTokenError::Malformed);
+    }
+
     // §3.1.3.7 items 4 and 5: with several audiences azp is required; when present it must
     // be this client. (openidconnect leaves azp to the caller; other audiences are already
     // refused.)
@@ -381,6 +386,42 @@ mod tests {
                 ["scrim-admins", "staff"]
             );
         }
+    }
+
+    #[test]
+    fn string_booleans_are_read() {
+        let keys = keys();
+        for (text, verified) in [("true", true), ("false", false)] {
+            let raw = rs256(
+                &keys,
+                "rsa-1",
+                &with(|c| {
+                    c.insert("email_verified".into(), json!(text));
+                }),
+            );
+            assert_eq!(check(&keys, &raw).unwrap().email_verified(), Some(verified));
+        }
+        let raw = rs256(
+            &keys,
+            "rsa-1",
+            &with(|c| {
+                c.insert("email_verified".into(), json!("yes"));
+            }),
+        );
+        assert_eq!(check(&keys, &raw).unwrap_err(), IdTokenError::Malformed);
+    }
+
+    #[test]
+    fn empty_subject_is_refused() {
+        let keys = keys();
+        let raw = rs256(
+            &keys,
+            "rsa-1",
+            &with(|c| {
+                c.insert("sub".into(), json!(""));
+            }),
+        );
+        assert_eq!(check(&keys, &raw).unwrap_err(), IdTokenError::Malformed);
     }
 
     #[test]
