@@ -254,6 +254,7 @@ impl OidcClient {
         let redirect_url = Url::parse(&config.redirect_uri)
             .map_err(|_| OidcError::Config("the redirect URI is not a valid URL".into()))?;
         check_endpoint("the redirect URI", &redirect_url, true)?;
+        check_scopes(&config.scopes)?;
         if config.client_id.is_empty() {
             return Err(OidcError::Config("the client id is empty".into()));
         }
@@ -363,7 +364,7 @@ impl OidcClient {
             .set_pkce_challenge(challenge);
         for scope in &self.config.scopes {
             // `openid` is always sent by the library.
-            if scope != "openid" && !scope.is_empty() {
+            if scope != "openid" {
                 request = request.add_scope(Scope::new(scope.clone()));
             }
         }
@@ -560,6 +561,22 @@ fn check_endpoint(what: &str, url: &Url, plain_loopback: bool) -> Result<(), Oid
     }
 }
 
+/// Each scope is one RFC 6749 scope-token: printable ASCII without space, `"` or `\`.
+fn check_scopes(scopes: &[String]) -> Result<(), OidcError> {
+    for scope in scopes {
+        if scope.is_empty()
+            || !scope
+                .bytes()
+                .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
+        {
+            return Err(OidcError::Config(format!(
+                "{scope:?} is not a valid scope (one word of printable ASCII)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn auth_type(
     configured: Option<ClientAuthMethod>,
     has_secret: bool,
@@ -742,6 +759,15 @@ mod tests {
         );
         check_endpoint("the token endpoint", &url("http://127.0.0.1/token"), true).unwrap();
         assert!(check_endpoint("the token endpoint", &url("http://example.test/t"), true).is_err());
+    }
+
+    #[test]
+    fn scopes_are_single_tokens() {
+        let scopes = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        check_scopes(&scopes(&["openid", "email", "api://scrim/read", "groups"])).unwrap();
+        for bad in ["", "email profile", "a\"b", "caf\u{e9}", "tab\t"] {
+            assert!(check_scopes(&scopes(&["openid", bad])).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
