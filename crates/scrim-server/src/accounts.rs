@@ -175,6 +175,16 @@ impl Accounts {
         &self.meta
     }
 
+    /// Seals a short-lived value (the SSO pending login) under the identity key.
+    pub(crate) fn seal(&self, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>, ServerError> {
+        Ok(scrim_crypto::seal(&self.identity_key, aad, plain)?)
+    }
+
+    /// Opens what [`Accounts::seal`] sealed with the same `aad`.
+    pub(crate) fn unseal(&self, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, ServerError> {
+        Ok(scrim_crypto::open(&self.identity_key, aad, sealed)?)
+    }
+
     /// Failures per source address, shared with API-key checks.
     pub fn address_throttle(&self) -> Arc<Throttle<IpAddr>> {
         Arc::clone(&self.addresses)

@@ -38,6 +38,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/sql", post(sql))
         .merge(crate::identity_api::routes())
+        .merge(crate::sso::routes())
         .with_state(state)
 }
 

@@ -22,6 +22,7 @@ mod platform;
 mod rate;
 pub mod review;
 mod serve;
+pub mod sso;
 mod tenants;
 
 pub use compact::Compaction;

@@ -234,6 +234,7 @@ pub(crate) struct Shared {
     pub retired: Retired,
     pub accounts: Arc<Accounts>,
     pub gate: Arc<Gate>,
+    pub sso: crate::sso::SsoClients,
     /// Cookies carry `Secure`: the API listener speaks TLS.
     pub secure_cookies: bool,
 }
@@ -292,6 +293,7 @@ impl Server {
             retired: Retired::default(),
             accounts,
             gate: Arc::clone(&gate),
+            sso: Default::default(),
             secure_cookies: identity.is_some(),
         });
         let flush_now = Arc::new(Notify::new());

@@ -14,6 +14,8 @@ use std::process::ExitCode;
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use scrim_redact::sql::{self, Dialect, SqlOptions};
+
+mod identity_cli;
 use scrim_redact::{Counts, Policy, Redactor, json_query, memcached, redis};
 
 /// Scrim: a privacy-first APM for OpenTelemetry.
@@ -56,6 +58,12 @@ enum Command {
     /// Manage API keys (`scrim_…`): how machines send and read a tenant's telemetry.
     #[command(subcommand, arg_required_else_help = true)]
     Apikey(ApikeyCommand),
+    /// Manage people: accounts, their roles in tenants, passwords and authenticators.
+    #[command(subcommand, arg_required_else_help = true)]
+    User(identity_cli::UserCommand),
+    /// Review who can reach each tenant, how they sign in, and which keys exist.
+    #[command(subcommand, arg_required_else_help = true)]
+    Access(identity_cli::AccessCommand),
 }
 
 #[derive(Debug, Args)]
@@ -72,9 +80,24 @@ struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     otlp_http: Option<SocketAddr>,
     /// A TOML file with any of: http, otlp_grpc, otlp_http, database_url, object_store,
-    /// region, flush_interval_seconds, flush_rows, policy (a capture policy file). Flags win.
+    /// region, flush_interval_seconds, flush_rows, policy (a capture policy file),
+    /// tls_cert_file, tls_key_file, tls_self_signed, allow_plaintext. Flags win.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// PEM certificate chain for TLS on every listener (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Generate (once, in <data-dir>/tls) and use a self-signed certificate; its SHA-256
+    /// fingerprint is printed at start.
+    #[arg(long, conflicts_with = "tls_cert")]
+    tls_self_signed: bool,
+    /// Serve plain HTTP on addresses other than loopback (not recommended: credentials and
+    /// telemetry would cross the network in clear).
+    #[arg(long)]
+    allow_plaintext: bool,
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +194,22 @@ enum ApikeyCommand {
         /// Days until the key stops working [default: never].
         #[arg(long, value_name = "N")]
         expires_in_days: Option<u32>,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
+    /// List a tenant's keys: scopes, state, last use, expiry (never the secret).
+    List {
+        #[arg(long, value_name = "NAME")]
+        tenant: String,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
+    /// Revoke a key; every node refuses it from its next request on.
+    Revoke {
+        /// The key id (the 16 characters after `scrim_`).
+        id: String,
+        #[arg(long, value_name = "NAME")]
+        tenant: String,
         #[command(flatten)]
         platform: PlatformArgs,
     },
@@ -403,6 +442,8 @@ fn main() -> ExitCode {
         Command::Demo(args) => run_demo(*args),
         Command::Tenant(cmd) => run_platform(|| run_tenant(cmd)),
         Command::Apikey(cmd) => run_platform(|| run_apikey(cmd)),
+        Command::User(cmd) => run_platform(|| identity_cli::run_user(cmd)),
+        Command::Access(cmd) => run_platform(|| identity_cli::run_access(cmd)),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
@@ -533,6 +574,14 @@ fn run_serve(args: ServeArgs) -> io::Result<()> {
     if let Some(a) = args.otlp_http {
         config.otlp_http = Some(a);
     }
+    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
+        config.tls = scrim_server::TlsMode::Files { cert, key };
+    } else if args.tls_self_signed {
+        config.tls = config.self_signed();
+    }
+    if args.allow_plaintext {
+        config.allow_plaintext = true;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -540,9 +589,17 @@ fn run_serve(args: ServeArgs) -> io::Result<()> {
         let server = scrim_server::Server::start(config)
             .await
             .map_err(server_error)?;
+        if let Some(fp) = server.tls_fingerprint() {
+            eprintln!("scrim serve: TLS certificate SHA-256 fingerprint {fp}");
+        }
         // The readiness line: tests and scripts wait for it and parse it; keep its format.
         eprintln!(
-            "scrim serve: API http://{}, OTLP/gRPC {}, OTLP/HTTP {}",
+            "scrim serve: API {}://{}, OTLP/gRPC {}, OTLP/HTTP {}",
+            if server.tls_fingerprint().is_some() {
+                "https"
+            } else {
+                "http"
+            },
             server.http_addr(),
             server
                 .otlp_grpc_addr()
@@ -651,7 +708,9 @@ where
         .enable_all()
         .build()?;
     runtime.block_on(f()).map_err(|e| match e {
-        scrim_server::ServerError::Usage(m) => io::Error::new(io::ErrorKind::InvalidInput, m),
+        scrim_server::ServerError::Usage(m) | scrim_server::ServerError::Forbidden(m) => {
+            io::Error::new(io::ErrorKind::InvalidInput, m)
+        }
         e => io::Error::other(e.to_string()),
     })
 }
@@ -724,13 +783,27 @@ async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError>
 }
 
 async fn run_apikey(cmd: ApikeyCommand) -> Result<(), scrim_server::ServerError> {
-    let ApikeyCommand::Create {
-        tenant,
-        scopes,
-        name,
-        expires_in_days,
-        platform,
-    } = cmd;
+    let (tenant, scopes, name, expires_in_days, platform) = match cmd {
+        ApikeyCommand::Create {
+            tenant,
+            scopes,
+            name,
+            expires_in_days,
+            platform,
+        } => (tenant, scopes, name, expires_in_days, platform),
+        ApikeyCommand::List { tenant, platform } => {
+            return identity_cli::list_keys(&tenant, &platform).await;
+        }
+        ApikeyCommand::Revoke {
+            id,
+            tenant,
+            platform,
+        } => return identity_cli::revoke_key(&tenant, &id, &platform).await,
+    };
+    scrim_server::accounts::check(
+        &scrim_auth::rbac::Actor::Operator,
+        scrim_auth::rbac::Permission::CreateApiKey,
+    )?;
     let scopes: scrim_meta::Scopes = scopes
         .parse()
         .map_err(|e| scrim_server::ServerError::Usage(format!("--scopes: {e}")))?;
