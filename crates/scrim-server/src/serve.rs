@@ -55,6 +55,8 @@ pub struct ServerConfig {
     pub allow_plaintext: bool,
     /// Sign-in lockout limits.
     pub login_limits: LoginLimits,
+    /// Session lifetimes for tenants that do not set their own.
+    pub session_timeouts: scrim_auth::SessionTimeouts,
 }
 
 impl ServerConfig {
@@ -76,6 +78,7 @@ impl ServerConfig {
             tls: TlsMode::Off,
             allow_plaintext: false,
             login_limits: LoginLimits::default(),
+            session_timeouts: scrim_auth::SessionTimeouts::default(),
         }
     }
 
@@ -262,7 +265,9 @@ impl Server {
                 .transpose()
                 .map_err(|e| ServerError::Usage(format!("TLS: {e}")))
         };
-        let accounts = Arc::new(Accounts::open(&platform, config.login_limits).await?);
+        let mut accounts = Accounts::open(&platform, config.login_limits).await?;
+        accounts.default_timeouts = config.session_timeouts;
+        let accounts = Arc::new(accounts);
         let gate = Arc::new(Gate {
             meta: Arc::clone(&platform.meta),
             accounts: Arc::clone(&accounts),
