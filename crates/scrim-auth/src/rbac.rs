@@ -251,6 +251,35 @@ impl fmt::Display for Permission {
     }
 }
 
+/// The permission matrix as a Markdown table: one row per permission, a column per role
+/// (`✓` granted) and the API-key scopes that grant it. `docs/access-control.md` holds this
+/// table; a test keeps the two equal.
+pub fn matrix_markdown() -> String {
+    let mut out = String::from("| permission |");
+    for role in Role::ALL {
+        out.push_str(&format!(" {role} |"));
+    }
+    out.push_str(" API-key scopes |\n| --- |");
+    for _ in Role::ALL {
+        out.push_str(" :-: |");
+    }
+    out.push_str(" --- |\n");
+    for p in Permission::ALL {
+        out.push_str(&format!("| {} |", p.as_str()));
+        for role in Role::ALL {
+            out.push_str(if role.grants(p) { " ✓ |" } else { "   |" });
+        }
+        let scopes = p.scopes();
+        if scopes.is_empty() {
+            out.push_str(" none: people only |\n");
+        } else {
+            let names: Vec<String> = scopes.iter().map(|s| format!("`{s}`")).collect();
+            out.push_str(&format!(" {} |\n", names.join(" or ")));
+        }
+    }
+    out
+}
+
 /// A user's id: `u_` and 16 characters of lowercase base32, like tenant ids.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UserId(String);
