@@ -39,6 +39,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/sql", post(sql))
         .merge(crate::identity_api::routes())
         .merge(crate::sso::routes())
+        .merge(crate::pages::routes())
         .with_state(state)
 }
 

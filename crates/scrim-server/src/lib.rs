@@ -18,6 +18,7 @@ mod error;
 mod identity_api;
 mod ingest;
 mod openapi;
+mod pages;
 mod platform;
 mod rate;
 pub mod review;

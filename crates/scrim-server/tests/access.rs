@@ -1168,3 +1168,146 @@ fn tls11_client_hello() -> Vec<u8> {
     record.extend(hs);
     record
 }
+
+async fn form(server: &Server, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Answer {
+    let body: Vec<String> = fields
+        .iter()
+        .map(|(k, v)| {
+            let enc = |s: &str| {
+                s.bytes()
+                    .map(|b| match b {
+                        b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                            (b as char).to_string()
+                        }
+                        _ => format!("%{b:02X}"),
+                    })
+                    .collect::<String>()
+            };
+            format!("{}={}", enc(k), enc(v))
+        })
+        .collect();
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let resp = client
+        .request(
+            Request::builder()
+                .method("POST")
+                .uri(format!("http://{}{path}", server.http_addr()))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("cookie", cookie)
+                .body(Full::new(Bytes::from(body.join("&"))))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        body: Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        headers,
+    }
+}
+
+#[tokio::test]
+async fn the_sign_in_pages_work_and_refuse_forged_forms() {
+    let w = world().await;
+    let page = call(&w.server, "GET", "/login", &Cred::None, None).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("default-src 'none'")
+    );
+    let html = page.body.as_str().unwrap();
+    let token = html
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let login_cookie = page.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(login_cookie, format!("scrim_login_csrf={token}"));
+    let fields = [
+        ("csrf_token", token.as_str()),
+        ("email", "member@acme.example"),
+        ("password", PASSWORD),
+    ];
+    // A cross-site post carries no SameSite=Strict cookie: refused, nothing checked.
+    assert_eq!(form(&w.server, "/login", "", &fields).await.status, 403);
+    let wrong = form(
+        &w.server,
+        "/login",
+        &login_cookie,
+        &[
+            ("csrf_token", &token),
+            ("email", "member@acme.example"),
+            ("password", "nope"),
+        ],
+    )
+    .await;
+    assert_eq!(wrong.status, 401);
+    assert!(
+        wrong
+            .body
+            .as_str()
+            .unwrap()
+            .contains("wrong e-mail, password or code")
+    );
+    let ok = form(&w.server, "/login", &login_cookie, &fields).await;
+    assert_eq!(ok.status, 303);
+    assert_eq!(ok.headers["location"], "/");
+    let session = ok.headers["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let home = client
+        .request(
+            Request::builder()
+                .uri(format!("http://{}/", w.server.http_addr()))
+                .header("cookie", session.as_str())
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let home =
+        String::from_utf8_lossy(&home.into_body().collect().await.unwrap().to_bytes()).into_owned();
+    assert!(home.contains("member@acme.example"), "{home}");
+    let csrf = home
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap();
+    assert_eq!(
+        form(&w.server, "/logout", &session, &[("csrf_token", "forged")])
+            .await
+            .status,
+        403
+    );
+    let out = form(&w.server, "/logout", &session, &[("csrf_token", csrf)]).await;
+    assert_eq!(out.status, 303);
+    let after = call(
+        &w.server,
+        "GET",
+        "/api/v1/session",
+        &Cred::Session {
+            cookie: session,
+            csrf: csrf.to_owned(),
+        },
+        None,
+    )
+    .await;
+    assert_eq!(after.status, 401);
+}
