@@ -53,8 +53,12 @@ pub struct SsoSettings {
 /// Discovered clients per tenant, rebuilt when the tenant's settings change.
 #[derive(Default)]
 pub(crate) struct SsoClients {
-    clients: Mutex<HashMap<TenantId, (String, Arc<OidcClient>)>>,
+    clients: Mutex<HashMap<TenantId, (SeenSettings, Arc<OidcClient>)>>,
 }
+
+/// What a cached client was built from: the stored settings and the sealed client secret,
+/// which is kept apart from them (so a new secret alone leaves the settings text as it was).
+type SeenSettings = (String, Option<Vec<u8>>);
 
 pub(crate) fn routes() -> Router<ApiState> {
     Router::new()
@@ -108,7 +112,8 @@ async fn client_for(state: &ApiState, tenant: &TenantId) -> Result<Arc<OidcClien
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .get(tenant)
-        && *seen == text
+        && seen.0 == text
+        && seen.1 == stored.sso_client_secret
     {
         return Ok(Arc::clone(client));
     }
@@ -152,7 +157,10 @@ async fn client_for(state: &ApiState, tenant: &TenantId) -> Result<Arc<OidcClien
         .clients
         .lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(tenant.clone(), (text, Arc::clone(&client)));
+        .insert(
+            tenant.clone(),
+            ((text, stored.sso_client_secret), Arc::clone(&client)),
+        );
     Ok(client)
 }
 
