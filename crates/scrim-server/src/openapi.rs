@@ -1360,7 +1360,7 @@ pub(crate) const DOCUMENT: &str = r##"{
     },
     "/api/v1/sso/callback": {
       "get": {
-        "summary": "Where the provider sends the browser back: checks state, code, ID token and the role mapping, creates the account on first sign-in, starts a session, 303 to /.",
+        "summary": "Where the provider sends the browser back: checks state, code, ID token and the role mapping, creates the account on first sign-in, starts a session, and answers a small page that moves on to / (a same-site step, so the browser sends the new SameSite=Strict cookie).",
         "x-scrim-permission": "public",
         "responses": {
           "400": {
@@ -1372,7 +1372,7 @@ pub(crate) const DOCUMENT: &str = r##"{
           "403": {
             "$ref": "#/components/responses/Forbidden"
           },
-          "303": {
+          "200": {
             "description": "Signed in"
           }
         },

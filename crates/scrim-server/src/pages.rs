@@ -51,8 +51,24 @@ fn esc(text: &str) -> String {
 }
 
 fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    page_with_head(status, title, "", body)
+}
+
+/// After single sign-on: the provider's redirect was a cross-site navigation, so a browser
+/// would not send the new `SameSite=Strict` session cookie on a redirect straight to `/`;
+/// this same-site page moves on by itself, and the cookie goes with it.
+pub(crate) fn continue_home() -> Response {
+    page_with_head(
+        StatusCode::OK,
+        "Signed in",
+        "<meta http-equiv=\"refresh\" content=\"0;url=/\">",
+        "<p>Signed in. <a href=\"/\">Continue</a></p>",
+    )
+}
+
+fn page_with_head(status: StatusCode, title: &str, head: &str, body: &str) -> Response {
     let html = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">{head}\
          <meta name=\"viewport\" content=\"width=device-width\"><title>{} · Scrim</title>\
          <style>body{{font:16px system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
          label{{display:block;margin:.6rem 0}}input{{display:block;width:100%;padding:.4rem;font:inherit}}\

@@ -9,7 +9,9 @@
 //!   happens, the code is exchanged and the ID token checked, the identity is mapped to a
 //!   role (no role, no access), the account is found by (issuer, subject) or created just
 //!   in time, its role in the tenant follows the mapping at every sign-in, and a session
-//!   starts.
+//!   starts. The answer is a small page that moves on to `/` by itself: a redirect would
+//!   still count as the provider's cross-site navigation, and the browser would hold back
+//!   the new `SameSite=Strict` session cookie.
 //!
 //! An account is never linked by e-mail address alone: an existing password account with
 //! the same address is refused, since the provider may let anyone claim any address.
@@ -472,11 +474,7 @@ async fn finish(
         .await
         .map_err(crate::identity_api::login_error)?;
     let timeouts = state.shared.accounts.timeouts(&stored);
-    let mut response = (
-        StatusCode::SEE_OTHER,
-        [(header::LOCATION, HeaderValue::from_static("/"))],
-    )
-        .into_response();
+    let mut response = crate::pages::continue_home();
     response.headers_mut().insert(
         header::SET_COOKIE,
         access::session_cookie(&token, timeouts.absolute, state.shared.secure_cookies),
