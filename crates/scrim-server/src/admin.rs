@@ -115,6 +115,9 @@ pub struct DemoTenant {
     pub ingest_key: String,
     /// A `read`-scoped key for the API.
     pub read_key: String,
+    /// A person to sign in as (`/login`): the tenant's owner, with a generated password.
+    pub owner_email: String,
+    pub owner_password: String,
 }
 
 /// Creates the `demo` tenant (or `demo-2`, … when the data directory already has one) with
@@ -137,9 +140,27 @@ pub async fn demo_tenant(platform: &Platform) -> Result<DemoTenant, ServerError>
     };
     let (_, ingest) = create_api_key(platform, &name, scopes("ingest")?, details("ingest")).await?;
     let (_, read) = create_api_key(platform, &name, scopes("read")?, details("read")).await?;
+    let tenant = platform
+        .meta
+        .tenant_by_name(&name)
+        .await?
+        .ok_or_else(|| ServerError::Usage("the demo tenant vanished".into()))?;
+    let accounts = crate::accounts::Accounts::open(platform, Default::default()).await?;
+    let owner_email = format!("owner@{name}.scrim.invalid");
+    let (_, password) = accounts
+        .add_member(
+            &scrim_auth::rbac::Actor::Operator,
+            &tenant.id,
+            &owner_email,
+            scrim_auth::Role::Owner,
+            None,
+        )
+        .await?;
     Ok(DemoTenant {
         tenant: name,
         ingest_key: ingest.expose(),
         read_key: read.expose(),
+        owner_email,
+        owner_password: password.unwrap_or_default(),
     })
 }

@@ -652,6 +652,7 @@ fn run_demo(args: DemoArgs) -> io::Result<()> {
         println!("  tenant     {}", demo.tenant);
         println!("  ingest key {}", demo.ingest_key);
         println!("  read key   {}", demo.read_key);
+        println!("  sign in    {api}/login as {} / {}", demo.owner_email, demo.owner_password);
         println!();
         println!("A small shop (frontend, checkout, payments, users) is sending traces, logs and metrics");
         println!("full of card numbers, emails, tokens, passwords and client IPs. Look at what was kept:");
