@@ -23,6 +23,7 @@ use scrim_otlp::{
 };
 use scrim_redact::policy::Mode;
 use scrim_redact::{Policy, Redactor};
+use scrim_tls::{ALPN_HTTP, Listener};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
@@ -56,6 +57,7 @@ const OUTAGE_WAIT_MAX: Duration = Duration::from_secs(30);
 pub struct Agent {
     receivers: Option<Receivers>,
     metrics_addr: SocketAddr,
+    tls_fingerprint: Option<String>,
     metrics: Arc<Metrics>,
     queue: Arc<DiskQueue>,
     stop: watch::Sender<bool>,
@@ -69,6 +71,7 @@ impl std::fmt::Debug for Agent {
             .field("otlp_grpc", &self.otlp_grpc_addr())
             .field("otlp_http", &self.otlp_http_addr())
             .field("metrics", &self.metrics_addr)
+            .field("tls_fingerprint", &self.tls_fingerprint)
             .field("mode", &self.mode)
             .finish()
     }
@@ -76,7 +79,20 @@ impl std::fmt::Debug for Agent {
 
 impl Agent {
     /// Starts everything `config` describes; returns once every listener is bound.
+    ///
+    /// With TLS configured, every listener (OTLP/gRPC, OTLP/HTTP, metrics) speaks TLS only.
+    /// Without it, a listen address that is not loopback is refused (before anything is
+    /// opened or bound) unless `allow_plaintext` is set.
     pub async fn start(config: &AgentConfig) -> Result<Agent, StartError> {
+        let identity = load_tls(config)?;
+        let tls = identity
+            .as_ref()
+            .map(|id| id.server_config(ALPN_HTTP))
+            .transpose()
+            .map_err(|e| StartError(format!("TLS: {e}")))?;
+        if tls.is_none() && !config.allow_plaintext {
+            check_plaintext_listeners(config)?;
+        }
         let policy = load_policy(config)?;
         let mode = policy.mode;
         let key = pseudonym_key(config)?;
@@ -102,12 +118,10 @@ impl Agent {
         let wake = Arc::new(Notify::new());
         let (stop, stop_rx) = watch::channel(false);
 
-        let metrics_listener = tokio::net::TcpListener::bind(config.metrics)
+        let metrics_listener = Listener::bind(config.metrics, tls.clone(), config.allow_plaintext)
             .await
-            .map_err(|e| StartError(format!("metrics listener {}: {e}", config.metrics)))?;
-        let metrics_addr = metrics_listener
-            .local_addr()
-            .map_err(|e| StartError(e.to_string()))?;
+            .map_err(|e| StartError(format!("metrics listener: {e}")))?;
+        let metrics_addr = metrics_listener.local_addr();
         let sink = Arc::new(AgentSink {
             redactor,
             queue: Arc::clone(&queue),
@@ -118,6 +132,9 @@ impl Agent {
             ReceiversConfig {
                 grpc: Some(config.otlp_grpc),
                 http: Some(config.otlp_http),
+                // The receivers set each listener's ALPN (h2 for gRPC).
+                tls,
+                allow_plaintext: config.allow_plaintext,
                 ..ReceiversConfig::default()
             },
             sink,
@@ -149,11 +166,13 @@ impl Agent {
         tracing::info!(
             mode = ?mode,
             upstream = config.upstream.as_deref().unwrap_or(""),
+            tls = identity.is_some(),
             "scrim agent started"
         );
         Ok(Agent {
             receivers: Some(receivers),
             metrics_addr,
+            tls_fingerprint: identity.map(|id| id.fingerprint().to_owned()),
             metrics,
             queue,
             stop,
@@ -175,6 +194,12 @@ impl Agent {
     /// The bound `/healthz` and `/metrics` address.
     pub fn metrics_addr(&self) -> SocketAddr {
         self.metrics_addr
+    }
+
+    /// The SHA-256 fingerprint of the listeners' TLS certificate (`AB:CD:…`), when they
+    /// speak TLS.
+    pub fn tls_fingerprint(&self) -> Option<&str> {
+        self.tls_fingerprint.as_deref()
     }
 
     /// The counters.
@@ -214,6 +239,43 @@ impl Drop for Agent {
             t.abort();
         }
     }
+}
+
+/// The listeners' certificate, loaded from the PEM files or generated (once) and loaded from
+/// `<data_dir>/tls`; `None` without TLS. Its fingerprint is logged.
+fn load_tls(config: &AgentConfig) -> Result<Option<scrim_tls::ServerIdentity>, StartError> {
+    let identity = config
+        .tls_mode()
+        .load()
+        .map_err(|e| StartError(format!("TLS: {e}")))?;
+    if let Some(id) = &identity {
+        tracing::info!(
+            fingerprint = id.fingerprint(),
+            generated = id.was_generated(),
+            "TLS on every listener; certificate SHA-256 fingerprint {}",
+            id.fingerprint()
+        );
+    }
+    Ok(identity)
+}
+
+/// Without TLS and without `allow_plaintext`: every listen address must be loopback. The
+/// error names the setting, the address and how to fix it.
+fn check_plaintext_listeners(config: &AgentConfig) -> Result<(), StartError> {
+    for (key, addr) in [
+        ("otlp_grpc", config.otlp_grpc),
+        ("otlp_http", config.otlp_http),
+        ("metrics", config.metrics),
+    ] {
+        scrim_tls::check_plaintext(addr, false).map_err(|e| {
+            StartError(format!(
+                "{key} listener: {e}. For the agent: set tls_cert_file and tls_key_file, or \
+                 tls_self_signed = true, or allow_plaintext = true (also as SCRIM_* variables \
+                 and --flags)"
+            ))
+        })?;
+    }
+    Ok(())
 }
 
 /// The policy file (or the default), with `auto` mode resolved: a mode set in the agent's

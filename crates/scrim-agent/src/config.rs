@@ -11,7 +11,10 @@
 //! | `otlp_grpc` | `127.0.0.1:4317` | OTLP/gRPC listener |
 //! | `otlp_http` | `127.0.0.1:4318` | OTLP/HTTP listener |
 //! | `metrics` | `127.0.0.1:9464` | `/healthz` and Prometheus `/metrics` |
-//! | `data_dir` | `./scrim-agent-data` | disk queue and generated keys |
+//! | `data_dir` | `./scrim-agent-data` | disk queue, generated keys and the self-signed certificate |
+//! | `tls_cert_file`, `tls_key_file` | none | PEM certificate chain (leaf first) and private key: TLS on the OTLP/gRPC, OTLP/HTTP and metrics listeners; set both |
+//! | `tls_self_signed` | `false` | TLS on those listeners with a self-signed certificate generated once in `<data_dir>/tls` and reused (it covers `localhost`, `127.0.0.1`, `::1` and the listen addresses that are specific IPs); not with `tls_cert_file` |
+//! | `allow_plaintext` | `false` | without TLS, serve plain connections on non-loopback listen addresses (e.g. `0.0.0.0:4318`); otherwise such an address is refused at start (loopback is always allowed) |
 //! | `allow_http_fallback` | `false` | permit a plain `http://` upstream (each connection is logged as a warning) |
 //! | `mode` | `auto` | `auto`, `cloud` or `on-prem`; `auto` is `on-prem` when the upstream is on loopback and `cloud` otherwise, unless the policy file names a mode |
 //! | `policy_file` | none | capture policy (docs/capture-policy.md); none means the default policy |
@@ -23,12 +26,17 @@
 //! | `export_timeout_secs` | `10` | deadline of one export attempt |
 //! | `api_key` | none | sent upstream as `Authorization: Bearer <key>` (a Scrim ingest key); prefer the environment variable |
 //! | `pseudonym_key` | generated | the tenant's secret for pseudonyms; when absent, a random key is generated once and kept (0600) in the data directory |
+//!
+//! With TLS, the certificate's SHA-256 fingerprint is printed and logged at every start, so
+//! applications can pin it or trust the generated certificate
+//! (`<data_dir>/tls/tls-cert.pem`) as their CA.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use scrim_tls::TlsMode;
 use serde::{Deserialize, Serialize};
 
 /// Which OTLP transport the agent forwards with.
@@ -90,6 +98,10 @@ pub struct AgentConfig {
     pub otlp_http: SocketAddr,
     pub metrics: SocketAddr,
     pub data_dir: PathBuf,
+    pub tls_cert_file: Option<PathBuf>,
+    pub tls_key_file: Option<PathBuf>,
+    pub tls_self_signed: bool,
+    pub allow_plaintext: bool,
     pub allow_http_fallback: bool,
     pub mode: ModeSetting,
     pub policy_file: Option<PathBuf>,
@@ -113,6 +125,10 @@ impl Default for AgentConfig {
             otlp_http: scrim_otlp::DEFAULT_HTTP_ADDR,
             metrics: SocketAddr::from(([127, 0, 0, 1], 9464)),
             data_dir: PathBuf::from("./scrim-agent-data"),
+            tls_cert_file: None,
+            tls_key_file: None,
+            tls_self_signed: false,
+            allow_plaintext: false,
             allow_http_fallback: false,
             mode: ModeSetting::Auto,
             policy_file: None,
@@ -130,7 +146,12 @@ impl Default for AgentConfig {
 }
 
 /// Keys whose values are booleans or integers (everything else is a string).
-const BOOL_KEYS: &[&str] = &["allow_http_fallback", "gzip"];
+const BOOL_KEYS: &[&str] = &[
+    "tls_self_signed",
+    "allow_plaintext",
+    "allow_http_fallback",
+    "gzip",
+];
 const INT_KEYS: &[&str] = &["queue_max_bytes", "export_timeout_secs"];
 
 /// Every key, for environment lookup and error messages.
@@ -141,6 +162,10 @@ pub const KEYS: &[&str] = &[
     "otlp_http",
     "metrics",
     "data_dir",
+    "tls_cert_file",
+    "tls_key_file",
+    "tls_self_signed",
+    "allow_plaintext",
     "allow_http_fallback",
     "mode",
     "policy_file",
@@ -239,6 +264,18 @@ impl AgentConfig {
                 "client_cert_file and client_key_file go together".into(),
             ));
         }
+        if self.tls_cert_file.is_some() != self.tls_key_file.is_some() {
+            return Err(ConfigError(
+                "tls_cert_file and tls_key_file go together: set both (a PEM certificate chain and its private key), or tls_self_signed = true"
+                    .into(),
+            ));
+        }
+        if self.tls_self_signed && self.tls_cert_file.is_some() {
+            return Err(ConfigError(
+                "tls_self_signed = true and tls_cert_file/tls_key_file exclude each other: use the certificate files or a generated self-signed certificate, not both"
+                    .into(),
+            ));
+        }
         if self.queue_max_bytes < 1 << 20 {
             return Err(ConfigError("queue_max_bytes must be at least 1 MiB".into()));
         }
@@ -246,6 +283,36 @@ impl AgentConfig {
             return Err(ConfigError("export_timeout_secs must be at least 1".into()));
         }
         Ok(())
+    }
+
+    /// Where the listeners' certificate comes from: the PEM files, a self-signed certificate
+    /// kept in `<data_dir>/tls`, or none ([`TlsMode::Off`]).
+    pub fn tls_mode(&self) -> TlsMode {
+        match (&self.tls_cert_file, &self.tls_key_file) {
+            (Some(cert), Some(key)) => TlsMode::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ if self.tls_self_signed => TlsMode::SelfSigned {
+                dir: self.data_dir.join("tls"),
+                names: self.listen_names(),
+            },
+            _ => TlsMode::Off,
+        }
+    }
+
+    /// The specific (not loopback, not unspecified) IP addresses the listeners are bound
+    /// to, for a self-signed certificate to cover besides `localhost` and loopback.
+    fn listen_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = Vec::new();
+        for addr in [self.otlp_grpc, self.otlp_http, self.metrics] {
+            let ip = addr.ip().to_canonical();
+            let name = ip.to_string();
+            if !ip.is_loopback() && !ip.is_unspecified() && !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
     }
 
     /// Whether the upstream host is a loopback address or `localhost`.
@@ -385,6 +452,112 @@ mod tests {
         .unwrap();
         assert_eq!(c.api_key, Some(Secret("scrim_live_abcdef".into())));
         assert!(!format!("{c:?}").contains("abcdef"));
+    }
+
+    #[test]
+    fn tls_settings_from_file_env_and_flags() {
+        let c = AgentConfig::load(None, vec![], &flags(&[("upstream", "https://u")])).unwrap();
+        assert_eq!(c.tls_mode(), TlsMode::Off, "no TLS by default");
+        assert!(!c.allow_plaintext);
+        assert!(!c.tls_self_signed);
+
+        let file = "upstream = \"https://u\"\ntls_cert_file = \"/etc/scrim/cert.pem\"\n\
+                    tls_key_file = \"/etc/scrim/key.pem\"\nallow_plaintext = true\n";
+        let c = AgentConfig::load(Some((Path::new("a.toml"), file)), vec![], &flags(&[])).unwrap();
+        assert_eq!(
+            c.tls_mode(),
+            TlsMode::Files {
+                cert: "/etc/scrim/cert.pem".into(),
+                key: "/etc/scrim/key.pem".into(),
+            }
+        );
+        assert!(c.allow_plaintext);
+
+        let env = vec![
+            ("SCRIM_TLS_SELF_SIGNED".to_string(), "true".to_string()),
+            ("SCRIM_ALLOW_PLAINTEXT".to_string(), "no".to_string()),
+        ];
+        let c = AgentConfig::load(
+            None,
+            env,
+            &flags(&[
+                ("upstream", "https://u"),
+                ("data_dir", "/var/lib/scrim-agent"),
+                ("otlp_http", "10.1.2.3:4318"),
+                ("otlp_grpc", "0.0.0.0:4317"),
+            ]),
+        )
+        .unwrap();
+        assert!(!c.allow_plaintext);
+        assert_eq!(
+            c.tls_mode(),
+            TlsMode::SelfSigned {
+                dir: "/var/lib/scrim-agent/tls".into(),
+                // A specific listen address is covered; 0.0.0.0 and loopback are not names.
+                names: vec!["10.1.2.3".into()],
+            }
+        );
+
+        // Flags beat the environment for the booleans too.
+        let c = AgentConfig::load(
+            None,
+            vec![("SCRIM_ALLOW_PLAINTEXT".to_string(), "false".to_string())],
+            &flags(&[("upstream", "https://u"), ("allow_plaintext", "true")]),
+        )
+        .unwrap();
+        assert!(c.allow_plaintext);
+        let e = AgentConfig::load(
+            None,
+            vec![("SCRIM_TLS_SELF_SIGNED".to_string(), "sure".to_string())],
+            &flags(&[("upstream", "https://u")]),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.0,
+            "environment variable SCRIM_TLS_SELF_SIGNED: expected true or false"
+        );
+    }
+
+    #[test]
+    fn tls_settings_that_do_not_fit_together_are_refused() {
+        for (pairs, expected) in [
+            (
+                &[("tls_cert_file", "c.pem")][..],
+                "tls_cert_file and tls_key_file go together",
+            ),
+            (
+                &[("tls_key_file", "k.pem")][..],
+                "tls_cert_file and tls_key_file go together",
+            ),
+            (
+                &[("tls_key_file", "k.pem"), ("tls_self_signed", "true")][..],
+                "tls_cert_file and tls_key_file go together",
+            ),
+            (
+                &[
+                    ("tls_cert_file", "c.pem"),
+                    ("tls_key_file", "k.pem"),
+                    ("tls_self_signed", "true"),
+                ][..],
+                "tls_self_signed = true and tls_cert_file/tls_key_file exclude each other",
+            ),
+        ] {
+            let mut f = flags(pairs);
+            f.insert("upstream".into(), "https://u".into());
+            let e = AgentConfig::load(None, vec![], &f).unwrap_err();
+            assert!(e.0.starts_with(expected), "{pairs:?}: {e}");
+        }
+        // Self-signed with the files explicitly off is fine.
+        let c = AgentConfig::load(
+            Some((
+                Path::new("a.toml"),
+                "upstream = \"https://u\"\ntls_self_signed = true\n",
+            )),
+            vec![],
+            &flags(&[]),
+        )
+        .unwrap();
+        assert!(matches!(c.tls_mode(), TlsMode::SelfSigned { .. }));
     }
 
     #[test]

@@ -233,9 +233,25 @@ struct AgentArgs {
     /// `/healthz` and Prometheus `/metrics` listen address [default: 127.0.0.1:9464].
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
-    /// Disk queue and generated keys [default: ./scrim-agent-data].
+    /// Disk queue, generated keys and the self-signed certificate
+    /// [default: ./scrim-agent-data].
     #[arg(long, value_name = "DIR")]
     data_dir: Option<String>,
+    /// PEM certificate chain (leaf first) for TLS on the OTLP and metrics listeners (with
+    /// --tls-key-file).
+    #[arg(long, value_name = "FILE")]
+    tls_cert_file: Option<String>,
+    /// PEM private key of --tls-cert-file.
+    #[arg(long, value_name = "FILE")]
+    tls_key_file: Option<String>,
+    /// TLS on the OTLP and metrics listeners with a self-signed certificate, generated once
+    /// in <data-dir>/tls and reused; its SHA-256 fingerprint is printed at start.
+    #[arg(long)]
+    tls_self_signed: bool,
+    /// Without TLS, serve plain connections on listen addresses other than loopback (not
+    /// recommended: telemetry would cross the network in clear).
+    #[arg(long)]
+    allow_plaintext: bool,
     /// Permit a plain http:// upstream; each plain connection is logged as a warning.
     #[arg(long)]
     allow_http_fallback: bool,
@@ -283,6 +299,8 @@ impl AgentArgs {
             ("otlp_http", &self.otlp_http),
             ("metrics", &self.metrics),
             ("data_dir", &self.data_dir),
+            ("tls_cert_file", &self.tls_cert_file),
+            ("tls_key_file", &self.tls_key_file),
             ("mode", &self.mode),
             ("policy_file", &self.policy),
             ("queue_max_bytes", &self.queue_max_bytes),
@@ -298,8 +316,14 @@ impl AgentArgs {
                 m.insert(key.to_string(), v.clone());
             }
         }
-        if self.allow_http_fallback {
-            m.insert("allow_http_fallback".into(), "true".into());
+        for (key, set) in [
+            ("tls_self_signed", self.tls_self_signed),
+            ("allow_plaintext", self.allow_plaintext),
+            ("allow_http_fallback", self.allow_http_fallback),
+        ] {
+            if set {
+                m.insert(key.into(), "true".into());
+            }
         }
         m
     }
@@ -518,10 +542,13 @@ fn run_agent(args: AgentArgs) -> io::Result<()> {
         let agent = scrim_agent::Agent::start(&config)
             .await
             .map_err(|e| io::Error::other(e.to_string()))?;
+        if let Some(fp) = agent.tls_fingerprint() {
+            eprintln!("scrim agent: TLS certificate SHA-256 fingerprint {fp}");
+        }
         // The readiness line: tests and scripts wait for it and parse it
-        // (tests/agent_e2e.rs); keep its format.
+        // (tests/agent_e2e.rs); keep its format. With TLS, the metrics URL is https://.
         eprintln!(
-            "scrim agent: OTLP/gRPC {}, OTLP/HTTP {}, metrics http://{}/metrics, mode {:?}",
+            "scrim agent: OTLP/gRPC {}, OTLP/HTTP {}, metrics {}://{}/metrics, mode {:?}",
             agent
                 .otlp_grpc_addr()
                 .map(|a| a.to_string())
@@ -530,6 +557,11 @@ fn run_agent(args: AgentArgs) -> io::Result<()> {
                 .otlp_http_addr()
                 .map(|a| a.to_string())
                 .unwrap_or_default(),
+            if agent.tls_fingerprint().is_some() {
+                "https"
+            } else {
+                "http"
+            },
             agent.metrics_addr(),
             agent.mode(),
         );
@@ -928,5 +960,37 @@ mod tests {
     #[test]
     fn cli_definition_is_valid() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn agent_tls_flags_become_config_keys() {
+        let cli = Cli::try_parse_from([
+            "scrim",
+            "agent",
+            "--tls-cert-file",
+            "cert.pem",
+            "--tls-key-file",
+            "key.pem",
+            "--tls-self-signed",
+            "--allow-plaintext",
+        ])
+        .unwrap();
+        let Command::Agent(args) = cli.command else {
+            panic!("not the agent command");
+        };
+        let flags = args.overrides();
+        for (key, value) in [
+            ("tls_cert_file", "cert.pem"),
+            ("tls_key_file", "key.pem"),
+            ("tls_self_signed", "true"),
+            ("allow_plaintext", "true"),
+        ] {
+            assert_eq!(flags.get(key).map(String::as_str), Some(value), "{key}");
+        }
+        let cli = Cli::try_parse_from(["scrim", "agent"]).unwrap();
+        let Command::Agent(args) = cli.command else {
+            panic!("not the agent command");
+        };
+        assert!(args.overrides().is_empty());
     }
 }
