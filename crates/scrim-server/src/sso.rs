@@ -34,6 +34,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::access;
+use crate::{Platform, ServerError};
 use crate::api::{ApiError, ApiState, bad_request, enter, not_found};
 use crate::identity_api::json_body;
 
@@ -81,20 +82,60 @@ fn tenant_secret_aad(tenant: &TenantId) -> Vec<u8> {
 /// A key for the tenant's SSO secret, derived from its data key (so deleting the tenant's
 /// key shreds the secret too).
 async fn tenant_key(
-    state: &ApiState,
+    platform: &Platform,
     tenant: &TenantId,
-) -> Result<scrim_crypto::DataKey, ApiError> {
-    let platform = &state.shared.platform;
+) -> Result<scrim_crypto::DataKey, ServerError> {
     let record = platform
         .meta
         .tenant_by_id(tenant)
         .await?
-        .ok_or_else(|| not_found("tenant not found"))?;
+        .ok_or_else(|| ServerError::Usage("tenant not found".into()))?;
     let data_key = platform
         .keys
-        .unwrap(&record.wrapped_data_key, tenant.as_str().as_bytes())
-        .map_err(crate::ServerError::from)?;
+        .unwrap(&record.wrapped_data_key, tenant.as_str().as_bytes())?;
     Ok(data_key.derive(tenant.as_str().as_bytes(), b"scrim sso client secret"))
+}
+
+/// Whether a mapping can make someone an owner (which only owners may configure).
+pub fn maps_owner(s: &SsoSettings) -> bool {
+    s.roles.rules.iter().any(|r| r.role == "owner")
+        || s.roles.default_role.as_deref() == Some("owner")
+}
+
+/// Stores a tenant's SSO settings (the client secret sealed apart), or removes them with
+/// `None` (refused while the tenant requires SSO). Role names are checked first.
+pub async fn store_sso_settings(
+    platform: &Platform,
+    tenant: &TenantId,
+    settings: Option<SsoSettings>,
+) -> Result<(), ServerError> {
+    let meta = &platform.meta;
+    let mut stored = meta.security_settings(tenant).await?;
+    match settings {
+        None => {
+            stored.sso_config = None;
+            stored.sso_client_secret = None;
+        }
+        Some(mut s) => {
+            let roles = s.roles.rules.iter().map(|r| r.role.as_str());
+            for role in roles.chain(s.roles.default_role.as_deref()) {
+                role.parse::<Role>()
+                    .map_err(|e| ServerError::Usage(format!("role mapping: {e}")))?;
+            }
+            if let Some(secret) = s.oidc.client_secret.take() {
+                let key = tenant_key(platform, tenant).await?;
+                stored.sso_client_secret = Some(scrim_crypto::seal(
+                    &key,
+                    &tenant_secret_aad(tenant),
+                    secret.expose().as_bytes(),
+                )?);
+            }
+            stored.sso_config = Some(
+                serde_json::to_string(&s).map_err(|e| ServerError::Usage(e.to_string()))?,
+            );
+        }
+    }
+    Ok(meta.set_security_settings(tenant, &stored).await?)
 }
 
 /// The tenant's client, discovered on first use and kept until its settings change.
@@ -122,7 +163,7 @@ async fn client_for(state: &ApiState, tenant: &TenantId) -> Result<Arc<OidcClien
     let mut settings: SsoSettings = serde_json::from_str(&text)
         .map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "unreadable SSO settings"))?;
     if let Some(sealed) = &stored.sso_client_secret {
-        let key = tenant_key(state, tenant).await?;
+        let key = tenant_key(&state.shared.platform, tenant).await?;
         let secret =
             scrim_crypto::open(&key, &tenant_secret_aad(tenant), sealed).map_err(|_| {
                 ApiError::new(
@@ -219,51 +260,13 @@ async fn set_sso_settings(
     )
     .await?;
     let req: SsoChange = json_body(&headers, &body)?;
-    let meta = &state.shared.platform.meta;
-    let mut stored = meta.security_settings(&c.tenant_id).await?;
-    match req.settings {
-        None => {
-            stored.sso_config = None;
-            stored.sso_client_secret = None;
-        }
-        Some(mut s) => {
-            for rule in &s.roles.rules {
-                rule.role
-                    .parse::<Role>()
-                    .map_err(|e| bad_request(format!("role mapping: {e}")))?;
-            }
-            if let Some(r) = &s.roles.default_role {
-                r.parse::<Role>()
-                    .map_err(|e| bad_request(format!("role mapping: {e}")))?;
-            }
-            // Owners are made by owners: a mapping that can make one needs ManageOwners.
-            let maps_owner = s.roles.rules.iter().any(|r| r.role == "owner")
-                || s.roles.default_role.as_deref() == Some("owner");
-            if maps_owner {
-                access::check(&c, Permission::ManageOwners)?;
-            }
-            if let Some(secret) = s.oidc.client_secret.take() {
-                let key = tenant_key(&state, &c.tenant_id).await?;
-                stored.sso_client_secret = Some(
-                    scrim_crypto::seal(
-                        &key,
-                        &tenant_secret_aad(&c.tenant_id),
-                        secret.expose().as_bytes(),
-                    )
-                    .map_err(crate::ServerError::from)?,
-                );
-            }
-            stored.sso_config =
-                Some(serde_json::to_string(&s).map_err(|e| bad_request(e.to_string()))?);
-        }
+    // Owners are made by owners: a mapping that can make one needs ManageOwners.
+    if req.settings.as_ref().is_some_and(maps_owner) {
+        access::check(&c, Permission::ManageOwners)?;
     }
-    meta.set_security_settings(&c.tenant_id, &stored)
-        .await
-        .map_err(|e| match e {
-            MetaError::Invalid { .. } => bad_request(e.to_string()),
-            e => e.into(),
-        })?;
-    Ok(Json(json!({ "configured": stored.sso_config.is_some() })))
+    let configured = req.settings.is_some();
+    store_sso_settings(&state.shared.platform, &c.tenant_id, req.settings).await?;
+    Ok(Json(json!({ "configured": configured })))
 }
 
 #[derive(Deserialize)]

@@ -373,3 +373,89 @@ pub(crate) async fn revoke_key(
     println!("API key {id} of tenant {tenant_name} revoked; it is refused from now on");
     Ok(())
 }
+
+/// What `scrim tenant security` changes; `None` leaves a setting as it is.
+pub(crate) struct SecurityChange {
+    pub require_mfa: Option<bool>,
+    pub require_sso: Option<bool>,
+    /// 0 goes back to the server's default.
+    pub session_idle_minutes: Option<u32>,
+    pub session_absolute_minutes: Option<u32>,
+}
+
+/// `scrim tenant security NAME [--require-mfa B] [--require-sso B] [--session-*-minutes N]`.
+pub(crate) async fn tenant_security(
+    name: &str,
+    change: SecurityChange,
+    platform: &PlatformArgs,
+) -> Result<(), ServerError> {
+    let o = open(platform).await?;
+    let t = tenant(&o, name).await?;
+    let meta = o.platform.meta();
+    let mut s = meta.security_settings(&t.id).await?;
+    let changing = change.require_mfa.is_some()
+        || change.require_sso.is_some()
+        || change.session_idle_minutes.is_some()
+        || change.session_absolute_minutes.is_some();
+    if changing {
+        check(&Actor::Operator, Permission::ManageSecuritySettings)?;
+        if let Some(v) = change.require_mfa {
+            s.require_mfa = v;
+        }
+        if let Some(v) = change.require_sso {
+            s.require_sso = v;
+        }
+        if let Some(m) = change.session_idle_minutes {
+            s.session_idle_minutes = (m > 0).then_some(m);
+        }
+        if let Some(m) = change.session_absolute_minutes {
+            s.session_absolute_minutes = (m > 0).then_some(m);
+        }
+        meta.set_security_settings(&t.id, &s).await?;
+    } else {
+        check(&Actor::Operator, Permission::ViewSecuritySettings)?;
+    }
+    let minutes = |m: Option<u32>| m.map_or("server default".to_owned(), |m| format!("{m} min"));
+    println!(
+        "tenant {name}: require MFA {}, require SSO {}, SSO {}, session idle {}, absolute {}",
+        s.require_mfa,
+        s.require_sso,
+        if s.sso_config.is_some() { "configured" } else { "not configured" },
+        minutes(s.session_idle_minutes),
+        minutes(s.session_absolute_minutes),
+    );
+    Ok(())
+}
+
+/// `scrim tenant sso NAME [--file F | --remove]`.
+pub(crate) async fn tenant_sso(
+    name: &str,
+    file_text: Option<&str>,
+    remove: bool,
+    platform: &PlatformArgs,
+) -> Result<(), ServerError> {
+    let o = open(platform).await?;
+    let t = tenant(&o, name).await?;
+    if let Some(text) = file_text {
+        check(&Actor::Operator, Permission::ManageSecuritySettings)?;
+        let settings: scrim_server::sso::SsoSettings = serde_json::from_str(text)
+            .map_err(|e| usage(format!("SSO settings: {e}")))?;
+        if scrim_server::sso::maps_owner(&settings) {
+            check(&Actor::Operator, Permission::ManageOwners)?;
+        }
+        scrim_server::sso::store_sso_settings(&o.platform, &t.id, Some(settings)).await?;
+        println!("tenant {name}: single sign-on configured");
+    } else if remove {
+        check(&Actor::Operator, Permission::ManageSecuritySettings)?;
+        scrim_server::sso::store_sso_settings(&o.platform, &t.id, None).await?;
+        println!("tenant {name}: single sign-on removed");
+    } else {
+        check(&Actor::Operator, Permission::ViewSecuritySettings)?;
+        match o.platform.meta().security_settings(&t.id).await?.sso_config {
+            // Stored without the client secret.
+            Some(json) => println!("{json}"),
+            None => println!("# tenant {name} has no single sign-on"),
+        }
+    }
+    Ok(())
+}

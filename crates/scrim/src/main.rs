@@ -175,6 +175,41 @@ enum TenantCommand {
         #[command(flatten)]
         platform: PlatformArgs,
     },
+    /// Show or change a tenant's security settings: MFA or SSO required, session timeouts.
+    Security {
+        /// The tenant's name.
+        name: String,
+        /// Every member must sign in with a second factor.
+        #[arg(long, value_name = "BOOL")]
+        require_mfa: Option<bool>,
+        /// Members must sign in through the tenant's OpenID provider (configure it first).
+        #[arg(long, value_name = "BOOL")]
+        require_sso: Option<bool>,
+        /// Minutes without a request before a session ends (1-1440; 0: the server's default).
+        #[arg(long, value_name = "N")]
+        session_idle_minutes: Option<u32>,
+        /// Minutes after sign-in a session ends however active (1-43200; 0: the default).
+        #[arg(long, value_name = "N")]
+        session_absolute_minutes: Option<u32>,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
+    /// Show, set (from a JSON file) or remove a tenant's single sign-on (OpenID Connect).
+    ///
+    /// The file: {"oidc": {"issuer", "client_id", "client_secret", "redirect_uri",
+    /// "groups_claim", "scopes"}, "roles": {"rules": [{"group": "ops", "role": "admin"}],
+    /// "default_role": "viewer"}, "ca_pem": "…"}. The client secret is stored encrypted and
+    /// never shown again.
+    Sso {
+        /// The tenant's name.
+        name: String,
+        #[arg(long, value_name = "FILE", conflicts_with = "remove")]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        remove: bool,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -810,6 +845,38 @@ async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError>
                     None => println!("# tenant {name} uses the server's capture policy"),
                 }
             }
+        }
+        TenantCommand::Security {
+            name,
+            require_mfa,
+            require_sso,
+            session_idle_minutes,
+            session_absolute_minutes,
+            platform,
+        } => {
+            identity_cli::tenant_security(
+                &name,
+                identity_cli::SecurityChange {
+                    require_mfa,
+                    require_sso,
+                    session_idle_minutes,
+                    session_absolute_minutes,
+                },
+                &platform,
+            )
+            .await?;
+        }
+        TenantCommand::Sso {
+            name,
+            file,
+            remove,
+            platform,
+        } => {
+            let text = match &file {
+                Some(path) => Some(read_policy(path)?),
+                None => None,
+            };
+            identity_cli::tenant_sso(&name, text.as_deref(), remove, &platform).await?;
         }
     }
     Ok(())
