@@ -34,9 +34,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::access;
-use crate::{Platform, ServerError};
 use crate::api::{ApiError, ApiState, bad_request, enter, not_found};
 use crate::identity_api::json_body;
+use crate::{Platform, ServerError};
 
 const PENDING_COOKIE: &str = "scrim_sso";
 const PENDING_AAD: &[u8] = b"scrim sso pending login v1";
@@ -130,9 +130,8 @@ pub async fn store_sso_settings(
                     secret.expose().as_bytes(),
                 )?);
             }
-            stored.sso_config = Some(
-                serde_json::to_string(&s).map_err(|e| ServerError::Usage(e.to_string()))?,
-            );
+            stored.sso_config =
+                Some(serde_json::to_string(&s).map_err(|e| ServerError::Usage(e.to_string()))?);
         }
     }
     Ok(meta.set_security_settings(tenant, &stored).await?)

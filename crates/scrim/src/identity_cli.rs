@@ -420,7 +420,11 @@ pub(crate) async fn tenant_security(
         "tenant {name}: require MFA {}, require SSO {}, SSO {}, session idle {}, absolute {}",
         s.require_mfa,
         s.require_sso,
-        if s.sso_config.is_some() { "configured" } else { "not configured" },
+        if s.sso_config.is_some() {
+            "configured"
+        } else {
+            "not configured"
+        },
         minutes(s.session_idle_minutes),
         minutes(s.session_absolute_minutes),
     );
@@ -438,8 +442,8 @@ pub(crate) async fn tenant_sso(
     let t = tenant(&o, name).await?;
     if let Some(text) = file_text {
         check(&Actor::Operator, Permission::ManageSecuritySettings)?;
-        let settings: scrim_server::sso::SsoSettings = serde_json::from_str(text)
-            .map_err(|e| usage(format!("SSO settings: {e}")))?;
+        let settings: scrim_server::sso::SsoSettings =
+            serde_json::from_str(text).map_err(|e| usage(format!("SSO settings: {e}")))?;
         if scrim_server::sso::maps_owner(&settings) {
             check(&Actor::Operator, Permission::ManageOwners)?;
         }

@@ -197,24 +197,72 @@ fn an_operator_manages_people_and_keys_and_reviews_access() {
     assert!(err.contains("no account"), "{err}");
 
     // Tenant security settings and single sign-on.
-    let err = refused(&["tenant", "security", "acme", "--require-sso", "true", "--data-dir", d]);
+    let err = refused(&[
+        "tenant",
+        "security",
+        "acme",
+        "--require-sso",
+        "true",
+        "--data-dir",
+        d,
+    ]);
     assert!(err.contains("configure an OpenID provider first"), "{err}");
-    let shown = scrim_ok(&["tenant", "security", "acme", "--require-mfa", "true", "--session-idle-minutes", "15", "--data-dir", d]);
-    assert!(shown.contains("require MFA true") && shown.contains("idle 15 min"), "{shown}");
+    let shown = scrim_ok(&[
+        "tenant",
+        "security",
+        "acme",
+        "--require-mfa",
+        "true",
+        "--session-idle-minutes",
+        "15",
+        "--data-dir",
+        d,
+    ]);
+    assert!(
+        shown.contains("require MFA true") && shown.contains("idle 15 min"),
+        "{shown}"
+    );
     let sso = dir.path().join("sso.json");
     std::fs::write(
         &sso,
         r#"{"oidc": {"issuer": "https://idp.example", "client_id": "scrim", "client_secret": "s3cret-value", "redirect_uri": "https://scrim.example/api/v1/sso/callback"}, "roles": {"rules": [{"group": "ops", "role": "admin"}], "default_role": "viewer"}}"#,
     )
     .unwrap();
-    scrim_ok(&["tenant", "sso", "acme", "--file", sso.to_str().unwrap(), "--data-dir", d]);
+    scrim_ok(&[
+        "tenant",
+        "sso",
+        "acme",
+        "--file",
+        sso.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
     let stored = scrim_ok(&["tenant", "sso", "acme", "--data-dir", d]);
-    assert!(stored.contains("idp.example") && !stored.contains("s3cret-value"), "{stored}");
+    assert!(
+        stored.contains("idp.example") && !stored.contains("s3cret-value"),
+        "{stored}"
+    );
     let bad = dir.path().join("bad.json");
     std::fs::write(&bad, r#"{"oidc": {"issuer": "https://idp.example", "client_id": "scrim", "redirect_uri": "https://x/cb"}, "roles": {"rules": [], "default_role": "root"}}"#).unwrap();
-    let err = refused(&["tenant", "sso", "acme", "--file", bad.to_str().unwrap(), "--data-dir", d]);
+    let err = refused(&[
+        "tenant",
+        "sso",
+        "acme",
+        "--file",
+        bad.to_str().unwrap(),
+        "--data-dir",
+        d,
+    ]);
     assert!(err.contains("role mapping"), "{err}");
-    let on = scrim_ok(&["tenant", "security", "acme", "--require-sso", "true", "--data-dir", d]);
+    let on = scrim_ok(&[
+        "tenant",
+        "security",
+        "acme",
+        "--require-sso",
+        "true",
+        "--data-dir",
+        d,
+    ]);
     assert!(on.contains("require SSO true"), "{on}");
     let err = refused(&["tenant", "sso", "acme", "--remove", "--data-dir", d]);
     assert!(err.contains("require_sso"), "{err}");
