@@ -37,6 +37,7 @@
 //! [`Meta::authenticate_api_key`], whose whole purpose is to find the tenant of a key.
 
 mod apikey;
+mod audit;
 mod catalog;
 mod error;
 mod identity;
@@ -58,6 +59,7 @@ use sqlx::sqlite::{
 };
 
 pub use apikey::{ApiKeyRecord, AuthError, NewApiKey, Principal};
+pub use audit::{AuditQuery, AuditRow, CheckpointRow};
 pub use catalog::{NewSegment, Segment, Signal, TimeRange, WalMark};
 pub use error::MetaError;
 pub use identity::{
@@ -265,6 +267,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "identity",
         include_str!("../migrations/sqlite/0004_identity.sql"),
     ),
+    (
+        5,
+        "audit log",
+        include_str!("../migrations/sqlite/0005_audit.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: MigrationList = &[
     (
@@ -286,6 +293,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         4,
         "identity",
         include_str!("../migrations/postgres/0004_identity.sql"),
+    ),
+    (
+        5,
+        "audit log",
+        include_str!("../migrations/postgres/0005_audit.sql"),
     ),
 ];
 
