@@ -107,6 +107,15 @@ impl fmt::Display for PasswordError {
 
 impl std::error::Error for PasswordError {}
 
+/// A password for a new account that an administrator hands over once: 20 characters of
+/// lowercase base32 (100 random bits, the same alphabet as API keys), in four groups of
+/// five for reading aloud (`abcde-fghij-…`, 23 characters, within the length rules).
+pub fn generate_initial_password() -> Result<String, getrandom::Error> {
+    let chars = crate::apikey::random_base32(20)?;
+    let groups: Vec<&str> = (0..20).step_by(5).map(|i| &chars[i..i + 5]).collect();
+    Ok(groups.join("-"))
+}
+
 /// Checks the length rules for a new password.
 pub fn check_new_password(password: &str) -> Result<(), PasswordError> {
     if password.len() > MAX_PASSWORD_BYTES {
@@ -242,6 +251,15 @@ mod tests {
         assert_eq!(check_new_password(&long[1..]), Ok(()));
         let hash = hash_with(&long, cheap()).unwrap();
         assert!(!verify_password(&long, &hash), "over the limit is refused");
+    }
+
+    #[test]
+    fn initial_passwords_are_four_groups_of_five_and_acceptable() {
+        let p = generate_initial_password().unwrap();
+        assert_eq!(p.len(), 23);
+        assert!(p.split('-').all(|g| g.len() == 5));
+        assert!(check_new_password(&p).is_ok());
+        assert_ne!(p, generate_initial_password().unwrap());
     }
 
     #[test]

@@ -128,20 +128,24 @@ fn normalise(typed: &str) -> Option<String> {
     (code.len() == RECOVERY_CODE_LEN && code.bytes().all(|b| ALPHABET.contains(&b))).then_some(code)
 }
 
-/// Whether `typed` is one of the codes behind `stored`; if so its hash is removed from
-/// `stored`, so the code works once. Every stored hash is compared (constant time each),
-/// whichever matches. Case, dashes and spaces do not matter.
-pub fn verify_and_consume(typed: &str, stored: &mut Vec<RecoveryCodeHash>) -> bool {
-    let Some(code) = normalise(typed) else {
-        return false;
-    };
+/// The position in `stored` of the hash of `typed`, if it is one of the codes. Every stored
+/// hash is compared (constant time each), whichever matches. Case, dashes and spaces do not
+/// matter. For storage that removes the matched hash itself (a database row).
+pub fn find_match(typed: &str, stored: &[RecoveryCodeHash]) -> Option<usize> {
+    let code = normalise(typed)?;
     let mut found = None;
     for (i, hash) in stored.iter().enumerate() {
         if hash.matches(&code) {
             found = Some(i);
         }
     }
-    match found {
+    found
+}
+
+/// Whether `typed` is one of the codes behind `stored`; if so its hash is removed from
+/// `stored`, so the code works once. See [`find_match`].
+pub fn verify_and_consume(typed: &str, stored: &mut Vec<RecoveryCodeHash>) -> bool {
+    match find_match(typed, stored) {
         Some(i) => {
             stored.remove(i);
             true

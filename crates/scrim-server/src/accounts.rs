@@ -81,6 +81,8 @@ pub struct SignedIn {
     pub tenant_name: String,
     pub role: Role,
     pub method: AuthMethod,
+    /// The lifetimes of the new session (the tenant's, else the server's defaults).
+    pub timeouts: SessionTimeouts,
 }
 
 /// Why a sign-in was refused. Messages are safe to show: they never say whether an e-mail
@@ -296,6 +298,7 @@ impl Accounts {
             tenant_name,
             role,
             method,
+            timeouts: self.timeouts(&settings),
         })
     }
 
@@ -364,22 +367,18 @@ impl Accounts {
             return Ok(claimed.then_some(AuthMethod::PasswordTotp));
         }
         let stored = self.meta.recovery_code_hashes(&user.id).await?;
-        let mut hashes: Vec<RecoveryCodeHash> = stored
+        let hashes: Vec<RecoveryCodeHash> = stored
             .iter()
             .filter_map(|h| RecoveryCodeHash::from_bytes(h))
             .collect();
-        let before = hashes.clone();
-        if !recovery::verify_and_consume(code, &mut hashes) {
+        let Some(i) = recovery::find_match(code, &hashes) else {
             return Ok(None);
-        }
-        let used = before
-            .iter()
-            .find(|h| !hashes.contains(h))
-            .map(RecoveryCodeHash::to_bytes);
-        let consumed = match used {
-            Some(bytes) => self.meta.consume_recovery_code(&user.id, &bytes).await?,
-            None => false,
         };
+        // Deleted in the database, so a racing sign-in with the same code gets `false`.
+        let consumed = self
+            .meta
+            .consume_recovery_code(&user.id, &hashes[i].to_bytes())
+            .await?;
         Ok(consumed.then_some(AuthMethod::PasswordRecovery))
     }
 
@@ -540,7 +539,10 @@ impl Accounts {
             None => {
                 let generated = match password {
                     Some(_) => None,
-                    None => Some(initial_password()?),
+                    None => Some(
+                        password::generate_initial_password()
+                            .map_err(|e| ServerError::Usage(format!("no randomness: {e}")))?,
+                    ),
                 };
                 let pw = password.or(generated.as_deref());
                 (self.create_user(email, None, pw).await?, generated)
@@ -585,22 +587,6 @@ fn hash(password: &str) -> Result<PasswordHash, ServerError> {
         PasswordError::TooShort | PasswordError::TooLong => ServerError::Usage(e.to_string()),
         e => ServerError::Usage(format!("the password could not be stored: {e}")),
     })
-}
-
-/// 20 characters of lowercase base32 (100 bits), grouped for reading aloud.
-fn initial_password() -> Result<String, ServerError> {
-    let mut bytes = [0u8; 20];
-    getrandom::fill(&mut bytes).map_err(|e| ServerError::Usage(format!("no randomness: {e}")))?;
-    let alphabet = b"abcdefghijklmnopqrstuvwxyz234567";
-    let chars: Vec<char> = bytes
-        .iter()
-        .map(|b| char::from(alphabet[usize::from(b % 32)]))
-        .collect();
-    Ok(chars
-        .chunks(5)
-        .map(|c| c.iter().collect::<String>())
-        .collect::<Vec<_>>()
-        .join("-"))
 }
 
 fn totp_aad(user: &UserId) -> Vec<u8> {

@@ -114,13 +114,7 @@ async fn sign_in(
         })
         .await
         .map_err(login_error)?;
-    let settings = state
-        .shared
-        .platform
-        .meta
-        .security_settings(&signed.tenant_id)
-        .await?;
-    let timeouts = accounts.timeouts(&settings);
+    let timeouts = signed.timeouts;
     let body = json!({
         "user": { "id": signed.user.id.as_str(), "email": signed.user.email },
         "tenant": { "id": signed.tenant_id.as_str(), "name": signed.tenant_name },

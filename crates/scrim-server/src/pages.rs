@@ -219,20 +219,10 @@ async fn login_submit(
         .await;
     match result {
         Ok(signed) => {
-            let timeouts = match state
-                .shared
-                .platform
-                .meta
-                .security_settings(&signed.tenant_id)
-                .await
-            {
-                Ok(s) => state.shared.accounts.timeouts(&s),
-                Err(_) => state.shared.accounts.default_timeouts,
-            };
             let mut response = redirect("/");
             response.headers_mut().insert(
                 header::SET_COOKIE,
-                access::session_cookie(&signed.token, timeouts.absolute, secure),
+                access::session_cookie(&signed.token, signed.timeouts.absolute, secure),
             );
             response
         }

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use scrim_meta::{Meta, Tenant};
+use scrim_meta::{Meta, Tenant, TenantId};
 use serde::Serialize;
 
 use crate::ServerError;
@@ -96,8 +96,26 @@ pub async fn access_review(
             flags,
         });
     }
+    let api_keys = key_reviews(meta, &tenant.id, now).await?;
+    Ok(AccessReview {
+        tenant: tenant.name.clone(),
+        tenant_id: tenant.id.to_string(),
+        require_mfa: settings.require_mfa,
+        require_sso: settings.require_sso,
+        people,
+        api_keys,
+    })
+}
+
+/// The API keys of `tenant` as of `now`, with their state and flags (`scrim apikey list`
+/// shows these; the access review includes them).
+pub async fn key_reviews(
+    meta: &Meta,
+    tenant: &TenantId,
+    now: SystemTime,
+) -> Result<Vec<KeyReview>, ServerError> {
     let mut api_keys = Vec::new();
-    for k in meta.list_api_keys(&tenant.id).await? {
+    for k in meta.list_api_keys(tenant).await? {
         let expired = k.expires_at.is_some_and(|e| e <= now);
         let state = if k.revoked_at.is_some() {
             "revoked"
@@ -135,14 +153,7 @@ pub async fn access_review(
             flags,
         });
     }
-    Ok(AccessReview {
-        tenant: tenant.name.clone(),
-        tenant_id: tenant.id.to_string(),
-        require_mfa: settings.require_mfa,
-        require_sso: settings.require_sso,
-        people,
-        api_keys,
-    })
+    Ok(api_keys)
 }
 
 impl AccessReview {

@@ -302,7 +302,7 @@ async fn sso_login(
     let sealed = state.shared.accounts.seal(PENDING_AAD, &plain)?;
     let value = format!(
         "{PENDING_COOKIE}={}; Path=/api/v1/sso; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        hex(&sealed),
+        scrim_store::convert::hex(&sealed),
         scrim_oidc::PENDING_LOGIN_MAX_AGE.as_secs(),
         if state.shared.secure_cookies {
             "; Secure"
@@ -376,7 +376,9 @@ async fn finish(
         ));
     };
     let sealed = access::cookie(headers, PENDING_COOKIE)
-        .and_then(unhex)
+        // A sealed pending login is a few hundred bytes; nothing longer is parsed.
+        .filter(|v| v.len() <= 16 * 1024)
+        .and_then(scrim_store::convert::unhex)
         .ok_or_else(|| {
             access::unauthorized(
                 "no sign-in in progress in this browser; start again at /api/v1/sso/login",
@@ -486,18 +488,4 @@ async fn finish(
 
 fn header_value(text: &str) -> Result<HeaderValue, ApiError> {
     HeaderValue::from_str(text).map_err(|_| bad_request("a value that cannot be sent in a header"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || text.len() > 16 * 1024 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }

@@ -184,10 +184,10 @@ pub(crate) async fn run_user(cmd: UserCommand) -> Result<(), ServerError> {
             tenant: name,
             platform,
         } => {
+            check(&actor, Permission::ViewMembers)?;
             let o = open(&platform).await?;
             match name {
                 Some(name) => {
-                    check(&actor, Permission::ViewMembers)?;
                     let t = tenant(&o, &name).await?;
                     for m in o.platform.meta().tenant_members(&t.id).await? {
                         println!(
@@ -200,7 +200,6 @@ pub(crate) async fn run_user(cmd: UserCommand) -> Result<(), ServerError> {
                     }
                 }
                 None => {
-                    check(&actor, Permission::ViewMembers)?;
                     for u in o.platform.meta().list_users().await? {
                         let tenants: Vec<String> = o
                             .platform
@@ -338,13 +337,13 @@ pub(crate) async fn list_keys(
     check(&Actor::Operator, Permission::ViewApiKeys)?;
     let o = open(platform).await?;
     let t = tenant(&o, tenant_name).await?;
-    let review =
-        scrim_server::review::access_review(o.platform.meta(), &t, SystemTime::now()).await?;
+    let keys =
+        scrim_server::review::key_reviews(o.platform.meta(), &t.id, SystemTime::now()).await?;
     println!(
         "{:<16} {:<8} {:<50} {:<20} {:<20} name",
         "id", "state", "scopes", "last used", "expires"
     );
-    for k in review.api_keys {
+    for k in keys {
         println!(
             "{:<16} {:<8} {:<50} {:<20} {:<20} {}",
             k.id,

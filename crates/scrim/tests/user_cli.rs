@@ -52,7 +52,7 @@ fn an_operator_manages_people_and_keys_and_reviews_access() {
     ]);
     assert!(alice.contains("is owner in tenant acme"), "{alice}");
     let initial = alice.lines().last().unwrap();
-    assert_eq!(initial.len(), 23, "five groups of four: {initial}");
+    assert_eq!(initial.len(), 23, "four groups of five: {initial}");
 
     let bob = scrim_with_stdin(
         &[
