@@ -315,6 +315,36 @@ impl Meta {
         }
     }
 
+    /// Notes that key `key_id` was used from `addr` at `now_ms` (Unix milliseconds) and
+    /// returns whether that was the first time: `true` only for the call whose insert
+    /// created the row.
+    ///
+    /// Why: the server audits "API key used from a new address" once per key and address.
+    /// The primary key decides which caller is first, so of several nodes seeing the same
+    /// new address at once exactly one gets `true`. An IPv4 client seen through an IPv6
+    /// socket (`::ffff:a.b.c.d`) is stored as the IPv4 address, so a dual-stack listener
+    /// does not make it look new.
+    pub async fn note_key_address(
+        &self,
+        key_id: &str,
+        addr: IpAddr,
+        now_ms: i64,
+    ) -> Result<bool, MetaError> {
+        let sql = "INSERT INTO api_key_addresses (key_id, addr, first_seen_ms) \
+                   VALUES ($1, $2, $3) ON CONFLICT (key_id, addr) DO NOTHING";
+        let addr = addr.to_canonical().to_string();
+        let inserted = on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(key_id)
+                .bind(&addr)
+                .bind(now_ms)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(inserted == 1)
+    }
+
     /// Revokes a key of `tenant`. Revoking a revoked key keeps its first revocation time.
     /// A key of another tenant is `NotFound`, like a key that does not exist.
     pub async fn revoke_api_key(&self, tenant: &TenantId, id: &KeyId) -> Result<(), MetaError> {

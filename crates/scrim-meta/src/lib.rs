@@ -272,6 +272,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "audit log",
         include_str!("../migrations/sqlite/0005_audit.sql"),
     ),
+    (
+        6,
+        "API key addresses",
+        include_str!("../migrations/sqlite/0006_api_key_addresses.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: MigrationList = &[
     (
@@ -298,6 +303,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         5,
         "audit log",
         include_str!("../migrations/postgres/0005_audit.sql"),
+    ),
+    (
+        6,
+        "API key addresses",
+        include_str!("../migrations/postgres/0006_api_key_addresses.sql"),
     ),
 ];
 

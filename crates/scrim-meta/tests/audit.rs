@@ -1,17 +1,21 @@
 //! Audit-chain storage on SQLite and (with `SCRIM_TEST_POSTGRES_URL`) PostgreSQL: appends
-//! continue the chain, never fork it under concurrency, and a refused append stores nothing.
+//! continue the chain, never fork it under concurrency, and a refused append stores nothing;
+//! an API key's address is new exactly once.
 
 mod common;
 
 use common::TestDb;
 use scrim_meta::{AuditQuery, AuditRow, CheckpointRow, MetaError};
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 
 on_both_backends!(
     appends_form_one_chain_per_tenant,
     concurrent_appends_from_two_nodes_never_fork_the_chain,
     a_failed_or_inconsistent_append_stores_nothing,
     records_are_filtered_newest_first_and_checkpoints_kept,
+    a_key_address_is_new_once_per_key_and_address,
+    racing_nodes_see_a_new_key_address_exactly_once,
 );
 
 /// A row as a writer would make it; the hash here is a stand-in for scrim-audit's.
@@ -193,4 +197,96 @@ async fn records_are_filtered_newest_first_and_checkpoints_kept(db: &TestDb) {
         meta.store_audit_checkpoint(&c).await.unwrap_err(),
         MetaError::AlreadyExists { .. }
     ));
+}
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+async fn a_key_address_is_new_once_per_key_and_address(db: &TestDb) {
+    let meta = &db.meta;
+    assert!(
+        meta.note_key_address("k1", ip("192.0.2.1"), 10)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !meta
+            .note_key_address("k1", ip("192.0.2.1"), 20)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !meta
+            .note_key_address("k1", ip("192.0.2.1"), 30)
+            .await
+            .unwrap()
+    );
+    // Another address of the same key, the same address of another key.
+    assert!(
+        meta.note_key_address("k1", ip("192.0.2.2"), 40)
+            .await
+            .unwrap()
+    );
+    assert!(
+        meta.note_key_address("k2", ip("192.0.2.1"), 50)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !meta
+            .note_key_address("k2", ip("192.0.2.1"), 60)
+            .await
+            .unwrap()
+    );
+    // IPv6, and an IPv4 client seen through an IPv6 socket is the IPv4 address.
+    assert!(
+        meta.note_key_address("k1", ip("2001:db8::1"), 70)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !meta
+            .note_key_address("k1", ip("2001:db8::1"), 80)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !meta
+            .note_key_address("k1", ip("::ffff:192.0.2.2"), 90)
+            .await
+            .unwrap()
+    );
+    assert!(
+        meta.note_key_address("k3", ip("::ffff:192.0.2.9"), 100)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !meta
+            .note_key_address("k3", ip("192.0.2.9"), 110)
+            .await
+            .unwrap()
+    );
+}
+
+async fn racing_nodes_see_a_new_key_address_exactly_once(db: &TestDb) {
+    let a = std::sync::Arc::new(db.reopen().await.unwrap());
+    let b = std::sync::Arc::new(db.reopen().await.unwrap());
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let node = if i % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            node.note_key_address("k_race", ip("198.51.100.7"), i)
+                .await
+                .unwrap()
+        }));
+    }
+    let mut new = 0;
+    for t in tasks {
+        new += usize::from(t.await.unwrap());
+    }
+    assert_eq!(new, 1);
+    a.close().await;
+    b.close().await;
 }
