@@ -5,7 +5,9 @@
 //! the one rule that needs the database: appends to a chain are serialised, so every record
 //! gets the next sequence number and the hash of the one before, even with several nodes
 //! appending at once. The chain's end is a row in `audit_heads`, locked by the append's
-//! transaction (a write first on SQLite, `FOR UPDATE` on PostgreSQL).
+//! transaction (a write first on SQLite, `FOR UPDATE` on PostgreSQL). Retention deletes
+//! records from the oldest end ([`Meta::prune_audit`]) and leaves that row and the
+//! checkpoints alone, so the chain goes on where it was.
 
 use sqlx::Row;
 
@@ -209,6 +211,66 @@ impl Meta {
                 out.push(audit_from_row!(row));
             }
             Ok(out)
+        })
+    }
+
+    /// The end of `tenant`'s chain: the last record's seq and hash, `None` if nothing was
+    /// ever appended.
+    ///
+    /// Why: it comes from `audit_heads`, not from the newest record, so it stays right after
+    /// [`Meta::prune_audit`] has removed every record; it is what a checkpoint signs.
+    pub async fn audit_head(&self, tenant: &str) -> Result<Option<(u64, Vec<u8>)>, MetaError> {
+        let sql = "SELECT seq, hash FROM audit_heads WHERE tenant = $1";
+        on_pool!(self, pool => {
+            let Some(row) = sqlx::query(sql).bind(tenant).fetch_optional(pool).await? else {
+                return Ok(None);
+            };
+            let seq: i64 = row.try_get("seq")?;
+            let seq = u64::try_from(seq).map_err(|_| MetaError::Corrupt {
+                what: "audit chain head",
+            })?;
+            Ok(Some((seq, row.try_get("hash")?)))
+        })
+    }
+
+    /// `tenant`'s record number `seq`, if it is stored (it may have been pruned).
+    ///
+    /// Why: one record by its number, e.g. the one a checkpoint names, without paging
+    /// through the chain.
+    pub async fn audit_record(
+        &self,
+        tenant: &str,
+        seq: u64,
+    ) -> Result<Option<AuditRow>, MetaError> {
+        let Ok(seq) = i64::try_from(seq) else {
+            return Ok(None);
+        };
+        let sql = format!("SELECT {COLUMNS} FROM audit_records WHERE tenant = $1 AND seq = $2");
+        on_pool!(self, pool => {
+            match sqlx::query(&sql).bind(tenant).bind(seq).fetch_optional(pool).await? {
+                Some(row) => Ok(Some(audit_from_row!(row))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    /// Deletes `tenant`'s records with `seq <= through_seq` in one statement and returns how
+    /// many there were.
+    ///
+    /// Why: retention removes the oldest end of a chain. It never touches `audit_heads`, so
+    /// the next append still continues from the last record's hash, nor `audit_checkpoints`,
+    /// which anchor what is left: prune only through a checkpointed seq, so that
+    /// verification can start from that checkpoint (the caller's rule, not checked here).
+    pub async fn prune_audit(&self, tenant: &str, through_seq: u64) -> Result<u64, MetaError> {
+        let sql = "DELETE FROM audit_records WHERE tenant = $1 AND seq <= $2";
+        let through = i64::try_from(through_seq).unwrap_or(i64::MAX);
+        on_pool!(self, pool => {
+            Ok(sqlx::query(sql)
+                .bind(tenant)
+                .bind(through)
+                .execute(pool)
+                .await?
+                .rows_affected())
         })
     }
 

@@ -1,6 +1,6 @@
 //! Audit-chain storage on SQLite and (with `SCRIM_TEST_POSTGRES_URL`) PostgreSQL: appends
 //! continue the chain, never fork it under concurrency, and a refused append stores nothing;
-//! an API key's address is new exactly once.
+//! pruning keeps the chain's end; an API key's address is new exactly once.
 
 mod common;
 
@@ -16,6 +16,8 @@ on_both_backends!(
     records_are_filtered_newest_first_and_checkpoints_kept,
     a_key_address_is_new_once_per_key_and_address,
     racing_nodes_see_a_new_key_address_exactly_once,
+    prune_removes_the_oldest_records_and_the_chain_continues,
+    head_and_single_record_reads,
 );
 
 /// A row as a writer would make it; the hash here is a stand-in for scrim-audit's.
@@ -289,4 +291,92 @@ async fn racing_nodes_see_a_new_key_address_exactly_once(db: &TestDb) {
     assert_eq!(new, 1);
     a.close().await;
     b.close().await;
+}
+
+async fn append_n(meta: &scrim_meta::Meta, tenant: &str, n: usize) -> Vec<AuditRow> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let r = meta
+            .append_audit(tenant, |seq, prev| {
+                Ok(row(tenant, seq, prev, "u_x", "telemetry.read", i as i64))
+            })
+            .await
+            .unwrap();
+        out.push(r);
+    }
+    out
+}
+
+async fn prune_removes_the_oldest_records_and_the_chain_continues(db: &TestDb) {
+    let meta = &db.meta;
+    let p = append_n(meta, "t_p", 10).await;
+    let q = append_n(meta, "t_q", 3).await;
+    let c = CheckpointRow {
+        tenant: "t_p".into(),
+        seq: 4,
+        body: "{}".into(),
+        signature: vec![2; 64],
+        key_id: "abcd".into(),
+        at_ms: 7,
+    };
+    meta.store_audit_checkpoint(&c).await.unwrap();
+
+    assert_eq!(meta.prune_audit("t_p", 4).await.unwrap(), 4);
+    let left = meta.audit_chain("t_p", 0, 100).await.unwrap();
+    assert_eq!(left, p[4..]);
+    assert_eq!(
+        meta.audit_head("t_p").await.unwrap(),
+        Some((10, p[9].hash.clone()))
+    );
+    assert_eq!(
+        meta.audit_checkpoints("t_p").await.unwrap(),
+        vec![c.clone()]
+    );
+    // Another tenant's chain is untouched, and pruning again removes nothing.
+    assert_eq!(meta.audit_chain("t_q", 0, 100).await.unwrap(), q);
+    assert_eq!(meta.prune_audit("t_p", 4).await.unwrap(), 0);
+    assert_eq!(meta.prune_audit("t_none", 100).await.unwrap(), 0);
+
+    let next = append_n(meta, "t_p", 1).await.remove(0);
+    assert_eq!((next.seq, &next.prev_hash), (11, &p[9].hash));
+
+    // Pruning the whole chain still leaves its end to append after.
+    assert_eq!(meta.prune_audit("t_p", u64::MAX).await.unwrap(), 7);
+    assert!(meta.audit_chain("t_p", 0, 100).await.unwrap().is_empty());
+    assert_eq!(
+        meta.audit_head("t_p").await.unwrap(),
+        Some((11, next.hash.clone()))
+    );
+    let after = append_n(meta, "t_p", 1).await.remove(0);
+    assert_eq!((after.seq, &after.prev_hash), (12, &next.hash));
+    assert_eq!(meta.audit_chain("t_q", 0, 100).await.unwrap(), q);
+    assert_eq!(meta.audit_checkpoints("t_p").await.unwrap(), vec![c]);
+    assert_eq!(meta.audit_tenants().await.unwrap(), vec!["t_p", "t_q"]);
+}
+
+async fn head_and_single_record_reads(db: &TestDb) {
+    let meta = &db.meta;
+    assert_eq!(meta.audit_head("t_h").await.unwrap(), None);
+    assert_eq!(meta.audit_record("t_h", 1).await.unwrap(), None);
+    let rows = append_n(meta, "t_h", 3).await;
+    append_n(meta, "t_i", 1).await;
+    assert_eq!(
+        meta.audit_head("t_h").await.unwrap(),
+        Some((3, rows[2].hash.clone()))
+    );
+    for r in &rows {
+        assert_eq!(
+            meta.audit_record("t_h", r.seq).await.unwrap().as_ref(),
+            Some(r)
+        );
+    }
+    assert_eq!(meta.audit_record("t_h", 0).await.unwrap(), None);
+    assert_eq!(meta.audit_record("t_h", 4).await.unwrap(), None);
+    assert_eq!(meta.audit_record("t_h", u64::MAX).await.unwrap(), None);
+    // Record 2 of t_i does not exist; record 1 is t_i's own, not t_h's.
+    assert_eq!(meta.audit_record("t_i", 2).await.unwrap(), None);
+    assert_eq!(
+        meta.audit_record("t_i", 1).await.unwrap().unwrap().tenant,
+        "t_i"
+    );
 }
