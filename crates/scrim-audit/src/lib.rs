@@ -66,4 +66,4 @@ pub use record::{
     Outcome, PLATFORM_TENANT, RecordError, canonical_bytes, recompute_hash, seal, validate_action,
 };
 pub use redact::{REDACTED, is_secret_key, redact_secrets};
-pub use verify::{Tamper, VerifyReport, verify_chain};
+pub use verify::{ChainVerifier, Tamper, VerifyReport, verify_chain};

@@ -302,6 +302,11 @@ impl NewRecord {
         })
     }
 
+    /// The chain the record goes into.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
     /// The source address of the request.
     #[must_use]
     pub fn addr(mut self, addr: impl Into<String>) -> NewRecord {

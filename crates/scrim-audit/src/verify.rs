@@ -166,48 +166,151 @@ impl std::error::Error for Tamper {}
 /// right after a checkpoint: a first record `s` whose `prev_hash` is the hash of a
 /// checkpoint at `s - 1`. Checkpoints of other tenants are ignored. Only the first problem is
 /// reported: what comes after it cannot be trusted to say more.
+///
+/// [`ChainVerifier`] does the same walk one record at a time, for chains read page by page.
 pub fn verify_chain(
     tenant: &str,
     records: impl IntoIterator<Item = AuditRecord>,
     checkpoints: &[VerifiedCheckpoint],
 ) -> Result<VerifyReport, Tamper> {
-    let mut pending: BTreeMap<u64, Vec<&VerifiedCheckpoint>> = BTreeMap::new();
-    for cp in checkpoints.iter().filter(|cp| cp.tenant == tenant) {
-        pending.entry(cp.seq).or_default().push(cp);
+    let mut v = ChainVerifier::new(tenant, checkpoints)?;
+    for r in records {
+        v.push(r)?;
     }
-    let mut checked = 0u64;
-    let mut count = 0u64;
-    let mut last_seq = 0u64;
-    let mut last_hash = GENESIS;
-    // Checkpoints at seq 0 (an empty chain) hold whatever comes after.
-    if let Some(cps) = pending.remove(&0) {
-        for cp in cps {
-            if cp.hash != GENESIS {
-                return Err(before_checkpoint(tenant, cp, 0));
+    v.finish()
+}
+
+/// [`verify_chain`], fed one record at a time: a chain of millions of records is checked in
+/// constant memory, page by page as storage returns it.
+///
+/// After the first problem every call returns it again.
+#[derive(Debug)]
+pub struct ChainVerifier<'a> {
+    tenant: String,
+    pending: BTreeMap<u64, Vec<&'a VerifiedCheckpoint>>,
+    checked: u64,
+    count: u64,
+    last_seq: u64,
+    last_hash: [u8; 32],
+    /// A record that came after a gap: whether records are missing or the next record is
+    /// the one that belongs in the gap (two records swapped) is told by the next record.
+    gap: Option<AuditRecord>,
+    failed: Option<Tamper>,
+}
+
+impl<'a> ChainVerifier<'a> {
+    /// A walk of `tenant`'s chain against `checkpoints` (other tenants' are ignored).
+    pub fn new(
+        tenant: &str,
+        checkpoints: &'a [VerifiedCheckpoint],
+    ) -> Result<ChainVerifier<'a>, Tamper> {
+        let mut pending: BTreeMap<u64, Vec<&VerifiedCheckpoint>> = BTreeMap::new();
+        for cp in checkpoints.iter().filter(|cp| cp.tenant == tenant) {
+            pending.entry(cp.seq).or_default().push(cp);
+        }
+        let mut checked = 0;
+        // Checkpoints at seq 0 (an empty chain) hold whatever comes after.
+        if let Some(cps) = pending.remove(&0) {
+            for cp in cps {
+                if cp.hash != GENESIS {
+                    return Err(before_checkpoint(tenant, cp, 0));
+                }
+                checked += 1;
             }
-            checked += 1;
+        }
+        Ok(ChainVerifier {
+            tenant: tenant.to_owned(),
+            pending,
+            checked,
+            count: 0,
+            last_seq: 0,
+            last_hash: GENESIS,
+            gap: None,
+            failed: None,
+        })
+    }
+
+    /// Records walked so far.
+    pub fn records(&self) -> u64 {
+        self.count
+    }
+
+    /// The next record of the chain, in stored order.
+    pub fn push(&mut self, r: AuditRecord) -> Result<(), Tamper> {
+        if let Some(t) = &self.failed {
+            return Err(t.clone());
+        }
+        let result = self.step(r);
+        if let Err(t) = &result {
+            self.failed = Some(t.clone());
+        }
+        result
+    }
+
+    /// Ends the walk: checkpoints beyond the last record mean the tail was cut off.
+    pub fn finish(mut self) -> Result<VerifyReport, Tamper> {
+        if let Some(t) = self.failed.take() {
+            return Err(t);
+        }
+        if let Some(r) = self.gap.take() {
+            return Err(self.missing(r.seq));
+        }
+        // Checkpoints beyond the end: the tail was cut off. Name the earliest.
+        if let Some((_, cps)) = self.pending.iter().next()
+            && let Some(cp) = cps.first()
+        {
+            return Err(before_checkpoint(&self.tenant, cp, self.last_seq));
+        }
+        Ok(VerifyReport {
+            tenant: self.tenant,
+            records: self.count,
+            last_seq: self.last_seq,
+            last_hash: self.last_hash,
+            checkpoints_checked: self.checked,
+        })
+    }
+
+    fn missing(&self, before_seq: u64) -> Tamper {
+        Tamper::Missing {
+            tenant: self.tenant.clone(),
+            after_seq: self.last_seq,
+            before_seq,
         }
     }
-    let t = || tenant.to_owned();
-    let mut iter = records.into_iter().peekable();
-    while let Some(r) = iter.next() {
-        if r.tenant != tenant {
+
+    fn step(&mut self, r: AuditRecord) -> Result<(), Tamper> {
+        if let Some(after_gap) = self.gap.take() {
+            // Trust the record that fills the gap only if it is intact.
+            if r.tenant == self.tenant
+                && r.seq > self.last_seq
+                && r.seq < after_gap.seq
+                && recompute_hash(&r) == r.hash
+            {
+                return Err(Tamper::Reordered {
+                    tenant: self.tenant.clone(),
+                    seq: r.seq,
+                    after_seq: after_gap.seq,
+                });
+            }
+            return Err(self.missing(after_gap.seq));
+        }
+        if r.tenant != self.tenant {
             return Err(Tamper::WrongTenant {
-                tenant: t(),
-                after_seq: last_seq,
+                tenant: self.tenant.clone(),
+                after_seq: self.last_seq,
                 found_tenant: r.tenant,
                 found_seq: r.seq,
             });
         }
         if recompute_hash(&r) != r.hash {
             return Err(Tamper::Changed {
-                tenant: t(),
+                tenant: self.tenant.clone(),
                 seq: r.seq,
             });
         }
-        if count == 0 && r.seq > 1 {
+        if self.count == 0 && r.seq > 1 {
             // Pruned prefix: acceptable only after a checkpoint that vouches for prev_hash.
-            let anchor = pending.get(&(r.seq - 1)).and_then(|cps| {
+            let anchor = self.pending.get(&(r.seq - 1)).and_then(|cps| {
                 cps.iter()
                     .all(|cp| cp.hash == r.prev_hash)
                     .then_some(cps.len())
@@ -215,72 +318,40 @@ pub fn verify_chain(
             // Without one, the gap check below names what is wrong.
             if let Some(n) = anchor {
                 // Checkpoints of pruned records cannot be checked any more.
-                pending = pending.split_off(&r.seq);
-                checked += n as u64;
-                last_seq = r.seq - 1;
-                last_hash = r.prev_hash;
+                self.pending = self.pending.split_off(&r.seq);
+                self.checked += n as u64;
+                self.last_seq = r.seq - 1;
+                self.last_hash = r.prev_hash;
             }
         }
-        if r.seq <= last_seq {
+        if r.seq <= self.last_seq {
             return Err(Tamper::Reordered {
-                tenant: t(),
+                tenant: self.tenant.clone(),
                 seq: r.seq,
-                after_seq: last_seq,
+                after_seq: self.last_seq,
             });
         }
-        if r.seq > last_seq + 1 {
-            // Either records are missing, or the next record is the one that belongs here
-            // (two records swapped): look one ahead, trusting it only if it is intact.
-            if let Some(next) = iter.peek()
-                && next.tenant == tenant
-                && next.seq > last_seq
-                && next.seq < r.seq
-                && recompute_hash(next) == next.hash
-            {
-                return Err(Tamper::Reordered {
-                    tenant: t(),
-                    seq: next.seq,
-                    after_seq: r.seq,
-                });
-            }
-            return Err(Tamper::Missing {
-                tenant: t(),
-                after_seq: last_seq,
-                before_seq: r.seq,
-            });
+        if r.seq > self.last_seq + 1 {
+            // Either records are missing, or the next record is the one that belongs here.
+            self.gap = Some(r);
+            return Ok(());
         }
-        if r.prev_hash != last_hash {
-            return Err(Tamper::Missing {
-                tenant: t(),
-                after_seq: last_seq,
-                before_seq: r.seq,
-            });
+        if r.prev_hash != self.last_hash {
+            return Err(self.missing(r.seq));
         }
-        if let Some(cps) = pending.remove(&r.seq) {
+        if let Some(cps) = self.pending.remove(&r.seq) {
             for cp in cps {
                 if cp.hash != r.hash {
-                    return Err(before_checkpoint(tenant, cp, r.seq));
+                    return Err(before_checkpoint(&self.tenant, cp, r.seq));
                 }
-                checked += 1;
+                self.checked += 1;
             }
         }
-        count += 1;
-        last_seq = r.seq;
-        last_hash = r.hash;
+        self.count += 1;
+        self.last_seq = r.seq;
+        self.last_hash = r.hash;
+        Ok(())
     }
-    // Checkpoints beyond the end: the tail was cut off. Name the earliest.
-    if let Some((_, cps)) = pending.iter().next()
-        && let Some(cp) = cps.first()
-    {
-        return Err(before_checkpoint(tenant, cp, last_seq));
-    }
-    Ok(VerifyReport {
-        tenant: tenant.to_owned(),
-        records: count,
-        last_seq,
-        last_hash,
-        checkpoints_checked: checked,
-    })
 }
 
 fn before_checkpoint(tenant: &str, cp: &VerifiedCheckpoint, last_seq: u64) -> Tamper {

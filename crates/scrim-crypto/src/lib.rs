@@ -27,7 +27,10 @@ mod provider;
 
 pub use aead::{NONCE_LEN, SEALED_OVERHEAD, TAG_LEN, open, open_at, seal, seal_at};
 pub use key::DataKey;
-pub use provider::{KeyProvider, LocalKeyProvider, MASTER_KEY_ENV, WRAPPED_KEY_LEN, rewrap};
+pub use provider::{
+    KeyProvider, LocalKeyProvider, MASTER_KEY_ENV, WRAPPED_KEY_LEN, check_private_file,
+    create_new_private, rewrap,
+};
 
 use std::fmt;
 

@@ -202,7 +202,9 @@ impl LocalKeyProvider {
     }
 }
 
-fn create_new_private(path: &Path) -> io::Result<fs::File> {
+/// Creates `path` for writing, readable and writable by its owner only (0600); fails if it
+/// exists. For key files: the master key here, the audit checkpoint key in scrim-server.
+pub fn create_new_private(path: &Path) -> io::Result<fs::File> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -210,25 +212,32 @@ fn create_new_private(path: &Path) -> io::Result<fs::File> {
     options.open(path)
 }
 
-#[cfg(unix)]
 fn check_private(path: &Path) -> Result<(), CryptoError> {
+    check_private_file(path).map_err(CryptoError::MasterKey)
+}
+
+/// Refuses a key file that group or others may read or write, with a message that says how
+/// to fix it.
+#[cfg(unix)]
+pub fn check_private_file(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let mode = fs::metadata(path)
-        .map_err(|e| CryptoError::MasterKey(format!("cannot read {}: {e}", path.display())))?
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?
         .permissions()
         .mode();
     if mode & 0o077 != 0 {
-        return Err(CryptoError::MasterKey(format!(
+        return Err(format!(
             "{} is readable or writable by group or others (mode {:o}); run chmod 600 on it",
             path.display(),
             mode & 0o777
-        )));
+        ));
     }
     Ok(())
 }
 
+/// Refuses a key file that group or others may read or write (nothing to check here).
 #[cfg(not(unix))]
-fn check_private(_path: &Path) -> Result<(), CryptoError> {
+pub fn check_private_file(_path: &Path) -> Result<(), String> {
     Ok(())
 }
 

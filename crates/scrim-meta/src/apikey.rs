@@ -160,6 +160,19 @@ impl Meta {
         scopes: Scopes,
         details: NewApiKey,
     ) -> Result<(ApiKeyRecord, ApiKey), MetaError> {
+        let key = ApiKey::generate()?;
+        self.insert_api_key(tenant, key, scopes, details).await
+    }
+
+    /// [`Meta::create_api_key`] with a key generated beforehand, so that the caller knows
+    /// its id first (the server writes the audit record of a new key before storing it).
+    pub async fn insert_api_key(
+        &self,
+        tenant: &TenantId,
+        key: ApiKey,
+        scopes: Scopes,
+        details: NewApiKey,
+    ) -> Result<(ApiKeyRecord, ApiKey), MetaError> {
         if scopes.is_empty() {
             return Err(MetaError::Invalid {
                 field: "scopes",
@@ -182,7 +195,6 @@ impl Meta {
                 reason: "must be at most 2000 bytes",
             });
         }
-        let key = ApiKey::generate()?;
         let created_at = now_ms();
         let scopes_text = scopes.to_string();
         let sql = "INSERT INTO api_keys (id, tenant_id, secret_hash, scopes, name, description, \
@@ -343,6 +355,17 @@ impl Meta {
                 .rows_affected()
         });
         Ok(inserted == 1)
+    }
+
+    /// Undoes [`Meta::note_key_address`] when the audit record of the new address could not
+    /// be written, so that the next use of the key from there tries the record again.
+    pub async fn forget_key_address(&self, key_id: &str, addr: IpAddr) -> Result<(), MetaError> {
+        let sql = "DELETE FROM api_key_addresses WHERE key_id = $1 AND addr = $2";
+        let addr = addr.to_canonical().to_string();
+        on_pool!(self, pool => {
+            sqlx::query(sql).bind(key_id).bind(&addr).execute(pool).await?;
+        });
+        Ok(())
     }
 
     /// Revokes a key of `tenant`. Revoking a revoked key keeps its first revocation time.

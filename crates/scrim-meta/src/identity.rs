@@ -892,31 +892,7 @@ impl Meta {
         tenant: &TenantId,
         s: &SecuritySettings,
     ) -> Result<(), MetaError> {
-        if s.sso_config
-            .as_ref()
-            .is_some_and(|c| c.len() > MAX_SSO_CONFIG)
-        {
-            return Err(MetaError::Invalid {
-                field: "SSO configuration",
-                reason: "must be at most 64 KiB",
-            });
-        }
-        if s.session_idle_minutes
-            .is_some_and(|m| !(1..=1440).contains(&m))
-            || s.session_absolute_minutes
-                .is_some_and(|m| !(1..=43200).contains(&m))
-        {
-            return Err(MetaError::Invalid {
-                field: "session timeout",
-                reason: "idle must be 1 to 1440 minutes, absolute 1 to 43200",
-            });
-        }
-        if s.require_sso && s.sso_config.is_none() {
-            return Err(MetaError::Invalid {
-                field: "require_sso",
-                reason: "configure an OpenID provider first",
-            });
-        }
+        check_security_settings(s)?;
         let minutes = |m: Option<u32>| m.and_then(|m| i32::try_from(m).ok());
         let sql = "UPDATE tenants SET require_mfa = $1, require_sso = $2, sso_config = $3, \
                    sso_client_secret = $4, session_idle_minutes = $5, \
@@ -978,4 +954,35 @@ enum UserBind<'a> {
     Text(Option<&'a str>),
     Bytes(Option<&'a [u8]>),
     Int(Option<i64>),
+}
+
+/// The rules [`Meta::set_security_settings`] enforces, for callers that must know before
+/// they write (the audit record of a change is written before the change).
+pub fn check_security_settings(s: &SecuritySettings) -> Result<(), MetaError> {
+    if s.sso_config
+        .as_ref()
+        .is_some_and(|c| c.len() > MAX_SSO_CONFIG)
+    {
+        return Err(MetaError::Invalid {
+            field: "SSO configuration",
+            reason: "must be at most 64 KiB",
+        });
+    }
+    if s.session_idle_minutes
+        .is_some_and(|m| !(1..=1440).contains(&m))
+        || s.session_absolute_minutes
+            .is_some_and(|m| !(1..=43200).contains(&m))
+    {
+        return Err(MetaError::Invalid {
+            field: "session timeout",
+            reason: "idle must be 1 to 1440 minutes, absolute 1 to 43200",
+        });
+    }
+    if s.require_sso && s.sso_config.is_none() {
+        return Err(MetaError::Invalid {
+            field: "require_sso",
+            reason: "configure an OpenID provider first",
+        });
+    }
+    Ok(())
 }

@@ -64,7 +64,7 @@ pub use catalog::{NewSegment, Segment, Signal, TimeRange, WalMark};
 pub use error::MetaError;
 pub use identity::{
     AuthMethod, Member, Membership, NewSession, NewUser, SecuritySettings, SessionRecord, User,
-    normalize_email,
+    check_security_settings, normalize_email,
 };
 pub use scrim_auth::{ApiKey, KeyId, Role, Scope, Scopes, SessionHash, UserId};
 pub use tenant::{MAX_POLICY_BYTES, NewTenant, Tenant, TenantId};

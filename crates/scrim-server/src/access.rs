@@ -7,8 +7,9 @@
 //! permission. Failed key checks are counted per source address and per key id, and a
 //! source or key that keeps failing is refused with 429 before the database is asked.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
@@ -18,6 +19,8 @@ use scrim_meta::{AuthError, AuthMethod, Meta, Principal, TenantId};
 
 use crate::accounts::Accounts;
 use crate::api::ApiError;
+use crate::audit::{AuditLog, Origin, actions};
+use scrim_audit::Actor as AuditActor;
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "scrim_session";
@@ -78,59 +81,135 @@ pub(crate) enum KeyRefusal {
     Unavailable,
 }
 
-/// Checks a presented API key, with the failure counting above.
-pub(crate) async fn authenticate_key(
-    meta: &Meta,
-    guard: &KeyGuard,
-    presented: &str,
-    peer: Option<IpAddr>,
-) -> Result<Principal, KeyRefusal> {
-    let now = Instant::now();
-    let key_id = ApiKey::parse(presented)
-        .ok()
-        .map(|k| k.id().as_str().to_owned());
-    if let Some(addr) = peer {
-        guard
-            .addresses
-            .check(&addr, now)
-            .map_err(KeyRefusal::Locked)?;
-    }
-    if let Some(id) = &key_id {
-        guard.keys.check(id, now).map_err(KeyRefusal::Locked)?;
-    }
-    match meta.authenticate_api_key(presented, peer).await {
-        Ok(p) => Ok(p),
-        Err(AuthError::Unavailable(e)) => {
-            tracing::warn!("API key check failed: {e}");
-            Err(KeyRefusal::Unavailable)
-        }
-        Err(_) => {
-            let mut locked = None;
-            if let Some(addr) = peer {
-                locked = guard.addresses.fail(&addr, now);
-            }
-            if let Some(id) = &key_id {
-                locked = guard.keys.fail(id, now).or(locked);
-            }
-            match locked {
-                Some(l) => {
-                    tracing::warn!(addr = ?peer, "API key checks locked out after repeated failures");
-                    Err(KeyRefusal::Locked(l))
-                }
-                None => Err(KeyRefusal::Unauthenticated),
-            }
-        }
-    }
-}
-
 /// Everything the access check needs.
 pub(crate) struct Gate {
     pub meta: Arc<Meta>,
+    pub audit: AuditLog,
     pub accounts: Arc<Accounts>,
     pub keys: KeyGuard,
+    /// (key id, address) pairs known to be recorded, so that the database is asked once
+    /// per pair and process, not on every request.
+    seen_addresses: Mutex<HashSet<(String, IpAddr)>>,
 }
 
+/// Pairs remembered before the set is emptied (a bound on memory; forgetting costs one
+/// indexed insert per pair).
+const SEEN_ADDRESSES_MAX: usize = 100_000;
+
 impl Gate {
+    pub fn new(meta: Arc<Meta>, audit: AuditLog, accounts: Arc<Accounts>, keys: KeyGuard) -> Gate {
+        Gate {
+            meta,
+            audit,
+            accounts,
+            keys,
+            seen_addresses: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Checks a presented API key, with the failure counting of [`KeyGuard`]; the first use
+    /// of a key from an address is recorded in the audit log (`apikey.new_address`), and
+    /// refused if that record cannot be written.
+    pub async fn authenticate_key(
+        &self,
+        presented: &str,
+        peer: Option<IpAddr>,
+    ) -> Result<Principal, KeyRefusal> {
+        let now = Instant::now();
+        let guard = &self.keys;
+        let key_id = ApiKey::parse(presented)
+            .ok()
+            .map(|k| k.id().as_str().to_owned());
+        if let Some(addr) = peer {
+            guard
+                .addresses
+                .check(&addr, now)
+                .map_err(KeyRefusal::Locked)?;
+        }
+        if let Some(id) = &key_id {
+            guard.keys.check(id, now).map_err(KeyRefusal::Locked)?;
+        }
+        match self.meta.authenticate_api_key(presented, peer).await {
+            Ok(p) => {
+                if let Some(addr) = peer {
+                    self.note_address(&p, addr).await?;
+                }
+                Ok(p)
+            }
+            Err(AuthError::Unavailable(e)) => {
+                tracing::warn!("API key check failed: {e}");
+                Err(KeyRefusal::Unavailable)
+            }
+            Err(_) => {
+                let mut locked = None;
+                if let Some(addr) = peer {
+                    locked = guard.addresses.fail(&addr, now);
+                }
+                if let Some(id) = &key_id {
+                    locked = guard.keys.fail(id, now).or(locked);
+                }
+                match locked {
+                    Some(l) => {
+                        tracing::warn!(addr = ?peer, "API key checks locked out after repeated failures");
+                        Err(KeyRefusal::Locked(l))
+                    }
+                    None => Err(KeyRefusal::Unauthenticated),
+                }
+            }
+        }
+    }
+
+    /// Records the first use of `p`'s key from `addr`, once per pair across every node.
+    async fn note_address(&self, p: &Principal, addr: IpAddr) -> Result<(), KeyRefusal> {
+        let pair = (p.key_id.as_str().to_owned(), addr);
+        if self.seen().contains(&pair) {
+            return Ok(());
+        }
+        let now = crate::audit::now_ms();
+        let new = self
+            .meta
+            .note_key_address(&pair.0, addr, now)
+            .await
+            .map_err(|e| {
+                tracing::warn!("recording a key's address: {e}");
+                KeyRefusal::Unavailable
+            })?;
+        if new {
+            let origin = Origin {
+                addr: Some(addr),
+                ..Origin::default()
+            };
+            let written = self
+                .audit
+                .entry(
+                    p.tenant_id.as_str(),
+                    AuditActor::ApiKey { id: pair.0.clone() },
+                    actions::APIKEY_NEW_ADDRESS,
+                    &origin,
+                )
+                .target(pair.0.clone())
+                .success()
+                .await;
+            if written.is_err() {
+                // Forget the address again, so that the next use tries the record again.
+                let _ = self.meta.forget_key_address(&pair.0, addr).await;
+                return Err(KeyRefusal::Unavailable);
+            }
+        }
+        let mut seen = self.seen();
+        if seen.len() >= SEEN_ADDRESSES_MAX {
+            seen.clear();
+        }
+        seen.insert(pair);
+        Ok(())
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashSet<(String, IpAddr)>> {
+        self.seen_addresses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Resolves the caller and checks `permission` (`None`: any signed-in caller).
     pub async fn enter(
         &self,
@@ -140,8 +219,26 @@ impl Gate {
         permission: Option<Permission>,
     ) -> Result<Caller, ApiError> {
         let caller = self.identify(headers, peer, method).await?;
-        if let Some(p) = permission {
-            check(&caller, p)?;
+        if let Some(p) = permission
+            && let Err(refused) = check(&caller, p)
+        {
+            // Who tried what they may not do: recorded; the answer is the refusal either way.
+            let written = self
+                .audit
+                .entry(
+                    caller.tenant_id.as_str(),
+                    crate::audit::actor_of(&caller.actor),
+                    actions::ACCESS_DENIED,
+                    &Origin::of(headers, peer),
+                )
+                .target(p.as_str())
+                .detail("method", method.as_str())
+                .denied(refused.message.clone())
+                .await;
+            if written.is_err() {
+                tracing::warn!("a refused request could not be recorded in the audit log");
+            }
+            return Err(refused);
         }
         Ok(caller)
     }
@@ -158,7 +255,8 @@ impl Gate {
                 .ok()
                 .and_then(crate::ingest::bearer)
                 .ok_or_else(|| unauthorized("expected Authorization: Bearer scrim_…"))?;
-            let p = authenticate_key(&self.meta, &self.keys, presented, peer)
+            let p = self
+                .authenticate_key(presented, peer)
                 .await
                 .map_err(|r| match r {
                     KeyRefusal::Unauthenticated => {

@@ -27,7 +27,9 @@ use scrim_meta::{
     AuthMethod, Meta, MetaError, NewSession, NewUser, SecuritySettings, TenantId, User,
 };
 
+use crate::audit::{AuditLog, Entry, Origin, actions, actor_of};
 use crate::{Platform, ServerError};
+use scrim_audit::PLATFORM_TENANT;
 
 /// Name of the platform key that seals TOTP secrets, and its wrapping context.
 const IDENTITY_KEY: &str = "identity";
@@ -71,6 +73,80 @@ pub struct LoginRequest<'a> {
     pub tenant: Option<&'a str>,
     pub addr: Option<IpAddr>,
     pub user_agent: Option<&'a str>,
+    pub request_id: Option<&'a str>,
+}
+
+impl LoginRequest<'_> {
+    fn origin(&self) -> Origin {
+        Origin {
+            addr: self.addr,
+            user_agent: self.user_agent.map(str::to_owned),
+            request_id: self.request_id.map(str::to_owned),
+        }
+    }
+}
+
+/// Who does an account operation, from where, and which audit chain records it (the
+/// caller's tenant for the API; the tenant concerned, or the platform's chain `-` for
+/// account-wide operator actions, for the CLI).
+#[derive(Debug, Clone)]
+pub struct Act {
+    pub actor: Actor,
+    pub chain: String,
+    pub origin: Origin,
+}
+
+impl Act {
+    /// The operator at the command line, recorded in `chain` (a tenant id, or
+    /// [`PLATFORM_TENANT`] for account-wide actions).
+    pub fn operator(chain: &str) -> Act {
+        Act {
+            actor: Actor::Operator,
+            chain: chain.to_owned(),
+            origin: Origin::cli(),
+        }
+    }
+
+    /// A record of this actor doing `action` to `target`, in this act's chain.
+    pub fn entry(&self, audit: &AuditLog, action: &'static str, target: &str) -> Entry {
+        audit
+            .entry(&self.chain, actor_of(&self.actor), action, &self.origin)
+            .target(target)
+    }
+}
+
+/// Why a sign-in failed, for the audit record (never shown to the person).
+struct Refusal {
+    error: LoginError,
+    reason: &'static str,
+    user: Option<User>,
+}
+
+impl Refusal {
+    fn new(error: LoginError, reason: &'static str, user: Option<&User>) -> Refusal {
+        Refusal {
+            error,
+            reason,
+            user: user.cloned(),
+        }
+    }
+}
+
+impl From<MetaError> for Refusal {
+    fn from(e: MetaError) -> Self {
+        Refusal::new(LoginError::from(e), "the metadata database failed", None)
+    }
+}
+
+impl From<LoginError> for Refusal {
+    fn from(e: LoginError) -> Self {
+        let reason = match &e {
+            LoginError::NoTenant(_) => "not a member of the tenant",
+            LoginError::Locked(_) => "locked out",
+            _ => "refused",
+        };
+        Refusal::new(e, reason, None)
+    }
 }
 
 /// A successful sign-in: the cookie's token and who it is.
@@ -139,6 +215,7 @@ pub struct TotpEnrolment {
 /// Account operations shared by every node's API and by the CLI.
 pub struct Accounts {
     meta: Arc<Meta>,
+    audit: AuditLog,
     identity_key: DataKey,
     limits: LoginLimits,
     /// Failures per source address (this node's view; accounts lock in the database).
@@ -166,6 +243,7 @@ impl Accounts {
         let identity_key = platform.keys().unwrap(&wrapped, IDENTITY_KEY_CONTEXT)?;
         Ok(Accounts {
             meta: Arc::clone(platform.meta()),
+            audit: platform.audit().clone(),
             identity_key,
             limits,
             addresses: Arc::new(Throttle::new(limits.address, 100_000)),
@@ -227,23 +305,106 @@ impl Accounts {
             .await?)
     }
 
-    /// Signs a person in with e-mail, password and, when enrolled, a second factor.
+    /// Signs a person in with e-mail, password and, when enrolled, a second factor. Every
+    /// attempt is recorded (`session.sign_in`): a success in the tenant signed in to, before
+    /// the session is handed out (no record, no session); a failure, with its reason, in
+    /// the tenant the person would have entered, or the platform's chain for an unknown
+    /// e-mail address (by a digest of it, not the address).
     pub async fn login(&self, req: &LoginRequest<'_>) -> Result<SignedIn, LoginError> {
+        let origin = req.origin();
+        match self.login_checked(req).await {
+            Ok(signed) => {
+                let recorded = self
+                    .audit
+                    .entry(
+                        signed.tenant_id.as_str(),
+                        scrim_audit::Actor::User {
+                            id: signed.user.id.as_str().to_owned(),
+                        },
+                        actions::SIGN_IN,
+                        &origin,
+                    )
+                    .target(signed.user.id.as_str())
+                    .detail("method", signed.method.as_str())
+                    .success()
+                    .await;
+                if let Err(e) = recorded {
+                    // The session exists in the database but nobody holds its token.
+                    let _ = self.meta.revoke_session(&signed.token.hash()).await;
+                    return Err(LoginError::Internal(e.into()));
+                }
+                Ok(signed)
+            }
+            Err(refusal) => {
+                let (chain, actor) = match &refusal.user {
+                    Some(u) => {
+                        let chain = match self.choose_tenant(&u.id, req.tenant).await {
+                            Ok((t, _, _)) => t.as_str().to_owned(),
+                            Err(_) => PLATFORM_TENANT.to_owned(),
+                        };
+                        (
+                            chain,
+                            scrim_audit::Actor::User {
+                                id: u.id.as_str().to_owned(),
+                            },
+                        )
+                    }
+                    None => (
+                        PLATFORM_TENANT.to_owned(),
+                        scrim_audit::Actor::System {
+                            name: "anonymous".into(),
+                        },
+                    ),
+                };
+                let mut entry = self.audit.entry(&chain, actor, actions::SIGN_IN, &origin);
+                entry = match &refusal.user {
+                    Some(u) => entry.target(u.id.as_str()),
+                    None => entry.detail("email_sha256", email_digest(req.email)),
+                };
+                if entry.denied(refusal.reason).await.is_err() {
+                    tracing::warn!("a refused sign-in could not be recorded in the audit log");
+                }
+                Err(refusal.error)
+            }
+        }
+    }
+
+    async fn login_checked(&self, req: &LoginRequest<'_>) -> Result<SignedIn, Refusal> {
         let now = Instant::now();
         if let Some(addr) = req.addr {
-            self.addresses
-                .check(&addr, now)
-                .map_err(LoginError::Locked)?;
+            self.addresses.check(&addr, now).map_err(|l| {
+                Refusal::new(
+                    LoginError::Locked(l),
+                    "too many failures from this address",
+                    None,
+                )
+            })?;
         }
         let user = self.meta.user_by_email(req.email).await?;
-        let Some(user) = user.filter(|u| u.disabled_at.is_none()) else {
+        let Some(user) = user else {
             password::verify_without_account(req.password);
-            return Err(self.address_failed(req.addr, now));
+            return Err(Refusal::new(
+                self.address_failed(req.addr, now),
+                "unknown account",
+                None,
+            ));
         };
+        if user.disabled_at.is_some() {
+            password::verify_without_account(req.password);
+            return Err(Refusal::new(
+                self.address_failed(req.addr, now),
+                "account disabled",
+                Some(&user),
+            ));
+        }
         if let Some(until) = user.locked_until
             && let Ok(left) = until.duration_since(SystemTime::now())
         {
-            return Err(LoginError::Locked(LockedOut { retry_after: left }));
+            return Err(Refusal::new(
+                LoginError::Locked(LockedOut { retry_after: left }),
+                "account locked after repeated failures",
+                Some(&user),
+            ));
         }
         let stored = user
             .password_hash
@@ -252,28 +413,55 @@ impl Accounts {
         let Some(stored) = stored else {
             // An SSO-only account has no password to match.
             password::verify_without_account(req.password);
-            return Err(self.account_failed(&user, req.addr, now).await);
+            let e = self.account_failed(&user, req.addr, now).await;
+            return Err(Refusal::new(
+                e,
+                "the account has no password (single sign-on only)",
+                Some(&user),
+            ));
         };
         if !password::verify_password(req.password, &stored) {
-            return Err(self.account_failed(&user, req.addr, now).await);
+            let e = self.account_failed(&user, req.addr, now).await;
+            return Err(Refusal::new(e, "wrong password", Some(&user)));
         }
         let method = if user.has_totp() {
             let Some(code) = req.second_factor.map(str::trim).filter(|c| !c.is_empty()) else {
-                return Err(LoginError::SecondFactorRequired);
+                return Err(Refusal::new(
+                    LoginError::SecondFactorRequired,
+                    "second factor required",
+                    Some(&user),
+                ));
             };
-            match self.check_second_factor(&user, code).await? {
-                Some(method) => method,
-                None => return Err(self.account_failed(&user, req.addr, now).await),
+            match self.check_second_factor(&user, code).await {
+                Ok(Some(method)) => method,
+                Ok(None) => {
+                    let e = self.account_failed(&user, req.addr, now).await;
+                    return Err(Refusal::new(e, "wrong second factor", Some(&user)));
+                }
+                Err(e) => {
+                    return Err(Refusal::new(
+                        e,
+                        "the second factor could not be checked",
+                        Some(&user),
+                    ));
+                }
             }
         } else {
             AuthMethod::Password
         };
-        let (tenant_id, tenant_name, role) = self.choose_tenant(&user.id, req.tenant).await?;
+        let (tenant_id, tenant_name, role) = self
+            .choose_tenant(&user.id, req.tenant)
+            .await
+            .map_err(|e| Refusal::new(e, "not a member of the tenant", Some(&user)))?;
         let settings = self.meta.security_settings(&tenant_id).await?;
         if settings.require_sso {
-            return Err(LoginError::SsoRequired {
-                tenant: tenant_name,
-            });
+            return Err(Refusal::new(
+                LoginError::SsoRequired {
+                    tenant: tenant_name,
+                },
+                "the tenant requires single sign-on",
+                Some(&user),
+            ));
         }
         self.meta.reset_login_failures(&user.id).await?;
         if let Some(addr) = req.addr {
@@ -429,7 +617,7 @@ impl Accounts {
 
     /// Starts TOTP enrolment: a new secret, sealed and stored as pending until
     /// [`Accounts::confirm_totp`] sees a code from it.
-    pub async fn begin_totp(&self, user: &User) -> Result<TotpEnrolment, ServerError> {
+    pub async fn begin_totp(&self, act: &Act, user: &User) -> Result<TotpEnrolment, ServerError> {
         if user.has_totp() {
             return Err(ServerError::Usage(
                 "this account already has an authenticator; remove it first".into(),
@@ -441,9 +629,11 @@ impl Accounts {
             &totp_aad(&user.id),
             secret.expose_bytes(),
         )?;
-        self.meta.set_totp_pending(&user.id, Some(&sealed)).await?;
         let uri = totp::otpauth_uri(&secret, TOTP_ISSUER, &user.email);
         let qr_svg = totp::qr_svg(&uri).map_err(|e| ServerError::Usage(e.to_string()))?;
+        act.entry(&self.audit, actions::MFA_BEGIN, user.id.as_str())
+            .around(self.meta.set_totp_pending(&user.id, Some(&sealed)))
+            .await??;
         Ok(TotpEnrolment {
             secret: secret.expose_base32(),
             otpauth_uri: uri,
@@ -455,6 +645,7 @@ impl Accounts {
     /// codes, shown once.
     pub async fn confirm_totp(
         &self,
+        act: &Act,
         user: &User,
         code: &str,
     ) -> Result<Vec<RecoveryCode>, ServerError> {
@@ -468,19 +659,24 @@ impl Accounts {
         let (codes, hashes) = recovery::generate_recovery_codes(recovery::RECOVERY_CODE_COUNT)
             .map_err(|e| ServerError::Usage(e.to_string()))?;
         let hashes: Vec<Vec<u8>> = hashes.iter().map(|h| h.to_bytes().to_vec()).collect();
-        self.meta.confirm_totp(&user.id, step, &hashes).await?;
+        act.entry(&self.audit, actions::MFA_ENABLE, user.id.as_str())
+            .around(self.meta.confirm_totp(&user.id, step, &hashes))
+            .await??;
         Ok(codes)
     }
 
     /// Removes the second factor after checking a current code (or a recovery code). A
     /// tenant of the user that requires MFA forbids it.
-    pub async fn remove_totp(&self, user: &User, code: &str) -> Result<(), ServerError> {
+    pub async fn remove_totp(&self, act: &Act, user: &User, code: &str) -> Result<(), ServerError> {
+        let entry = act.entry(&self.audit, actions::MFA_DISABLE, user.id.as_str());
         for m in self.meta.user_memberships(&user.id).await? {
             if self.meta.security_settings(&m.tenant_id).await?.require_mfa {
-                return Err(ServerError::Usage(format!(
+                let reason = format!(
                     "tenant {} requires multi-factor authentication",
                     m.tenant_name
-                )));
+                );
+                entry.denied(reason.clone()).await?;
+                return Err(ServerError::Usage(reason));
             }
         }
         match self
@@ -488,38 +684,70 @@ impl Accounts {
             .await
             .map_err(login_internal)?
         {
-            Some(_) => Ok(self.meta.remove_totp(&user.id).await?),
-            None => Err(ServerError::Usage("that code does not match".into())),
+            Some(_) => Ok(entry.around(self.meta.remove_totp(&user.id)).await??),
+            None => {
+                entry.denied("wrong code").await?;
+                Err(ServerError::Usage("that code does not match".into()))
+            }
         }
+    }
+
+    /// The operator's reset of a lost authenticator: second factor and recovery codes
+    /// removed, every session ended.
+    pub async fn reset_mfa(&self, act: &Act, user: &UserId) -> Result<(), ServerError> {
+        act.entry(&self.audit, actions::MFA_RESET, user.as_str())
+            .around(async {
+                self.meta.remove_totp(user).await?;
+                self.meta.revoke_user_sessions(user).await
+            })
+            .await??;
+        Ok(())
     }
 
     /// Changes a password after checking the current one; signs out every session.
     pub async fn change_password(
         &self,
+        act: &Act,
         user: &User,
         current: &str,
         new: &str,
     ) -> Result<(), ServerError> {
+        let entry = act.entry(&self.audit, actions::PASSWORD_CHANGE, user.id.as_str());
         let stored = user
             .password_hash
             .as_deref()
             .and_then(|h| PasswordHash::from_phc(h).ok());
         let ok = stored.is_some_and(|s| password::verify_password(current, &s));
         if !ok {
+            entry.denied("wrong current password").await?;
             return Err(ServerError::Usage("the current password is wrong".into()));
         }
-        self.set_password(&user.id, new).await
+        let hashed = hash(new)?;
+        entry
+            .around(self.store_password(&user.id, &hashed))
+            .await??;
+        Ok(())
     }
 
-    /// Sets a password (operator reset, or after the check above) and signs the account
-    /// out everywhere.
-    pub async fn set_password(&self, user: &UserId, new: &str) -> Result<(), ServerError> {
+    /// Sets a password (the operator's reset) and signs the account out everywhere.
+    pub async fn set_password(
+        &self,
+        act: &Act,
+        user: &UserId,
+        new: &str,
+    ) -> Result<(), ServerError> {
         let hashed = hash(new)?;
+        act.entry(&self.audit, actions::PASSWORD_RESET, user.as_str())
+            .around(self.store_password(user, &hashed))
+            .await??;
+        Ok(())
+    }
+
+    async fn store_password(&self, user: &UserId, hashed: &PasswordHash) -> Result<(), MetaError> {
         self.meta
             .set_password_hash(user, Some(hashed.as_str()))
             .await?;
-        self.meta.revoke_user_sessions(user).await?;
-        Ok(())
+        self.meta.revoke_user_sessions(user).await
     }
 
     /// Adds a person to a tenant, creating the account when the e-mail has none. Returns
@@ -527,15 +755,35 @@ impl Accounts {
     /// password to hand over once.
     pub async fn add_member(
         &self,
-        actor: &Actor,
+        act: &Act,
         tenant: &TenantId,
         email: &str,
         role: Role,
         password: Option<&str>,
     ) -> Result<(User, Option<String>), ServerError> {
-        rbac::may_assign_role(actor, None, Some(role)).map_err(denied)?;
-        let (user, initial) = match self.meta.user_by_email(email).await? {
-            Some(u) => (u, None),
+        let existing = self.meta.user_by_email(email).await?;
+        let target = existing.as_ref().map_or("", |u| u.id.as_str());
+        let entry = act
+            .entry(&self.audit, actions::MEMBER_ADD, target)
+            .detail("role", role.as_str());
+        if let Err(d) = rbac::may_assign_role(&act.actor, None, Some(role)) {
+            entry.denied(d.to_string()).await?;
+            return Err(denied(d));
+        }
+        if let Some(u) = &existing
+            && self.meta.membership(&u.id, tenant).await?.is_some()
+        {
+            return Err(ServerError::Usage(format!(
+                "{email} is already a member of this tenant"
+            )));
+        }
+        let (user, initial) = match existing {
+            Some(u) => {
+                entry
+                    .around(self.meta.add_membership(&u.id, tenant, role))
+                    .await??;
+                (u, None)
+            }
             None => {
                 let generated = match password {
                     Some(_) => None,
@@ -545,17 +793,38 @@ impl Accounts {
                     ),
                 };
                 let pw = password.or(generated.as_deref());
-                (self.create_user(email, None, pw).await?, generated)
+                let password_hash = match pw {
+                    Some(p) => Some(hash(p)?.as_str().to_owned()),
+                    None => None,
+                };
+                let new = NewUser {
+                    email: email.to_owned(),
+                    display_name: None,
+                    password_hash,
+                    oidc: None,
+                };
+                // The account's id is only known once it exists: the record names the
+                // e-mail's digest and says the account is new.
+                let entry = entry
+                    .detail("new_account", true)
+                    .detail("email_sha256", email_digest(email));
+                let user = entry
+                    .around(async {
+                        let user = self.meta.create_user(&new).await?;
+                        self.meta.add_membership(&user.id, tenant, role).await?;
+                        Ok::<_, MetaError>(user)
+                    })
+                    .await??;
+                (user, generated)
             }
         };
-        self.meta.add_membership(&user.id, tenant, role).await?;
         Ok((user, initial))
     }
 
     /// Changes a member's role (`Some`) or removes them (`None`).
     pub async fn change_member(
         &self,
-        actor: &Actor,
+        act: &Act,
         tenant: &TenantId,
         user: &UserId,
         role: Option<Role>,
@@ -565,9 +834,33 @@ impl Accounts {
             .membership(user, tenant)
             .await?
             .ok_or_else(|| ServerError::Usage("member not found".into()))?;
-        rbac::may_assign_role(actor, Some(current), role).map_err(denied)?;
-        Ok(self.meta.change_membership(user, tenant, role).await?)
+        let action = if role.is_some() {
+            actions::MEMBER_ROLE
+        } else {
+            actions::MEMBER_REMOVE
+        };
+        let entry = act.entry(&self.audit, action, user.as_str()).change(
+            "role",
+            current.as_str(),
+            role.map(Role::as_str),
+        );
+        if let Err(d) = rbac::may_assign_role(&act.actor, Some(current), role) {
+            entry.denied(d.to_string()).await?;
+            return Err(denied(d));
+        }
+        entry
+            .around(self.meta.change_membership(user, tenant, role))
+            .await??;
+        Ok(())
     }
+}
+
+/// The first 16 hex digits of the SHA-256 of a lower-cased e-mail address: enough to match
+/// records of the same address, without storing it.
+pub(crate) fn email_digest(email: &str) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(email.trim().to_lowercase().as_bytes());
+    scrim_audit::hex(&digest[..8])
 }
 
 /// Refusals from the access check, as the error the callers turn into 403.

@@ -1,7 +1,10 @@
-//! Tenants and API keys: what `scrim tenant create` and `scrim apikey create` do.
+//! Tenants and API keys: what `scrim tenant create` and `scrim apikey create` do. Every
+//! change is recorded in the tenant's audit chain before it is made.
 
 use scrim_meta::{ApiKey, ApiKeyRecord, NewApiKey, NewTenant, Scopes, Tenant, TenantId};
 
+use crate::accounts::Act;
+use crate::audit::{Entry, actions, actor_of};
 use crate::{Platform, ServerError};
 
 /// What a new tenant needs besides its name.
@@ -53,6 +56,7 @@ pub async fn capture_policy(
 /// version.
 pub async fn set_capture_policy(
     platform: &Platform,
+    act: &Act,
     tenant_name: &str,
     policy: Option<&str>,
 ) -> Result<i64, ServerError> {
@@ -64,13 +68,26 @@ pub async fn set_capture_policy(
         .tenant_by_name(tenant_name)
         .await?
         .ok_or_else(|| ServerError::Usage(format!("no tenant named {tenant_name:?}")))?;
-    Ok(platform.meta.set_capture_policy(&tenant.id, policy).await?)
+    let version = platform
+        .audit
+        .entry(
+            tenant.id.as_str(),
+            actor_of(&act.actor),
+            actions::CAPTURE_POLICY,
+            &act.origin,
+        )
+        .target("capture_policy")
+        .change("policy", tenant.capture_policy.clone(), policy)
+        .around(platform.meta.set_capture_policy(&tenant.id, policy))
+        .await??;
+    Ok(version)
 }
 
 /// Creates a tenant with a fresh data key, wrapped by the master key and bound to the
 /// tenant's id (so a wrapped key copied to another tenant's row does not open).
 pub async fn create_tenant(
     platform: &Platform,
+    act: &Act,
     name: &str,
     options: &TenantOptions,
 ) -> Result<Tenant, ServerError> {
@@ -84,13 +101,35 @@ pub async fn create_tenant(
         check_policy(p)?;
         new.capture_policy = Some(p.clone());
     }
-    Ok(platform.meta.create_tenant(&new).await?)
+    if platform.meta.tenant_by_name(name).await?.is_some() {
+        return Err(scrim_meta::MetaError::AlreadyExists {
+            what: "tenant name",
+        }
+        .into());
+    }
+    let tenant = platform
+        .audit
+        .entry(
+            new.id.as_str(),
+            actor_of(&act.actor),
+            actions::TENANT_CREATE,
+            &act.origin,
+        )
+        .target(new.id.as_str())
+        .detail("name", name)
+        .detail("region", new.region.as_str())
+        .detail("retention_days", new.retention_days)
+        .detail("own_capture_policy", new.capture_policy.is_some())
+        .around(platform.meta.create_tenant(&new))
+        .await??;
+    Ok(tenant)
 }
 
 /// Creates an API key for the tenant called `tenant_name`. The returned [`ApiKey`] is the
 /// only copy of the secret: show it once.
 pub async fn create_api_key(
     platform: &Platform,
+    act: &Act,
     tenant_name: &str,
     scopes: Scopes,
     details: NewApiKey,
@@ -100,10 +139,76 @@ pub async fn create_api_key(
         .tenant_by_name(tenant_name)
         .await?
         .ok_or_else(|| ServerError::Usage(format!("no tenant named {tenant_name:?}")))?;
-    Ok(platform
-        .meta
-        .create_api_key(&tenant.id, scopes, details)
-        .await?)
+    let mut entry = platform
+        .audit
+        .entry(
+            tenant.id.as_str(),
+            actor_of(&act.actor),
+            actions::APIKEY_CREATE,
+            &act.origin,
+        )
+        .detail("scopes", scopes.to_string());
+    if let Some(name) = &details.name {
+        entry = entry.detail("name", name.as_str());
+    }
+    create_api_key_recorded(platform, entry, &tenant.id, scopes, details).await
+}
+
+/// Creates a key with its id known first, so that `entry` (an `apikey.create` record) names
+/// it and is written before the key exists.
+pub(crate) async fn create_api_key_recorded(
+    platform: &Platform,
+    entry: Entry,
+    tenant: &TenantId,
+    scopes: Scopes,
+    details: NewApiKey,
+) -> Result<(ApiKeyRecord, ApiKey), ServerError> {
+    if scopes.is_empty() {
+        return Err(ServerError::Usage(
+            "an API key needs at least one scope".into(),
+        ));
+    }
+    let key = ApiKey::generate().map_err(|e| ServerError::Usage(format!("no randomness: {e}")))?;
+    let entry = entry.target(key.id().as_str());
+    Ok(entry
+        .around(platform.meta.insert_api_key(tenant, key, scopes, details))
+        .await??)
+}
+
+/// A tenant's security settings as the API shows them and as audit diffs compare them
+/// (never the SSO client secret).
+pub fn security_json(s: &scrim_meta::SecuritySettings) -> serde_json::Value {
+    serde_json::json!({
+        "require_mfa": s.require_mfa,
+        "require_sso": s.require_sso,
+        "sso_configured": s.sso_config.is_some(),
+        "session_idle_minutes": s.session_idle_minutes,
+        "session_absolute_minutes": s.session_absolute_minutes,
+    })
+}
+
+/// Replaces a tenant's security settings with `new`, recording the difference first.
+pub async fn set_security_settings(
+    platform: &Platform,
+    act: &Act,
+    tenant: &TenantId,
+    new: &scrim_meta::SecuritySettings,
+) -> Result<(), ServerError> {
+    scrim_meta::check_security_settings(new)?;
+    let before = platform.meta.security_settings(tenant).await?;
+    platform
+        .audit
+        .entry(
+            tenant.as_str(),
+            actor_of(&act.actor),
+            actions::SECURITY_SETTINGS,
+            &act.origin,
+        )
+        .target("security")
+        .diff(&security_json(&before), &security_json(new))
+        .around(platform.meta.set_security_settings(tenant, new))
+        .await??;
+    Ok(())
 }
 
 /// What `scrim demo` prints: its tenant and two keys.
@@ -123,13 +228,15 @@ pub struct DemoTenant {
 /// Creates the `demo` tenant (or `demo-2`, … when the data directory already has one) with
 /// an ingest key and a read key.
 pub async fn demo_tenant(platform: &Platform) -> Result<DemoTenant, ServerError> {
+    let act = Act::operator(scrim_audit::PLATFORM_TENANT);
     let mut name = "demo".to_owned();
     let mut n = 1;
     while platform.meta.tenant_by_name(&name).await?.is_some() {
         n += 1;
         name = format!("demo-{n}");
     }
-    create_tenant(platform, &name, &TenantOptions::default()).await?;
+    let tenant = create_tenant(platform, &act, &name, &TenantOptions::default()).await?;
+    let act = Act::operator(tenant.id.as_str());
     let scopes = |s: &str| {
         s.parse::<Scopes>()
             .map_err(|e| ServerError::Usage(e.to_string()))
@@ -138,18 +245,14 @@ pub async fn demo_tenant(platform: &Platform) -> Result<DemoTenant, ServerError>
         name: Some(format!("scrim demo ({what})")),
         ..NewApiKey::default()
     };
-    let (_, ingest) = create_api_key(platform, &name, scopes("ingest")?, details("ingest")).await?;
-    let (_, read) = create_api_key(platform, &name, scopes("read")?, details("read")).await?;
-    let tenant = platform
-        .meta
-        .tenant_by_name(&name)
-        .await?
-        .ok_or_else(|| ServerError::Usage("the demo tenant vanished".into()))?;
+    let (_, ingest) =
+        create_api_key(platform, &act, &name, scopes("ingest")?, details("ingest")).await?;
+    let (_, read) = create_api_key(platform, &act, &name, scopes("read")?, details("read")).await?;
     let accounts = crate::accounts::Accounts::open(platform, Default::default()).await?;
     let owner_email = format!("owner@{name}.scrim.invalid");
     let (_, password) = accounts
         .add_member(
-            &scrim_auth::rbac::Actor::Operator,
+            &act,
             &tenant.id,
             &owner_email,
             scrim_auth::Role::Owner,

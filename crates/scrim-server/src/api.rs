@@ -20,7 +20,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::Caller;
+use crate::audit::read::{AuditFilter, ExportFormat};
+use crate::audit::{AuditUnavailable, Origin, REQUEST_ID_HEADER, actions};
 use crate::serve::Shared;
+use scrim_audit::Outcome;
 
 #[derive(Clone)]
 pub(crate) struct ApiState {
@@ -37,10 +40,83 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/services/{name}/queries", get(service_queries))
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/sql", post(sql))
+        .route("/api/v1/audit", get(audit_log))
         .merge(crate::identity_api::routes())
         .merge(crate::sso::routes())
         .merge(crate::pages::routes())
+        .layer(axum::middleware::from_fn(request_id))
         .with_state(state)
+}
+
+/// Gives every request an id (`x-request-id`, on the request for the handlers and the
+/// audit log, and on the answer for the caller). A caller's own id is kept when it is a
+/// short token; anything else is replaced, so that an id in the audit log is always one
+/// line of plain characters.
+async fn request_id(mut request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let given = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (8..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        })
+        .map(str::to_owned);
+    let id = given.unwrap_or_else(new_request_id);
+    let value = HeaderValue::from_str(&id).expect("checked or generated: plain characters");
+    request
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER, value.clone());
+    let mut response = next.run(request).await;
+    response.headers_mut().insert(REQUEST_ID_HEADER, value);
+    response
+}
+
+/// 128 random bits in hex.
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    if getrandom::fill(&mut bytes).is_err() {
+        // Ids only correlate records and logs; the time still tells requests apart.
+        bytes[..8].copy_from_slice(&crate::audit::now_ms().to_be_bytes());
+    }
+    scrim_audit::hex(&bytes)
+}
+
+/// The answer when an action's audit record could not be written (it was not done).
+pub(crate) fn audit_unavailable(e: AuditUnavailable) -> ApiError {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()).retry_after(5)
+}
+
+/// Records a read of telemetry once it ran: the answer is sent only if its record was
+/// written. `details` holds the parameters; a failure's message goes in as the reason.
+async fn recorded_read<T>(
+    state: &ApiState,
+    c: &Caller,
+    origin: &Origin,
+    target: &str,
+    details: serde_json::Map<String, Value>,
+    result: Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    let outcome = match &result {
+        Ok(_) => Outcome::Success,
+        Err(e) => Outcome::failed(state.shared.scrub(&e.message)),
+    };
+    let mut entry = state
+        .shared
+        .audit
+        .entry(
+            c.tenant_id.as_str(),
+            crate::audit::actor_of(&c.actor),
+            actions::TELEMETRY_READ,
+            origin,
+        )
+        .target(target);
+    for (k, v) in details {
+        entry = entry.detail(&k, v);
+    }
+    entry.write(outcome).await.map_err(audit_unavailable)?;
+    result
 }
 
 /// An error as the API answers it: a status and `{"error": "…"}`. Messages never hold
@@ -268,11 +344,17 @@ async fn trace(
     if !scrim_store::convert::is_trace_id(&trace_id) {
         return Err(bad_request("a trace id is 32 hexadecimal characters"));
     }
-    let q = tenant_query_with(&state, &p, true).await?;
-    match q.trace(&trace_id).await? {
-        Some(t) => Ok(Json(t)),
-        None => Err(not_found("no such trace")),
+    let result = async {
+        let q = tenant_query_with(&state, &p, true).await?;
+        match q.trace(&trace_id).await? {
+            Some(t) => Ok(Json(t)),
+            None => Err(not_found("no such trace")),
+        }
     }
+    .await;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let target = format!("traces/{trace_id}");
+    recorded_read(&state, &p, &origin, &target, Default::default(), result).await
 }
 
 async fn search_traces(
@@ -289,6 +371,7 @@ async fn search_traces(
         Some(Permission::ReadTelemetry),
     )
     .await?;
+    let details = state.shared.parameters(params.iter().map(|(k, v)| (k, v)));
     let mut filter = TraceFilter::default();
     let mut start = None;
     let mut end = None;
@@ -307,9 +390,14 @@ async fn search_traces(
         }
     }
     filter.range = range(start, end);
-    let q = tenant_query(&state, &p).await?;
-    let traces = q.search_traces(&filter).await?;
-    Ok(Json(json!({ "traces": traces })))
+    let result = async {
+        let q = tenant_query(&state, &p).await?;
+        let traces = q.search_traces(&filter).await?;
+        Ok(Json(json!({ "traces": traces })))
+    }
+    .await;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    recorded_read(&state, &p, &origin, "traces", details, result).await
 }
 
 async fn services(
@@ -327,12 +415,18 @@ async fn services(
     )
     .await?;
     let range = window(&params)?;
-    let q = tenant_query(&state, &p).await?;
-    let services = q.services(range).await?;
-    Ok(Json(json!({
-        "window": { "start_ns": range.start_ns, "end_ns": range.end_ns },
-        "services": services,
-    })))
+    let result = async {
+        let q = tenant_query(&state, &p).await?;
+        let services = q.services(range).await?;
+        Ok(Json(json!({
+            "window": { "start_ns": range.start_ns, "end_ns": range.end_ns },
+            "services": services,
+        })))
+    }
+    .await;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let details = state.shared.parameters(params.iter());
+    recorded_read(&state, &p, &origin, "services", details, result).await
 }
 
 async fn service_queries(
@@ -355,9 +449,16 @@ async fn service_queries(
         Some(v) => number::<usize>("limit", v)?.clamp(1, 100),
         None => 10,
     };
-    let q = tenant_query(&state, &p).await?;
-    let queries = q.service_queries(&name, range, limit).await?;
-    Ok(Json(json!({ "service": name, "queries": queries })))
+    let result = async {
+        let q = tenant_query(&state, &p).await?;
+        let queries = q.service_queries(&name, range, limit).await?;
+        Ok(Json(json!({ "service": name, "queries": queries })))
+    }
+    .await;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let details = state.shared.parameters(params.iter());
+    let target = format!("services/{}/queries", state.shared.scrub(&name));
+    recorded_read(&state, &p, &origin, &target, details, result).await
 }
 
 async fn logs(
@@ -374,6 +475,7 @@ async fn logs(
         Some(Permission::ReadTelemetry),
     )
     .await?;
+    let details = state.shared.parameters(params.iter());
     let mut filter = LogFilter::default();
     let (mut start, mut end) = (None, None);
     for (k, v) in params {
@@ -388,9 +490,14 @@ async fn logs(
         }
     }
     filter.range = range(start, end);
-    let q = tenant_query(&state, &p).await?;
-    let records = q.logs(&filter).await?;
-    Ok(Json(json!({ "logs": records })))
+    let result = async {
+        let q = tenant_query(&state, &p).await?;
+        let records = q.logs(&filter).await?;
+        Ok(Json(json!({ "logs": records })))
+    }
+    .await;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    recorded_read(&state, &p, &origin, "logs", details, result).await
 }
 
 #[derive(Deserialize)]
@@ -429,11 +536,130 @@ async fn sql(
         max_rows: request.max_rows.unwrap_or(SQL_MAX_ROWS).min(SQL_MAX_ROWS),
         timeout: SQL_TIMEOUT,
     };
-    let q = tenant_query(&state, &p).await?;
-    let result = q.sql(&request.query, limits).await?;
-    Ok(Json(serde_json::to_value(result).map_err(|e| {
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
-    })?))
+    let result = async {
+        let q = tenant_query(&state, &p).await?;
+        let result = q.sql(&request.query, limits).await?;
+        Ok(Json(serde_json::to_value(result).map_err(|e| {
+            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+        })?))
+    }
+    .await;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let mut details = serde_json::Map::new();
+    details.insert("query".into(), state.shared.scrub(&request.query).into());
+    recorded_read(&state, &p, &origin, "sql", details, result).await
+}
+
+/// `GET /api/v1/audit?actor=&action=&start=&end=&limit=&format=`: the caller's tenant's
+/// audit records. `format=json` (default): the newest `limit` (100, at most 10 000), newest
+/// first. `format=jsonl` or `csv`: every match, oldest first, as a download. Reading is
+/// itself recorded (`audit.read`, `audit.export`) before the answer is sent.
+async fn audit_log(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    let p = enter(
+        &state,
+        &headers,
+        peer,
+        Method::GET,
+        Some(Permission::ReadAudit),
+    )
+    .await?;
+    let mut filter = AuditFilter::default();
+    let mut limit = 100u32;
+    let mut format = None;
+    for (k, v) in &params {
+        match k.as_str() {
+            "actor" => filter.actor = Some(v.clone()),
+            "action" => filter.action = Some(v.clone()),
+            "start" => filter.start_ms = Some(time(k, v)?.div_euclid(1_000_000)),
+            "end" => filter.end_ms = Some(time(k, v)?.div_euclid(1_000_000)),
+            "limit" => limit = number::<u32>(k, v)?.clamp(1, 10_000),
+            "format" => {
+                format = match v.as_str() {
+                    "json" => None,
+                    other => Some(
+                        ExportFormat::parse(other)
+                            .ok_or_else(|| bad_request("format is json, jsonl or csv"))?,
+                    ),
+                }
+            }
+            _ => return Err(bad_request(format!("unknown parameter {k:?}"))),
+        }
+    }
+    let meta = &state.shared.platform.meta;
+    let tenant = p.tenant_id.as_str();
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let mut details = serde_json::Map::new();
+    for (k, v) in [("actor", &filter.actor), ("action", &filter.action)] {
+        if let Some(v) = v {
+            details.insert(k.into(), v.clone().into());
+        }
+    }
+    for (k, v) in [("start", filter.start_ms), ("end", filter.end_ms)] {
+        if let Some(ms) = v {
+            details.insert(k.into(), scrim_audit::utc_text(ms).into());
+        }
+    }
+    let action = if format.is_some() {
+        actions::AUDIT_EXPORT
+    } else {
+        actions::AUDIT_READ
+    };
+    let mut entry =
+        state
+            .shared
+            .audit
+            .entry(tenant, crate::audit::actor_of(&p.actor), action, &origin);
+    for (k, v) in details {
+        entry = entry.detail(&k, v);
+    }
+    match format {
+        None => {
+            let records = crate::audit::read::query(meta, tenant, &filter, limit).await?;
+            entry
+                .detail("records", records.len())
+                .success()
+                .await
+                .map_err(audit_unavailable)?;
+            Ok(Json(json!({ "records": records })).into_response())
+        }
+        Some(format) => {
+            let mut body = Vec::new();
+            let n = crate::audit::read::export(meta, tenant, &filter, format, &mut body).await?;
+            entry
+                .detail("records", n)
+                .detail(
+                    "format",
+                    if format == ExportFormat::Csv {
+                        "csv"
+                    } else {
+                        "jsonl"
+                    },
+                )
+                .success()
+                .await
+                .map_err(audit_unavailable)?;
+            let name = match format {
+                ExportFormat::Csv => "audit.csv",
+                ExportFormat::JsonLines => "audit.jsonl",
+            };
+            Ok((
+                [
+                    (header::CONTENT_TYPE, format.content_type().to_owned()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{name}\""),
+                    ),
+                ],
+                body,
+            )
+                .into_response())
+        }
+    }
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -17,6 +17,9 @@ pub enum ServerError {
     Io(std::io::Error),
     /// Segments, the WAL or a query failed.
     Store(scrim_store::StoreError),
+    /// The audit record of the action could not be written, so the action was not done
+    /// (503 on the API).
+    AuditUnavailable,
 }
 
 impl fmt::Display for ServerError {
@@ -27,6 +30,7 @@ impl fmt::Display for ServerError {
             ServerError::Crypto(e) => write!(f, "{e}"),
             ServerError::Io(e) => write!(f, "{e}"),
             ServerError::Store(e) => write!(f, "storage: {e}"),
+            ServerError::AuditUnavailable => write!(f, "{}", crate::audit::AuditUnavailable),
         }
     }
 }
@@ -63,5 +67,11 @@ impl From<scrim_store::StoreError> for ServerError {
             scrim_store::StoreError::InvalidInput(m) => ServerError::Usage(m),
             e => ServerError::Store(e),
         }
+    }
+}
+
+impl From<crate::audit::AuditUnavailable> for ServerError {
+    fn from(_: crate::audit::AuditUnavailable) -> Self {
+        ServerError::AuditUnavailable
     }
 }

@@ -20,8 +20,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::access::{self, Caller};
-use crate::accounts::{LoginError, LoginRequest};
-use crate::api::{ApiError, ApiState, bad_request, enter, not_found};
+use crate::accounts::{Act, LoginError, LoginRequest};
+use crate::api::{ApiError, ApiState, audit_unavailable, bad_request, enter, not_found};
+use crate::audit::{Origin, actions};
 use crate::review::rfc3339;
 
 pub(crate) fn routes() -> Router<ApiState> {
@@ -73,6 +74,15 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body).map_err(|e| bad_request(format!("invalid JSON body: {e}")))
 }
 
+/// The caller's account operations, recorded in the caller's tenant.
+fn act(caller: &Caller, origin: &Origin) -> Act {
+    Act {
+        actor: caller.actor.clone(),
+        chain: caller.tenant_id.as_str().to_owned(),
+        origin: origin.clone(),
+    }
+}
+
 fn user_of(caller: &Caller) -> Result<&UserId, ApiError> {
     match &caller.actor {
         Actor::User { id, .. } => Ok(id),
@@ -110,6 +120,9 @@ async fn sign_in(
             addr: Some(peer.ip()),
             user_agent: headers
                 .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok()),
+            request_id: headers
+                .get(crate::audit::REQUEST_ID_HEADER)
                 .and_then(|v| v.to_str().ok()),
         })
         .await
@@ -207,12 +220,13 @@ async fn sign_out(
             "API keys have no session; revoke the key instead",
         ));
     };
-    state
-        .shared
-        .platform
-        .meta
-        .revoke_session(&s.token.hash())
-        .await?;
+    let user = user_of(&c)?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    act(&c, &origin)
+        .entry(&state.shared.audit, actions::SIGN_OUT, user.as_str())
+        .around(state.shared.platform.meta.revoke_session(&s.token.hash()))
+        .await
+        .map_err(audit_unavailable)??;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -261,12 +275,27 @@ async fn switch_tenant(
             &format!("tenant {name} requires single sign-on: /api/v1/sso/login?tenant={name}"),
         ));
     }
+    let origin = Origin::of(&headers, Some(peer.ip()));
     state
         .shared
-        .platform
-        .meta
-        .switch_session_tenant(&s.token.hash(), &tenant_id)
-        .await?;
+        .audit
+        .entry(
+            tenant_id.as_str(),
+            crate::audit::actor_of(&c.actor),
+            actions::SWITCH_TENANT,
+            &origin,
+        )
+        .target(user.as_str())
+        .detail("from_tenant", c.tenant_id.as_str())
+        .around(
+            state
+                .shared
+                .platform
+                .meta
+                .switch_session_tenant(&s.token.hash(), &tenant_id),
+        )
+        .await
+        .map_err(audit_unavailable)??;
     Ok(Json(
         json!({ "tenant": { "id": tenant_id.as_str(), "name": name }, "role": role.as_str() }),
     ))
@@ -286,12 +315,16 @@ async fn sign_out_everywhere(
     )
     .await?;
     let user = user_of(&c)?;
-    state
-        .shared
-        .platform
-        .meta
-        .revoke_user_sessions(user)
-        .await?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    act(&c, &origin)
+        .entry(
+            &state.shared.audit,
+            actions::SIGN_OUT_EVERYWHERE,
+            user.as_str(),
+        )
+        .around(state.shared.platform.meta.revoke_user_sessions(user))
+        .await
+        .map_err(audit_unavailable)??;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -325,7 +358,12 @@ async fn change_password(
     state
         .shared
         .accounts
-        .change_password(&user, &req.current_password, &req.new_password)
+        .change_password(
+            &act(&c, &Origin::of(&headers, Some(peer.ip()))),
+            &user,
+            &req.current_password,
+            &req.new_password,
+        )
         .await?;
     let mut response = Json(json!({ "signed_out_everywhere": true })).into_response();
     response.headers_mut().insert(
@@ -359,7 +397,12 @@ async fn begin_totp(
     )
     .await?;
     let user = load_user(&state, user_of(&c)?).await?;
-    let e = state.shared.accounts.begin_totp(&user).await?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let e = state
+        .shared
+        .accounts
+        .begin_totp(&act(&c, &origin), &user)
+        .await?;
     Ok(Json(json!({
         "secret": e.secret,
         "otpauth_uri": e.otpauth_uri,
@@ -389,7 +432,12 @@ async fn confirm_totp(
     .await?;
     let req: Code = json_body(&headers, &body)?;
     let user = load_user(&state, user_of(&c)?).await?;
-    let codes = state.shared.accounts.confirm_totp(&user, &req.code).await?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let codes = state
+        .shared
+        .accounts
+        .confirm_totp(&act(&c, &origin), &user, &req.code)
+        .await?;
     Ok(Json(json!({
         "recovery_codes": codes.iter().map(|c| c.expose()).collect::<Vec<_>>(),
         "note": "each recovery code works once; store them safely, they are not shown again",
@@ -412,7 +460,12 @@ async fn remove_totp(
     .await?;
     let req: Code = json_body(&headers, &body)?;
     let user = load_user(&state, user_of(&c)?).await?;
-    state.shared.accounts.remove_totp(&user, &req.code).await?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    state
+        .shared
+        .accounts
+        .remove_totp(&act(&c, &origin), &user, &req.code)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -486,7 +539,7 @@ async fn add_member(
         .shared
         .accounts
         .add_member(
-            &c.actor,
+            &act(&c, &Origin::of(&headers, Some(peer.ip()))),
             &c.tenant_id,
             &req.email,
             role,
@@ -531,7 +584,7 @@ async fn change_member(
     let req: ChangeMember = json_body(&headers, &body)?;
     let role = parse_role(&req.role)?;
     let id = user_id(&id)?;
-    member_change(&state, &c, &id, Some(role)).await?;
+    member_change(&state, &c, &headers, peer, &id, Some(role)).await?;
     Ok(Json(json!({ "id": id.as_str(), "role": role.as_str() })))
 }
 
@@ -550,20 +603,23 @@ async fn remove_member(
     )
     .await?;
     let id = user_id(&id)?;
-    member_change(&state, &c, &id, None).await?;
+    member_change(&state, &c, &headers, peer, &id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn member_change(
     state: &ApiState,
     c: &Caller,
+    headers: &HeaderMap,
+    peer: SocketAddr,
     id: &UserId,
     role: Option<Role>,
 ) -> Result<(), ApiError> {
+    let origin = Origin::of(headers, Some(peer.ip()));
     match state
         .shared
         .accounts
-        .change_member(&c.actor, &c.tenant_id, id, role)
+        .change_member(&act(c, &origin), &c.tenant_id, id, role)
         .await
     {
         Ok(()) => Ok(()),
@@ -641,28 +697,46 @@ async fn create_key(
         .scopes
         .parse()
         .map_err(|e: scrim_auth::ParseScopeError| bad_request(e.to_string()))?;
-    rbac::may_grant_scopes(&c.actor, scopes)
-        .map_err(|e| ApiError::new(StatusCode::FORBIDDEN, &e.to_string()))?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
     let expires_at = match req.expires_in_days {
         Some(0) => return Err(bad_request("expires_in_days must be at least 1")),
         Some(d) => Some(SystemTime::now() + Duration::from_secs(u64::from(d.min(3650)) * 86_400)),
         None => None,
     };
-    let (record, key) = state
+    let mut entry = state
         .shared
-        .platform
-        .meta
-        .create_api_key(
-            &c.tenant_id,
-            scopes,
-            NewApiKey {
-                name: req.name,
-                description: req.description,
-                expires_at,
-                created_by: Some(c.actor.name().to_owned()),
-            },
+        .audit
+        .entry(
+            c.tenant_id.as_str(),
+            crate::audit::actor_of(&c.actor),
+            actions::APIKEY_CREATE,
+            &origin,
         )
-        .await?;
+        .detail("scopes", scopes.to_string())
+        .detail("expires_at", expires_at.map(rfc3339));
+    if let Some(name) = &req.name {
+        entry = entry.detail("name", state.shared.scrub(name));
+    }
+    if let Err(e) = rbac::may_grant_scopes(&c.actor, scopes) {
+        entry
+            .denied(e.to_string())
+            .await
+            .map_err(audit_unavailable)?;
+        return Err(ApiError::new(StatusCode::FORBIDDEN, &e.to_string()));
+    }
+    let (record, key) = crate::admin::create_api_key_recorded(
+        &state.shared.platform,
+        entry,
+        &c.tenant_id,
+        scopes,
+        NewApiKey {
+            name: req.name,
+            description: req.description,
+            expires_at,
+            created_by: Some(c.actor.name().to_owned()),
+        },
+    )
+    .await?;
     let mut body = key_json(&record);
     body["key"] = json!(key.expose());
     Ok((StatusCode::CREATED, Json(body)))
@@ -688,22 +762,27 @@ async fn revoke_key(
         .api_key(&c.tenant_id, &id)
         .await?
         .ok_or_else(|| not_found("API key not found"))?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let entry = act(&c, &origin).entry(&state.shared.audit, actions::APIKEY_REVOKE, id.as_str());
     // Anyone who may create keys may revoke their own; others' need the permission.
-    if record.created_by.as_deref() != Some(c.actor.name()) {
-        access::check(&c, Permission::RevokeApiKey)?;
+    if record.created_by.as_deref() != Some(c.actor.name())
+        && let Err(refused) = access::check(&c, Permission::RevokeApiKey)
+    {
+        entry
+            .denied(refused.message.clone())
+            .await
+            .map_err(audit_unavailable)?;
+        return Err(refused);
     }
-    meta.revoke_api_key(&c.tenant_id, &id).await?;
+    entry
+        .around(meta.revoke_api_key(&c.tenant_id, &id))
+        .await
+        .map_err(audit_unavailable)??;
     Ok(StatusCode::NO_CONTENT)
 }
 
 fn settings_json(s: &SecuritySettings) -> Value {
-    json!({
-        "require_mfa": s.require_mfa,
-        "require_sso": s.require_sso,
-        "sso_configured": s.sso_config.is_some(),
-        "session_idle_minutes": s.session_idle_minutes,
-        "session_absolute_minutes": s.session_absolute_minutes,
-    })
+    crate::admin::security_json(s)
 }
 
 async fn security_settings(
@@ -784,12 +863,14 @@ async fn set_security_settings(
     if let Some(v) = req.session_absolute_minutes {
         s.session_absolute_minutes = v;
     }
-    meta.set_security_settings(&c.tenant_id, &s)
-        .await
-        .map_err(|e| match e {
-            scrim_meta::MetaError::Invalid { .. } => bad_request(e.to_string()),
-            e => e.into(),
-        })?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    crate::admin::set_security_settings(
+        &state.shared.platform,
+        &act(&c, &origin),
+        &c.tenant_id,
+        &s,
+    )
+    .await?;
     Ok(Json(settings_json(&s)))
 }
 
@@ -846,8 +927,14 @@ async fn set_capture_policy(
         .tenant_by_id(&c.tenant_id)
         .await?
         .ok_or_else(|| not_found("tenant not found"))?;
-    crate::admin::set_capture_policy(&state.shared.platform, &tenant.name, req.policy.as_deref())
-        .await?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    crate::admin::set_capture_policy(
+        &state.shared.platform,
+        &act(&c, &origin),
+        &tenant.name,
+        req.policy.as_deref(),
+    )
+    .await?;
     let version = meta
         .tenant_by_id(&c.tenant_id)
         .await?

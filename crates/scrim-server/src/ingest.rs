@@ -23,6 +23,8 @@ pub(crate) struct IngestSink {
     pub flush_rows: usize,
     /// Per-tenant ingest rate limits, if configured.
     pub rate_limits: Option<crate::rate::RateLimits>,
+    /// Accepted requests and items per key and hour, for the audit log.
+    pub counts: Arc<crate::audit::IngestCounts>,
 }
 
 impl Sink for IngestSink {
@@ -33,11 +35,12 @@ impl Sink for IngestSink {
     ) -> BoxFuture<'_, Result<Accepted, SinkError>> {
         Box::pin(async move {
             let principal = authenticate(&self.gate, ctx.authorization.as_ref(), ctx.peer).await?;
-            let needed = match batch.signal() {
-                Signal::Traces => Scope::IngestTraces,
-                Signal::Logs => Scope::IngestLogs,
-                Signal::Metrics => Scope::IngestMetrics,
+            let (needed, signal_index) = match batch.signal() {
+                Signal::Traces => (Scope::IngestTraces, 0),
+                Signal::Logs => (Scope::IngestLogs, 1),
+                Signal::Metrics => (Scope::IngestMetrics, 2),
             };
+            let items = batch.item_count();
             if !principal.scopes.contains(needed) {
                 return Err(SinkError::PermissionDenied);
             }
@@ -79,6 +82,13 @@ impl Sink for IngestSink {
             if rt.log.buffered_rows() >= self.flush_rows {
                 self.flush_now.notify_one();
             }
+            self.counts.add(
+                principal.tenant_id.as_str(),
+                principal.key_id.as_str(),
+                signal_index,
+                items,
+                crate::audit::now_ms(),
+            );
             Ok(Accepted::all())
         })
     }
@@ -95,7 +105,7 @@ pub(crate) async fn authenticate(
     let presented = authorization
         .and_then(|c| bearer(c.expose()))
         .ok_or(SinkError::Unauthenticated)?;
-    crate::access::authenticate_key(&gate.meta, &gate.keys, presented, peer.map(|p| p.ip()))
+    gate.authenticate_key(presented, peer.map(|p| p.ip()))
         .await
         .map_err(|r| match r {
             KeyRefusal::Unauthenticated => SinkError::Unauthenticated,

@@ -13,6 +13,7 @@ mod access;
 pub mod accounts;
 pub mod admin;
 mod api;
+pub mod audit;
 pub mod compact;
 mod error;
 mod identity_api;

@@ -19,8 +19,9 @@ use scrim_auth::rbac::Actor;
 use subtle::ConstantTimeEq;
 
 use crate::access::{self, Caller};
-use crate::accounts::{LoginError, LoginRequest};
+use crate::accounts::{Act, LoginError, LoginRequest};
 use crate::api::ApiState;
+use crate::audit::{Origin, actions};
 
 const LOGIN_CSRF_COOKIE: &str = "scrim_login_csrf";
 
@@ -215,6 +216,9 @@ async fn login_submit(
             user_agent: headers
                 .get(header::USER_AGENT)
                 .and_then(|v| v.to_str().ok()),
+            request_id: headers
+                .get(crate::audit::REQUEST_ID_HEADER)
+                .and_then(|v| v.to_str().ok()),
         })
         .await;
     match result {
@@ -291,6 +295,15 @@ async fn home(
     page(StatusCode::OK, "Scrim", &body)
 }
 
+/// A person's own account operations, recorded in the tenant of their session.
+fn own_act(c: &Caller, origin: &Origin) -> Act {
+    Act {
+        actor: c.actor.clone(),
+        chain: c.tenant_id.as_str().to_owned(),
+        origin: origin.clone(),
+    }
+}
+
 async fn logout(
     State(state): State<ApiState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -303,13 +316,14 @@ async fn logout(
     if !form_csrf_ok(&c, &form) {
         return forbidden_form();
     }
-    if let Some(s) = &c.session
-        && let Err(e) = state
-            .shared
-            .platform
-            .meta
-            .revoke_session(&s.token.hash())
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    if let (Some(s), Actor::User { id, .. }) = (&c.session, &c.actor)
+        && let Err(e) = own_act(&c, &origin)
+            .entry(&state.shared.audit, actions::SIGN_OUT, id.as_str())
+            .around(state.shared.platform.meta.revoke_session(&s.token.hash()))
             .await
+            .map_err(crate::ServerError::from)
+            .and_then(|r| r.map_err(crate::ServerError::from))
     {
         tracing::error!("sign-out: {e}");
         return page(
@@ -378,7 +392,13 @@ async fn mfa_start(
     let Ok(Some(user)) = state.shared.platform.meta.user(id).await else {
         return redirect("/login");
     };
-    match state.shared.accounts.begin_totp(&user).await {
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    match state
+        .shared
+        .accounts
+        .begin_totp(&own_act(&c, &origin), &user)
+        .await
+    {
         Ok(e) => {
             let body = format!(
                 "<p>Scan this code with your authenticator app, or enter the key by hand.</p>{}\
@@ -423,7 +443,13 @@ async fn mfa_confirm(
         return redirect("/login");
     };
     let code = form.get("code").map(String::as_str).unwrap_or("");
-    match state.shared.accounts.confirm_totp(&user, code).await {
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    match state
+        .shared
+        .accounts
+        .confirm_totp(&own_act(&c, &origin), &user, code)
+        .await
+    {
         Ok(codes) => {
             let list: String = codes
                 .iter()

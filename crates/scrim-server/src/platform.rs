@@ -8,6 +8,8 @@ use scrim_crypto::{KeyProvider, LocalKeyProvider};
 use scrim_meta::Meta;
 
 use crate::ServerError;
+use crate::audit::AuditLog;
+use crate::audit::checkpoints::{CHECKPOINT_KEY_FILE, CheckpointSigner};
 
 /// Where the platform keeps its state.
 #[derive(Debug, Clone)]
@@ -18,6 +20,9 @@ pub struct PlatformConfig {
     /// `postgres://…` (or `sqlite:…`) for a shared metadata database; `None` is SQLite in
     /// the data directory.
     pub database_url: Option<String>,
+    /// The key that signs audit checkpoints; `None` is `<data_dir>/audit-checkpoint.key`.
+    /// Kept apart from the master key; every node of a deployment needs the same file.
+    pub audit_key_file: Option<PathBuf>,
 }
 
 impl PlatformConfig {
@@ -26,6 +31,7 @@ impl PlatformConfig {
         PlatformConfig {
             data_dir: data_dir.into(),
             database_url: None,
+            audit_key_file: None,
         }
     }
 }
@@ -36,6 +42,8 @@ pub struct Platform {
     pub(crate) data_dir: PathBuf,
     pub(crate) meta: Arc<Meta>,
     pub(crate) keys: Arc<dyn KeyProvider>,
+    pub(crate) audit: AuditLog,
+    audit_key_file: PathBuf,
 }
 
 impl std::fmt::Debug for Platform {
@@ -66,10 +74,16 @@ impl Platform {
             Some(url) => Meta::connect(url).await?,
             None => Meta::open_in(&config.data_dir).await?,
         };
+        let meta = Arc::new(meta);
         Ok(Platform {
             data_dir: config.data_dir.clone(),
-            meta: Arc::new(meta),
+            audit: AuditLog::new(Arc::clone(&meta)),
+            meta,
             keys,
+            audit_key_file: config
+                .audit_key_file
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join(CHECKPOINT_KEY_FILE)),
         })
     }
 
@@ -86,6 +100,21 @@ impl Platform {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The audit log.
+    pub fn audit(&self) -> &AuditLog {
+        &self.audit
+    }
+
+    /// Where the audit checkpoint key is (or will be created).
+    pub fn audit_key_file(&self) -> &Path {
+        &self.audit_key_file
+    }
+
+    /// The audit checkpoint key, created on first use.
+    pub fn checkpoint_signer(&self) -> Result<CheckpointSigner, ServerError> {
+        CheckpointSigner::load_or_create(&self.audit_key_file)
     }
 }
 

@@ -16,6 +16,9 @@ use tokio::task::JoinHandle;
 use crate::access::{Gate, KeyGuard};
 use crate::accounts::{Accounts, LoginLimits};
 use crate::api::{self, ApiState};
+use crate::audit::checkpoints::CheckpointSigner;
+use crate::audit::retention::AuditRetention;
+use crate::audit::{AuditLog, IngestCounts};
 use crate::compact::{Compaction, Retired, compact_tenant};
 use crate::ingest::IngestSink;
 use crate::tenants::{TenantRuntime, Tenants};
@@ -57,6 +60,11 @@ pub struct ServerConfig {
     pub login_limits: LoginLimits,
     /// Session lifetimes for tenants that do not set their own.
     pub session_timeouts: scrim_auth::SessionTimeouts,
+    /// How long audit records are kept (at least a year).
+    pub audit_retention: AuditRetention,
+    /// How often every audit chain that grew gets a signed checkpoint, ingest counts of
+    /// finished hours are written, and records past the retention are removed.
+    pub audit_checkpoint_interval: Duration,
 }
 
 impl ServerConfig {
@@ -79,6 +87,8 @@ impl ServerConfig {
             allow_plaintext: false,
             login_limits: LoginLimits::default(),
             session_timeouts: scrim_auth::SessionTimeouts::default(),
+            audit_retention: AuditRetention::default(),
+            audit_checkpoint_interval: Duration::from_secs(3600),
         }
     }
 
@@ -119,6 +129,12 @@ struct ConfigFile {
     tls_self_signed: Option<bool>,
     /// Serve plain HTTP on non-loopback addresses (not recommended).
     allow_plaintext: Option<bool>,
+    /// The audit checkpoint key (default `<data_dir>/audit-checkpoint.key`).
+    audit_key_file: Option<std::path::PathBuf>,
+    /// How long audit records are kept: at least 365.
+    audit_retention_days: Option<u32>,
+    /// How often the audit chains get a signed checkpoint.
+    audit_checkpoint_interval_seconds: Option<u64>,
 }
 
 impl ServerConfig {
@@ -152,6 +168,9 @@ impl ServerConfig {
                 _ => platform.data_dir,
             },
             database_url: platform.database_url.or(file.database_url),
+            audit_key_file: platform
+                .audit_key_file
+                .or(file.audit_key_file.map(|f| relative_to(path, f))),
         };
         let mut config = ServerConfig::new(platform);
         if let Some(a) = file.http {
@@ -182,10 +201,13 @@ impl ServerConfig {
         if let Some(n) = file.ingest_items_per_second {
             config.ingest_items_per_second = Some(n.max(1));
         }
-        let relative = |f: std::path::PathBuf| match path.and_then(|p| p.parent()) {
-            Some(dir) if f.is_relative() => dir.join(f),
-            _ => f,
-        };
+        if let Some(days) = file.audit_retention_days {
+            config.audit_retention = AuditRetention::days(days)?;
+        }
+        if let Some(s) = file.audit_checkpoint_interval_seconds {
+            config.audit_checkpoint_interval = Duration::from_secs(s.max(1));
+        }
+        let relative = |f: std::path::PathBuf| relative_to(path, f);
         match (file.tls_cert_file, file.tls_key_file, file.tls_self_signed) {
             (Some(cert), Some(key), None | Some(false)) => {
                 config.tls = TlsMode::Files {
@@ -218,6 +240,14 @@ impl ServerConfig {
     }
 }
 
+/// `f` as written in the config file at `path`: relative to the file's directory.
+fn relative_to(path: Option<&std::path::Path>, f: std::path::PathBuf) -> std::path::PathBuf {
+    match path.and_then(|p| p.parent()) {
+        Some(dir) if f.is_relative() => dir.join(f),
+        _ => f,
+    }
+}
+
 /// A running server.
 pub struct Server {
     http_addr: SocketAddr,
@@ -240,6 +270,34 @@ pub(crate) struct Shared {
     pub sso: crate::sso::SsoClients,
     /// Cookies carry `Secure`: the API listener speaks TLS.
     pub secure_cookies: bool,
+    pub audit: AuditLog,
+    /// Ingest per key and hour, written to the audit log when the hour is over.
+    pub ingest_counts: Arc<IngestCounts>,
+    pub signer: Arc<CheckpointSigner>,
+    pub audit_retention: AuditRetention,
+    /// The default capture policy's text detectors, for query texts and messages that go
+    /// into audit records.
+    pub scrubber: scrim_redact::Redactor,
+}
+
+impl Shared {
+    /// `text` with what the detectors find masked (an e-mail typed into a query, say).
+    pub fn scrub(&self, text: &str) -> String {
+        let mut counts = scrim_redact::Counts::default();
+        self.scrubber.text(text, &mut counts).into_owned()
+    }
+
+    /// Request parameters as audit details, values scrubbed.
+    pub fn parameters<K: AsRef<str>, V: AsRef<str>>(
+        &self,
+        params: impl IntoIterator<Item = (K, V)>,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let mut out = serde_json::Map::new();
+        for (k, v) in params {
+            out.insert(self.scrub(k.as_ref()), self.scrub(v.as_ref()).into());
+        }
+        out
+    }
 }
 
 impl Server {
@@ -268,11 +326,18 @@ impl Server {
         let mut accounts = Accounts::open(&platform, config.login_limits).await?;
         accounts.default_timeouts = config.session_timeouts;
         let accounts = Arc::new(accounts);
-        let gate = Arc::new(Gate {
-            meta: Arc::clone(&platform.meta),
-            accounts: Arc::clone(&accounts),
-            keys: KeyGuard::new(accounts.address_throttle()),
-        });
+        let signer = Arc::new(platform.checkpoint_signer()?);
+        tracing::info!(
+            key_id = signer.key_id(),
+            "audit checkpoints signed with the key in {}",
+            platform.audit_key_file().display()
+        );
+        let gate = Arc::new(Gate::new(
+            Arc::clone(&platform.meta),
+            platform.audit.clone(),
+            Arc::clone(&accounts),
+            KeyGuard::new(accounts.address_throttle()),
+        ));
         let store = match &config.object_store {
             Some(url) => SegmentStore::from_url(url, &config.region)?,
             None => {
@@ -300,10 +365,16 @@ impl Server {
             gate: Arc::clone(&gate),
             sso: Default::default(),
             secure_cookies: identity.is_some(),
+            audit: platform.audit.clone(),
+            ingest_counts: Arc::new(IngestCounts::default()),
+            signer,
+            audit_retention: config.audit_retention,
+            scrubber: scrim_redact::Redactor::new(&Policy::default(), None),
         });
         let flush_now = Arc::new(Notify::new());
         let sink = Arc::new(IngestSink {
             gate,
+            counts: Arc::clone(&shared.ingest_counts),
             tenants: Arc::clone(&tenants),
             flush_now: Arc::clone(&flush_now),
             flush_rows: config.flush_rows,
@@ -328,6 +399,11 @@ impl Server {
             Arc::clone(&shared),
             config.flush_interval,
             flush_now,
+            stopped.clone(),
+        )));
+        tasks.push(tokio::spawn(audit_keeper(
+            Arc::clone(&shared),
+            config.audit_checkpoint_interval,
             stopped.clone(),
         )));
         let listener = scrim_tls::Listener::bind(
@@ -422,6 +498,13 @@ impl Server {
         Ok(merged)
     }
 
+    /// The audit log's upkeep now, as it runs every checkpoint interval: ingest counts of
+    /// finished hours written, a signed checkpoint for every chain that grew, records past
+    /// the retention removed. Returns the checkpoints made.
+    pub async fn audit_upkeep(&self) -> Result<usize, ServerError> {
+        audit_upkeep(&self.shared, false).await
+    }
+
     /// Stops accepting, flushes what is buffered and stops.
     pub async fn shutdown(self) {
         if let Err(e) = self.receivers.shutdown().await {
@@ -439,6 +522,46 @@ impl Server {
         }
         // This node's queries are over; what compaction retired can go now.
         self.shared.retired.delete_due(&self.shared, true).await;
+        // The hour in progress is counted too, and the chains' ends are signed.
+        if let Err(e) = audit_upkeep(&self.shared, true).await {
+            tracing::warn!("audit upkeep at shutdown: {e}");
+        }
+    }
+}
+
+/// See [`Server::audit_upkeep`]; `stopping` writes the ingest counts of the hour in
+/// progress too.
+async fn audit_upkeep(shared: &Shared, stopping: bool) -> Result<usize, ServerError> {
+    let now = crate::audit::now_ms();
+    shared
+        .ingest_counts
+        .write(&shared.audit, now, stopping)
+        .await;
+    let meta = &shared.platform.meta;
+    let made = crate::audit::checkpoints::checkpoint_all(meta, &shared.signer, now).await?;
+    if !stopping {
+        let pruned =
+            crate::audit::retention::prune(meta, &shared.audit, shared.audit_retention, now)
+                .await?;
+        for (chain, removed) in pruned.chains {
+            tracing::info!(chain, removed, "audit records past the retention removed");
+        }
+    }
+    Ok(made)
+}
+
+async fn audit_keeper(shared: Arc<Shared>, every: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = audit_upkeep(&shared, false).await {
+            // Nothing is lost: the next round signs and prunes what this one could not.
+            tracing::warn!("audit upkeep: {e}");
+        }
     }
 }
 

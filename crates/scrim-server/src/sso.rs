@@ -25,7 +25,8 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use scrim_auth::rbac::{Permission, Role};
+use scrim_audit::Actor as AuditActor;
+use scrim_auth::rbac::{Permission, Role, UserId};
 use scrim_meta::{AuthMethod, MetaError, NewUser, TenantId};
 use scrim_oidc::{
     ClientSecret, HttpClient, HttpOptions, OidcClient, OidcConfig, PendingLogin, RoleMapping,
@@ -34,7 +35,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::access;
-use crate::api::{ApiError, ApiState, bad_request, enter, not_found};
+use crate::accounts::Act;
+use crate::api::{ApiError, ApiState, audit_unavailable, bad_request, enter, not_found};
+use crate::audit::{Origin, actions, actor_of};
 use crate::identity_api::json_body;
 use crate::{Platform, ServerError};
 
@@ -106,11 +109,18 @@ pub fn maps_owner(s: &SsoSettings) -> bool {
 /// `None` (refused while the tenant requires SSO). Role names are checked first.
 pub async fn store_sso_settings(
     platform: &Platform,
+    act: &Act,
     tenant: &TenantId,
     settings: Option<SsoSettings>,
 ) -> Result<(), ServerError> {
     let meta = &platform.meta;
     let mut stored = meta.security_settings(tenant).await?;
+    let before = stored
+        .sso_config
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .unwrap_or(Value::Null);
+    let secret_before = stored.sso_client_secret.clone();
     match settings {
         None => {
             stored.sso_config = None;
@@ -134,7 +144,30 @@ pub async fn store_sso_settings(
                 Some(serde_json::to_string(&s).map_err(|e| ServerError::Usage(e.to_string()))?);
         }
     }
-    Ok(meta.set_security_settings(tenant, &stored).await?)
+    scrim_meta::check_security_settings(&stored)?;
+    let after = stored
+        .sso_config
+        .as_deref()
+        .and_then(|t| serde_json::from_str::<Value>(t).ok())
+        .unwrap_or(Value::Null);
+    // The settings as stored hold no client secret; whether it changed is all that is said.
+    platform
+        .audit
+        .entry(
+            tenant.as_str(),
+            actor_of(&act.actor),
+            actions::SSO_SETTINGS,
+            &act.origin,
+        )
+        .target("sso")
+        .change("sso", before, after)
+        .detail(
+            "client_secret_changed",
+            secret_before != stored.sso_client_secret,
+        )
+        .around(meta.set_security_settings(tenant, &stored))
+        .await??;
+    Ok(())
 }
 
 /// The tenant's client, discovered on first use and kept until its settings change.
@@ -260,11 +293,35 @@ async fn set_sso_settings(
     .await?;
     let req: SsoChange = json_body(&headers, &body)?;
     // Owners are made by owners: a mapping that can make one needs ManageOwners.
-    if req.settings.as_ref().is_some_and(maps_owner) {
-        access::check(&c, Permission::ManageOwners)?;
-    }
+    let owner_check = if req.settings.as_ref().is_some_and(maps_owner) {
+        access::check(&c, Permission::ManageOwners)
+    } else {
+        Ok(())
+    };
     let configured = req.settings.is_some();
-    store_sso_settings(&state.shared.platform, &c.tenant_id, req.settings).await?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let act = Act {
+        actor: c.actor.clone(),
+        chain: c.tenant_id.as_str().to_owned(),
+        origin: origin.clone(),
+    };
+    if let Err(refused) = owner_check {
+        state
+            .shared
+            .audit
+            .entry(
+                c.tenant_id.as_str(),
+                actor_of(&c.actor),
+                actions::SSO_SETTINGS,
+                &origin,
+            )
+            .target("sso")
+            .denied(refused.message.clone())
+            .await
+            .map_err(audit_unavailable)?;
+        return Err(refused);
+    }
+    store_sso_settings(&state.shared.platform, &act, &c.tenant_id, req.settings).await?;
     Ok(Json(json!({ "configured": configured })))
 }
 
@@ -393,9 +450,71 @@ async fn finish(
         .map_err(|_| access::unauthorized("the sign-in cookie is not valid; start again"))?;
     let tenant = TenantId::parse(&cookie.tenant)
         .map_err(|_| access::unauthorized("the sign-in cookie is not valid; start again"))?;
+    let mut who: Option<UserId> = None;
+    let result = sign_in_sso(
+        state,
+        peer,
+        headers,
+        &tenant,
+        &cookie,
+        (&returned_state, &code),
+        &mut who,
+    )
+    .await;
+    let origin = Origin::of(headers, Some(peer.ip()));
+    let actor = match &who {
+        Some(id) => AuditActor::User {
+            id: id.as_str().to_owned(),
+        },
+        None => AuditActor::System {
+            name: "anonymous".into(),
+        },
+    };
+    let mut entry = state
+        .shared
+        .audit
+        .entry(tenant.as_str(), actor, actions::SIGN_IN, &origin)
+        .detail("method", AuthMethod::Sso.as_str());
+    if let Some(id) = &who {
+        entry = entry.target(id.as_str());
+    }
+    match result {
+        Ok((response, token)) => {
+            if let Err(e) = entry.success().await {
+                // Nobody holds the token yet: the session ends unused.
+                let _ = state
+                    .shared
+                    .platform
+                    .meta
+                    .revoke_session(&token.hash())
+                    .await;
+                return Err(audit_unavailable(e));
+            }
+            Ok(response)
+        }
+        Err(e) => {
+            if entry.denied(e.message.clone()).await.is_err() {
+                tracing::warn!("a refused sign-in could not be recorded in the audit log");
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The sign-in itself, once the tenant is known; `who` is set as soon as the account is.
+async fn sign_in_sso(
+    state: &ApiState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    tenant: &TenantId,
+    cookie: &PendingCookie,
+    (returned_state, code): (&str, &str),
+    who: &mut Option<UserId>,
+) -> Result<(Response, scrim_auth::SessionToken), ApiError> {
+    let tenant = tenant.clone();
     let client = client_for(state, &tenant).await?;
     let identity = client
-        .finish(&cookie.pending, &returned_state, &code)
+        .finish(&cookie.pending, returned_state, code)
         .await
         .map_err(|e| {
             tracing::warn!(tenant = %tenant, "SSO sign-in refused: {e}");
@@ -450,6 +569,7 @@ async fn finish(
             })?
         }
     };
+    *who = Some(user.id.clone());
     if user.disabled_at.is_some() {
         return Err(access::unauthorized("this account is disabled"));
     }
@@ -483,7 +603,7 @@ async fn finish(
         header::SET_COOKIE,
         access::session_cookie(&token, timeouts.absolute, state.shared.secure_cookies),
     );
-    Ok(response)
+    Ok((response, token))
 }
 
 fn header_value(text: &str) -> Result<HeaderValue, ApiError> {

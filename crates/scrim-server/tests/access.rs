@@ -11,7 +11,7 @@ use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use scrim_auth::rbac::{Actor, Permission, Role};
+use scrim_auth::rbac::{Permission, Role};
 use scrim_auth::{Scope, Scopes};
 use scrim_meta::NewApiKey;
 use scrim_server::{PlatformConfig, Server, ServerConfig, TlsMode};
@@ -134,15 +134,26 @@ async fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let server = start_with(dir.path(), |_| {}).await;
     let platform = server.platform();
-    let tenant = scrim_server::admin::create_tenant(platform, "acme", &Default::default())
-        .await
-        .unwrap();
+    let tenant = scrim_server::admin::create_tenant(
+        platform,
+        &scrim_server::accounts::Act::operator("-"),
+        "acme",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     let mut people = Vec::new();
     for role in Role::ALL {
         let email = format!("{role}@acme.example");
         server
             .accounts()
-            .add_member(&Actor::Operator, &tenant.id, &email, role, Some(PASSWORD))
+            .add_member(
+                &scrim_server::accounts::Act::operator("-"),
+                &tenant.id,
+                &email,
+                role,
+                Some(PASSWORD),
+            )
             .await
             .unwrap();
         let cred = sign_in(&server, &email, PASSWORD, None).await;
@@ -395,13 +406,18 @@ async fn sessions_expire_idle_or_absolute_and_sign_out_ends_them() {
             c.session_timeouts = scrim_auth::SessionTimeouts { idle, absolute };
         })
         .await;
-        let t = scrim_server::admin::create_tenant(server.platform(), "acme", &Default::default())
-            .await
-            .unwrap();
+        let t = scrim_server::admin::create_tenant(
+            server.platform(),
+            &scrim_server::accounts::Act::operator("-"),
+            "acme",
+            &Default::default(),
+        )
+        .await
+        .unwrap();
         server
             .accounts()
             .add_member(
-                &Actor::Operator,
+                &scrim_server::accounts::Act::operator("-"),
                 &t.id,
                 "a@acme.example",
                 Role::Member,
@@ -737,10 +753,14 @@ async fn expired_revoked_and_other_tenants_keys_are_refused() {
     );
 
     // A key of another tenant sees and touches nothing of this one.
-    let globex =
-        scrim_server::admin::create_tenant(w.server.platform(), "globex", &Default::default())
-            .await
-            .unwrap();
+    let globex = scrim_server::admin::create_tenant(
+        w.server.platform(),
+        &scrim_server::accounts::Act::operator("-"),
+        "globex",
+        &Default::default(),
+    )
+    .await
+    .unwrap();
     let (_, foreign) = meta
         .create_api_key(
             &globex.id,

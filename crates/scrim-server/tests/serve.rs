@@ -474,9 +474,14 @@ async fn each_tenant_gets_its_own_capture_policy_and_changes_apply_live() {
     // A second tenant whose policy drops the request method.
     let strict = demo(&server).await;
     let deny = "[attributes]\ndeny = [\"http.request.method\"]\n";
-    admin::set_capture_policy(server.platform(), &strict.tenant, Some(deny))
-        .await
-        .unwrap();
+    admin::set_capture_policy(
+        server.platform(),
+        &scrim_server::accounts::Act::operator("-"),
+        &strict.tenant,
+        Some(deny),
+    )
+    .await
+    .unwrap();
     let by_method = "attr.http.request.method=GET";
 
     send_shop(&server, &plain.ingest_key, 11, 1).await;
@@ -489,9 +494,14 @@ async fn each_tenant_gets_its_own_capture_policy_and_changes_apply_live() {
     );
 
     // Back to the server's policy: applied on the next refresh, to new data only.
-    admin::set_capture_policy(server.platform(), &strict.tenant, None)
-        .await
-        .unwrap();
+    admin::set_capture_policy(
+        server.platform(),
+        &scrim_server::accounts::Act::operator("-"),
+        &strict.tenant,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(server.refresh_policies().await.unwrap(), 1);
     assert_eq!(
         server.refresh_policies().await.unwrap(),
@@ -504,6 +514,7 @@ async fn each_tenant_gets_its_own_capture_policy_and_changes_apply_live() {
     // A policy that does not parse is refused with the parser's message; nothing changes.
     let err = admin::set_capture_policy(
         server.platform(),
+        &scrim_server::accounts::Act::operator("-"),
         &strict.tenant,
         Some("[sql]\ncapture = \"rawx\"\n"),
     )

@@ -25,7 +25,7 @@ use hyper::body::Bytes;
 use hyper::{HeaderMap, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use scrim_auth::rbac::{Actor, Role};
+use scrim_auth::rbac::Role;
 use scrim_oidc::Url;
 use scrim_server::admin::{self, TenantOptions};
 use scrim_server::{PlatformConfig, Server, ServerConfig};
@@ -425,13 +425,18 @@ impl Sso {
         .expect("server starts");
         // The redirect URI names the server's port, known only now.
         let provider = Provider::start(&callback_uri(&server));
-        let tenant = admin::create_tenant(server.platform(), TENANT, &TenantOptions::default())
-            .await
-            .unwrap();
+        let tenant = admin::create_tenant(
+            server.platform(),
+            &scrim_server::accounts::Act::operator("-"),
+            TENANT,
+            &TenantOptions::default(),
+        )
+        .await
+        .unwrap();
         server
             .accounts()
             .add_member(
-                &Actor::Operator,
+                &scrim_server::accounts::Act::operator("-"),
                 &tenant.id,
                 OWNER_EMAIL,
                 Role::Owner,
@@ -788,9 +793,14 @@ async fn sso_callback_refuses_a_missing_or_tampered_cookie_and_provider_errors()
     // Sign-in for a tenant that does not exist, or has no SSO: nothing to start.
     let unknown = send("GET", &sso.url("/api/v1/sso/login?tenant=nope"), &[], None).await;
     assert_eq!(unknown.status, 404, "{}", unknown.body);
-    admin::create_tenant(sso.server.platform(), "plain", &TenantOptions::default())
-        .await
-        .unwrap();
+    admin::create_tenant(
+        sso.server.platform(),
+        &scrim_server::accounts::Act::operator("-"),
+        "plain",
+        &TenantOptions::default(),
+    )
+    .await
+    .unwrap();
     let plain = send("GET", &sso.url("/api/v1/sso/login?tenant=plain"), &[], None).await;
     assert_eq!(plain.status, 404, "{}", plain.body);
     assert!(plain.error().contains("not configured"), "{}", plain.body);

@@ -8,7 +8,8 @@ use std::time::SystemTime;
 use clap::Subcommand;
 use scrim_auth::rbac::{Actor, Permission, Role};
 use scrim_server::ServerError;
-use scrim_server::accounts::{Accounts, LoginLimits, check};
+use scrim_server::accounts::{Accounts, Act, LoginLimits, check};
+use scrim_server::audit::actions;
 
 use crate::PlatformArgs;
 
@@ -103,6 +104,12 @@ pub(crate) enum AccessCommand {
     },
 }
 
+/// The operator acting on an account as a whole (not one tenant's membership): recorded
+/// in the platform's chain.
+fn account_act() -> Act {
+    Act::operator(scrim_audit::PLATFORM_TENANT)
+}
+
 fn usage(m: impl Into<String>) -> ServerError {
     ServerError::Usage(m.into())
 }
@@ -172,7 +179,13 @@ pub(crate) async fn run_user(cmd: UserCommand) -> Result<(), ServerError> {
             let t = tenant(&o, &name).await?;
             let (u, initial) = o
                 .accounts
-                .add_member(&actor, &t.id, &email, role, password.as_deref())
+                .add_member(
+                    &Act::operator(t.id.as_str()),
+                    &t.id,
+                    &email,
+                    role,
+                    password.as_deref(),
+                )
                 .await?;
             println!("{} ({}) is {role} in tenant {name}", u.email, u.id);
             if let Some(p) = initial {
@@ -235,7 +248,7 @@ pub(crate) async fn run_user(cmd: UserCommand) -> Result<(), ServerError> {
             let t = tenant(&o, &name).await?;
             let u = user(&o, &email).await?;
             o.accounts
-                .change_member(&actor, &t.id, &u.id, Some(role))
+                .change_member(&Act::operator(t.id.as_str()), &t.id, &u.id, Some(role))
                 .await?;
             println!("{} is now {role} in tenant {name}", u.email);
         }
@@ -247,22 +260,33 @@ pub(crate) async fn run_user(cmd: UserCommand) -> Result<(), ServerError> {
             let o = open(&platform).await?;
             let t = tenant(&o, &name).await?;
             let u = user(&o, &email).await?;
-            o.accounts.change_member(&actor, &t.id, &u.id, None).await?;
+            o.accounts
+                .change_member(&Act::operator(t.id.as_str()), &t.id, &u.id, None)
+                .await?;
             println!("{} removed from tenant {name}", u.email);
         }
         UserCommand::Disable { email, platform } => {
             check(&actor, Permission::ManageMembers)?;
             let o = open(&platform).await?;
             let u = user(&o, &email).await?;
-            o.platform.meta().set_user_disabled(&u.id, true).await?;
+            account_act()
+                .entry(o.platform.audit(), actions::USER_DISABLE, u.id.as_str())
+                .around(o.platform.meta().set_user_disabled(&u.id, true))
+                .await??;
             println!("{} disabled; its sessions have ended", u.email);
         }
         UserCommand::Enable { email, platform } => {
             check(&actor, Permission::ManageMembers)?;
             let o = open(&platform).await?;
             let u = user(&o, &email).await?;
-            o.platform.meta().set_user_disabled(&u.id, false).await?;
-            o.platform.meta().reset_login_failures(&u.id).await?;
+            let meta = o.platform.meta();
+            account_act()
+                .entry(o.platform.audit(), actions::USER_ENABLE, u.id.as_str())
+                .around(async {
+                    meta.set_user_disabled(&u.id, false).await?;
+                    meta.reset_login_failures(&u.id).await
+                })
+                .await??;
             println!("{} enabled", u.email);
         }
         UserCommand::Password { email, platform } => {
@@ -270,7 +294,9 @@ pub(crate) async fn run_user(cmd: UserCommand) -> Result<(), ServerError> {
             let password = read_password_line()?;
             let o = open(&platform).await?;
             let u = user(&o, &email).await?;
-            o.accounts.set_password(&u.id, &password).await?;
+            o.accounts
+                .set_password(&account_act(), &u.id, &password)
+                .await?;
             println!(
                 "password of {} set; every session of the account has ended",
                 u.email
@@ -280,8 +306,7 @@ pub(crate) async fn run_user(cmd: UserCommand) -> Result<(), ServerError> {
             check(&actor, Permission::ManageMembers)?;
             let o = open(&platform).await?;
             let u = user(&o, &email).await?;
-            o.platform.meta().remove_totp(&u.id).await?;
-            o.platform.meta().revoke_user_sessions(&u.id).await?;
+            o.accounts.reset_mfa(&account_act(), &u.id).await?;
             println!(
                 "authenticator and recovery codes of {} removed; sessions ended",
                 u.email
@@ -291,7 +316,10 @@ pub(crate) async fn run_user(cmd: UserCommand) -> Result<(), ServerError> {
             check(&actor, Permission::ManageMembers)?;
             let o = open(&platform).await?;
             let u = user(&o, &email).await?;
-            o.platform.meta().revoke_user_sessions(&u.id).await?;
+            account_act()
+                .entry(o.platform.audit(), actions::USER_SIGN_OUT, u.id.as_str())
+                .around(o.platform.meta().revoke_user_sessions(&u.id))
+                .await??;
             println!("every session of {} has ended", u.email);
         }
     }
@@ -368,7 +396,10 @@ pub(crate) async fn revoke_key(
         .map_err(|_| usage("a key id is 16 characters of a-z and 2-7 (the part after scrim_)"))?;
     let o = open(platform).await?;
     let t = tenant(&o, tenant_name).await?;
-    o.platform.meta().revoke_api_key(&t.id, &id).await?;
+    Act::operator(t.id.as_str())
+        .entry(o.platform.audit(), actions::APIKEY_REVOKE, id.as_str())
+        .around(o.platform.meta().revoke_api_key(&t.id, &id))
+        .await??;
     println!("API key {id} of tenant {tenant_name} revoked; it is refused from now on");
     Ok(())
 }
@@ -410,7 +441,13 @@ pub(crate) async fn tenant_security(
         if let Some(m) = change.session_absolute_minutes {
             s.session_absolute_minutes = (m > 0).then_some(m);
         }
-        meta.set_security_settings(&t.id, &s).await?;
+        scrim_server::admin::set_security_settings(
+            &o.platform,
+            &Act::operator(t.id.as_str()),
+            &t.id,
+            &s,
+        )
+        .await?;
     } else {
         check(&Actor::Operator, Permission::ViewSecuritySettings)?;
     }
@@ -446,11 +483,23 @@ pub(crate) async fn tenant_sso(
         if scrim_server::sso::maps_owner(&settings) {
             check(&Actor::Operator, Permission::ManageOwners)?;
         }
-        scrim_server::sso::store_sso_settings(&o.platform, &t.id, Some(settings)).await?;
+        scrim_server::sso::store_sso_settings(
+            &o.platform,
+            &Act::operator(t.id.as_str()),
+            &t.id,
+            Some(settings),
+        )
+        .await?;
         println!("tenant {name}: single sign-on configured");
     } else if remove {
         check(&Actor::Operator, Permission::ManageSecuritySettings)?;
-        scrim_server::sso::store_sso_settings(&o.platform, &t.id, None).await?;
+        scrim_server::sso::store_sso_settings(
+            &o.platform,
+            &Act::operator(t.id.as_str()),
+            &t.id,
+            None,
+        )
+        .await?;
         println!("tenant {name}: single sign-on removed");
     } else {
         check(&Actor::Operator, Permission::ViewSecuritySettings)?;

@@ -15,6 +15,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use scrim_redact::sql::{self, Dialect, SqlOptions};
 
+mod audit_cli;
 mod identity_cli;
 use scrim_redact::{Counts, Policy, Redactor, json_query, memcached, redis};
 
@@ -64,6 +65,9 @@ enum Command {
     /// Review who can reach each tenant, how they sign in, and which keys exist.
     #[command(subcommand, arg_required_else_help = true)]
     Access(identity_cli::AccessCommand),
+    /// Export and verify the tamper-evident audit log.
+    #[command(subcommand, arg_required_else_help = true)]
+    Audit(audit_cli::AuditCommand),
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +136,10 @@ struct PlatformArgs {
     /// (`postgres://user@host:5432/db`).
     #[arg(long, value_name = "URL")]
     database_url: Option<String>,
+    /// The key that signs audit checkpoints [default: <data-dir>/audit-checkpoint.key].
+    /// Kept apart from the master key; every node of a deployment needs the same file.
+    #[arg(long, value_name = "FILE")]
+    audit_key_file: Option<PathBuf>,
 }
 
 impl PlatformArgs {
@@ -139,6 +147,7 @@ impl PlatformArgs {
         scrim_server::PlatformConfig {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
+            audit_key_file: self.audit_key_file.clone(),
         }
     }
 }
@@ -503,6 +512,7 @@ fn main() -> ExitCode {
         Command::Apikey(cmd) => run_platform(|| run_apikey(cmd)),
         Command::User(cmd) => run_platform(|| identity_cli::run_user(cmd)),
         Command::Access(cmd) => run_platform(|| identity_cli::run_access(cmd)),
+        Command::Audit(cmd) => audit_cli::run(cmd),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
@@ -767,7 +777,7 @@ fn run_demo(args: DemoArgs) -> io::Result<()> {
 }
 
 /// Runs a platform command on a small runtime; a usage error exits 2, anything else 1.
-fn run_platform<F, Fut>(f: F) -> io::Result<()>
+pub(crate) fn run_platform<F, Fut>(f: F) -> io::Result<()>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<(), scrim_server::ServerError>>,
@@ -781,6 +791,12 @@ where
         }
         e => io::Error::other(e.to_string()),
     })
+}
+
+/// The operator at this command line. Functions that act on a named tenant record in that
+/// tenant's chain whatever the act's chain says; this one names the platform's.
+fn operator() -> scrim_server::accounts::Act {
+    scrim_server::accounts::Act::operator(scrim_audit::PLATFORM_TENANT)
 }
 
 async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError> {
@@ -808,7 +824,7 @@ async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError>
                 options.capture_policy = Some(read_policy(path)?);
             }
             let p = scrim_server::Platform::open(&platform.config()).await?;
-            let t = scrim_server::admin::create_tenant(&p, &name, &options).await?;
+            let t = scrim_server::admin::create_tenant(&p, &operator(), &name, &options).await?;
             println!(
                 "created tenant {} (id {}, region {}, retention {} days, {} capture policy)",
                 t.name,
@@ -831,13 +847,16 @@ async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError>
             let p = scrim_server::Platform::open(&platform.config()).await?;
             if let Some(path) = &file {
                 let text = read_policy(path)?;
-                let v = scrim_server::admin::set_capture_policy(&p, &name, Some(&text)).await?;
+                let v =
+                    scrim_server::admin::set_capture_policy(&p, &operator(), &name, Some(&text))
+                        .await?;
                 println!(
                     "tenant {name}: capture policy from {} (version {v})",
                     path.display()
                 );
             } else if default {
-                let v = scrim_server::admin::set_capture_policy(&p, &name, None).await?;
+                let v =
+                    scrim_server::admin::set_capture_policy(&p, &operator(), &name, None).await?;
                 println!("tenant {name}: the server's capture policy (version {v})");
             } else {
                 match scrim_server::admin::capture_policy(&p, &name).await? {
@@ -917,7 +936,8 @@ async fn run_apikey(cmd: ApikeyCommand) -> Result<(), scrim_server::ServerError>
         expires_at,
         created_by: None,
     };
-    let (record, key) = scrim_server::admin::create_api_key(&p, &tenant, scopes, details).await?;
+    let (record, key) =
+        scrim_server::admin::create_api_key(&p, &operator(), &tenant, scopes, details).await?;
     println!(
         "created API key {} for tenant {tenant} with scopes {}; it is shown once, below:",
         record.id.as_str(),

@@ -1,0 +1,67 @@
+//! Every action the audit log records, by name. `GET /api/v1/audit?action=` and
+//! `scrim audit export --action` match these exactly; docs/audit-log.md lists them with
+//! their targets and details.
+
+/// A sign-in, by password (and second factor) or single sign-on; `denied` with the reason
+/// when refused. Target: the user id when the account is known.
+pub const SIGN_IN: &str = "session.sign_in";
+/// A session ended by its owner.
+pub const SIGN_OUT: &str = "session.sign_out";
+/// Every session of a person ended by that person.
+pub const SIGN_OUT_EVERYWHERE: &str = "session.sign_out_everywhere";
+/// A session moved to another of the person's tenants (recorded in the tenant entered).
+pub const SWITCH_TENANT: &str = "session.switch_tenant";
+
+/// A person changed their own password (all their sessions end).
+pub const PASSWORD_CHANGE: &str = "user.password_change";
+/// The operator set a person's password.
+pub const PASSWORD_RESET: &str = "user.password_reset";
+/// An account created (by the operator or by adding a new e-mail as a member).
+pub const USER_CREATE: &str = "user.create";
+/// An account disabled or enabled by the operator.
+pub const USER_DISABLE: &str = "user.disable";
+pub const USER_ENABLE: &str = "user.enable";
+/// The operator ended every session of an account.
+pub const USER_SIGN_OUT: &str = "user.sign_out";
+
+/// TOTP enrolment started, confirmed (MFA on), removed by its owner, reset by the operator.
+pub const MFA_BEGIN: &str = "mfa.totp_begin";
+pub const MFA_ENABLE: &str = "mfa.totp_enable";
+pub const MFA_DISABLE: &str = "mfa.totp_disable";
+pub const MFA_RESET: &str = "mfa.reset";
+
+/// Members and roles: target the user id; `changes.role` holds before and after.
+pub const MEMBER_ADD: &str = "member.add";
+pub const MEMBER_ROLE: &str = "member.role_change";
+pub const MEMBER_REMOVE: &str = "member.remove";
+
+/// API keys: target the key id (never the secret).
+pub const APIKEY_CREATE: &str = "apikey.create";
+pub const APIKEY_REVOKE: &str = "apikey.revoke";
+/// A key used from an address it had not been used from before (once per key and address).
+pub const APIKEY_NEW_ADDRESS: &str = "apikey.new_address";
+
+/// Settings, with a before/after diff under `changes` (never a secret's value).
+pub const SECURITY_SETTINGS: &str = "settings.security_change";
+pub const CAPTURE_POLICY: &str = "settings.capture_policy_change";
+pub const SSO_SETTINGS: &str = "settings.sso_change";
+/// A tenant created by the operator (recorded in the new tenant's chain).
+pub const TENANT_CREATE: &str = "tenant.create";
+
+/// An authenticated request refused by the access check. Target: the permission.
+pub const ACCESS_DENIED: &str = "access.denied";
+
+/// A read of telemetry (traces, services, logs, SQL). Target: what was read; details: the
+/// parameters, and for SQL the statement with literals that look sensitive masked.
+pub const TELEMETRY_READ: &str = "telemetry.read";
+
+/// Ingest by one API key in one hour, counted, not recorded per request.
+pub const INGEST_HOURLY: &str = "ingest.hourly";
+
+/// The audit log read through the API, exported, or verified.
+pub const AUDIT_READ: &str = "audit.read";
+pub const AUDIT_EXPORT: &str = "audit.export";
+pub const AUDIT_VERIFY: &str = "audit.verify";
+/// Records older than the retention period removed (recorded in the chain they were
+/// removed from, by `system:retention`).
+pub const AUDIT_PRUNE: &str = "audit.prune";
