@@ -113,8 +113,9 @@ impl Gate {
     pub async fn authenticate_key(
         &self,
         presented: &str,
-        peer: Option<IpAddr>,
+        origin: &Origin,
     ) -> Result<Principal, KeyRefusal> {
+        let peer = origin.addr;
         let now = Instant::now();
         let guard = &self.keys;
         let key_id = ApiKey::parse(presented)
@@ -132,7 +133,7 @@ impl Gate {
         match self.meta.authenticate_api_key(presented, peer).await {
             Ok(p) => {
                 if let Some(addr) = peer {
-                    self.note_address(&p, addr).await?;
+                    self.note_address(&p, addr, origin).await?;
                 }
                 Ok(p)
             }
@@ -160,7 +161,12 @@ impl Gate {
     }
 
     /// Records the first use of `p`'s key from `addr`, once per pair across every node.
-    async fn note_address(&self, p: &Principal, addr: IpAddr) -> Result<(), KeyRefusal> {
+    async fn note_address(
+        &self,
+        p: &Principal,
+        addr: IpAddr,
+        origin: &Origin,
+    ) -> Result<(), KeyRefusal> {
         let pair = (p.key_id.as_str().to_owned(), addr);
         if self.seen().contains(&pair) {
             return Ok(());
@@ -175,17 +181,13 @@ impl Gate {
                 KeyRefusal::Unavailable
             })?;
         if new {
-            let origin = Origin {
-                addr: Some(addr),
-                ..Origin::default()
-            };
             let written = self
                 .audit
                 .entry(
                     p.tenant_id.as_str(),
                     AuditActor::ApiKey { id: pair.0.clone() },
                     actions::APIKEY_NEW_ADDRESS,
-                    &origin,
+                    origin,
                 )
                 .target(pair.0.clone())
                 .success()
@@ -256,7 +258,7 @@ impl Gate {
                 .and_then(crate::ingest::bearer)
                 .ok_or_else(|| unauthorized("expected Authorization: Bearer scrim_…"))?;
             let p = self
-                .authenticate_key(presented, peer)
+                .authenticate_key(presented, &Origin::of(headers, peer))
                 .await
                 .map_err(|r| match r {
                     KeyRefusal::Unauthenticated => {

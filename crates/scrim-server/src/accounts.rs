@@ -108,10 +108,14 @@ impl Act {
     }
 
     /// A record of this actor doing `action` to `target`, in this act's chain.
+    /// An empty `target` is none (an account not yet created has no id to name).
     pub fn entry(&self, audit: &AuditLog, action: &'static str, target: &str) -> Entry {
-        audit
-            .entry(&self.chain, actor_of(&self.actor), action, &self.origin)
-            .target(target)
+        let entry = audit.entry(&self.chain, actor_of(&self.actor), action, &self.origin);
+        if target.is_empty() {
+            entry
+        } else {
+            entry.target(target)
+        }
     }
 }
 

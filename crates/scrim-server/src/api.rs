@@ -198,6 +198,7 @@ impl From<crate::ServerError> for ApiError {
         match e {
             crate::ServerError::Usage(m) => bad_request(m),
             crate::ServerError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, &m),
+            crate::ServerError::AuditUnavailable => audit_unavailable(AuditUnavailable),
             e => {
                 tracing::error!("{e}");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")

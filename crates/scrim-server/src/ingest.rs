@@ -1,6 +1,5 @@
 //! OTLP ingest on the server: authenticate, apply the tenant's capture policy, write ahead.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +33,12 @@ impl Sink for IngestSink {
         ctx: RequestContext,
     ) -> BoxFuture<'_, Result<Accepted, SinkError>> {
         Box::pin(async move {
-            let principal = authenticate(&self.gate, ctx.authorization.as_ref(), ctx.peer).await?;
+            let origin = crate::audit::Origin {
+                addr: ctx.peer.map(|p| p.ip()),
+                user_agent: ctx.user_agent.clone(),
+                request_id: None,
+            };
+            let principal = authenticate(&self.gate, ctx.authorization.as_ref(), &origin).await?;
             let (needed, signal_index) = match batch.signal() {
                 Signal::Traces => (Scope::IngestTraces, 0),
                 Signal::Logs => (Scope::IngestLogs, 1),
@@ -100,12 +104,12 @@ impl Sink for IngestSink {
 pub(crate) async fn authenticate(
     gate: &crate::access::Gate,
     authorization: Option<&Credential>,
-    peer: Option<SocketAddr>,
+    origin: &crate::audit::Origin,
 ) -> Result<Principal, SinkError> {
     let presented = authorization
         .and_then(|c| bearer(c.expose()))
         .ok_or(SinkError::Unauthenticated)?;
-    gate.authenticate_key(presented, peer.map(|p| p.ip()))
+    gate.authenticate_key(presented, origin)
         .await
         .map_err(|r| match r {
             KeyRefusal::Unauthenticated => SinkError::Unauthenticated,

@@ -1402,6 +1402,79 @@ pub(crate) const DOCUMENT: &str = r##"{
         "security": []
       }
     },
+    "/api/v1/audit": {
+      "get": {
+        "summary": "The tenant's audit log: who did what, when, from where, with what outcome. Reading it is recorded too.",
+        "x-scrim-permission": "read audit log",
+        "parameters": [
+          {
+            "name": "actor",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "only this actor: a user id, a key id, operator or system:<name>"
+          },
+          {
+            "name": "action",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "only this action, e.g. session.sign_in, telemetry.read (docs/audit-log.md)"
+          },
+          {
+            "name": "start",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "from this time: RFC 3339 or Unix seconds"
+          },
+          {
+            "name": "end",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "before this time: RFC 3339 or Unix seconds"
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+              "type": "integer"
+            },
+            "description": "format=json: at most this many, newest first (default 100, at most 10000)"
+          },
+          {
+            "name": "format",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "json (default), jsonl or csv (every match, oldest first, as a download)"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "{\"records\": [...]} newest first; or JSON lines (application/x-ndjson) or CSV (text/csv) oldest first"
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "503": {
+            "description": "The audit record of this read could not be written, so nothing was sent; try again"
+          }
+        }
+      }
+    },
     "/api/v1/access-review": {
       "get": {
         "summary": "Access review: people, roles, MFA, sessions; API keys, scopes, last use; flags keys unused for 90 days.",

@@ -601,6 +601,11 @@ async fn flusher(
             }
         }
         shared.retired.delete_due(&shared, false).await;
+        // Hours that ended are written now rather than at the next audit upkeep.
+        shared
+            .ingest_counts
+            .write(&shared.audit, crate::audit::now_ms(), false)
+            .await;
     }
 }
 

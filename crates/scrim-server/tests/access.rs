@@ -12,174 +12,14 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use scrim_auth::rbac::{Permission, Role};
-use scrim_auth::{Scope, Scopes};
 use scrim_meta::NewApiKey;
 use scrim_server::{PlatformConfig, Server, ServerConfig, TlsMode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn start_with(dir: &Path, edit: impl FnOnce(&mut ServerConfig)) -> Server {
-    let mut config = ServerConfig::loopback_ephemeral(PlatformConfig::in_dir(dir));
-    config.flush_interval = Duration::from_secs(3600);
-    edit(&mut config);
-    Server::start(config).await.expect("server starts")
-}
-
-/// A caller: an API key, a session (cookie and CSRF token), or nobody.
-#[derive(Clone, Debug)]
-enum Cred {
-    None,
-    Key(String),
-    Session { cookie: String, csrf: String },
-}
-
-struct Answer {
-    status: u16,
-    body: Value,
-    headers: hyper::HeaderMap,
-}
-
-async fn call(
-    server: &Server,
-    method: &str,
-    path: &str,
-    cred: &Cred,
-    body: Option<Value>,
-) -> Answer {
-    call_with(server, method, path, cred, body, true).await
-}
-
-async fn call_with(
-    server: &Server,
-    method: &str,
-    path: &str,
-    cred: &Cred,
-    body: Option<Value>,
-    send_csrf: bool,
-) -> Answer {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = Request::builder()
-        .method(method)
-        .uri(format!("http://{}{path}", server.http_addr()));
-    match cred {
-        Cred::None => {}
-        Cred::Key(k) => req = req.header("authorization", format!("Bearer {k}")),
-        Cred::Session { cookie, csrf } => {
-            req = req.header("cookie", cookie.as_str());
-            if send_csrf {
-                req = req.header("x-csrf-token", csrf.as_str());
-            }
-        }
-    }
-    let bytes = match body {
-        Some(v) => {
-            req = req.header("content-type", "application/json");
-            Bytes::from(v.to_string())
-        }
-        None => Bytes::new(),
-    };
-    let resp = client
-        .request(req.body(Full::new(bytes)).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    let body = serde_json::from_slice(&bytes)
-        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-    Answer {
-        status,
-        body,
-        headers,
-    }
-}
-
-/// Signs in over HTTP; panics unless it works.
-async fn sign_in(server: &Server, email: &str, password: &str, code: Option<&str>) -> Cred {
-    let mut body = json!({ "email": email, "password": password });
-    if let Some(c) = code {
-        body["code"] = json!(c);
-    }
-    let a = call(server, "POST", "/api/v1/session", &Cred::None, Some(body)).await;
-    assert_eq!(a.status, 200, "sign-in of {email}: {}", a.body);
-    session_of(&a)
-}
-
-fn session_of(a: &Answer) -> Cred {
-    let set = a.headers["set-cookie"].to_str().unwrap();
-    assert!(
-        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
-        "{set}"
-    );
-    let cookie = set.split(';').next().unwrap().to_owned();
-    Cred::Session {
-        cookie,
-        csrf: a.body["csrf_token"].as_str().unwrap().to_owned(),
-    }
-}
-
-const PASSWORD: &str = "correct horse battery staple";
-
-/// A tenant with one person per role and one key per scope.
-struct World {
-    server: Server,
-    _dir: tempfile::TempDir,
-    tenant: scrim_meta::TenantId,
-    people: Vec<(Role, String, Cred)>,
-    keys: Vec<(Scope, Cred)>,
-}
-
-async fn world() -> World {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_with(dir.path(), |_| {}).await;
-    let platform = server.platform();
-    let tenant = scrim_server::admin::create_tenant(
-        platform,
-        &scrim_server::accounts::Act::operator("-"),
-        "acme",
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let mut people = Vec::new();
-    for role in Role::ALL {
-        let email = format!("{role}@acme.example");
-        server
-            .accounts()
-            .add_member(
-                &scrim_server::accounts::Act::operator("-"),
-                &tenant.id,
-                &email,
-                role,
-                Some(PASSWORD),
-            )
-            .await
-            .unwrap();
-        let cred = sign_in(&server, &email, PASSWORD, None).await;
-        people.push((role, email, cred));
-    }
-    let mut keys = Vec::new();
-    for scope in Scope::ALL {
-        let (_, key) = platform
-            .meta()
-            .create_api_key(
-                &tenant.id,
-                Scopes::empty().with(scope),
-                NewApiKey::default(),
-            )
-            .await
-            .unwrap();
-        keys.push((scope, Cred::Key(key.expose())));
-    }
-    World {
-        server,
-        _dir: dir,
-        tenant: tenant.id,
-        people,
-        keys,
-    }
-}
+mod common;
+use common::*;
 
 fn permission_named(name: &str) -> Option<Permission> {
     Permission::ALL.into_iter().find(|p| p.as_str() == name)
@@ -890,15 +730,6 @@ async fn owners_are_made_only_by_owners_and_the_last_owner_stays() {
 }
 
 /// The current TOTP code of an enrolment, computed as an authenticator app would.
-fn code_now(secret_base32: &str, offset_steps: i64) -> String {
-    let secret = scrim_auth::TotpSecret::from_base32(secret_base32).unwrap();
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    scrim_auth::totp::code_at(&secret, (now + offset_steps * 30) as u64)
-}
-
 #[tokio::test]
 async fn mfa_enrolment_then_sign_in_with_a_code_or_a_recovery_code_once() {
     let w = world().await;

@@ -570,3 +570,69 @@ async fn a_tenant_over_its_ingest_rate_gets_429_with_retry_after() {
     assert_eq!(post(other.ingest_key.clone()).await.status().as_u16(), 200);
     server.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ingest_is_counted_per_key_and_hour_in_the_audit_log_not_per_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path()).await;
+    let t = demo(&server).await;
+    let sent = send_shop(&server, &t.ingest_key, 21, 2).await;
+    let tenant = server
+        .platform()
+        .meta()
+        .tenant_by_name(&t.tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    let before = server
+        .platform()
+        .meta()
+        .audit_chain(tenant.id.as_str(), 0, 10_000)
+        .await
+        .unwrap()
+        .len();
+    server.shutdown().await;
+
+    let platform = scrim_server::Platform::open(&PlatformConfig::in_dir(dir.path()))
+        .await
+        .unwrap();
+    let rows = platform
+        .meta()
+        .audit_chain(tenant.id.as_str(), 0, 10_000)
+        .await
+        .unwrap();
+    let hourly: Vec<scrim_audit::AuditRecord> = rows
+        .iter()
+        .map(|r| scrim_server::audit::record_of(r).unwrap())
+        .filter(|r| r.action == scrim_server::audit::actions::INGEST_HOURLY)
+        .collect();
+    // The key's first use from this address, then one record for the hour (two if the
+    // test straddled an hour), written at shutdown since the hour had not ended.
+    assert!((1..=2).contains(&hourly.len()), "{hourly:#?}");
+    assert!(rows.len() <= before + 2, "no record per request");
+    let mut requests = [0u64; 3];
+    let mut items = [0u64; 3];
+    for b in &sent {
+        let i = match b.signal() {
+            scrim_otlp::Signal::Traces => 0,
+            scrim_otlp::Signal::Logs => 1,
+            scrim_otlp::Signal::Metrics => 2,
+        };
+        requests[i] += 1;
+        items[i] += b.item_count();
+    }
+    for (i, signal) in ["traces", "logs", "metrics"].into_iter().enumerate() {
+        let sum = |field: &str| -> u64 {
+            hourly
+                .iter()
+                .map(|r| r.details[field][signal].as_u64().unwrap_or(0))
+                .sum()
+        };
+        assert_eq!(sum("requests"), requests[i], "{signal}");
+        assert_eq!(sum("items"), items[i], "{signal}");
+    }
+    let r = &hourly[0];
+    assert_eq!(r.details["partial"], true);
+    assert_eq!(r.target.as_deref(), r.actor.id());
+    assert!(r.actor.kind() == "api_key");
+}
