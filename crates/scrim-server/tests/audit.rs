@@ -35,11 +35,11 @@ async fn added<F: std::future::Future<Output = Answer>>(
     (answer, after[before..].to_vec())
 }
 
-fn person<'a>(w: &'a World, role: Role) -> &'a Cred {
+fn person(w: &World, role: Role) -> &Cred {
     &w.people.iter().find(|(r, _, _)| *r == role).unwrap().2
 }
 
-fn key<'a>(w: &'a World, scope: Scope) -> &'a Cred {
+fn key(w: &World, scope: Scope) -> &Cred {
     &w.keys.iter().find(|(s, _)| *s == scope).unwrap().1
 }
 

@@ -779,6 +779,46 @@ async fn sso_sign_in_creates_the_account_just_in_time_with_the_mapped_role() {
     );
     assert!(sso.user_by_email("bob@example.test").await.is_none());
 
+    // Each sign-in left one audit record: alice's three successes by SSO, the replayed
+    // callback refused (before the account is known) and bob's refusal, with the reasons;
+    // the settings changes with their diff and never the client secret.
+    let records: Vec<scrim_audit::AuditRecord> = sso
+        .server
+        .platform()
+        .meta()
+        .audit_chain(sso.tenant.as_str(), 0, 10_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| scrim_server::audit::record_of(r).unwrap())
+        .collect();
+    let sign_ins: Vec<(&str, Option<&str>, Option<&str>)> = records
+        .iter()
+        .filter(|r| r.action == "session.sign_in" && r.details["method"] == "sso")
+        .map(|r| (r.outcome.status(), r.target.as_deref(), r.outcome.reason()))
+        .collect();
+    let alice_id = account.id.as_str();
+    assert_eq!(
+        sign_ins,
+        [
+            ("success", Some(alice_id), None),
+            ("denied", None, Some(replay.error().as_str())),
+            ("success", Some(alice_id), None),
+            ("success", Some(alice_id), None),
+            ("denied", None, Some(bob.error().as_str())),
+        ],
+        "{records:#?}"
+    );
+    let sso_changes: Vec<&scrim_audit::AuditRecord> = records
+        .iter()
+        .filter(|r| r.action == "settings.sso_change")
+        .collect();
+    assert_eq!(sso_changes.len(), 2, "{sso_changes:#?}");
+    assert!(sso_changes[1].details["changes"]["sso"]["before"]["roles"].is_object());
+    for r in &sso_changes {
+        assert!(!scrim_audit::to_json_line(r).contains(CLIENT_SECRET));
+    }
+
     sso.shutdown().await;
 }
 

@@ -232,7 +232,7 @@ pub async fn verify_tenant(
 /// Unix seconds (fractions allowed), as Unix milliseconds.
 pub fn parse_time(text: &str) -> Option<i64> {
     if let Ok(seconds) = text.parse::<f64>() {
-        return (seconds.is_finite() && seconds.abs() < 9.2e9).then(|| (seconds * 1e3) as i64);
+        return (seconds.is_finite() && seconds.abs() < 9.2e9).then_some((seconds * 1e3) as i64);
     }
     chrono::DateTime::parse_from_rfc3339(text)
         .ok()
