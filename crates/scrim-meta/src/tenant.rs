@@ -277,6 +277,30 @@ impl Meta {
         version.ok_or(MetaError::NotFound { what: "tenant" })
     }
 
+    /// Sets how many days the tenant's telemetry is kept (1 to
+    /// [`NewTenant::MAX_RETENTION_DAYS`]). An unknown tenant is `NotFound`.
+    pub async fn set_retention_days(&self, id: &TenantId, days: u16) -> Result<(), MetaError> {
+        if !(1..=NewTenant::MAX_RETENTION_DAYS).contains(&days) {
+            return Err(MetaError::Invalid {
+                field: "retention_days",
+                reason: "must be 1 to 3650 days",
+            });
+        }
+        let sql = "UPDATE tenants SET retention_days = $2 WHERE id = $1";
+        let changed = on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(id.as_str())
+                .bind(i32::from(days))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(MetaError::NotFound { what: "tenant" });
+        }
+        Ok(())
+    }
+
     pub async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, MetaError> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1");
         on_pool!(self, pool => {

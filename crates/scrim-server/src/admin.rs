@@ -211,6 +211,40 @@ pub async fn set_security_settings(
     Ok(())
 }
 
+/// Sets how many days a tenant's telemetry is kept, recording the change first. A shorter
+/// retention removes what is then due at the next retention run (hourly).
+pub async fn set_retention_days(
+    platform: &Platform,
+    act: &Act,
+    tenant: &TenantId,
+    days: u16,
+) -> Result<(), ServerError> {
+    if !(1..=NewTenant::MAX_RETENTION_DAYS).contains(&days) {
+        return Err(ServerError::Usage(format!(
+            "retention_days must be 1 to {} days",
+            NewTenant::MAX_RETENTION_DAYS
+        )));
+    }
+    let current = platform
+        .meta
+        .tenant_by_id(tenant)
+        .await?
+        .ok_or_else(|| ServerError::Usage("tenant not found".into()))?;
+    platform
+        .audit
+        .entry(
+            tenant.as_str(),
+            actor_of(&act.actor),
+            actions::RETENTION_SETTINGS,
+            &act.origin,
+        )
+        .target("retention")
+        .change("retention_days", current.retention_days, days)
+        .around(platform.meta.set_retention_days(tenant, days))
+        .await??;
+    Ok(())
+}
+
 /// What `scrim demo` prints: its tenant and two keys.
 #[derive(Debug)]
 pub struct DemoTenant {

@@ -104,7 +104,8 @@ pub(crate) struct Retired {
 }
 
 impl Retired {
-    fn add(&self, at: Instant, tenant: TenantId, paths: Vec<String>) {
+    /// Deletes `paths` of `tenant` once `at` has passed.
+    pub(crate) fn add(&self, at: Instant, tenant: TenantId, paths: Vec<String>) {
         self.lock().push((at, tenant, paths));
     }
 

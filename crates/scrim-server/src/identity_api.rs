@@ -51,6 +51,10 @@ pub(crate) fn routes() -> Router<ApiState> {
             "/api/v1/settings/capture-policy",
             get(capture_policy).put(set_capture_policy),
         )
+        .route(
+            "/api/v1/settings/retention",
+            get(retention_settings).put(set_retention_settings),
+        )
         .route("/api/v1/access-review", get(access_review))
 }
 
@@ -943,6 +947,79 @@ async fn set_capture_policy(
     Ok(Json(
         json!({ "version": version, "default": req.policy.is_none() }),
     ))
+}
+
+/// How long the tenant's telemetry is kept, and the oldest data still kept.
+async fn retention_settings(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let c = enter(
+        &state,
+        &headers,
+        peer,
+        Method::GET,
+        Some(Permission::ViewSecuritySettings),
+    )
+    .await?;
+    let meta = &state.shared.platform.meta;
+    let tenant = meta
+        .tenant_by_id(&c.tenant_id)
+        .await?
+        .ok_or_else(|| not_found("tenant not found"))?;
+    let mut oldest: Option<i64> = None;
+    for signal in [
+        scrim_meta::Signal::Traces,
+        scrim_meta::Signal::Logs,
+        scrim_meta::Signal::Metrics,
+    ] {
+        let segments = meta
+            .segments(&c.tenant_id, signal, scrim_meta::TimeRange::all(), None)
+            .await?;
+        for s in segments {
+            oldest = Some(oldest.map_or(s.min_time_ns, |o| o.min(s.min_time_ns)));
+        }
+    }
+    let cutoff = crate::retention::cutoff_ns(&tenant, SystemTime::now());
+    Ok(Json(json!({
+        "retention_days": tenant.retention_days,
+        "removes_data_older_than": scrim_audit::utc_text(cutoff.div_euclid(1_000_000)),
+        "oldest_stored_data": oldest.map(|ns| scrim_audit::utc_text(ns.div_euclid(1_000_000))),
+        "note": "whole segments are removed once their newest data is past the retention; the job runs hourly",
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionChange {
+    retention_days: u16,
+}
+
+async fn set_retention_settings(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let c = enter(
+        &state,
+        &headers,
+        peer,
+        Method::PUT,
+        Some(Permission::ManageSecuritySettings),
+    )
+    .await?;
+    let req: RetentionChange = json_body(&headers, &body)?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    crate::admin::set_retention_days(
+        &state.shared.platform,
+        &act(&c, &origin),
+        &c.tenant_id,
+        req.retention_days,
+    )
+    .await?;
+    Ok(Json(json!({ "retention_days": req.retention_days })))
 }
 
 async fn access_review(

@@ -22,6 +22,7 @@ mod openapi;
 mod pages;
 mod platform;
 mod rate;
+pub mod retention;
 pub mod review;
 mod serve;
 pub mod sso;

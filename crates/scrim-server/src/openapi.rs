@@ -1402,6 +1402,64 @@ pub(crate) const DOCUMENT: &str = r##"{
         "security": []
       }
     },
+    "/api/v1/settings/retention": {
+      "get": {
+        "summary": "How long the tenant's telemetry is kept, the cutoff now, and the oldest data still stored.",
+        "x-scrim-permission": "view security settings",
+        "responses": {
+          "200": {
+            "description": "OK"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "put": {
+        "summary": "Set how many days the tenant's telemetry is kept (1 to 3650); recorded in the audit log with before and after. Data then past the retention is removed at the next hourly run.",
+        "x-scrim-permission": "manage security settings",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "required": [
+                  "retention_days"
+                ],
+                "properties": {
+                  "retention_days": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 3650
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "OK"
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "503": {
+            "description": "The audit record could not be written, so nothing changed; try again"
+          }
+        }
+      }
+    },
     "/api/v1/audit": {
       "get": {
         "summary": "The tenant's audit log: who did what, when, from where, with what outcome. Reading it is recorded too.",

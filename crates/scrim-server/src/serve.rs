@@ -63,7 +63,8 @@ pub struct ServerConfig {
     /// How long audit records are kept (at least a year).
     pub audit_retention: AuditRetention,
     /// How often every audit chain that grew gets a signed checkpoint, ingest counts of
-    /// finished hours are written, and records past the retention are removed.
+    /// finished hours are written, audit records past their retention are removed, and so
+    /// is telemetry past each tenant's retention.
     pub audit_checkpoint_interval: Duration,
 }
 
@@ -505,6 +506,18 @@ impl Server {
         audit_upkeep(&self.shared, false).await
     }
 
+    /// Removes every tenant's telemetry past its retention as of `now`, as the server does
+    /// every [`ServerConfig::audit_checkpoint_interval`]; objects go after the compaction
+    /// grace period. Returns what was removed per tenant.
+    pub async fn enforce_retention(
+        &self,
+        now: std::time::SystemTime,
+    ) -> Result<Vec<crate::retention::Removed>, ServerError> {
+        let removed = crate::retention::enforce(&self.shared, now).await?;
+        self.shared.retired.delete_due(&self.shared, false).await;
+        Ok(removed)
+    }
+
     /// Stops accepting, flushes what is buffered and stops.
     pub async fn shutdown(self) {
         if let Err(e) = self.receivers.shutdown().await {
@@ -561,6 +574,10 @@ async fn audit_keeper(shared: Arc<Shared>, every: Duration, mut stopped: watch::
         if let Err(e) = audit_upkeep(&shared, false).await {
             // Nothing is lost: the next round signs and prunes what this one could not.
             tracing::warn!("audit upkeep: {e}");
+        }
+        if let Err(e) = crate::retention::enforce(&shared, std::time::SystemTime::now()).await {
+            // What was due stays until the next round.
+            tracing::warn!("telemetry retention: {e}");
         }
     }
 }

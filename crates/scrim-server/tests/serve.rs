@@ -10,10 +10,13 @@ use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use scrim_demo::{Generator, planted_secrets};
-use scrim_otlp::{Batch, Credential, ExportOutcome, Exporter, ExporterConfig, Protocol};
+use scrim_otlp::{Batch, ExportOutcome};
 use scrim_server::admin::{self, DemoTenant};
 use scrim_server::{PlatformConfig, Server, ServerConfig};
 use serde_json::Value;
+
+mod common;
+use common::exporter;
 
 async fn start(dir: &Path) -> Server {
     let mut config = ServerConfig::loopback_ephemeral(PlatformConfig::in_dir(dir));
@@ -23,37 +26,16 @@ async fn start(dir: &Path) -> Server {
     Server::start(config).await.expect("server starts")
 }
 
-fn exporter(server: &Server, key: &str) -> Exporter {
-    let mut c = ExporterConfig::new(
-        format!("http://{}", server.otlp_http_addr().unwrap()),
-        Protocol::HttpProtobuf,
-    );
-    c.allow_http = true;
-    c.headers.push((
-        "authorization".into(),
-        Credential::new(format!("Bearer {key}")),
-    ));
-    c.retry.max_elapsed = Duration::from_secs(2);
-    Exporter::new(c).unwrap()
-}
-
 /// Sends the generator's traffic for `ticks` seconds of simulated time; returns the batches.
 async fn send_shop(server: &Server, key: &str, seed: u64, ticks: u64) -> Vec<Batch> {
-    let e = exporter(server, key);
-    let mut g = Generator::new(seed);
-    let now = SystemTime::now() - Duration::from_secs(60);
-    let mut sent = Vec::new();
-    for i in 0..ticks {
-        for batch in g.tick(20, now + Duration::from_secs(i), true) {
-            let outcome = e.export(&batch).await;
-            assert!(
-                matches!(outcome, ExportOutcome::Delivered { .. }),
-                "{outcome:?}"
-            );
-            sent.push(batch);
-        }
-    }
-    sent
+    common::send_shop_at(
+        server,
+        key,
+        seed,
+        ticks,
+        SystemTime::now() - Duration::from_secs(60),
+    )
+    .await
 }
 
 async fn api(

@@ -184,6 +184,17 @@ enum TenantCommand {
         #[command(flatten)]
         platform: PlatformArgs,
     },
+    /// Show or change how many days a tenant's telemetry is kept. Whole segments past it
+    /// are removed by `scrim serve` every hour, each removal recorded in the audit log.
+    Retention {
+        /// The tenant's name.
+        name: String,
+        /// Keep telemetry this many days (1-3650).
+        #[arg(long, value_name = "N")]
+        days: Option<u16>,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
     /// Show or change a tenant's security settings: MFA or SSO required, session timeouts.
     Security {
         /// The tenant's name.
@@ -862,6 +873,38 @@ async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError>
                 match scrim_server::admin::capture_policy(&p, &name).await? {
                     Some(text) => print!("{text}"),
                     None => println!("# tenant {name} uses the server's capture policy"),
+                }
+            }
+        }
+        TenantCommand::Retention {
+            name,
+            days,
+            platform,
+        } => {
+            let p = scrim_server::Platform::open(&platform.config()).await?;
+            let t = p.meta().tenant_by_name(&name).await?.ok_or_else(|| {
+                scrim_server::ServerError::Usage(format!("no tenant named {name:?}"))
+            })?;
+            let actor = scrim_auth::rbac::Actor::Operator;
+            match days {
+                Some(d) => {
+                    scrim_server::accounts::check(
+                        &actor,
+                        scrim_auth::rbac::Permission::ManageSecuritySettings,
+                    )?;
+                    let act = scrim_server::accounts::Act::operator(t.id.as_str());
+                    scrim_server::admin::set_retention_days(&p, &act, &t.id, d).await?;
+                    println!(
+                        "tenant {name}: telemetry kept {d} days (was {}); what is past it goes at the next hourly run",
+                        t.retention_days
+                    );
+                }
+                None => {
+                    scrim_server::accounts::check(
+                        &actor,
+                        scrim_auth::rbac::Permission::ViewSecuritySettings,
+                    )?;
+                    println!("tenant {name}: telemetry kept {} days", t.retention_days);
                 }
             }
         }

@@ -55,6 +55,12 @@ pub const ACCESS_DENIED: &str = "access.denied";
 /// parameters, and for SQL the statement with literals that look sensitive masked.
 pub const TELEMETRY_READ: &str = "telemetry.read";
 
+/// Telemetry past the tenant's retention removed (by `system:retention`): segments, rows,
+/// bytes and the cutoff.
+pub const TELEMETRY_RETENTION: &str = "telemetry.retention";
+/// A tenant's retention changed, with before and after.
+pub const RETENTION_SETTINGS: &str = "settings.retention_change";
+
 /// Ingest by one API key in one hour, counted, not recorded per request.
 pub const INGEST_HOURLY: &str = "ingest.hourly";
 

@@ -190,3 +190,43 @@ pub fn code_now(secret_base32: &str, offset_steps: i64) -> String {
         .as_secs() as i64;
     scrim_auth::totp::code_at(&secret, (now + offset_steps * 30) as u64)
 }
+
+/// An OTLP/HTTP protobuf exporter to `server` with `key`.
+pub fn exporter(server: &Server, key: &str) -> scrim_otlp::Exporter {
+    let mut c = scrim_otlp::ExporterConfig::new(
+        format!("http://{}", server.otlp_http_addr().unwrap()),
+        scrim_otlp::Protocol::HttpProtobuf,
+    );
+    c.allow_http = true;
+    c.headers.push((
+        "authorization".into(),
+        scrim_otlp::Credential::new(format!("Bearer {key}")),
+    ));
+    c.retry.max_elapsed = Duration::from_secs(2);
+    scrim_otlp::Exporter::new(c).unwrap()
+}
+
+/// Sends the demo shop's traffic for `ticks` seconds of simulated time from `start`;
+/// returns the batches, each delivered.
+pub async fn send_shop_at(
+    server: &Server,
+    key: &str,
+    seed: u64,
+    ticks: u64,
+    start: SystemTime,
+) -> Vec<scrim_otlp::Batch> {
+    let e = exporter(server, key);
+    let mut g = scrim_demo::Generator::new(seed);
+    let mut sent = Vec::new();
+    for i in 0..ticks {
+        for batch in g.tick(20, start + Duration::from_secs(i), true) {
+            let outcome = e.export(&batch).await;
+            assert!(
+                matches!(outcome, scrim_otlp::ExportOutcome::Delivered { .. }),
+                "{outcome:?}"
+            );
+            sent.push(batch);
+        }
+    }
+    sent
+}
