@@ -67,7 +67,9 @@ pub use identity::{
     check_security_settings, normalize_email,
 };
 pub use scrim_auth::{ApiKey, KeyId, Role, Scope, Scopes, SessionHash, UserId};
-pub use tenant::{MAX_POLICY_BYTES, NewTenant, Tenant, TenantId};
+pub use tenant::{
+    MAX_POLICY_BYTES, NewTenant, Tenant, TenantId, WrappedKeyOwner, WrappedKeyOwnerBuf,
+};
 
 /// The SQLite file [`Meta::open_in`] uses inside the data directory.
 pub const SQLITE_FILE: &str = "meta.db";

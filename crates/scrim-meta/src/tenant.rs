@@ -301,6 +301,101 @@ impl Meta {
         Ok(())
     }
 
+    /// Master key rotation's one write: every wrapped key in the database (each tenant's
+    /// data key, each platform key) passed through `rewrap` and stored again, all in one
+    /// transaction, so the database never holds keys wrapped under two master keys. A key
+    /// changed meanwhile (compare on the old bytes) fails the whole rotation. Returns how
+    /// many keys were rewrapped.
+    pub async fn rewrap_keys<F>(&self, mut rewrap: F) -> Result<usize, MetaError>
+    where
+        F: FnMut(WrappedKeyOwner<'_>, &[u8]) -> Result<Vec<u8>, MetaError>,
+    {
+        let update_tenant = "UPDATE tenants SET wrapped_data_key = $3 \
+                             WHERE id = $1 AND wrapped_data_key = $2";
+        let update_platform = "UPDATE platform_keys SET wrapped_key = $3 \
+                               WHERE name = $1 AND wrapped_key = $2";
+        on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
+            // Written first: takes SQLite's write lock for the whole rotation.
+            sqlx::query("UPDATE tenants SET retention_days = retention_days WHERE 1 = 0")
+                .execute(&mut *tx)
+                .await?;
+            let tenants = sqlx::query("SELECT id, wrapped_data_key FROM tenants ORDER BY id")
+                .fetch_all(&mut *tx)
+                .await?;
+            let platform = sqlx::query("SELECT name, wrapped_key FROM platform_keys ORDER BY name")
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut done = 0;
+            for row in tenants {
+                let id: String = row.try_get("id")?;
+                let old: Vec<u8> = row.try_get("wrapped_data_key")?;
+                let tenant = TenantId::parse(&id)?;
+                let new = rewrap(WrappedKeyOwner::Tenant(&tenant), &old)?;
+                let n = sqlx::query(update_tenant)
+                    .bind(&id)
+                    .bind(old.as_slice())
+                    .bind(new.as_slice())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n != 1 {
+                    return Err(MetaError::Invalid {
+                        field: "master key rotation",
+                        reason: "a tenant's key changed during the rotation; run it again",
+                    });
+                }
+                done += 1;
+            }
+            for row in platform {
+                let name: String = row.try_get("name")?;
+                let old: Vec<u8> = row.try_get("wrapped_key")?;
+                let new = rewrap(WrappedKeyOwner::Platform(&name), &old)?;
+                let n = sqlx::query(update_platform)
+                    .bind(&name)
+                    .bind(old.as_slice())
+                    .bind(new.as_slice())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n != 1 {
+                    return Err(MetaError::Invalid {
+                        field: "master key rotation",
+                        reason: "a platform key changed during the rotation; run it again",
+                    });
+                }
+                done += 1;
+            }
+            tx.commit().await?;
+            Ok(done)
+        })
+    }
+
+    /// One wrapped key of each kind: a tenant's data key, or the platform key called
+    /// `name`. For checking which master key the database's keys are wrapped under.
+    pub async fn wrapped_key_sample(
+        &self,
+    ) -> Result<Option<(WrappedKeyOwnerBuf, Vec<u8>)>, MetaError> {
+        let platform = "SELECT name, wrapped_key FROM platform_keys ORDER BY name LIMIT 1";
+        let tenant = "SELECT id, wrapped_data_key FROM tenants ORDER BY id LIMIT 1";
+        on_pool!(self, pool => {
+            if let Some(row) = sqlx::query(tenant).fetch_optional(pool).await? {
+                let id: String = row.try_get("id")?;
+                return Ok(Some((
+                    WrappedKeyOwnerBuf::Tenant(TenantId::parse(&id)?),
+                    row.try_get("wrapped_data_key")?,
+                )));
+            }
+            if let Some(row) = sqlx::query(platform).fetch_optional(pool).await? {
+                return Ok(Some((
+                    WrappedKeyOwnerBuf::Platform(row.try_get("name")?),
+                    row.try_get("wrapped_key")?,
+                )));
+            }
+            Ok(None)
+        })
+    }
+
     pub async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, MetaError> {
         let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1");
         on_pool!(self, pool => {
@@ -404,5 +499,28 @@ mod tests {
         let shown = format!("{t:?}");
         assert!(shown.contains("[40 bytes]"), "{shown}");
         assert!(!shown.contains("171"), "{shown}");
+    }
+}
+
+/// Whose wrapped key [`Meta::rewrap_keys`] hands over: the wrapping context follows from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WrappedKeyOwner<'a> {
+    Tenant(&'a TenantId),
+    Platform(&'a str),
+}
+
+/// [`WrappedKeyOwner`], owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WrappedKeyOwnerBuf {
+    Tenant(TenantId),
+    Platform(String),
+}
+
+impl WrappedKeyOwnerBuf {
+    pub fn as_ref(&self) -> WrappedKeyOwner<'_> {
+        match self {
+            WrappedKeyOwnerBuf::Tenant(t) => WrappedKeyOwner::Tenant(t),
+            WrappedKeyOwnerBuf::Platform(n) => WrappedKeyOwner::Platform(n),
+        }
     }
 }

@@ -18,6 +18,7 @@ pub mod compact;
 mod error;
 mod identity_api;
 mod ingest;
+pub mod keys;
 mod openapi;
 mod pages;
 mod platform;

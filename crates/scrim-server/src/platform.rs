@@ -74,6 +74,7 @@ impl Platform {
             Some(url) => Meta::connect(url).await?,
             None => Meta::open_in(&config.data_dir).await?,
         };
+        let keys = crate::keys::finish_interrupted_rotation(&config.data_dir, keys, &meta).await?;
         let meta = Arc::new(meta);
         Ok(Platform {
             data_dir: config.data_dir.clone(),

@@ -68,6 +68,20 @@ enum Command {
     /// Export and verify the tamper-evident audit log.
     #[command(subcommand, arg_required_else_help = true)]
     Audit(audit_cli::AuditCommand),
+    /// Manage the keys that protect stored data.
+    #[command(subcommand, arg_required_else_help = true)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum KeyCommand {
+    /// Replace the master key (`<data-dir>/master.key`) with a new random one: every
+    /// tenant's data key and every platform key is re-wrapped in one transaction; no data is
+    /// rewritten. Stop the servers first and start them again after.
+    RotateMaster {
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -524,6 +538,14 @@ fn main() -> ExitCode {
         Command::User(cmd) => run_platform(|| identity_cli::run_user(cmd)),
         Command::Access(cmd) => run_platform(|| identity_cli::run_access(cmd)),
         Command::Audit(cmd) => audit_cli::run(cmd),
+        Command::Key(KeyCommand::RotateMaster { platform }) => run_platform(|| async move {
+            let r = scrim_server::keys::rotate_master_key(&platform.config()).await?;
+            println!(
+                "master key rotated: {} keys re-wrapped from key {} to key {}; start the servers again",
+                r.keys, r.from, r.to
+            );
+            Ok(())
+        }),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {

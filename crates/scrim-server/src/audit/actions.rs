@@ -45,6 +45,9 @@ pub const APIKEY_NEW_ADDRESS: &str = "apikey.new_address";
 pub const SECURITY_SETTINGS: &str = "settings.security_change";
 pub const CAPTURE_POLICY: &str = "settings.capture_policy_change";
 pub const SSO_SETTINGS: &str = "settings.sso_change";
+/// The master key rotated (`scrim key rotate-master`), by public key ids, in the platform
+/// chain.
+pub const MASTER_KEY_ROTATE: &str = "key.master_rotate";
 /// A tenant created by the operator (recorded in the new tenant's chain).
 pub const TENANT_CREATE: &str = "tenant.create";
 
