@@ -108,15 +108,19 @@ impl Format {
         }
     }
 
-    /// A file name for an export of `signal` in this format (`spans.otlp.jsonl`, …).
-    pub fn file_name(self, signal: Signal) -> String {
-        let ext = match self {
+    /// The file name extension: `otlp.jsonl`, `jsonl`, `csv`, `parquet`.
+    pub fn extension(self) -> &'static str {
+        match self {
             Format::OtlpJson => "otlp.jsonl",
             Format::JsonLines => "jsonl",
             Format::Csv => "csv",
             Format::Parquet => "parquet",
-        };
-        format!("{signal}.{ext}")
+        }
+    }
+
+    /// A file name for an export of `signal` in this format (`spans.otlp.jsonl`, …).
+    pub fn file_name(self, signal: Signal) -> String {
+        format!("{signal}.{}", self.extension())
     }
 }
 

@@ -55,6 +55,10 @@ pub const ACCESS_DENIED: &str = "access.denied";
 /// parameters, and for SQL the statement with literals that look sensitive masked.
 pub const TELEMETRY_READ: &str = "telemetry.read";
 
+/// An export of telemetry (API or `scrim export`), recorded before its first byte is sent.
+/// Target: the signal; details: format, filters, whether encrypted (never the key).
+pub const TELEMETRY_EXPORT: &str = "telemetry.export";
+
 /// Ingest by one API key in one hour, counted, not recorded per request.
 pub const INGEST_HOURLY: &str = "ingest.hourly";
 
