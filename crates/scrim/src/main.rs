@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use scrim_redact::sql::{self, Dialect, SqlOptions};
 
 mod audit_cli;
+mod export_cli;
 mod identity_cli;
 use scrim_redact::{Counts, Policy, Redactor, json_query, memcached, redis};
 
@@ -68,6 +69,13 @@ enum Command {
     /// Export and verify the tamper-evident audit log.
     #[command(subcommand, arg_required_else_help = true)]
     Audit(audit_cli::AuditCommand),
+    /// Export a tenant's spans, logs or metrics: OTLP/JSON lines that another OpenTelemetry
+    /// backend ingests, JSON lines, CSV, or Parquet (plain or encrypted with your key).
+    ///
+    /// Reads the segments `scrim serve` wrote (rows a running server has not flushed yet
+    /// are not in them). The export is recorded in the tenant's audit log before anything
+    /// is written; progress and the final count go to standard error.
+    Export(Box<export_cli::ExportArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -513,6 +521,7 @@ fn main() -> ExitCode {
         Command::User(cmd) => run_platform(|| identity_cli::run_user(cmd)),
         Command::Access(cmd) => run_platform(|| identity_cli::run_access(cmd)),
         Command::Audit(cmd) => audit_cli::run(cmd),
+        Command::Export(args) => run_platform(|| export_cli::run(*args)),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
