@@ -22,8 +22,11 @@ use serde_json::{Value, json};
 use crate::access::Caller;
 use crate::audit::read::{AuditFilter, ExportFormat};
 use crate::audit::{AuditUnavailable, Origin, REQUEST_ID_HEADER, actions};
+use crate::export::{EXPORT_KEY_HEADER, ExportRequest};
 use crate::serve::Shared;
+use futures::StreamExt;
 use scrim_audit::Outcome;
+use scrim_store::export::ExportKey;
 
 #[derive(Clone)]
 pub(crate) struct ApiState {
@@ -40,6 +43,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/services/{name}/queries", get(service_queries))
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/sql", post(sql))
+        .route("/api/v1/export", get(export))
         .route("/api/v1/audit", get(audit_log))
         .merge(crate::identity_api::routes())
         .merge(crate::sso::routes())
@@ -551,6 +555,80 @@ async fn sql(
     recorded_read(&state, &p, &origin, "sql", details, result).await
 }
 
+/// `GET /api/v1/export?signal=&format=&…`: the caller's tenant's spans, logs or metrics
+/// matching the filters, streamed in OTLP/JSON lines, JSON lines, CSV or Parquet
+/// (`crate::export`). An encrypted Parquet export takes its key in `X-Scrim-Export-Key`.
+/// The export is recorded (`telemetry.export`) before its first byte is sent.
+async fn export(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(params): Query<Vec<(String, String)>>,
+) -> Result<Response, ApiError> {
+    let p = enter(
+        &state,
+        &headers,
+        peer,
+        Method::GET,
+        Some(Permission::Export),
+    )
+    .await?;
+    let key = match headers.get(EXPORT_KEY_HEADER) {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .ok()
+                .and_then(|t| ExportKey::from_hex(t).ok())
+                .ok_or_else(|| {
+                    bad_request(format!(
+                        "{EXPORT_KEY_HEADER} is 64 hexadecimal digits (32 bytes, AES-256)"
+                    ))
+                })?,
+        ),
+    };
+    let request = ExportRequest::from_params(params, key)?;
+    let encoder = request.encoder()?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let entry = request.describe(
+        state.shared.audit.entry(
+            p.tenant_id.as_str(),
+            crate::audit::actor_of(&p.actor),
+            actions::TELEMETRY_EXPORT,
+            &origin,
+        ),
+        &state.shared.scrubber,
+    );
+    let rows = async {
+        let q = tenant_query(&state, &p).await?;
+        Ok::<_, ApiError>(q.export(request.signal, &request.filter).await?)
+    }
+    .await;
+    let rows = match rows {
+        Ok(rows) => rows,
+        Err(e) => {
+            entry
+                .write(Outcome::failed(state.shared.scrub(&e.message)))
+                .await
+                .map_err(audit_unavailable)?;
+            return Err(e);
+        }
+    };
+    // No record, no export: written before the first byte of the body.
+    entry.success().await.map_err(audit_unavailable)?;
+    let tenant = p.tenant_id.to_string();
+    let chunks = scrim_store::export::encode_stream(rows, encoder).inspect(move |chunk| {
+        if let Err(e) = chunk {
+            // The answer ends without its last chunk, so the client sees it incomplete.
+            tracing::error!(tenant, "export stopped: {e}");
+        }
+    });
+    Ok((
+        crate::export::response_headers(&request),
+        axum::body::Body::from_stream(chunks),
+    )
+        .into_response())
+}
+
 /// `GET /api/v1/audit?actor=&action=&start=&end=&limit=&format=`: the caller's tenant's
 /// audit records. `format=json` (default): the newest `limit` (100, at most 10 000), newest
 /// first. `format=jsonl` or `csv`: every match, oldest first, as a download. Reading is
@@ -678,18 +756,11 @@ fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ApiError> {
 /// A time parameter: RFC 3339 (`2026-11-24T10:00:00Z`) or Unix seconds (`1795000000`,
 /// fractions allowed), as nanoseconds since the epoch.
 fn time(name: &str, v: &str) -> Result<i64, ApiError> {
-    if let Ok(seconds) = v.parse::<f64>() {
-        if seconds.is_finite() && seconds.abs() < 9.2e9 {
-            return Ok((seconds * 1e9) as i64);
-        }
-    } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v)
-        && let Some(ns) = t.timestamp_nanos_opt()
-    {
-        return Ok(ns);
-    }
-    Err(bad_request(format!(
-        "{name} must be RFC 3339 (2026-11-24T10:00:00Z) or Unix seconds"
-    )))
+    crate::export::parse_time_ns(v).ok_or_else(|| {
+        bad_request(format!(
+            "{name} must be RFC 3339 (2026-11-24T10:00:00Z) or Unix seconds"
+        ))
+    })
 }
 
 /// The `start` / `end` parameters as a range; open on a side that was not given.
@@ -728,20 +799,6 @@ fn window(params: &HashMap<String, String>) -> Result<TimeRange, ApiError> {
 
 /// `severity=warn` or a severity number (OpenTelemetry: 9 INFO, 13 WARN, 17 ERROR).
 fn severity(v: &str) -> Result<i32, ApiError> {
-    if let Ok(n) = v.parse::<i32>()
-        && (1..=24).contains(&n)
-    {
-        return Ok(n);
-    }
-    match v.to_ascii_lowercase().as_str() {
-        "trace" => Ok(1),
-        "debug" => Ok(5),
-        "info" => Ok(9),
-        "warn" | "warning" => Ok(13),
-        "error" => Ok(17),
-        "fatal" => Ok(21),
-        _ => Err(bad_request(
-            "severity is trace, debug, info, warn, error, fatal or 1-24",
-        )),
-    }
+    crate::export::parse_severity(v)
+        .ok_or_else(|| bad_request("severity is trace, debug, info, warn, error, fatal or 1-24"))
 }

@@ -8,6 +8,7 @@
 //!   the capture policy and writes the tenant's WAL; a flusher that turns buffered rows
 //!   into encrypted segments and catalogs them, and merges small segments ([`compact`]);
 //!   the REST API (`/api/v1`).
+//! - [`export`]: telemetry export, shared by `GET /api/v1/export` and `scrim export`.
 
 mod access;
 pub mod accounts;
@@ -16,6 +17,7 @@ mod api;
 pub mod audit;
 pub mod compact;
 mod error;
+pub mod export;
 mod identity_api;
 mod ingest;
 pub mod keys;

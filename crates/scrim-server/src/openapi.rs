@@ -595,6 +595,146 @@ pub(crate) const DOCUMENT: &str = r##"{
         "x-scrim-permission": "SQL console"
       }
     },
+    "/api/v1/export": {
+      "get": {
+        "summary": "Export the tenant's spans, logs or metrics that match the filters, streamed: OTLP/JSON lines (one OTLP export request per line, which any OTLP/HTTP endpoint and the Collector's otlpjsonfile receiver take), JSON lines, CSV or Parquet (plain, or encrypted under a key the caller supplies). Filters apply to each row. Recorded in the audit log (telemetry.export) before the first byte is sent.",
+        "x-scrim-permission": "export",
+        "parameters": [
+          {
+            "name": "signal",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "traces",
+                "logs",
+                "metrics"
+              ]
+            },
+            "required": true,
+            "description": "traces, logs or metrics (metrics: not as otlp-json)"
+          },
+          {
+            "name": "format",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "otlp-json",
+                "jsonl",
+                "csv",
+                "parquet"
+              ]
+            },
+            "required": true,
+            "description": "otlp-json, jsonl, csv or parquet"
+          },
+          {
+            "name": "start",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "from this time (inclusive): RFC 3339 or Unix seconds"
+          },
+          {
+            "name": "end",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "before this time: RFC 3339 or Unix seconds"
+          },
+          {
+            "name": "service",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "only this service"
+          },
+          {
+            "name": "trace_id",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "traces and logs: only this trace (32 hex digits)"
+          },
+          {
+            "name": "operation",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "traces: only spans of this name"
+          },
+          {
+            "name": "min_duration_ms",
+            "in": "query",
+            "schema": {
+              "type": "integer"
+            },
+            "description": "traces: only spans at least this long"
+          },
+          {
+            "name": "severity",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "logs: lowest severity: trace, debug, info, warn, error, fatal or 1-24"
+          },
+          {
+            "name": "q",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "logs: case-insensitive text in the body"
+          },
+          {
+            "name": "attr.<key>",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            },
+            "description": "only rows whose attribute <key> has this value (repeatable with different keys)"
+          },
+          {
+            "name": "X-Scrim-Export-Key",
+            "in": "header",
+            "schema": {
+              "type": "string",
+              "pattern": "^[0-9a-fA-F]{64}$"
+            },
+            "description": "format=parquet: encrypt the file (Parquet modular encryption, AES-GCM, footer and every column) under this 256-bit key, 64 hex digits. Never put it in the URL; it is neither logged nor recorded."
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The export, streamed. An export that fails midway ends without its final chunk, so the download is visibly incomplete.",
+            "content": {
+              "application/x-ndjson": {},
+              "text/csv": {},
+              "application/vnd.apache.parquet": {}
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "503": {
+            "description": "The audit record of this export could not be written, so nothing was sent; try again"
+          }
+        }
+      }
+    },
     "/api/v1/openapi.json": {
       "get": {
         "summary": "This document.",

@@ -339,14 +339,11 @@ impl Server {
             Arc::clone(&accounts),
             KeyGuard::new(accounts.address_throttle()),
         ));
-        let store = match &config.object_store {
-            Some(url) => SegmentStore::from_url(url, &config.region)?,
-            None => {
-                let dir = platform.data_dir.join("segments");
-                crate::platform::create_private_dir(&dir)?;
-                SegmentStore::local(&dir, &config.region)?
-            }
-        };
+        let store = crate::export::open_segment_store(
+            &platform,
+            config.object_store.as_deref(),
+            &config.region,
+        )?;
         let tenants = Arc::new(Tenants::new(
             platform.clone(),
             config.policy.clone(),

@@ -37,6 +37,14 @@ impl TenantRuntime {
     }
 }
 
+/// The tenant's data key as the segment store takes it, with the id segments carry.
+pub(crate) fn store_key(
+    tenant: &TenantId,
+    data_key: &scrim_crypto::DataKey,
+) -> scrim_store::DataKey {
+    scrim_store::DataKey::new(format!("{tenant}-1"), *data_key.as_bytes())
+}
+
 pub(crate) struct Tenants {
     platform: Platform,
     wal_root: PathBuf,
@@ -98,7 +106,7 @@ impl Tenants {
             .unwrap(&tenant.wrapped_data_key, tenant.id.as_str().as_bytes())?;
         let pseudonym_key = data_key.derive(b"", b"scrim/pseudonym/v1");
         let redactor = self.redactor_for(&tenant, &pseudonym_key)?;
-        let key = scrim_store::DataKey::new(format!("{}-1", tenant.id), *data_key.as_bytes());
+        let key = store_key(&tenant.id, &data_key);
         let dir = self.wal_root.join(tenant.id.as_str());
         crate::platform::create_private_dir(&self.wal_root)?;
         let (log_key, tenant_id, config) =

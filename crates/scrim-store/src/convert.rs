@@ -1,5 +1,5 @@
 //! OTLP requests to Arrow record batches (one row per span, log record or metric data point),
-//! and span rows back to OTLP/JSON so the API can return a whole trace.
+//! and span and log rows back to OTLP requests (a whole trace for the API, exports).
 //!
 //! The mapping of semantic conventions to typed columns is in [`crate::schema`]. Attribute
 //! values become text (see there); span events and links keep their OTLP/JSON form.
@@ -9,9 +9,10 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{
-    Array, ArrayRef, BooleanBuilder, Float64Builder, Int32Builder, Int64Builder, MapArray,
-    MapBuilder, RecordBatch, StringArray, StringBuilder, TimestampNanosecondArray,
-    TimestampNanosecondBuilder, UInt32Array, UInt32Builder, UInt64Builder,
+    Array, ArrayRef, BooleanArray, BooleanBuilder, Float64Builder, Int32Array, Int32Builder,
+    Int64Builder, MapArray, MapBuilder, RecordBatch, StringArray, StringBuilder,
+    TimestampNanosecondArray, TimestampNanosecondBuilder, UInt32Array, UInt32Builder,
+    UInt64Builder,
 };
 use datafusion::arrow::datatypes::SchemaRef;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
@@ -20,6 +21,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{
     AnyValue, InstrumentationScope, KeyValue, any_value::Value,
 };
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
 use opentelemetry_proto::tonic::metrics::v1::{
     exponential_histogram_data_point::Buckets, metric::Data, number_data_point,
 };
@@ -865,6 +867,88 @@ pub fn spans_to_otlp(batches: &[RecordBatch]) -> Result<ExportTraceServiceReques
     Ok(ExportTraceServiceRequest {
         resource_spans: out,
     })
+}
+
+/// Log rows (every column of the `logs` table) to an OTLP logs request, grouped by resource
+/// and scope in the order they first appear: the counterpart of [`spans_to_otlp`]. A body
+/// stored as OTLP/JSON (`body_is_json`) comes back with its type; attribute values come back
+/// as strings.
+pub fn logs_to_otlp(batches: &[RecordBatch]) -> Result<ExportLogsServiceRequest> {
+    let mut out: Vec<ResourceLogs> = Vec::new();
+    let mut resources: HashMap<String, usize> = HashMap::new();
+    let mut scopes: HashMap<(usize, String, String), usize> = HashMap::new();
+    for b in batches {
+        let time = column::<TimestampNanosecondArray>(b, "time")?;
+        let observed = column::<TimestampNanosecondArray>(b, "observed_time")?;
+        let sev_num = column::<Int32Array>(b, "severity_number")?;
+        let sev_text = column::<StringArray>(b, "severity_text")?;
+        let body = column::<StringArray>(b, "body")?;
+        let body_json = column::<BooleanArray>(b, "body_is_json")?;
+        let trace_id = column::<StringArray>(b, "trace_id")?;
+        let span_id = column::<StringArray>(b, "span_id")?;
+        let event_name = column::<StringArray>(b, "event_name")?;
+        let scope_name = column::<StringArray>(b, "scope_name")?;
+        let scope_version = column::<StringArray>(b, "scope_version")?;
+        let res_attrs = column::<MapArray>(b, "resource_attributes")?;
+        let attrs = column::<MapArray>(b, "attributes")?;
+        let flags = column::<UInt32Array>(b, "flags")?;
+        for i in 0..b.num_rows() {
+            let rattrs = map_entries(res_attrs, i)?;
+            let rkey = json_text(&rattrs)?;
+            let ri = *resources.entry(rkey).or_insert_with(|| {
+                out.push(ResourceLogs {
+                    resource: Some(Resource {
+                        attributes: rattrs,
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                });
+                out.len() - 1
+            });
+            let (sn, sv) = (str_or_empty(scope_name, i), str_or_empty(scope_version, i));
+            let si = *scopes
+                .entry((ri, sn.clone(), sv.clone()))
+                .or_insert_with(|| {
+                    let rl = &mut out[ri];
+                    rl.scope_logs.push(ScopeLogs {
+                        scope: Some(InstrumentationScope {
+                            name: sn,
+                            version: sv,
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    });
+                    rl.scope_logs.len() - 1
+                });
+            let bad_id = || StoreError::Format("stored id is not hex".into());
+            let body = match opt_str(body, i) {
+                None => None,
+                Some(text) if body_json.value(i) => Some(from_json::<AnyValue>(text)?),
+                Some(text) => Some(AnyValue {
+                    value: Some(Value::StringValue(text.to_owned())),
+                }),
+            };
+            let record = LogRecord {
+                time_unix_nano: time.value(i).max(0) as u64,
+                observed_time_unix_nano: if observed.is_null(i) {
+                    0
+                } else {
+                    observed.value(i).max(0) as u64
+                },
+                severity_number: sev_num.value(i),
+                severity_text: str_or_empty(sev_text, i),
+                body,
+                attributes: map_entries(attrs, i)?,
+                flags: flags.value(i),
+                trace_id: unhex(opt_str(trace_id, i).unwrap_or_default()).ok_or_else(bad_id)?,
+                span_id: unhex(opt_str(span_id, i).unwrap_or_default()).ok_or_else(bad_id)?,
+                event_name: str_or_empty(event_name, i),
+                ..Default::default()
+            };
+            out[ri].scope_logs[si].log_records.push(record);
+        }
+    }
+    Ok(ExportLogsServiceRequest { resource_logs: out })
 }
 
 /// [`spans_to_otlp`] as OTLP/JSON: `{"resourceSpans":[{"resource":…,"scopeSpans":[…]}]}`,

@@ -6,11 +6,14 @@
 //! - [`segment`]: encrypted Parquet segments, their catalog record, compaction.
 //! - [`trace_filter`]: a sealed Bloom filter of each span segment's trace ids, for the catalog.
 //! - [`query`]: [`query::TenantQuery`], every read of telemetry.
+//! - [`export`]: a tenant's rows in OTLP/JSON, JSON lines, CSV or (encrypted) Parquet,
+//!   encoded batch by batch.
 //! - [`ingest`]: [`ingest::TenantLog`], a tenant's encrypted WAL and the buffer of rows not
 //!   yet in segments.
 
 pub mod convert;
 pub mod error;
+pub mod export;
 pub mod generate;
 pub mod ingest;
 pub mod query;

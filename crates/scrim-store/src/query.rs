@@ -46,12 +46,14 @@ use datafusion::prelude::{DataFrame, SessionConfig, SessionContext};
 use datafusion::sql::parser::{DFParser, Statement as DfStatement};
 use datafusion::sql::sqlparser::ast::{SetExpr, Statement as SqlStatement};
 use datafusion::sql::sqlparser::dialect::GenericDialect;
+use futures::StreamExt;
 use object_store::ObjectStore;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::convert::{is_trace_id, spans_to_otlp_json};
 use crate::error::{Result, StoreError};
+use crate::export::{ExportFilter, RowStream};
 use crate::schema::Signal;
 use crate::segment::{DataKey, SegmentMeta, SegmentStore};
 use crate::tenant_store::TenantStore;
@@ -668,6 +670,52 @@ impl TenantQuery {
             out.extend(batch_to_json_objects(b)?);
         }
         Ok(out)
+    }
+
+    /// The rows of `signal` that match `filter`, as a stream of record batches in the
+    /// table's schema, for an export ([`crate::export`]). Rows come in storage order (no
+    /// sort: nothing but the batches in flight is held in memory), segments first, then the
+    /// buffer. A segment that cannot be read fails the stream; the consumer must treat the
+    /// export as incomplete.
+    pub async fn export(&self, signal: Signal, filter: &ExportFilter) -> Result<RowStream> {
+        filter.check(signal)?;
+        let trace_id = filter.trace_id.as_deref().map(str::to_ascii_lowercase);
+        let ctx = self
+            .session_for(
+                filter.range,
+                filter.service.as_deref(),
+                trace_id.as_deref().filter(|_| signal == Signal::Spans),
+            )
+            .await?;
+        let mut df = ctx.table(signal.as_str()).await?;
+        if let Some(r) = filter.range {
+            df = df.filter(time_filter(signal.time_column(), r))?;
+        }
+        if let Some(s) = &filter.service {
+            df = df.filter(col("service_name").eq(lit(s.as_str())))?;
+        }
+        if let Some(t) = &trace_id {
+            df = df.filter(col("trace_id").eq(lit(t.as_str())))?;
+        }
+        if let Some(op) = &filter.operation {
+            df = df.filter(col("name").eq(lit(op.as_str())))?;
+        }
+        if let Some(ms) = filter.min_duration_ms {
+            let ns = i64::try_from(ms.saturating_mul(1_000_000)).unwrap_or(i64::MAX);
+            df = df.filter(col("duration_ns").gt_eq(lit(ns)))?;
+        }
+        for (k, v) in &filter.attributes {
+            df = df.filter(get_field(col("attributes"), k.as_str()).eq(lit(v.as_str())))?;
+        }
+        if let Some(sev) = filter.min_severity {
+            df = df.filter(col("severity_number").gt_eq(lit(sev)))?;
+        }
+        if let Some(t) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+            use datafusion::functions::expr_fn::{lower, strpos};
+            df = df.filter(strpos(lower(col("body")), lit(t.to_lowercase())).gt(lit(0_i64)))?;
+        }
+        let stream = df.execute_stream().await?;
+        Ok(stream.map(|b| b.map_err(StoreError::from)).boxed())
     }
 
     /// Read-only SQL over `spans`, `logs` and `metrics` of this tenant. Exactly one query

@@ -30,6 +30,18 @@ pub const OTEL_SDK: PythonPackage = PythonPackage {
     require_env: "SCRIM_REQUIRE_PYTHON_OTEL",
 };
 
+/// The OTLP protobuf definitions as generated for Python (`opentelemetry-proto`), with
+/// `google.protobuf.json_format`: the official protobuf JSON mapping. The SDK's exporters
+/// depend on it, so CI's SDK install brings it and sets the same variable.
+pub const OTEL_PROTO: PythonPackage = PythonPackage {
+    name: "opentelemetry-proto (Python)",
+    import: "import opentelemetry.proto.collector.trace.v1.trace_service_pb2, \
+             opentelemetry.proto.collector.logs.v1.logs_service_pb2, \
+             google.protobuf.json_format",
+    install: "pip install opentelemetry-proto",
+    require_env: "SCRIM_REQUIRE_PYTHON_OTEL",
+};
+
 /// `pyotp`, an independent TOTP implementation.
 pub const PYOTP: PythonPackage = PythonPackage {
     name: "pyotp",

@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use scrim_redact::sql::{self, Dialect, SqlOptions};
 
 mod audit_cli;
+mod export_cli;
 mod identity_cli;
 use scrim_redact::{Counts, Policy, Redactor, json_query, memcached, redis};
 
@@ -71,6 +72,13 @@ enum Command {
     /// Manage the keys that protect stored data.
     #[command(subcommand, arg_required_else_help = true)]
     Key(KeyCommand),
+    /// Export a tenant's spans, logs or metrics: OTLP/JSON lines that another OpenTelemetry
+    /// backend ingests, JSON lines, CSV, or Parquet (plain or encrypted with your key).
+    ///
+    /// Reads the segments `scrim serve` wrote (rows a running server has not flushed yet
+    /// are not in them). The export is recorded in the tenant's audit log before anything
+    /// is written; progress and the final count go to standard error.
+    Export(Box<export_cli::ExportArgs>),
 }
 
 #[derive(Debug, Subcommand)]
@@ -546,6 +554,7 @@ fn main() -> ExitCode {
             );
             Ok(())
         }),
+        Command::Export(args) => run_platform(|| export_cli::run(*args)),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {

@@ -63,6 +63,9 @@ pub const TELEMETRY_READ: &str = "telemetry.read";
 pub const TELEMETRY_RETENTION: &str = "telemetry.retention";
 /// A tenant's retention changed, with before and after.
 pub const RETENTION_SETTINGS: &str = "settings.retention_change";
+/// An export of telemetry (API or `scrim export`), recorded before its first byte is sent.
+/// Target: the signal; details: format, filters, whether encrypted (never the key).
+pub const TELEMETRY_EXPORT: &str = "telemetry.export";
 
 /// Ingest by one API key in one hour, counted, not recorded per request.
 pub const INGEST_HOURLY: &str = "ingest.hourly";
