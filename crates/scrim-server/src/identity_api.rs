@@ -15,7 +15,7 @@ use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use scrim_auth::rbac::{self, Actor, Permission, Role, UserId};
 use scrim_auth::{KeyId, Scopes};
-use scrim_meta::{NewApiKey, SecuritySettings};
+use scrim_meta::NewApiKey;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -785,10 +785,6 @@ async fn revoke_key(
     Ok(StatusCode::NO_CONTENT)
 }
 
-fn settings_json(s: &SecuritySettings) -> Value {
-    crate::admin::security_json(s)
-}
-
 async fn security_settings(
     State(state): State<ApiState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -808,7 +804,7 @@ async fn security_settings(
         .meta
         .security_settings(&c.tenant_id)
         .await?;
-    Ok(Json(settings_json(&s)))
+    Ok(Json(crate::admin::security_json(&s)))
 }
 
 #[derive(Deserialize)]
@@ -875,7 +871,7 @@ async fn set_security_settings(
         &s,
     )
     .await?;
-    Ok(Json(settings_json(&s)))
+    Ok(Json(crate::admin::security_json(&s)))
 }
 
 async fn capture_policy(

@@ -665,6 +665,11 @@ async fn platform_with_chain(dir: &Path, n: usize) -> (Platform, String) {
     (p, chain)
 }
 
+/// Runs `sql` on the database behind the server's back, with the chain id as `$1`.
+async fn tamper(db: &sqlx::SqlitePool, chain: &str, sql: &str) {
+    sqlx::query(sql).bind(chain).execute(db).await.unwrap();
+}
+
 async fn verdict(p: &Platform, chain: &str) -> Result<(), String> {
     let key = p.checkpoint_signer().unwrap().public_key();
     read::verify_tenant(p.meta(), chain, &key)
@@ -681,25 +686,25 @@ async fn verify_names_a_stored_record_that_was_edited_deleted_or_reordered() {
     let (p, c) = platform_with_chain(dir.path(), 6).await;
     assert_eq!(verdict(&p, &c).await, Ok(()));
     let db = raw_db(dir.path()).await;
-    sqlx::query(
+    tamper(
+        &db,
+        &c,
         "UPDATE audit_records SET body = replace(body, 'thing-3', 'thing-X') \
          WHERE tenant = $1 AND seq = 4",
     )
-    .bind(&c)
-    .execute(&db)
-    .await
-    .unwrap();
+    .await;
     let m = verdict(&p, &c).await.unwrap_err();
     assert!(m.contains("record 4 ") && m.contains("changed"), "{m}");
 
     let dir = tempfile::tempdir().unwrap();
     let (p, c) = platform_with_chain(dir.path(), 6).await;
     let db = raw_db(dir.path()).await;
-    sqlx::query("UPDATE audit_records SET actor = 'someone-else' WHERE tenant = $1 AND seq = 2")
-        .bind(&c)
-        .execute(&db)
-        .await
-        .unwrap();
+    tamper(
+        &db,
+        &c,
+        "UPDATE audit_records SET actor = 'someone-else' WHERE tenant = $1 AND seq = 2",
+    )
+    .await;
     let m = verdict(&p, &c).await.unwrap_err();
     assert!(m.contains("record 2 ") && m.contains("changed"), "{m}");
 
@@ -707,18 +712,20 @@ async fn verify_names_a_stored_record_that_was_edited_deleted_or_reordered() {
     let dir = tempfile::tempdir().unwrap();
     let (p, c) = platform_with_chain(dir.path(), 6).await;
     let db = raw_db(dir.path()).await;
-    sqlx::query("DELETE FROM audit_records WHERE tenant = $1 AND seq = 3")
-        .bind(&c)
-        .execute(&db)
-        .await
-        .unwrap();
+    tamper(
+        &db,
+        &c,
+        "DELETE FROM audit_records WHERE tenant = $1 AND seq = 3",
+    )
+    .await;
     let m = verdict(&p, &c).await.unwrap_err();
     assert!(m.contains("record 3 ") && m.contains("removed"), "{m}");
-    sqlx::query("DELETE FROM audit_records WHERE tenant = $1 AND seq >= 3")
-        .bind(&c)
-        .execute(&db)
-        .await
-        .unwrap();
+    tamper(
+        &db,
+        &c,
+        "DELETE FROM audit_records WHERE tenant = $1 AND seq >= 3",
+    )
+    .await;
     let m = verdict(&p, &c).await.unwrap_err();
     assert!(
         m.contains("ends at record 2") && m.contains("removed"),
@@ -741,11 +748,12 @@ async fn verify_names_a_stored_record_that_was_edited_deleted_or_reordered() {
             .fetch_one(&db)
             .await
             .unwrap();
-    sqlx::query("DELETE FROM audit_records WHERE tenant = $1 AND seq > 4")
-        .bind(&c)
-        .execute(&db)
-        .await
-        .unwrap();
+    tamper(
+        &db,
+        &c,
+        "DELETE FROM audit_records WHERE tenant = $1 AND seq > 4",
+    )
+    .await;
     sqlx::query("UPDATE audit_heads SET seq = 4, hash = $2 WHERE tenant = $1")
         .bind(&c)
         .bind(&head.0)

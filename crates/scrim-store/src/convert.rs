@@ -787,8 +787,7 @@ fn from_json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T> {
 pub fn spans_to_otlp(batches: &[RecordBatch]) -> Result<ExportTraceServiceRequest> {
     let mut out: Vec<ResourceSpans> = Vec::new();
     // (resource attributes JSON, scope name, scope version) -> (resource index, scope index)
-    let mut resources: HashMap<String, usize> = HashMap::new();
-    let mut scopes: HashMap<(usize, String, String), usize> = HashMap::new();
+    let mut grouping = Grouping::default();
     for b in batches {
         let trace_id = column::<StringArray>(b, "trace_id")?;
         let span_id = column::<StringArray>(b, "span_id")?;
@@ -808,33 +807,20 @@ pub fn spans_to_otlp(batches: &[RecordBatch]) -> Result<ExportTraceServiceReques
         let links = column::<StringArray>(b, "links")?;
         let flags = column::<UInt32Array>(b, "flags")?;
         for i in 0..b.num_rows() {
-            let rattrs = map_entries(res_attrs, i)?;
-            let rkey = json_text(&rattrs)?;
-            let ri = *resources.entry(rkey).or_insert_with(|| {
-                out.push(ResourceSpans {
-                    resource: Some(Resource {
-                        attributes: rattrs,
-                        ..Default::default()
-                    }),
+            let (ri, si) = grouping.place(
+                &mut out,
+                map_entries(res_attrs, i)?,
+                (str_or_empty(scope_name, i), str_or_empty(scope_version, i)),
+                |resource| ResourceSpans {
+                    resource: Some(resource),
                     ..Default::default()
-                });
-                out.len() - 1
-            });
-            let (sn, sv) = (str_or_empty(scope_name, i), str_or_empty(scope_version, i));
-            let si = *scopes
-                .entry((ri, sn.clone(), sv.clone()))
-                .or_insert_with(|| {
-                    let rs = &mut out[ri];
-                    rs.scope_spans.push(ScopeSpans {
-                        scope: Some(InstrumentationScope {
-                            name: sn,
-                            version: sv,
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    });
-                    rs.scope_spans.len() - 1
-                });
+                },
+                |rs| &mut rs.scope_spans,
+                |scope| ScopeSpans {
+                    scope: Some(scope),
+                    ..Default::default()
+                },
+            )?;
             let bad_id = || StoreError::Format("stored id is not hex".into());
             let span = Span {
                 trace_id: unhex(trace_id.value(i)).ok_or_else(bad_id)?,
@@ -869,14 +855,60 @@ pub fn spans_to_otlp(batches: &[RecordBatch]) -> Result<ExportTraceServiceReques
     })
 }
 
+/// Rows regrouped by resource and scope, in the order they first appear, as OTLP requests
+/// nest them: which resource entry a row belongs to, and which scope within it. Shared by
+/// [`spans_to_otlp`] and [`logs_to_otlp`].
+#[derive(Default)]
+struct Grouping {
+    /// Resource attributes as JSON text ▸ index in the output.
+    resources: HashMap<String, usize>,
+    /// (resource index, scope name, scope version) ▸ index in that resource's scopes.
+    scopes: HashMap<(usize, String, String), usize>,
+}
+
+impl Grouping {
+    /// The (resource, scope) indices of a row with these resource attributes and this
+    /// scope, adding the entries to `out` the first time they are seen.
+    fn place<R, S>(
+        &mut self,
+        out: &mut Vec<R>,
+        resource_attrs: Vec<KeyValue>,
+        (name, version): (String, String),
+        new_resource: impl FnOnce(Resource) -> R,
+        scopes_of: impl FnOnce(&mut R) -> &mut Vec<S>,
+        new_scope: impl FnOnce(InstrumentationScope) -> S,
+    ) -> Result<(usize, usize)> {
+        let key = json_text(&resource_attrs)?;
+        let ri = *self.resources.entry(key).or_insert_with(|| {
+            out.push(new_resource(Resource {
+                attributes: resource_attrs,
+                ..Default::default()
+            }));
+            out.len() - 1
+        });
+        let si = *self
+            .scopes
+            .entry((ri, name.clone(), version.clone()))
+            .or_insert_with(|| {
+                let list = scopes_of(&mut out[ri]);
+                list.push(new_scope(InstrumentationScope {
+                    name,
+                    version,
+                    ..Default::default()
+                }));
+                list.len() - 1
+            });
+        Ok((ri, si))
+    }
+}
+
 /// Log rows (every column of the `logs` table) to an OTLP logs request, grouped by resource
 /// and scope in the order they first appear: the counterpart of [`spans_to_otlp`]. A body
 /// stored as OTLP/JSON (`body_is_json`) comes back with its type; attribute values come back
 /// as strings.
 pub fn logs_to_otlp(batches: &[RecordBatch]) -> Result<ExportLogsServiceRequest> {
     let mut out: Vec<ResourceLogs> = Vec::new();
-    let mut resources: HashMap<String, usize> = HashMap::new();
-    let mut scopes: HashMap<(usize, String, String), usize> = HashMap::new();
+    let mut grouping = Grouping::default();
     for b in batches {
         let time = column::<TimestampNanosecondArray>(b, "time")?;
         let observed = column::<TimestampNanosecondArray>(b, "observed_time")?;
@@ -893,33 +925,20 @@ pub fn logs_to_otlp(batches: &[RecordBatch]) -> Result<ExportLogsServiceRequest>
         let attrs = column::<MapArray>(b, "attributes")?;
         let flags = column::<UInt32Array>(b, "flags")?;
         for i in 0..b.num_rows() {
-            let rattrs = map_entries(res_attrs, i)?;
-            let rkey = json_text(&rattrs)?;
-            let ri = *resources.entry(rkey).or_insert_with(|| {
-                out.push(ResourceLogs {
-                    resource: Some(Resource {
-                        attributes: rattrs,
-                        ..Default::default()
-                    }),
+            let (ri, si) = grouping.place(
+                &mut out,
+                map_entries(res_attrs, i)?,
+                (str_or_empty(scope_name, i), str_or_empty(scope_version, i)),
+                |resource| ResourceLogs {
+                    resource: Some(resource),
                     ..Default::default()
-                });
-                out.len() - 1
-            });
-            let (sn, sv) = (str_or_empty(scope_name, i), str_or_empty(scope_version, i));
-            let si = *scopes
-                .entry((ri, sn.clone(), sv.clone()))
-                .or_insert_with(|| {
-                    let rl = &mut out[ri];
-                    rl.scope_logs.push(ScopeLogs {
-                        scope: Some(InstrumentationScope {
-                            name: sn,
-                            version: sv,
-                            ..Default::default()
-                        }),
-                        ..Default::default()
-                    });
-                    rl.scope_logs.len() - 1
-                });
+                },
+                |rl| &mut rl.scope_logs,
+                |scope| ScopeLogs {
+                    scope: Some(scope),
+                    ..Default::default()
+                },
+            )?;
             let bad_id = || StoreError::Format("stored id is not hex".into());
             let body = match opt_str(body, i) {
                 None => None,

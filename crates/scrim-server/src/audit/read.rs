@@ -231,10 +231,5 @@ pub async fn verify_tenant(
 /// A time given on the command line or in a query: RFC 3339 (`2026-11-24T10:00:00Z`) or
 /// Unix seconds (fractions allowed), as Unix milliseconds.
 pub fn parse_time(text: &str) -> Option<i64> {
-    if let Ok(seconds) = text.parse::<f64>() {
-        return (seconds.is_finite() && seconds.abs() < 9.2e9).then_some((seconds * 1e3) as i64);
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.timestamp_millis())
+    crate::export::parse_time_ns(text).map(|ns| ns.div_euclid(1_000_000))
 }
