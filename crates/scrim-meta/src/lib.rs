@@ -167,7 +167,10 @@ impl Meta {
             .busy_timeout(Duration::from_secs(5))
             // FULL, not NORMAL: a catalog entry must survive power loss once the WAL that
             // fed its segment has been dropped.
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Full)
+            // Deleted rows are overwritten with zeros, not left in free pages: a destroyed
+            // data key (crypto-shredding) must not stay readable in the file.
+            .pragma("secure_delete", "ON");
         let options = if in_memory {
             options
         } else {

@@ -382,15 +382,35 @@ impl Meta {
     /// anywhere, backups included) can no longer be read by anyone; the files themselves
     /// are removed afterwards, at leisure. The tenant's row stays (delete it after).
     /// Returns how many key versions were removed.
+    ///
+    /// On SQLite the deleted rows are overwritten (`secure_delete`, set on every
+    /// connection) and the journal is checkpointed and truncated, so the wrapped keys do
+    /// not stay in `meta.db` or `meta.db-wal`. PostgreSQL keeps dead row versions until
+    /// `VACUUM`; its operators run it (and treat database backups as holding the keys).
     pub async fn destroy_tenant_keys(&self, tenant: &TenantId) -> Result<u64, MetaError> {
         let sql = "DELETE FROM tenant_data_keys WHERE tenant_id = $1";
-        Ok(on_pool!(self, pool => {
+        let removed = on_pool!(self, pool => {
             sqlx::query(sql)
                 .bind(tenant.as_str())
                 .execute(pool)
                 .await?
                 .rows_affected()
-        }))
+        });
+        if let crate::Pool::Sqlite(pool) = &self.pool {
+            // The WAL file still holds the pages as they were before the delete: copy the
+            // zeroed pages into the database and empty it. A reader holding an old
+            // snapshot can keep it from finishing; the next checkpoint then does it.
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(pool)
+                .await?;
+            if busy != 0 {
+                tracing::warn!(
+                    "the metadata journal could not be truncated after destroying a tenant's \
+                     keys (a reader was busy); the next checkpoint overwrites it"
+                );
+            }
+        }
+        Ok(removed)
     }
 
     /// Sets (or with `None` clears, back to the server's) the tenant's capture policy and

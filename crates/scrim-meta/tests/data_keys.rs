@@ -178,18 +178,45 @@ async fn master_rotation_rewraps_every_version_and_stale_rotations_are_refused(d
     assert_eq!(wrapped[0], if first == a { 101 } else { 109 });
 }
 
+/// Whether any file in `dir` holds `needle`.
+fn any_file_holds(dir: &std::path::Path, needle: &[u8]) -> bool {
+    std::fs::read_dir(dir).unwrap().flatten().any(|e| {
+        std::fs::read(e.path())
+            .map(|bytes| bytes.windows(needle.len()).any(|w| w == needle))
+            .unwrap_or(false)
+    })
+}
+
 async fn destroying_a_tenants_keys_removes_every_version_and_nothing_else(db: &TestDb) {
     let meta = &db.meta;
-    let a = tenant(meta, "acme", 1).await;
+    // Wrapped keys that are easy to find in a file.
+    let wrapped = |v: u8| -> Vec<u8> { format!("wrapped key {v} of acme, 40 bytes long!").into() };
+    let new = NewTenant::new("acme", wrapped(1)).unwrap();
+    let a = meta.create_tenant(&new).await.unwrap().id;
     let b = tenant(meta, "beta", 9).await;
-    meta.add_tenant_data_key(&a, 2, &[1; 40], &[2; 40])
+    meta.add_tenant_data_key(&a, 2, &wrapped(1), &wrapped(2))
         .await
         .unwrap();
-    meta.add_tenant_data_key(&a, 3, &[2; 40], &[3; 40])
+    meta.add_tenant_data_key(&a, 3, &wrapped(2), &wrapped(3))
         .await
         .unwrap();
+    if let Some(dir) = db.sqlite_dir() {
+        assert!(
+            any_file_holds(dir, &wrapped(3)),
+            "the test looks for the right bytes"
+        );
+    }
 
     assert_eq!(meta.destroy_tenant_keys(&a).await.unwrap(), 3);
+    // Not in the SQLite files either (deleted rows are zeroed, the journal truncated).
+    if let Some(dir) = db.sqlite_dir() {
+        for v in 1..=3 {
+            assert!(
+                !any_file_holds(dir, &wrapped(v)),
+                "version {v} is still on disk"
+            );
+        }
+    }
     // No version of the key can be read back, by any way the database offers.
     assert!(meta.tenant_data_keys(&a).await.unwrap().is_empty());
     let t = meta.tenant_by_id(&a).await.unwrap().unwrap();
@@ -210,7 +237,7 @@ async fn destroying_a_tenants_keys_removes_every_version_and_nothing_else(db: &T
     );
     // A rotation cannot bring a key back, and a second destruction finds nothing.
     assert!(
-        meta.add_tenant_data_key(&a, 4, &[3; 40], &[4; 40])
+        meta.add_tenant_data_key(&a, 4, &wrapped(3), &[4; 40])
             .await
             .is_err()
     );
