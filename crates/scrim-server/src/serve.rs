@@ -625,11 +625,17 @@ async fn flusher(
 
 /// Buffer ▸ segments ▸ catalog ▸ WAL acknowledgement, for one tenant.
 pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<(), ServerError> {
-    let flushed = rt.log.flush(&shared.store, &rt.key).await?;
+    // Under the current data key (the WAL records may be under older ones).
+    let key = rt.keys().current().clone();
+    let flushed = rt.log.flush(&shared.store, &key).await?;
     if flushed.is_empty() {
         return Ok(());
     }
-    let segments: Vec<NewSegment> = flushed.segments.iter().map(api::catalog_segment).collect();
+    let segments = flushed
+        .segments
+        .iter()
+        .map(|s| api::catalog_segment(&rt.tenant.id, s))
+        .collect::<Result<Vec<NewSegment>, _>>()?;
     let mark = flushed.mark().map(|m| WalMark {
         wal_id: m.wal_id,
         segment: m.segment,
