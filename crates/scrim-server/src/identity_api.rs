@@ -1083,8 +1083,11 @@ async fn rotate_data_key(
     )
     .await?;
     // This node switches now; others at their next flush round (and before any read
-    // that meets a segment under the new key).
-    state.shared.tenants.rotated(&c.tenant_id).await?;
+    // that meets a segment under the new key). The rotation is done either way: if this
+    // node cannot switch now, its next flush round does.
+    if let Err(e) = state.shared.tenants.rotated(&c.tenant_id).await {
+        tracing::warn!("tenant {}: switching to its new data key: {e}", c.tenant_id);
+    }
     Ok(Json(json!({
         "from_key_id": r.from,
         "to_key_id": r.to,

@@ -1,6 +1,6 @@
 //! Master key rotation: every wrapped key in the metadata database (every version of each
-//! tenant's data key, each platform key) is unwrapped with the old master key and wrapped with a new one; no
-//! data is rewritten, since the data keys themselves stay the same.
+//! tenant's data key, each platform key) is unwrapped with the old master key and wrapped
+//! with a new one; no data is rewritten, since the data keys themselves stay the same.
 //!
 //! Crash safety, in three steps:
 //! 1. the new key is written to `master.key.next` (0600, synced);

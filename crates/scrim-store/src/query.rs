@@ -3,8 +3,9 @@
 //! [`TenantQuery`] is built for one tenant from that tenant's id and data keys (its
 //! [`Keyring`]: each segment is decrypted with the key its footer names, so segments from
 //! before and after a key rotation are read together), the segment store, the tenant's
-//! [`SegmentMeta`] list (from the catalog) and its not-yet-flushed batches. Every read of telemetry goes through it. Isolation does not rest on SQL
-//! filtering; the session simply has nothing else in it:
+//! [`SegmentMeta`] list (from the catalog) and its not-yet-flushed batches. Every read of
+//! telemetry goes through it. Isolation does not rest on SQL filtering; the session simply
+//! has nothing else in it:
 //!
 //! - a segment of another tenant, or whose path leaves `{region}/{tenant}/`, is refused when
 //!   the query object is built;

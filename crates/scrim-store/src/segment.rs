@@ -6,10 +6,10 @@
 //! version of its data key) and decrypt each file with the key its footer names, so
 //! segments written before and after a key rotation read side by side; compaction rewrites
 //! what it merges under the current key. A file read without the key, or with another
-//! tenant's keys, fails with [`StoreError::Decryption`]. Columns are zstd-compressed, with row-group and page
-//! statistics; rows are sorted by `(service_name, time)` so a service's rows cluster and
-//! statistics prune well; span and log files carry a bloom filter on `trace_id` so a trace
-//! lookup skips row groups that cannot hold it.
+//! tenant's keys, fails with [`StoreError::Decryption`]. Columns are zstd-compressed, with
+//! row-group and page statistics; rows are sorted by `(service_name, time)` so a service's
+//! rows cluster and statistics prune well; span and log files carry a bloom filter on
+//! `trace_id` so a trace lookup skips row groups that cannot hold it.
 //!
 //! Layout in the store: `{region}/{tenant_id}/{signal}/{yyyy}/{mm}/{dd}/{hh}/{uuid v7}.parquet`,
 //! the hour being the hour (UTC) of the segment's first row. The catalog records each
