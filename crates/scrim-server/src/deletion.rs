@@ -485,13 +485,14 @@ async fn run_selective(d: &Deleter<'_>, deletion: &Deletion) -> Result<(u64, u64
                 what: "deletion erasure",
             })
         })?;
+    let mut flushed_out = 0;
     if let Some(node) = d.node {
         // Rows still buffered here are flushed without what the erasure covers, and the
         // WAL's files, which still hold them acknowledged, are removed.
         let rt = node.tenants.get(&tenant.id).await?;
         let mut wal_cleared = false;
         for _ in 0..MAX_PASSES {
-            crate::serve::flush_tenant(node, &rt).await?;
+            flushed_out += crate::serve::flush_tenant(node, &rt).await?;
             if rt.log.forget_acknowledged()? || rt.log.buffered_rows() == 0 {
                 wal_cleared = true;
                 break;
@@ -505,7 +506,8 @@ async fn run_selective(d: &Deleter<'_>, deletion: &Deletion) -> Result<(u64, u64
         }
     }
     let (key, _) = tenant_keys(d.platform, &tenant)?;
-    let (removed, rewritten, old) = rewrite(d, &tenant, &key, &erasure).await?;
+    let (rewritten_out, rewritten, old) = rewrite(d, &tenant, &key, &erasure).await?;
+    let removed = rewritten_out + flushed_out;
     if !old.is_empty() {
         if !d.grace.is_zero() {
             // Queries that listed the old segments before the swap may still read them.
@@ -652,7 +654,7 @@ async fn remaining(
 /// segments (a restored backup may hold rows erased after it was taken). Returns the rows
 /// removed. Whole-tenant tombstones need nothing: the tenant's key is gone, so a restore
 /// has nothing of it it could read.
-pub(crate) async fn reapply_tombstones(
+pub async fn reapply_tombstones(
     platform: &Platform,
     store: &SegmentStore,
     tenant: &Tenant,
@@ -932,7 +934,7 @@ mod tests {
     use super::*;
 
     fn redactor() -> Redactor {
-        Redactor::new(&Policy::default(), Some(&[7u8; 32]))
+        Redactor::new(&Policy::default(), Some(&[7u8; 32][..]))
     }
 
     #[test]

@@ -656,10 +656,11 @@ async fn flusher(
     }
 }
 
-/// Buffer ▸ segments ▸ catalog ▸ WAL acknowledgement, for one tenant.
-pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<(), ServerError> {
+/// Buffer ▸ segments ▸ catalog ▸ WAL acknowledgement, for one tenant. Returns the rows
+/// left out because a deletion request covers them.
+pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<u64, ServerError> {
     if rt.log.buffered_rows() == 0 {
-        return Ok(());
+        return Ok(0);
     }
     // Rows a deletion request covers never reach a segment.
     let erasures = crate::deletion::active_erasures(&shared.platform, &rt.tenant).await?;
@@ -667,8 +668,9 @@ pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<
         .log
         .flush_erasing(&shared.store, &rt.key, &erasures)
         .await?;
+    let erased = flushed.erased;
     if flushed.is_empty() {
-        return Ok(());
+        return Ok(erased);
     }
     let segments: Vec<NewSegment> = flushed.segments.iter().map(api::catalog_segment).collect();
     let mark = flushed.mark().map(|m| WalMark {
@@ -691,9 +693,9 @@ pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<
         drop(_no_query_snapshot_now);
         let _ = shared.store.delete(rt.tenant.id.as_str(), &paths).await;
         shared.tenants.forget(&rt.tenant.id)?;
-        return Ok(());
+        return Ok(0);
     }
     recorded?;
     rt.log.commit(flushed)?;
-    Ok(())
+    Ok(erased)
 }

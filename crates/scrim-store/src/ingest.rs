@@ -77,6 +77,8 @@ impl std::fmt::Debug for TenantLog {
 pub struct Flushed {
     /// One segment per signal that had rows.
     pub segments: Vec<SegmentMeta>,
+    /// Rows left out because a deletion request covers them.
+    pub erased: u64,
     wal_id: String,
     last: Option<RecordId>,
     seqs: Vec<u64>,
@@ -178,6 +180,7 @@ impl TenantLog {
         let dropped = seqs.len();
         self.commit(Flushed {
             segments: Vec::new(),
+            erased: 0,
             wal_id: self.wal_id.clone(),
             last,
             seqs,
@@ -255,13 +258,14 @@ impl TenantLog {
             }
         }
         let mut segments = Vec::new();
+        let mut erased = 0;
         for signal in Signal::ALL {
             let batches = std::mem::take(&mut per_signal[signal_index(signal)]);
             if batches.is_empty() {
                 continue;
             }
-            let (batches, _erased) =
-                crate::erase::remove_erased(signal, batches, erasures).await?;
+            let (batches, n) = crate::erase::remove_erased(signal, batches, erasures).await?;
+            erased += n;
             if let Some(meta) = store
                 .write_segment(&self.tenant_id, key, signal, &batches)
                 .await?
@@ -271,6 +275,7 @@ impl TenantLog {
         }
         Ok(Flushed {
             segments,
+            erased,
             wal_id: self.wal_id.clone(),
             last: records.last().map(|r| r.id),
             seqs,

@@ -439,7 +439,7 @@ impl TenantQuery {
         erasures: &[Erasure],
     ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
         let schema = sig.schema();
-        let mem = Arc::new(MemTable::try_new(
+        let mem: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(MemTable::try_new(
             Arc::clone(&schema),
             vec![self.buffer.of(sig).to_vec()],
         )?);
