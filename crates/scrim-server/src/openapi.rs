@@ -1841,6 +1841,7 @@ mod tests {
             include_str!("api.rs"),
             include_str!("identity_api.rs"),
             include_str!("sso.rs"),
+            include_str!("deletion.rs"),
         ];
         let mut routed = 0;
         for source in sources {
