@@ -39,6 +39,7 @@
 mod apikey;
 mod audit;
 mod catalog;
+mod deletion;
 mod error;
 mod identity;
 mod tenant;
@@ -61,6 +62,7 @@ use sqlx::sqlite::{
 pub use apikey::{ApiKeyRecord, AuthError, NewApiKey, Principal};
 pub use audit::{AuditQuery, AuditRow, CheckpointRow};
 pub use catalog::{NewSegment, Segment, Signal, TimeRange, WalMark};
+pub use deletion::{Deletion, DeletionScope, DeletionStatus, NewDeletion, Shredded};
 pub use error::MetaError;
 pub use identity::{
     AuthMethod, Member, Membership, NewSession, NewUser, SecuritySettings, SessionRecord, User,
@@ -168,8 +170,8 @@ impl Meta {
             // FULL, not NORMAL: a catalog entry must survive power loss once the WAL that
             // fed its segment has been dropped.
             .synchronous(SqliteSynchronous::Full)
-            // Deleted rows are overwritten with zeros, not left in free pages: a destroyed
-            // data key (crypto-shredding) must not stay readable in the file.
+            // Deleted content is overwritten, not left in free pages: a destroyed data key
+            // (crypto-shredding) must not survive in the file.
             .pragma("secure_delete", "ON");
         let options = if in_memory {
             options
@@ -284,6 +286,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         include_str!("../migrations/sqlite/0006_api_key_addresses.sql"),
     ),
     (
+        7,
+        "deletions",
+        include_str!("../migrations/sqlite/0007_deletions.sql"),
+    ),
+    (
         8,
         "tenant data keys",
         include_str!("../migrations/sqlite/0008_tenant_data_keys.sql"),
@@ -319,6 +326,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         6,
         "API key addresses",
         include_str!("../migrations/postgres/0006_api_key_addresses.sql"),
+    ),
+    (
+        7,
+        "deletions",
+        include_str!("../migrations/postgres/0007_deletions.sql"),
     ),
     (
         8,
@@ -391,6 +403,7 @@ mod tests {
             &list[..end]
         };
         let tenant = "t_abcdefghijklmnop";
+        let deleted = "t_bbcdefghijklmnop";
         let insert_tenant = "INSERT INTO tenants (id, name, wrapped_data_key, created_at) \
                              VALUES ($1, 'acme', $2, 1234)";
         let insert_segment = "INSERT INTO segments (tenant_id, signal, path, min_time_ns, \
@@ -415,6 +428,16 @@ mod tests {
                 .await
                 .unwrap();
             sqlx::query(insert_segment).bind(tenant).execute(pool).await.unwrap();
+            // A tenant deleted before 0008: its key was overwritten with nothing.
+            sqlx::query(
+                "INSERT INTO tenants (id, name, wrapped_data_key, created_at, deleted_at) \
+                 VALUES ($1, 'deleted-x', $2, 1, 2)",
+            )
+            .bind(deleted)
+            .bind(&[][..] as &[u8])
+            .execute(pool)
+            .await
+            .unwrap();
         });
         let pool = old.pool;
         let meta = meta_at(pool).await;
@@ -432,6 +455,8 @@ mod tests {
             .unwrap();
         assert_eq!(segments.len(), 1);
         assert_eq!(segments[0].key_version, 1);
+        let gone = TenantId::parse(deleted).unwrap();
+        assert!(meta.tenant_data_keys(&gone).await.unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -237,6 +237,9 @@ const TENANT_COLUMNS: &str = "id, name, region, retention_days, created_at, capt
      policy_version, (SELECT COALESCE(MAX(k.version), 0) FROM tenant_data_keys k \
      WHERE k.tenant_id = tenants.id) AS data_key_version";
 
+/// Crypto-shredding: every version of a tenant's data key, in one statement.
+pub(crate) const DESTROY_TENANT_KEYS: &str = "DELETE FROM tenant_data_keys WHERE tenant_id = $1";
+
 /// A key version as the database stores it (`INTEGER`, `int4` on PostgreSQL).
 fn key_version(v: i32) -> Result<u32, MetaError> {
     u32::try_from(v).map_err(|_| MetaError::Corrupt {
@@ -388,9 +391,8 @@ impl Meta {
     /// not stay in `meta.db` or `meta.db-wal`. PostgreSQL keeps dead row versions until
     /// `VACUUM`; its operators run it (and treat database backups as holding the keys).
     pub async fn destroy_tenant_keys(&self, tenant: &TenantId) -> Result<u64, MetaError> {
-        let sql = "DELETE FROM tenant_data_keys WHERE tenant_id = $1";
         let removed = on_pool!(self, pool => {
-            sqlx::query(sql)
+            sqlx::query(DESTROY_TENANT_KEYS)
                 .bind(tenant.as_str())
                 .execute(pool)
                 .await?
@@ -581,7 +583,8 @@ impl Meta {
     }
 
     pub async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, MetaError> {
-        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1");
+        let sql =
+            format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1 AND deleted_at IS NULL");
         on_pool!(self, pool => {
             match sqlx::query(&sql).bind(name).fetch_optional(pool).await? {
                 Some(row) => Ok(Some(tenant_from_row!(row))),
@@ -591,7 +594,8 @@ impl Meta {
     }
 
     pub async fn tenant_by_id(&self, id: &TenantId) -> Result<Option<Tenant>, MetaError> {
-        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        let sql =
+            format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 AND deleted_at IS NULL");
         on_pool!(self, pool => {
             match sqlx::query(&sql).bind(id.as_str()).fetch_optional(pool).await? {
                 Some(row) => Ok(Some(tenant_from_row!(row))),
@@ -602,7 +606,8 @@ impl Meta {
 
     /// Every tenant, ordered by name.
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>, MetaError> {
-        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name");
+        let sql =
+            format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE deleted_at IS NULL ORDER BY name");
         on_pool!(self, pool => {
             let rows = sqlx::query(&sql).fetch_all(pool).await?;
             let mut out = Vec::with_capacity(rows.len());

@@ -46,6 +46,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/export", get(export))
         .route("/api/v1/audit", get(audit_log))
         .merge(crate::identity_api::routes())
+        .merge(crate::deletion::routes())
         .merge(crate::sso::routes())
         .merge(crate::pages::routes())
         .layer(axum::middleware::from_fn(request_id))
@@ -283,13 +284,12 @@ async fn tenant_query_with(
     drop(snapshot);
     // Segments another node wrote after a rotation this one has not seen yet.
     let keys = shared.tenants.keys_for(&rt, newest_key).await?;
-    Ok(TenantQuery::new(
-        rt.tenant.id.as_str(),
-        keys,
-        &shared.store,
-        segments,
-        buffer,
-    )?)
+    // Rows of recorded deletion requests are hidden from every read, rewritten or not.
+    let erasures = crate::deletion::active_erasures(&shared.platform, &rt.tenant).await?;
+    Ok(
+        TenantQuery::new(rt.tenant.id.as_str(), keys, &shared.store, segments, buffer)?
+            .with_erasures(erasures),
+    )
 }
 
 /// A catalog segment as the store describes it (its key id from its key version).

@@ -16,6 +16,7 @@ pub mod admin;
 mod api;
 pub mod audit;
 pub mod compact;
+pub mod deletion;
 mod error;
 pub mod export;
 mod identity_api;

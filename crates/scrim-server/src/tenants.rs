@@ -35,6 +35,9 @@ pub(crate) struct TenantRuntime {
     /// reading while a query takes its snapshot of both, so that no query sees a row twice
     /// or not at all.
     pub gate: tokio::sync::RwLock<()>,
+    /// Held for a whole flush: two flushes at once (the flusher's round, `Server::flush`,
+    /// a deletion job's) would each write the same WAL records to segments.
+    pub flushing: tokio::sync::Mutex<()>,
 }
 
 impl TenantRuntime {
@@ -112,6 +115,27 @@ impl Tenants {
             .collect()
     }
 
+    /// Drops a deleted tenant from this node: its runtime (with its key) leaves the cache
+    /// and its WAL directory is removed. Rows still buffered are gone with it: they belong
+    /// to a tenant whose key no longer exists.
+    pub fn forget(&self, id: &TenantId) -> Result<(), ServerError> {
+        let dropped = self
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id.as_str());
+        drop(dropped);
+        let dir = self.wal_root.join(id.as_str());
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ServerError::Io(std::io::Error::new(
+                e.kind(),
+                format!("removing the WAL of deleted tenant {id}: {e}"),
+            ))),
+        }
+    }
+
     /// The tenant, opened (key unwrapped, WAL replayed) if this is its first use.
     pub async fn get(&self, id: &TenantId) -> Result<Arc<TenantRuntime>, ServerError> {
         if let Some(rt) = self.cached(id.as_str()) {
@@ -172,6 +196,7 @@ impl Tenants {
             pseudonym_key,
             log,
             gate: tokio::sync::RwLock::new(()),
+            flushing: tokio::sync::Mutex::new(()),
         });
         self.open
             .lock()
@@ -244,6 +269,12 @@ impl Tenants {
         let mut changed = 0;
         for rt in self.all() {
             let Some(tenant) = self.platform.meta.tenant_by_id(&rt.tenant.id).await? else {
+                // Deleted (on any node): nothing of it stays here.
+                tracing::info!(
+                    "tenant {} was deleted: its WAL on this node is removed",
+                    rt.tenant.id
+                );
+                self.forget(&rt.tenant.id)?;
                 continue;
             };
             if tenant.data_key_version > rt.key_version()
@@ -294,15 +325,21 @@ impl Tenants {
             let Ok(id) = TenantId::parse(name) else {
                 continue;
             };
-            if let Some(t) = self.platform.meta.tenant_by_id(&id).await?
-                && t.data_key_version == 0
-            {
-                // Crypto-shredded: what the WAL holds can never be read again. Its files
-                // are left for the tenant's deletion to remove.
-                tracing::warn!(
-                    "tenant {id}: its data keys were destroyed; its WAL is not replayed"
-                );
-                continue;
+            match self.platform.meta.tenant_by_id(&id).await? {
+                None => {
+                    // Deleted while this node was down: its WAL cannot be read any more.
+                    self.forget(&id)?;
+                    continue;
+                }
+                Some(t) if t.data_key_version == 0 => {
+                    // Its keys were destroyed (and its deletion not finished): what the WAL
+                    // holds can never be read again. Its files are left for the deletion.
+                    tracing::warn!(
+                        "tenant {id}: its data keys were destroyed; its WAL is not replayed"
+                    );
+                    continue;
+                }
+                Some(_) => {}
             }
             self.get(&id).await?;
             n += 1;

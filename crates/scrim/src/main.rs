@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use scrim_redact::sql::{self, Dialect, SqlOptions};
 
 mod audit_cli;
+mod delete_cli;
 mod export_cli;
 mod identity_cli;
 use scrim_redact::{Counts, Policy, Redactor, json_query, memcached, redis};
@@ -79,6 +80,11 @@ enum Command {
     /// are not in them). The export is recorded in the tenant's audit log before anything
     /// is written; progress and the final count go to standard error.
     Export(Box<export_cli::ExportArgs>),
+    /// Delete on request: a whole tenant (crypto-shredded), or the rows that match a time
+    /// range, a service or an attribute (a person's erasure request). Recorded in the
+    /// tenant's audit log first; kept as a tombstone that a backup restore re-applies.
+    #[command(subcommand, arg_required_else_help = true)]
+    Delete(delete_cli::DeleteCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -574,6 +580,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Export(args) => run_platform(|| export_cli::run(*args)),
+        Command::Delete(cmd) => run_platform(|| delete_cli::run(cmd)),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {

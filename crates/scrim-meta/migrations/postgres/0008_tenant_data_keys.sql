@@ -15,9 +15,11 @@ CREATE TABLE tenant_data_keys (
 );
 
 -- The key each tenant had until now becomes its version 1, and lives only here: one place
--- to rewrap on a master rotation and one place to destroy.
+-- to rewrap on a master rotation and one place to destroy. A deleted tenant (0007) has no
+-- key left to move: it was overwritten with nothing.
 INSERT INTO tenant_data_keys (tenant_id, version, wrapped_key, created_at)
-    SELECT id, 1, wrapped_data_key, created_at FROM tenants;
+    SELECT id, 1, wrapped_data_key, created_at FROM tenants
+    WHERE deleted_at IS NULL AND length(wrapped_data_key) > 0;
 ALTER TABLE tenants DROP COLUMN wrapped_data_key;
 
 -- The version of the data key each segment is encrypted under (its Parquet footer names

@@ -71,6 +71,16 @@ pub const RETENTION_SETTINGS: &str = "settings.retention_change";
 /// Target: the signal; details: format, filters, whether encrypted (never the key).
 pub const TELEMETRY_EXPORT: &str = "telemetry.export";
 
+/// A deletion request recorded (before it is stored). Target: the request id; details: the
+/// scope, and for a selective request what it covers (an attribute value only in its stored,
+/// pseudonymised form, never as the requester typed it).
+pub const DELETION_REQUEST: &str = "telemetry.deletion_request";
+/// A deletion finished (by `system:deletion` for a selective request): rows removed,
+/// segments rewritten, and that a query found nothing left; or why it failed.
+pub const DELETION_DONE: &str = "telemetry.deletion";
+/// A whole tenant deleted: its data key destroyed first, then its data and settings.
+pub const TENANT_DELETE: &str = "tenant.delete";
+
 /// Ingest by one API key in one hour, counted, not recorded per request.
 pub const INGEST_HOURLY: &str = "ingest.hourly";
 
