@@ -279,6 +279,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "API key addresses",
         include_str!("../migrations/sqlite/0006_api_key_addresses.sql"),
     ),
+    (
+        9,
+        "replaced segments",
+        include_str!("../migrations/sqlite/0009_replaced_segments.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: MigrationList = &[
     (
@@ -310,6 +315,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         6,
         "API key addresses",
         include_str!("../migrations/postgres/0006_api_key_addresses.sql"),
+    ),
+    (
+        9,
+        "replaced segments",
+        include_str!("../migrations/postgres/0009_replaced_segments.sql"),
     ),
 ];
 
