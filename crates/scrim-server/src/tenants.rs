@@ -42,7 +42,12 @@ pub(crate) fn store_key(
     tenant: &TenantId,
     data_key: &scrim_crypto::DataKey,
 ) -> scrim_store::DataKey {
-    scrim_store::DataKey::new(format!("{tenant}-1"), *data_key.as_bytes())
+    scrim_store::DataKey::new(store_key_id(tenant), *data_key.as_bytes())
+}
+
+/// The id segments of `tenant` carry for its data key (an id, never the key).
+pub(crate) fn store_key_id(tenant: &TenantId) -> String {
+    format!("{tenant}-1")
 }
 
 pub(crate) struct Tenants {

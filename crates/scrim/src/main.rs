@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use scrim_redact::sql::{self, Dialect, SqlOptions};
 
 mod audit_cli;
+mod backup_cli;
 mod export_cli;
 mod identity_cli;
 use scrim_redact::{Counts, Policy, Redactor, json_query, memcached, redis};
@@ -79,6 +80,10 @@ enum Command {
     /// are not in them). The export is recorded in the tenant's audit log before anything
     /// is written; progress and the final count go to standard error.
     Export(Box<export_cli::ExportArgs>),
+    /// Encrypted, incremental backups of the telemetry under a backup key of their own;
+    /// restores that never bring back a deleted tenant's data.
+    #[command(subcommand, arg_required_else_help = true)]
+    Backup(backup_cli::BackupCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -555,6 +560,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Export(args) => run_platform(|| export_cli::run(*args)),
+        Command::Backup(cmd) => run_platform(|| backup_cli::run(cmd)),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {
