@@ -309,7 +309,10 @@ async fn a_trace_id(server: &Server, t: &DemoTenant) -> String {
         "SELECT trace_id FROM spans ORDER BY trace_id LIMIT 1",
     )
     .await;
-    rows[0][0].as_str().unwrap().to_owned()
+    rows[0][0]
+        .as_str()
+        .unwrap_or_else(|| panic!("no trace: {rows}"))
+        .to_owned()
 }
 
 /// Sends `rounds` of shop traffic starting at `start`, each flushed into its own segments.
