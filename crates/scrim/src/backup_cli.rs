@@ -114,6 +114,14 @@ fn size(bytes: u64) -> String {
     format!("{v:.1} {}", UNITS[unit])
 }
 
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
     match cmd {
         BackupCommand::Create {
@@ -140,8 +148,8 @@ pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
             }
             println!("backup {}", c.id);
             println!(
-                "{} tenants, {} segments: {} copied ({}), {} already there; backup key {}",
-                c.tenants,
+                "{}, {} segments: {} copied ({}), {} already there; backup key {}",
+                plural(c.tenants, "tenant"),
                 c.segments,
                 c.copied,
                 size(c.bytes_copied),
@@ -174,9 +182,9 @@ pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
                 println!("tenant {} ({}): unreadable, {}; nothing restored", u.name, u.id, u.why);
             }
             println!(
-                "{} tenants restored: {} objects and {} catalog rows put back; {} segments already \
+                "{} restored: {} objects and {} catalog rows put back; {} segments already \
                  there, {} replaced since, {} past retention, {} changed since",
-                r.tenants.len(),
+                plural(r.tenants.len(), "tenant"),
                 r.objects,
                 r.catalog_rows,
                 r.present,
