@@ -102,7 +102,11 @@ impl Env {
                     .args([pg, "-q", "-c", &format!("CREATE SCHEMA {schema}")])
                     .output()
                     .expect("run psql");
-                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "{}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
                 let sep = if pg.contains('?') { '&' } else { '?' };
                 (
                     Some(format!("{pg}{sep}options[search_path]={schema}")),
@@ -269,7 +273,14 @@ impl Env {
 
 async fn sql(server: &Server, key: &str, query: &str) -> Value {
     let cred = Cred::Key(key.to_owned());
-    let a = call(server, "POST", "/api/v1/sql", &cred, Some(json!({ "query": query }))).await;
+    let a = call(
+        server,
+        "POST",
+        "/api/v1/sql",
+        &cred,
+        Some(json!({ "query": query })),
+    )
+    .await;
     assert_eq!(a.status, 200, "{query}: {}", a.body);
     a.body["rows"].clone()
 }
@@ -279,7 +290,10 @@ async fn sql(server: &Server, key: &str, query: &str) -> Value {
 async fn answers(server: &Server, t: &DemoTenant, trace_id: &str) -> Value {
     let mut out = serde_json::Map::new();
     for (name, q) in [
-        ("spans", "SELECT count(*) AS n, count(DISTINCT span_id) AS d FROM spans"),
+        (
+            "spans",
+            "SELECT count(*) AS n, count(DISTINCT span_id) AS d FROM spans",
+        ),
         ("logs", "SELECT count(*) AS n FROM logs"),
         ("metrics", "SELECT count(*) AS n FROM metrics"),
         (
@@ -332,7 +346,10 @@ async fn send_rounds(server: &Server, t: &DemoTenant, seed: u64, rounds: u64, st
 
 /// Ten minutes into the hour before the last: every round of a test lands in one hour.
 fn in_one_hour() -> SystemTime {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     UNIX_EPOCH + Duration::from_secs(now - now % 3600 - 2 * 3600 + 600)
 }
 
@@ -402,7 +419,10 @@ async fn backup_then_restore_what_was_lost(backend: &Backend) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(env.key_file()).unwrap().permissions().mode();
+        let mode = std::fs::metadata(env.key_file())
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
 
@@ -416,7 +436,10 @@ async fn backup_then_restore_what_was_lost(backend: &Backend) {
         .collect();
     assert!(!spans_b.is_empty());
     env.lose(&tb.id, &spans_b, false).await;
-    assert_eq!(sql(server, &a.read_key, "SELECT count(*) FROM spans").await[0][0], 0);
+    assert_eq!(
+        sql(server, &a.read_key, "SELECT count(*) FROM spans").await[0][0],
+        0
+    );
     let broken = call(
         server,
         "POST",
@@ -425,7 +448,10 @@ async fn backup_then_restore_what_was_lost(backend: &Backend) {
         Some(json!({ "query": "SELECT count(*) FROM spans" })),
     )
     .await;
-    assert_ne!(broken.status, 200, "B's catalogued spans are gone from the store");
+    assert_ne!(
+        broken.status, 200,
+        "B's catalogued spans are gone from the store"
+    );
 
     // Restore (the latest backup): everything comes back as it was.
     let r = env.restore(None).await;
@@ -443,7 +469,12 @@ async fn backup_then_restore_what_was_lost(backend: &Backend) {
         n.created_at = s.created_at;
     }
     assert_eq!(restored, segs_a);
-    let filters = server.platform().meta().trace_filters(&ta.id).await.unwrap();
+    let filters = server
+        .platform()
+        .meta()
+        .trace_filters(&ta.id)
+        .await
+        .unwrap();
     assert!(
         segs_a
             .iter()
@@ -459,7 +490,14 @@ async fn backup_then_restore_what_was_lost(backend: &Backend) {
     assert_eq!(answers(server, &a, &trace_a).await, before_a);
 
     // More data, a second backup: only the new segments are copied.
-    send_rounds(server, &a, 3, 1, SystemTime::now() - Duration::from_secs(60)).await;
+    send_rounds(
+        server,
+        &a,
+        3,
+        1,
+        SystemTime::now() - Duration::from_secs(60),
+    )
+    .await;
     let new = env.segments(&ta.id).await.len() - segs_a.len();
     assert!(new > 0);
     let second = env.backup().await;
@@ -468,7 +506,10 @@ async fn backup_then_restore_what_was_lost(backend: &Backend) {
     assert_eq!(second.segments, all + new);
     assert_eq!((second.copied, second.skipped), (new, all), "{second:?}");
     let dest = env.destination();
-    assert_eq!(dest.backup_ids().await.unwrap(), [first.id.clone(), second.id.clone()]);
+    assert_eq!(
+        dest.backup_ids().await.unwrap(),
+        [first.id.clone(), second.id.clone()]
+    );
     let key = BackupKey::load(&env.key_file()).unwrap();
     let listed = backup::list(&dest, &key).await.unwrap();
     assert_eq!(listed.len(), 2);
@@ -508,7 +549,9 @@ async fn backup_then_restore_what_was_lost(backend: &Backend) {
         assert!(is_usage(&e, "were made with backup key"), "{e}");
     }
     // What the backup key opens is the segment file, still under the tenant's data key.
-    let file = backup::read_object(&dest, &key, &segs_b[0].path).await.unwrap();
+    let file = backup::read_object(&dest, &key, &segs_b[0].path)
+        .await
+        .unwrap();
     let stored = env
         .segment_store()
         .object_store()
@@ -549,7 +592,10 @@ async fn backup_then_restore_what_was_lost(backend: &Backend) {
     assert!(!env.root.path().join("missing.key").exists());
     assert_eq!(env.segments(&ta.id).await.len(), segs_a.len() + new - 1);
     assert_eq!(dest.backup_ids().await.unwrap().len(), 2);
-    assert_eq!(env.platform_records(actions::BACKUP_RESTORE).await.len(), records);
+    assert_eq!(
+        env.platform_records(actions::BACKUP_RESTORE).await.len(),
+        records
+    );
     let r = env.restore(None).await;
     assert_eq!((r.objects, r.catalog_rows), (1, 1));
 
@@ -562,7 +608,10 @@ async fn backup_then_restore_what_was_lost(backend: &Backend) {
     assert_eq!(created[0].details["backup_key_id"], key.id());
     let restored = env.platform_records(actions::BACKUP_RESTORE).await;
     assert_eq!(restored.len(), 3, "{restored:#?}");
-    assert_eq!(restored[0].details["objects"], paths_a.len() + spans_b.len());
+    assert_eq!(
+        restored[0].details["objects"],
+        paths_a.len() + spans_b.len()
+    );
     assert_eq!(restored[0].details["catalog_rows"], paths_a.len());
     assert_eq!(
         restored[0].details["tenants"],
@@ -632,6 +681,9 @@ async fn restore_after_compaction(backend: &Backend) {
         .into_iter()
         .map(|s| s.path)
         .collect();
-    assert_eq!(env.objects(&format!("local/{}", tenant.id)).await, catalogued);
+    assert_eq!(
+        env.objects(&format!("local/{}", tenant.id)).await,
+        catalogued
+    );
     env.server.shutdown().await;
 }

@@ -416,7 +416,7 @@ fn s3_store(rest: &str) -> Result<Arc<dyn ObjectStore>> {
     } else {
         Arc::new(PrefixStore::new(s3, prefix))
     };
-Ok(store)
+    Ok(store)
 }
 
 #[cfg(not(feature = "s3"))]

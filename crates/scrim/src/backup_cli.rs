@@ -144,7 +144,9 @@ pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
                 );
             }
             for path in &c.vanished {
-                eprintln!("scrim backup: {path} is catalogued but gone from the store; not backed up");
+                eprintln!(
+                    "scrim backup: {path} is catalogued but gone from the store; not backed up"
+                );
             }
             println!("backup {}", c.id);
             println!(
@@ -169,17 +171,14 @@ pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
             let key_file = key.path(&platform.data_dir);
             let dest = Destination::open(&from)?;
             let p = scrim_server::Platform::open(&platform.config()).await?;
-            let r = backup::restore(
-                &p,
-                &key_file,
-                &dest,
-                id.as_deref(),
-                &scope(tenant, store),
-            )
-            .await?;
+            let r =
+                backup::restore(&p, &key_file, &dest, id.as_deref(), &scope(tenant, store)).await?;
             println!("backup {}", r.id);
             for u in &r.unreadable {
-                println!("tenant {} ({}): unreadable, {}; nothing restored", u.name, u.id, u.why);
+                println!(
+                    "tenant {} ({}): unreadable, {}; nothing restored",
+                    u.name, u.id, u.why
+                );
             }
             println!(
                 "{} restored: {} objects and {} catalog rows put back; {} segments already \

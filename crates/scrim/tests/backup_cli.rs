@@ -118,7 +118,13 @@ async fn backup_restore_and_list_from_the_command_line() {
         let mode = std::fs::metadata(&key_file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let first_id = stdout.lines().next().unwrap().strip_prefix("backup ").unwrap().to_owned();
+    let first_id = stdout
+        .lines()
+        .next()
+        .unwrap()
+        .strip_prefix("backup ")
+        .unwrap()
+        .to_owned();
     let segments = number_before(&stdout, "segments:");
     assert!(segments >= 3, "{stdout}");
     assert_eq!(number_before(&stdout, "copied"), segments, "{stdout}");
@@ -148,7 +154,10 @@ async fn backup_restore_and_list_from_the_command_line() {
         .into_iter()
         .map(|s| s.path)
         .collect();
-    assert_eq!(meta.delete_segments(&t.id, &span_rows).await.unwrap() as usize, span_rows.len());
+    assert_eq!(
+        meta.delete_segments(&t.id, &span_rows).await.unwrap() as usize,
+        span_rows.len()
+    );
     std::fs::remove_dir_all(data.join("segments")).unwrap();
     assert_eq!(exported_spans(&tenant, d, &export), 0);
 

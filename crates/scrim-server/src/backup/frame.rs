@@ -84,7 +84,9 @@ fn header(kind: Kind, bytes: &[u8]) -> Result<(String, &[u8]), FrameError> {
         return Err(FrameError::Damaged("not a Scrim backup object"));
     }
     if bytes[MAGIC.len()] != VERSION {
-        return Err(FrameError::Damaged("a backup format this version does not read"));
+        return Err(FrameError::Damaged(
+            "a backup format this version does not read",
+        ));
     }
     if bytes[MAGIC.len() + 1] != kind as u8 {
         return Err(FrameError::Damaged("an object of another kind"));
@@ -181,7 +183,10 @@ mod tests {
         for i in [0, 9, 20, HEADER_LEN - 1, HEADER_LEN + 3, sealed.len() - 1] {
             let mut bad = sealed.clone();
             bad[i] ^= 1;
-            assert!(open(&k, Kind::Segment, "objects/a", &bad).is_err(), "byte {i}");
+            assert!(
+                open(&k, Kind::Segment, "objects/a", &bad).is_err(),
+                "byte {i}"
+            );
         }
         assert!(open(&k, Kind::Segment, "objects/a", &sealed[..sealed.len() - 1]).is_err());
         assert!(open(&k, Kind::Segment, "objects/a", b"SCRIMBAK").is_err());

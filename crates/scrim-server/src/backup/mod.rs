@@ -153,7 +153,8 @@ impl Destination {
         }
         crate::platform::create_private_dir(&dir)?;
         let dir = std::path::absolute(&dir)?;
-        let store = LocalFileSystem::new_with_prefix(&dir).map_err(scrim_store::StoreError::from)?;
+        let store =
+            LocalFileSystem::new_with_prefix(&dir).map_err(scrim_store::StoreError::from)?;
         Ok(Destination {
             store: Arc::new(store),
             shown: dir.display().to_string(),
@@ -198,13 +199,7 @@ impl Destination {
     }
 
     async fn get(&self, name: &str) -> Result<Vec<u8>, ServerError> {
-        let read = async {
-            self.store
-                .get(&ObjectPath::from(name))
-                .await?
-                .bytes()
-                .await
-        };
+        let read = async { self.store.get(&ObjectPath::from(name)).await?.bytes().await };
         Ok(read
             .await
             .map_err(|e| store_error(format!("reading {name} from {}: {e}", self.shown)))?
@@ -233,7 +228,9 @@ impl Destination {
             .map_err(|e| self.frame_error(key, &name, e))?;
         let m = Manifest::parse(&plain)?;
         if m.id != id {
-            return Err(usage(format!("backup {id}: its manifest names another backup")));
+            return Err(usage(format!(
+                "backup {id}: its manifest names another backup"
+            )));
         }
         Ok(m)
     }
@@ -317,7 +314,12 @@ fn segment_store(
 
 /// Whether `path` is a segment of `tenant` and `signal` in the store's layout
 /// (`{region}/{tenant}/{signal}/…/{id}.parquet`), and in `region` when one is given.
-fn segment_path_ok(path: &str, tenant: &str, signal: scrim_meta::Signal, region: Option<&str>) -> bool {
+fn segment_path_ok(
+    path: &str,
+    tenant: &str,
+    signal: scrim_meta::Signal,
+    region: Option<&str>,
+) -> bool {
     let parts: Vec<&str> = path.split('/').collect();
     let dir = match signal {
         scrim_meta::Signal::Traces => "spans",
@@ -330,7 +332,9 @@ fn segment_path_ok(path: &str, tenant: &str, signal: scrim_meta::Signal, region:
         && parts[1] == tenant
         && parts[2] == dir
         && path.ends_with(".parquet")
-        && parts.iter().all(|p| !p.is_empty() && *p != "." && *p != "..")
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && *p != "." && *p != "..")
 }
 
 fn parse_signal(name: &str) -> Option<scrim_meta::Signal> {
@@ -349,7 +353,10 @@ const SIGNALS: [scrim_meta::Signal; 3] = [
     scrim_meta::Signal::Metrics,
 ];
 
-async fn scoped_tenants(platform: &Platform, name: Option<&str>) -> Result<Vec<Tenant>, ServerError> {
+async fn scoped_tenants(
+    platform: &Platform,
+    name: Option<&str>,
+) -> Result<Vec<Tenant>, ServerError> {
     match name {
         Some(n) => Ok(vec![
             platform
@@ -555,7 +562,12 @@ async fn copy_segment(
             .await
             .map_err(|e| store_error(format!("reading segment {}: {e}", job.seg.path)))?,
         Err(object_store::Error::NotFound { .. }) => return Ok((job, Copy::Vanished)),
-        Err(e) => return Err(store_error(format!("reading segment {}: {e}", job.seg.path))),
+        Err(e) => {
+            return Err(store_error(format!(
+                "reading segment {}: {e}",
+                job.seg.path
+            )));
+        }
     };
     job.seg.hash = frame::content_hash(&data);
     job.seg.bytes = data.len() as u64;
@@ -714,7 +726,10 @@ pub async fn restore(
             let signal = parse_signal(&seg.signal)
                 .filter(|s| segment_path_ok(&seg.path, tenant.id.as_str(), *s, None))
                 .ok_or_else(|| {
-                    store_error(format!("backup {id}: {} is not a segment of its tenant", seg.path))
+                    store_error(format!(
+                        "backup {id}: {} is not a segment of its tenant",
+                        seg.path
+                    ))
                 })?;
             if !segment_path_ok(&seg.path, tenant.id.as_str(), signal, region) {
                 continue;
@@ -885,13 +900,18 @@ async fn put_back(
     }
     let data = read_object(dest, key, &p.seg.path).await?;
     if frame::content_hash(&data) != p.seg.hash {
-        return Err(ServerError::Store(scrim_store::StoreError::Corrupt(format!(
-            "backup object {} is not the file its manifest describes",
-            p.seg.path
-        ))));
+        return Err(ServerError::Store(scrim_store::StoreError::Corrupt(
+            format!(
+                "backup object {} is not the file its manifest describes",
+                p.seg.path
+            ),
+        )));
     }
     store
-        .put(&ObjectPath::from(p.seg.path.as_str()), PutPayload::from(data))
+        .put(
+            &ObjectPath::from(p.seg.path.as_str()),
+            PutPayload::from(data),
+        )
         .await
         .map_err(|e| store_error(format!("writing segment {}: {e}", p.seg.path)))?;
     Ok(p)
@@ -920,16 +940,32 @@ mod tests {
         assert!(!segment_path_ok(ok, "t_a", traces, Some("eu")));
         assert!(!segment_path_ok(ok, "t_b", traces, None));
         assert!(!segment_path_ok(ok, "t_a", scrim_meta::Signal::Logs, None));
-        assert!(!segment_path_ok("local/t_a/spans/../t_b/x.parquet", "t_a", traces, None));
-        assert!(!segment_path_ok("local/t_a/spans/x.parquet", "t_a", traces, None));
+        assert!(!segment_path_ok(
+            "local/t_a/spans/../t_b/x.parquet",
+            "t_a",
+            traces,
+            None
+        ));
+        assert!(!segment_path_ok(
+            "local/t_a/spans/x.parquet",
+            "t_a",
+            traces,
+            None
+        ));
     }
 
     #[test]
     fn a_segment_is_superseded_only_by_a_replacement_that_is_there() {
-        let repl: HashMap<String, String> = [("a", "b"), ("b", "c"), ("x", "y"), ("l1", "l2"), ("l2", "l1")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        let repl: HashMap<String, String> = [
+            ("a", "b"),
+            ("b", "c"),
+            ("x", "y"),
+            ("l1", "l2"),
+            ("l2", "l1"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
         let seg = |p: &str| scrim_meta::Segment {
             tenant_id: TenantId::parse("t_abcdefghijklmnop").unwrap(),
             signal: scrim_meta::Signal::Traces,
@@ -945,7 +981,10 @@ mod tests {
             [("c".to_owned(), seg("c"))].into_iter().collect();
         let backup: HashSet<&str> = ["a", "x"].into_iter().collect();
         assert!(superseded("a", &repl, &catalog, &backup));
-        assert!(!superseded("x", &repl, &catalog, &backup), "y is gone: x comes back");
+        assert!(
+            !superseded("x", &repl, &catalog, &backup),
+            "y is gone: x comes back"
+        );
         assert!(!superseded("l1", &repl, &catalog, &backup));
         assert!(!superseded("z", &repl, &catalog, &backup));
         let backup: HashSet<&str> = ["x", "y"].into_iter().collect();
