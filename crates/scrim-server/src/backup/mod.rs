@@ -4,7 +4,7 @@
 //!
 //! - `objects/<store path>`: each segment file exactly as the segment store holds it (already
 //!   encrypted under its tenant's data key), sealed again under the **backup key**
-//!   ([`frame`]). An object already there with the same content under the same backup key is
+//!   (`frame.rs`). An object already there with the same content under the same backup key is
 //!   not copied again: backups are incremental by segment.
 //! - `manifests/<backup id>`: one per backup, sealed under the backup key, listing every
 //!   tenant backed up (id, name, region, retention, capture policy) and every catalog row
