@@ -276,6 +276,17 @@ impl Meta {
              updated_at = excluded.updated_at";
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
+            // A tenant deleted meanwhile (by another node) gets no new segment: its key is
+            // gone, and what this node flushed is the caller's to drop.
+            let live: Option<String> = sqlx::query_scalar(
+                "SELECT id FROM tenants WHERE id = $1 AND deleted_at IS NULL",
+            )
+            .bind(tenant.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if live.is_none() {
+                return Err(MetaError::NotFound { what: "tenant" });
+            }
             for c in &checked {
                 insert_segment!(tx, tenant, c, created_at);
             }

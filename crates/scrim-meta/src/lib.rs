@@ -39,6 +39,7 @@
 mod apikey;
 mod audit;
 mod catalog;
+mod deletion;
 mod error;
 mod identity;
 mod tenant;
@@ -61,6 +62,7 @@ use sqlx::sqlite::{
 pub use apikey::{ApiKeyRecord, AuthError, NewApiKey, Principal};
 pub use audit::{AuditQuery, AuditRow, CheckpointRow};
 pub use catalog::{NewSegment, Segment, Signal, TimeRange, WalMark};
+pub use deletion::{Deletion, DeletionScope, DeletionStatus, NewDeletion, Shredded};
 pub use error::MetaError;
 pub use identity::{
     AuthMethod, Member, Membership, NewSession, NewUser, SecuritySettings, SessionRecord, User,
@@ -166,7 +168,10 @@ impl Meta {
             .busy_timeout(Duration::from_secs(5))
             // FULL, not NORMAL: a catalog entry must survive power loss once the WAL that
             // fed its segment has been dropped.
-            .synchronous(SqliteSynchronous::Full);
+            .synchronous(SqliteSynchronous::Full)
+            // Deleted content is overwritten, not left in free pages: a shredded tenant's
+            // wrapped data key must not survive in the file.
+            .pragma("secure_delete", "ON");
         let options = if in_memory {
             options
         } else {
@@ -280,6 +285,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         include_str!("../migrations/sqlite/0006_api_key_addresses.sql"),
     ),
     (
+        7,
+        "deletions",
+        include_str!("../migrations/sqlite/0007_deletions.sql"),
+    ),
+    (
         9,
         "replaced segments",
         include_str!("../migrations/sqlite/0009_replaced_segments.sql"),
@@ -315,6 +325,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         6,
         "API key addresses",
         include_str!("../migrations/postgres/0006_api_key_addresses.sql"),
+    ),
+    (
+        7,
+        "deletions",
+        include_str!("../migrations/postgres/0007_deletions.sql"),
     ),
     (
         9,

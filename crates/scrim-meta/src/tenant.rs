@@ -320,7 +320,9 @@ impl Meta {
             sqlx::query("UPDATE tenants SET retention_days = retention_days WHERE 1 = 0")
                 .execute(&mut *tx)
                 .await?;
-            let tenants = sqlx::query("SELECT id, wrapped_data_key FROM tenants ORDER BY id")
+            let tenants = sqlx::query(
+                "SELECT id, wrapped_data_key FROM tenants WHERE deleted_at IS NULL ORDER BY id",
+            )
                 .fetch_all(&mut *tx)
                 .await?;
             let platform = sqlx::query("SELECT name, wrapped_key FROM platform_keys ORDER BY name")
@@ -377,7 +379,8 @@ impl Meta {
         &self,
     ) -> Result<Option<(WrappedKeyOwnerBuf, Vec<u8>)>, MetaError> {
         let platform = "SELECT name, wrapped_key FROM platform_keys ORDER BY name LIMIT 1";
-        let tenant = "SELECT id, wrapped_data_key FROM tenants ORDER BY id LIMIT 1";
+        let tenant = "SELECT id, wrapped_data_key FROM tenants WHERE deleted_at IS NULL \
+                      ORDER BY id LIMIT 1";
         on_pool!(self, pool => {
             if let Some(row) = sqlx::query(tenant).fetch_optional(pool).await? {
                 let id: String = row.try_get("id")?;
@@ -397,7 +400,9 @@ impl Meta {
     }
 
     pub async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, MetaError> {
-        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1");
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1 AND deleted_at IS NULL"
+        );
         on_pool!(self, pool => {
             match sqlx::query(&sql).bind(name).fetch_optional(pool).await? {
                 Some(row) => Ok(Some(tenant_from_row!(row))),
@@ -407,7 +412,9 @@ impl Meta {
     }
 
     pub async fn tenant_by_id(&self, id: &TenantId) -> Result<Option<Tenant>, MetaError> {
-        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1");
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 AND deleted_at IS NULL"
+        );
         on_pool!(self, pool => {
             match sqlx::query(&sql).bind(id.as_str()).fetch_optional(pool).await? {
                 Some(row) => Ok(Some(tenant_from_row!(row))),
@@ -418,7 +425,9 @@ impl Meta {
 
     /// Every tenant, ordered by name.
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>, MetaError> {
-        let sql = format!("SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name");
+        let sql = format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE deleted_at IS NULL ORDER BY name"
+        );
         on_pool!(self, pool => {
             let rows = sqlx::query(&sql).fetch_all(pool).await?;
             let mut out = Vec::with_capacity(rows.len());

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use common::TestDb;
 use scrim_meta::{
-    ApiKey, AuthError, Meta, MetaError, NewApiKey, NewSegment, NewTenant, Scope, Scopes, Signal,
+    ApiKey, AuthError, DeletionScope, DeletionStatus, Meta, MetaError, NewApiKey, NewDeletion, NewSegment, NewTenant, Scope, Scopes, Signal,
     TenantId, TimeRange, WalMark,
 };
 
@@ -27,6 +27,7 @@ on_both_backends!(
     expired_key_is_refused,
     last_use_is_recorded_and_throttled,
     migrations_are_idempotent,
+    deletions_are_claimed_once_and_a_shredded_tenant_is_gone,
 );
 
 async fn tenant(meta: &Meta, name: &str) -> TenantId {
@@ -931,4 +932,69 @@ fn futures_are_send(meta: &Meta, t: &TenantId, id: &scrim_meta::KeyId) {
     send(meta.replace_segments(t, &["a"], &seg(Signal::Traces, "b", 0, 1, &[])));
     send(meta.delete_segments(t, &[String::new()]));
     send(Meta::connect(""));
+}
+
+async fn deletions_are_claimed_once_and_a_shredded_tenant_is_gone(db: &TestDb) {
+    let meta = &db.meta;
+    let t = tenant(meta, "acme").await;
+    meta.record_flush(&t, &[seg(Signal::Logs, "r/t/logs/a", 1, 2, &["shop"])], None)
+        .await
+        .unwrap();
+    let request = |id: &str, scope: DeletionScope| NewDeletion {
+        id: id.into(),
+        tenant_id: t.clone(),
+        scope,
+        erasure: (scope == DeletionScope::Selective).then(|| "{}".to_owned()),
+        requested_by: "operator".into(),
+    };
+    let d = meta
+        .insert_deletion(&request("del_a", DeletionScope::Selective))
+        .await
+        .unwrap();
+    assert_eq!(d.status, DeletionStatus::Pending);
+    let mut no_erasure = request("del_b", DeletionScope::Selective);
+    no_erasure.erasure = None;
+    assert!(meta.insert_deletion(&no_erasure).await.is_err());
+
+    // Claimed once; taken again only once its claim is older than the cutoff.
+    let claimed = meta.claim_deletion(0).await.unwrap().unwrap();
+    assert_eq!((claimed.id.as_str(), claimed.status), ("del_a", DeletionStatus::Running));
+    assert!(meta.claim_deletion(0).await.unwrap().is_none());
+    assert_eq!(meta.claim_deletion(i64::MAX).await.unwrap().unwrap().id, "del_a");
+    meta.finish_deletion("del_a", DeletionStatus::Done, 5, 2, None)
+        .await
+        .unwrap();
+    assert!(meta.claim_deletion(i64::MAX).await.unwrap().is_none());
+    let listed = meta.deletions(&t).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].rows_removed, listed[0].segments_rewritten), (5, 2));
+
+    // A shredded tenant: its key overwritten, hidden everywhere, nothing more accepted.
+    let shredded = meta.shred_tenant(&t).await.unwrap();
+    assert_eq!(shredded.segments, ["r/t/logs/a"]);
+    assert!(meta.tenant_by_name("acme").await.unwrap().is_none());
+    assert!(meta.tenant_by_id(&t).await.unwrap().is_none());
+    assert!(meta.list_tenants().await.unwrap().is_empty());
+    assert!(meta.wrapped_key_sample().await.unwrap().is_none());
+    assert!(
+        meta.segments(&t, Signal::Logs, TimeRange::all(), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = meta.shred_tenant(&t).await.unwrap_err();
+    assert!(matches!(again, MetaError::NotFound { .. }), "{again:?}");
+    let flush = meta
+        .record_flush(&t, &[seg(Signal::Logs, "r/t/logs/b", 1, 2, &[])], None)
+        .await
+        .unwrap_err();
+    assert!(matches!(flush, MetaError::NotFound { .. }), "{flush:?}");
+    let late = meta
+        .insert_deletion(&request("del_c", DeletionScope::Tenant))
+        .await
+        .unwrap_err();
+    assert!(matches!(late, MetaError::NotFound { .. }), "{late:?}");
+    // The tombstone stays; the name is free.
+    assert_eq!(meta.deletions(&t).await.unwrap().len(), 1);
+    tenant(meta, "acme").await;
 }

@@ -46,6 +46,7 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/export", get(export))
         .route("/api/v1/audit", get(audit_log))
         .merge(crate::identity_api::routes())
+        .merge(crate::deletion::routes())
         .merge(crate::sso::routes())
         .merge(crate::pages::routes())
         .layer(axum::middleware::from_fn(request_id))
@@ -279,13 +280,16 @@ async fn tenant_query_with(
     }
     let buffer = rt.log.buffered();
     drop(snapshot);
+    // Rows of recorded deletion requests are hidden from every read, rewritten or not.
+    let erasures = crate::deletion::active_erasures(&shared.platform, &rt.tenant).await?;
     Ok(TenantQuery::new(
         rt.tenant.id.as_str(),
         rt.key.clone(),
         &shared.store,
         segments,
         buffer,
-    )?)
+    )?
+    .with_erasures(erasures))
 }
 
 /// A catalog segment as the store describes it.

@@ -314,13 +314,15 @@ pub async fn export_to_writer(
         .into_iter()
         .map(|s| crate::api::store_meta(s, request.signal, key.id(), None))
         .collect();
+    let erasures = crate::deletion::active_erasures(platform, &tenant).await?;
     let query = TenantQuery::new(
         tenant.id.as_str(),
         key,
         &store,
         segments,
         BufferedBatches::default(),
-    )?;
+    )?
+    .with_erasures(erasures);
     let encoder = request.encoder()?;
     let counter = encoder.row_counter();
     let batches: RowStream = query.export(request.signal, &request.filter).await?;

@@ -18,6 +18,7 @@ mod api;
 pub mod audit;
 pub mod backup;
 pub mod compact;
+pub mod deletion;
 mod error;
 pub mod export;
 mod identity_api;

@@ -1542,6 +1542,141 @@ pub(crate) const DOCUMENT: &str = r##"{
         "security": []
       }
     },
+    "/api/v1/deletions": {
+      "get": {
+        "summary": "The tenant's deletion requests, newest first: scope, what each covers (an attribute value only in its stored, pseudonymised form), status, rows removed.",
+        "x-scrim-permission": "delete telemetry",
+        "responses": {
+          "200": {
+            "description": "OK"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      },
+      "post": {
+        "summary": "Request a deletion, recorded in the audit log first. scope \"selective\": the rows matching a time range (start, end), a service and/or an attribute equality (attribute: {key, value}, looked up in span, log or point attributes and resource attributes, as given and as its pseudonym), in the given signals; received before now. They are hidden from every query at once; an asynchronous job rewrites their segments without them, removes the old files and checks by query that nothing matches before its status is done (202, poll GET /api/v1/deletions/{id}). scope \"tenant\" with confirm = the tenant's name: the tenant's data key is destroyed first, then its data, keys, members and settings (200, synchronous; the credential used stops working).",
+        "x-scrim-permission": "delete telemetry",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "required": [
+                  "scope"
+                ],
+                "additionalProperties": false,
+                "properties": {
+                  "scope": {
+                    "type": "string",
+                    "enum": [
+                      "selective",
+                      "tenant"
+                    ]
+                  },
+                  "confirm": {
+                    "type": "string",
+                    "description": "scope tenant: the tenant's name"
+                  },
+                  "start": {
+                    "type": "string",
+                    "description": "RFC 3339 or Unix seconds"
+                  },
+                  "end": {
+                    "type": "string",
+                    "description": "RFC 3339 or Unix seconds; at most now"
+                  },
+                  "service": {
+                    "type": "string"
+                  },
+                  "attribute": {
+                    "type": "object",
+                    "required": [
+                      "key",
+                      "value"
+                    ],
+                    "properties": {
+                      "key": {
+                        "type": "string"
+                      },
+                      "value": {
+                        "type": "string"
+                      }
+                    }
+                  },
+                  "signals": {
+                    "type": "array",
+                    "items": {
+                      "type": "string",
+                      "enum": [
+                        "traces",
+                        "logs",
+                        "metrics"
+                      ]
+                    }
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The tenant was deleted."
+          },
+          "202": {
+            "description": "The selective request is recorded; its rows are hidden from now on."
+          },
+          "400": {
+            "description": "Invalid request (nothing recorded)."
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "503": {
+            "description": "The audit record could not be written; nothing was done."
+          }
+        }
+      }
+    },
+    "/api/v1/deletions/{id}": {
+      "get": {
+        "summary": "One deletion request and where it is: pending, running, done (nothing stored matches, checked by query) or failed (retried).",
+        "x-scrim-permission": "delete telemetry",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "description": "No such request in this tenant."
+          }
+        }
+      }
+    },
     "/api/v1/settings/retention": {
       "get": {
         "summary": "How long the tenant's telemetry is kept, the cutoff now, and the oldest data still stored.",
@@ -1706,6 +1841,7 @@ mod tests {
             include_str!("api.rs"),
             include_str!("identity_api.rs"),
             include_str!("sso.rs"),
+            include_str!("deletion.rs"),
         ];
         let mut routed = 0;
         for source in sources {

@@ -276,6 +276,8 @@ pub(crate) struct Shared {
     pub ingest_counts: Arc<IngestCounts>,
     pub signer: Arc<CheckpointSigner>,
     pub audit_retention: AuditRetention,
+    /// Woken when a deletion request is recorded, so its job starts at once.
+    pub deletions_due: Notify,
     /// The default capture policy's text detectors, for query texts and messages that go
     /// into audit records.
     pub scrubber: scrim_redact::Redactor,
@@ -368,6 +370,7 @@ impl Server {
             signer,
             audit_retention: config.audit_retention,
             scrubber: scrim_redact::Redactor::new(&Policy::default(), None),
+            deletions_due: Notify::new(),
         });
         let flush_now = Arc::new(Notify::new());
         let sink = Arc::new(IngestSink {
@@ -397,6 +400,11 @@ impl Server {
             Arc::clone(&shared),
             config.flush_interval,
             flush_now,
+            stopped.clone(),
+        )));
+        tasks.push(tokio::spawn(deleter(
+            Arc::clone(&shared),
+            config.flush_interval,
             stopped.clone(),
         )));
         tasks.push(tokio::spawn(audit_keeper(
@@ -515,6 +523,12 @@ impl Server {
         Ok(removed)
     }
 
+    /// Runs every deletion request that waits now, as the server does when one is
+    /// recorded; returns those finished (done or failed).
+    pub async fn run_deletions(&self) -> Result<Vec<scrim_meta::Deletion>, ServerError> {
+        crate::deletion::run_pending(&crate::deletion::Deleter::of_server(&self.shared)).await
+    }
+
     /// Stops accepting, flushes what is buffered and stops.
     pub async fn shutdown(self) {
         if let Err(e) = self.receivers.shutdown().await {
@@ -558,6 +572,25 @@ async fn audit_upkeep(shared: &Shared, stopping: bool) -> Result<usize, ServerEr
         }
     }
     Ok(made)
+}
+
+/// Runs deletion requests: at once when one is recorded here, and every `every` for those
+/// recorded on other nodes or waiting for a retry.
+async fn deleter(shared: Arc<Shared>, every: Duration, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shared.deletions_due.notified() => {}
+            _ = stopped.wait_for(|s| *s) => return,
+        }
+        let d = crate::deletion::Deleter::of_server(&shared);
+        if let Err(e) = crate::deletion::run_pending(&d).await {
+            // The request stays claimed and is taken up again after RETRY_AFTER.
+            tracing::warn!("deletion requests: {e}");
+        }
+    }
 }
 
 async fn audit_keeper(shared: Arc<Shared>, every: Duration, mut stopped: watch::Receiver<bool>) {
@@ -623,11 +656,21 @@ async fn flusher(
     }
 }
 
-/// Buffer ▸ segments ▸ catalog ▸ WAL acknowledgement, for one tenant.
-pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<(), ServerError> {
-    let flushed = rt.log.flush(&shared.store, &rt.key).await?;
+/// Buffer ▸ segments ▸ catalog ▸ WAL acknowledgement, for one tenant. Returns the rows
+/// left out because a deletion request covers them.
+pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<u64, ServerError> {
+    if rt.log.buffered_rows() == 0 {
+        return Ok(0);
+    }
+    // Rows a deletion request covers never reach a segment.
+    let erasures = crate::deletion::active_erasures(&shared.platform, &rt.tenant).await?;
+    let flushed = rt
+        .log
+        .flush_erasing(&shared.store, &rt.key, &erasures)
+        .await?;
+    let erased = flushed.erased;
     if flushed.is_empty() {
-        return Ok(());
+        return Ok(erased);
     }
     let segments: Vec<NewSegment> = flushed.segments.iter().map(api::catalog_segment).collect();
     let mark = flushed.mark().map(|m| WalMark {
@@ -638,11 +681,21 @@ pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<
     let _no_query_snapshot_now = rt.gate.write().await;
     // The segments and the WAL position they cover, in one transaction: after a crash
     // before `commit`, the reopened tenant drops what this mark covers (tenants.rs).
-    shared
+    let recorded = shared
         .platform
         .meta
         .record_flush(&rt.tenant.id, &segments, mark.as_ref())
-        .await?;
+        .await;
+    if let Err(scrim_meta::MetaError::NotFound { .. }) = recorded {
+        // The tenant was deleted (by another node): what this flush wrote goes, and so
+        // does the tenant on this node.
+        let paths: Vec<String> = flushed.segments.iter().map(|s| s.path.clone()).collect();
+        drop(_no_query_snapshot_now);
+        let _ = shared.store.delete(rt.tenant.id.as_str(), &paths).await;
+        shared.tenants.forget(&rt.tenant.id)?;
+        return Ok(0);
+    }
+    recorded?;
     rt.log.commit(flushed)?;
-    Ok(())
+    Ok(erased)
 }

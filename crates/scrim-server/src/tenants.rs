@@ -90,6 +90,27 @@ impl Tenants {
             .collect()
     }
 
+    /// Drops a deleted tenant from this node: its runtime (with its key) leaves the cache
+    /// and its WAL directory is removed. Rows still buffered are gone with it: they belong
+    /// to a tenant whose key no longer exists.
+    pub fn forget(&self, id: &TenantId) -> Result<(), ServerError> {
+        let dropped = self
+            .open
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id.as_str());
+        drop(dropped);
+        let dir = self.wal_root.join(id.as_str());
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(ServerError::Io(std::io::Error::new(
+                e.kind(),
+                format!("removing the WAL of deleted tenant {id}: {e}"),
+            ))),
+        }
+    }
+
     /// The tenant, opened (key unwrapped, WAL replayed) if this is its first use.
     pub async fn get(&self, id: &TenantId) -> Result<Arc<TenantRuntime>, ServerError> {
         if let Some(rt) = self.cached(id.as_str()) {
@@ -188,6 +209,9 @@ impl Tenants {
         let mut changed = 0;
         for rt in self.all() {
             let Some(tenant) = self.platform.meta.tenant_by_id(&rt.tenant.id).await? else {
+                // Deleted (on any node): nothing of it stays here.
+                tracing::info!("tenant {} was deleted: its WAL on this node is removed", rt.tenant.id);
+                self.forget(&rt.tenant.id)?;
                 continue;
             };
             if tenant.policy_version == rt.policy_version.load(Ordering::Acquire) {
@@ -228,6 +252,11 @@ impl Tenants {
             let Ok(id) = TenantId::parse(name) else {
                 continue;
             };
+            if self.platform.meta.tenant_by_id(&id).await?.is_none() {
+                // Deleted while this node was down: its WAL cannot be read any more.
+                self.forget(&id)?;
+                continue;
+            }
             self.get(&id).await?;
             n += 1;
         }

@@ -77,6 +77,8 @@ impl std::fmt::Debug for TenantLog {
 pub struct Flushed {
     /// One segment per signal that had rows.
     pub segments: Vec<SegmentMeta>,
+    /// Rows left out because a deletion request covers them.
+    pub erased: u64,
     wal_id: String,
     last: Option<RecordId>,
     seqs: Vec<u64>,
@@ -178,6 +180,7 @@ impl TenantLog {
         let dropped = seqs.len();
         self.commit(Flushed {
             segments: Vec::new(),
+            erased: 0,
             wal_id: self.wal_id.clone(),
             last,
             seqs,
@@ -225,6 +228,17 @@ impl TenantLog {
     /// Writes every record now in the WAL to segments (one per signal). The caller records
     /// the segments in the catalog, then calls [`TenantLog::commit`].
     pub async fn flush(&self, store: &SegmentStore, key: &DataKey) -> Result<Flushed> {
+        self.flush_erasing(store, key, &[]).await
+    }
+
+    /// [`Self::flush`], leaving out the rows `erasures` cover (recorded deletion requests):
+    /// they are acknowledged in the WAL like the rest but never reach a segment.
+    pub async fn flush_erasing(
+        &self,
+        store: &SegmentStore,
+        key: &DataKey,
+        erasures: &[crate::erase::Erasure],
+    ) -> Result<Flushed> {
         let records = self
             .queue
             .peek(usize::MAX, u64::MAX)
@@ -244,13 +258,16 @@ impl TenantLog {
             }
         }
         let mut segments = Vec::new();
+        let mut erased = 0;
         for signal in Signal::ALL {
-            let batches = &per_signal[signal_index(signal)];
+            let batches = std::mem::take(&mut per_signal[signal_index(signal)]);
             if batches.is_empty() {
                 continue;
             }
+            let (batches, n) = crate::erase::remove_erased(signal, batches, erasures).await?;
+            erased += n;
             if let Some(meta) = store
-                .write_segment(&self.tenant_id, key, signal, batches)
+                .write_segment(&self.tenant_id, key, signal, &batches)
                 .await?
             {
                 segments.push(meta);
@@ -258,10 +275,20 @@ impl TenantLog {
         }
         Ok(Flushed {
             segments,
+            erased,
             wal_id: self.wal_id.clone(),
             last: records.last().map(|r| r.id),
             seqs,
         })
+    }
+
+    /// Once everything in the WAL is in segments (committed): removes its files, so rows
+    /// a deletion erased are not left in acknowledged records on disk. `false` when records
+    /// arrived since the last flush (flush, commit and try again).
+    pub fn forget_acknowledged(&self) -> Result<bool> {
+        self.queue
+            .discard_acknowledged()
+            .map_err(|e| StoreError::Io(format!("WAL: {e}")))
     }
 
     /// After the flushed segments are in the catalog: the WAL forgets their records and

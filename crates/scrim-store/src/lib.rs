@@ -8,10 +8,13 @@
 //! - [`query`]: [`query::TenantQuery`], every read of telemetry.
 //! - [`export`]: a tenant's rows in OTLP/JSON, JSON lines, CSV or (encrypted) Parquet,
 //!   encoded batch by batch.
+//! - [`erase`]: the rows a deletion request covers, one predicate for queries, flushes,
+//!   rewrites and the check that nothing is left.
 //! - [`ingest`]: [`ingest::TenantLog`], a tenant's encrypted WAL and the buffer of rows not
 //!   yet in segments.
 
 pub mod convert;
+pub mod erase;
 pub mod error;
 pub mod export;
 pub mod generate;
@@ -25,4 +28,4 @@ pub mod trace_filter;
 pub use error::{Result, StoreError};
 pub use query::TenantQuery;
 pub use schema::Signal;
-pub use segment::{DataKey, SegmentMeta, SegmentStore, object_store_from_url};
+pub use segment::{DataKey, Rewritten, SegmentMeta, SegmentStore, object_store_from_url};

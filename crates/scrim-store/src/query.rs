@@ -52,6 +52,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::convert::{is_trace_id, spans_to_otlp_json};
+use crate::erase::{Erasure, any_erased};
 use crate::error::{Result, StoreError};
 use crate::export::{ExportFilter, RowStream};
 use crate::schema::Signal;
@@ -212,6 +213,8 @@ pub struct TenantQuery {
     buffer: BufferedBatches,
     registry: Arc<SingleStoreRegistry>,
     runtime: Arc<RuntimeEnv>,
+    /// Rows recorded for deletion: hidden from every table of every session.
+    erasures: Vec<Erasure>,
 }
 
 /// Default cap on one query's memory.
@@ -309,7 +312,36 @@ impl TenantQuery {
             buffer,
             registry,
             runtime,
+            erasures: Vec::new(),
         })
+    }
+
+    /// Hides the rows any of `erasures` covers from every query of this object, whatever
+    /// table, route or SQL reads them (recorded deletion requests whose segments may not
+    /// be rewritten yet).
+    pub fn with_erasures(mut self, erasures: Vec<Erasure>) -> Self {
+        self.erasures = erasures;
+        self
+    }
+
+    /// How many stored or buffered rows `erasure` covers, ignoring the erasures this object
+    /// hides: a deletion job's check that nothing it removed is left.
+    pub async fn count_erased(&self, erasure: &Erasure) -> Result<u64> {
+        let mut total = 0u64;
+        for signal in Signal::ALL {
+            let Some(covered) = erasure.expr(signal) else {
+                continue;
+            };
+            let ctx = self.session_raw(None, None, None).await?;
+            let n = ctx
+                .table(signal.as_str())
+                .await?
+                .filter(covered.is_true())?
+                .count()
+                .await?;
+            total += n as u64;
+        }
+        Ok(total)
     }
 
     /// Caps the memory one query may use (default 1 GiB); past it the query fails with a
@@ -342,6 +374,27 @@ impl TenantQuery {
         service: Option<&str>,
         trace_id: Option<&str>,
     ) -> Result<SessionContext> {
+        self.session_with(range, service, trace_id, &self.erasures)
+            .await
+    }
+
+    /// [`Self::session_for`] without hiding erased rows.
+    async fn session_raw(
+        &self,
+        range: Option<TimeRange>,
+        service: Option<&str>,
+        trace_id: Option<&str>,
+    ) -> Result<SessionContext> {
+        self.session_with(range, service, trace_id, &[]).await
+    }
+
+    async fn session_with(
+        &self,
+        range: Option<TimeRange>,
+        service: Option<&str>,
+        trace_id: Option<&str>,
+        erasures: &[Erasure],
+    ) -> Result<SessionContext> {
         let mut config = SessionConfig::new()
             .with_information_schema(false)
             .with_target_partitions(2);
@@ -359,7 +412,7 @@ impl TenantQuery {
                 .filter(|m| service.is_none_or(|s| m.services.iter().any(|x| x == s)))
                 .filter(|m| trace_id.is_none_or(|t| self.may_hold_trace(m, t)))
                 .collect();
-            let table = self.table(&ctx, sig, &files)?;
+            let table = self.table(&ctx, sig, &files, erasures)?;
             ctx.register_table(sig.as_str(), table)?;
         }
         Ok(ctx)
@@ -383,14 +436,19 @@ impl TenantQuery {
         ctx: &SessionContext,
         sig: Signal,
         files: &[&SegmentMeta],
+        erasures: &[Erasure],
     ) -> Result<Arc<dyn datafusion::catalog::TableProvider>> {
         let schema = sig.schema();
-        let mem = Arc::new(MemTable::try_new(
+        let mem: Arc<dyn datafusion::catalog::TableProvider> = Arc::new(MemTable::try_new(
             Arc::clone(&schema),
             vec![self.buffer.of(sig).to_vec()],
         )?);
+        let erased = any_erased(sig, erasures);
         if files.is_empty() {
-            return Ok(mem);
+            return Ok(match erased {
+                None => mem,
+                Some(e) => ctx.read_table(mem)?.filter(e.is_not_true())?.into_view(),
+            });
         }
         let mut parquet = datafusion::config::TableParquetOptions::default();
         parquet.crypto.file_decryption = Some((&self.key.decryption()?).try_into()?);
@@ -404,7 +462,10 @@ impl TenantQuery {
             .with_listing_options(options)
             .with_schema(schema);
         let listing = Arc::new(ListingTable::try_new(config)?);
-        let df = ctx.read_table(listing)?.union(ctx.read_table(mem)?)?;
+        let mut df = ctx.read_table(listing)?.union(ctx.read_table(mem)?)?;
+        if let Some(e) = erased {
+            df = df.filter(e.is_not_true())?;
+        }
         Ok(df.into_view())
     }
 

@@ -120,6 +120,15 @@ impl SegmentMeta {
     }
 }
 
+/// A segment rewritten without erased rows ([`SegmentStore::rewrite_without`]).
+#[derive(Debug)]
+pub struct Rewritten {
+    /// Rows removed.
+    pub removed: u64,
+    /// The new segment, `None` when every row was removed.
+    pub replacement: Option<SegmentMeta>,
+}
+
 /// Tenant ids and regions become path components: ASCII letters, digits, `-` and `_`, 1 to
 /// 64 characters, so no id can climb out of its prefix or look like another's.
 pub fn validate_id(what: &str, id: &str) -> Result<()> {
@@ -331,6 +340,52 @@ impl SegmentStore {
             merged,
             metas.iter().map(|m| m.path.clone()).collect(),
         )))
+    }
+
+    /// Rewrites one segment without the rows `erasures` cover (a deletion request). `None`
+    /// when it holds none of them (nothing is written). Otherwise the rows removed and the
+    /// replacement, itself `None` when no row is left. The old object stays: the caller
+    /// swaps the catalog entry, then deletes it ([`Self::delete`]).
+    pub async fn rewrite_without(
+        &self,
+        tenant_id: &str,
+        key: &DataKey,
+        meta: &SegmentMeta,
+        erasures: &[crate::erase::Erasure],
+    ) -> Result<Option<Rewritten>> {
+        let batches = self.read_segment(tenant_id, key, meta).await?;
+        let (kept, removed) = crate::erase::remove_erased(meta.signal, batches, erasures).await?;
+        if removed == 0 {
+            return Ok(None);
+        }
+        let replacement = self
+            .write_segment(tenant_id, key, meta.signal, &kept)
+            .await?;
+        Ok(Some(Rewritten {
+            removed,
+            replacement,
+        }))
+    }
+
+    /// Deletes every object under the tenant's prefix (a deleted tenant: catalogued or
+    /// not, such as what a crash left behind). Returns how many were deleted.
+    pub async fn delete_tenant_objects(&self, tenant_id: &str) -> Result<u64> {
+        use futures::TryStreamExt;
+        let prefix = self.tenant_prefix(tenant_id)?;
+        let listed: Vec<_> = self
+            .store
+            .list(Some(&Path::from(prefix.trim_end_matches('/'))))
+            .try_collect()
+            .await?;
+        let mut deleted = 0;
+        for object in listed {
+            if !object.location.as_ref().starts_with(&prefix) {
+                continue;
+            }
+            self.store.delete(&object.location).await?;
+            deleted += 1;
+        }
+        Ok(deleted)
     }
 
     /// Deletes segments of `tenant_id` by path (after compaction or retention).

@@ -514,6 +514,22 @@ impl DiskQueue {
         self.persist_cursor(&mut st)
     }
 
+    /// When every record is acknowledged, closes the active segment file and removes it
+    /// with any older one, so that nothing acknowledged stays on disk (a deletion request
+    /// wants erased data gone from every file, not just unreachable). Returns whether
+    /// anything was removed; `false` when records wait (they are the reader's to consume).
+    pub fn discard_acknowledged(&self) -> io::Result<bool> {
+        let mut st = self.lock();
+        let active_len = st.segments.get(&st.active_seq).copied().unwrap_or(0);
+        if st.records > 0 || (active_len == 0 && st.segments.len() == 1) {
+            return Ok(false);
+        }
+        self.rotate(&mut st)?;
+        // The cursor is at the end of what was written: moving it on removes each file.
+        self.persist_cursor(&mut st)?;
+        Ok(true)
+    }
+
     /// Current counters.
     pub fn stats(&self) -> QueueStats {
         let st = self.lock();

@@ -17,6 +17,7 @@ use scrim_redact::sql::{self, Dialect, SqlOptions};
 
 mod audit_cli;
 mod backup_cli;
+mod delete_cli;
 mod export_cli;
 mod identity_cli;
 use scrim_redact::{Counts, Policy, Redactor, json_query, memcached, redis};
@@ -84,6 +85,11 @@ enum Command {
     /// restores that never bring back a deleted tenant's data.
     #[command(subcommand, arg_required_else_help = true)]
     Backup(backup_cli::BackupCommand),
+    /// Delete on request: a whole tenant (crypto-shredded), or the rows that match a time
+    /// range, a service or an attribute (a person's erasure request). Recorded in the
+    /// tenant's audit log first; kept as a tombstone that a backup restore re-applies.
+    #[command(subcommand, arg_required_else_help = true)]
+    Delete(delete_cli::DeleteCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -561,6 +567,7 @@ fn main() -> ExitCode {
         }),
         Command::Export(args) => run_platform(|| export_cli::run(*args)),
         Command::Backup(cmd) => run_platform(|| backup_cli::run(cmd)),
+        Command::Delete(cmd) => run_platform(|| delete_cli::run(cmd)),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {

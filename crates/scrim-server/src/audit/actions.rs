@@ -75,6 +75,15 @@ pub const BACKUP_CREATE: &str = "backup.create";
 /// id; details: the destination, the tenants restored and those unreadable (key gone), the
 /// objects and catalog rows put back, and what was skipped.
 pub const BACKUP_RESTORE: &str = "backup.restore";
+/// A deletion request recorded (before it is stored). Target: the request id; details: the
+/// scope, and for a selective request what it covers (an attribute value only in its stored,
+/// pseudonymised form, never as the requester typed it).
+pub const DELETION_REQUEST: &str = "telemetry.deletion_request";
+/// A deletion finished (by `system:deletion` for a selective request): rows removed,
+/// segments rewritten, and that a query found nothing left; or why it failed.
+pub const DELETION_DONE: &str = "telemetry.deletion";
+/// A whole tenant deleted: its data key destroyed first, then its data and settings.
+pub const TENANT_DELETE: &str = "tenant.delete";
 
 /// Ingest by one API key in one hour, counted, not recorded per request.
 pub const INGEST_HOURLY: &str = "ingest.hourly";
