@@ -210,7 +210,10 @@ impl Tenants {
         for rt in self.all() {
             let Some(tenant) = self.platform.meta.tenant_by_id(&rt.tenant.id).await? else {
                 // Deleted (on any node): nothing of it stays here.
-                tracing::info!("tenant {} was deleted: its WAL on this node is removed", rt.tenant.id);
+                tracing::info!(
+                    "tenant {} was deleted: its WAL on this node is removed",
+                    rt.tenant.id
+                );
                 self.forget(&rt.tenant.id)?;
                 continue;
             };

@@ -687,3 +687,284 @@ async fn restore_after_compaction(backend: &Backend) {
     );
     env.server.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------
+// Tombstones: deletion requests are re-applied by a restore.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_reapplies_tombstones_on_sqlite_and_a_directory() {
+    restore_reapplies_tombstones(&Backend::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restore_reapplies_tombstones_on_postgresql_and_s3() {
+    if let Some(b) = pg_s3() {
+        restore_reapplies_tombstones(&b).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_tenants_backup_is_unreadable_on_sqlite_and_a_directory() {
+    a_deleted_tenants_backup_is_unreadable(&Backend::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_tenants_backup_is_unreadable_on_postgresql_and_s3() {
+    if let Some(b) = pg_s3() {
+        a_deleted_tenants_backup_is_unreadable(&b).await;
+    }
+}
+
+/// The demo shop's first customer, who asks to be erased.
+const PERSON: &str = "u-48213";
+
+/// Spans and log records whose `enduser.id` is `value`.
+async fn rows_of(server: &Server, t: &DemoTenant, value: &str) -> u64 {
+    let mut n = 0;
+    for table in ["spans", "logs"] {
+        let q = format!("SELECT count(*) FROM {table} WHERE attributes['enduser.id'] = '{value}'");
+        n += sql(server, &t.read_key, &q).await[0][0].as_u64().unwrap();
+    }
+    n
+}
+
+/// Whether any text of `batch` (plain columns, map keys and values) contains `needle`.
+fn holds(batch: &datafusion::arrow::array::RecordBatch, needle: &str) -> bool {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::DataType;
+    fn strings(a: &dyn Array, needle: &str) -> bool {
+        match a.data_type() {
+            DataType::Utf8 => a
+                .as_string::<i32>()
+                .iter()
+                .any(|v| v.is_some_and(|v| v.contains(needle))),
+            DataType::Map(_, _) => {
+                let m = a.as_map();
+                strings(m.keys().as_ref(), needle) || strings(m.values().as_ref(), needle)
+            }
+            _ => false,
+        }
+    }
+    batch.columns().iter().any(|c| strings(c.as_ref(), needle))
+}
+
+/// The tenant's segment key, as the server builds it.
+fn segment_key(server: &Server, tenant: &scrim_meta::Tenant) -> scrim_store::DataKey {
+    let k = server
+        .platform()
+        .keys()
+        .unwrap(&tenant.wrapped_data_key, tenant.id.as_str().as_bytes())
+        .unwrap();
+    scrim_store::DataKey::new(format!("{}-1", tenant.id), *k.as_bytes())
+}
+
+/// A key file's 32 bytes (64 hex digits).
+fn key_bytes(path: &std::path::Path) -> [u8; 32] {
+    let text = std::fs::read_to_string(path).unwrap();
+    let text = text.trim();
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).unwrap();
+    }
+    out
+}
+
+/// Backup; the person's rows erased; the old backup restored twice: once while the
+/// rewritten segments are there (nothing comes back), once after every segment of the
+/// tenant was lost (everything comes back, and the erasure is applied again). No query
+/// and no segment file holds the person's rows afterwards.
+async fn restore_reapplies_tombstones(backend: &Backend) {
+    let env = Env::start(backend, |_| {}).await;
+    let server = &env.server;
+    let t = admin::demo_tenant(server.platform()).await.unwrap();
+    let neighbour = admin::demo_tenant(server.platform()).await.unwrap();
+    let start = SystemTime::now() - Duration::from_secs(900);
+    send_rounds(server, &t, 7, 2, start).await;
+    send_rounds(server, &neighbour, 8, 1, start).await;
+    let tenant = env.tenant(&t.tenant).await;
+    let neighbour_trace = a_trace_id(server, &neighbour).await;
+    let neighbour_before = answers(server, &neighbour, &neighbour_trace).await;
+    let first = env.backup().await;
+    let backed_up = env.segments(&tenant.id).await;
+
+    // The person's erasure request, run to the end (by the operator, here: the server's
+    // deleter is not woken, so nothing runs it behind the test's back).
+    let selection = scrim_server::deletion::Selection {
+        attribute: Some(("enduser.id".into(), PERSON.into())),
+        ..Default::default()
+    };
+    let done = scrim_server::deletion::operator_delete_rows(
+        server.platform(),
+        &env.scope().store,
+        &t.tenant,
+        &selection,
+        true,
+    )
+    .await
+    .unwrap();
+    let done = scrim_server::deletion::deletion_json(&done);
+    assert_eq!(done["status"], "done", "{done}");
+    assert!(done["rows_removed"].as_u64().unwrap() > 0, "{done}");
+    let pseudonym = done["covers"]["attribute"]["value"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(pseudonym.starts_with("[id:"), "{done}");
+    assert_eq!(rows_of(server, &t, &pseudonym).await, 0);
+    let trace = a_trace_id(server, &t).await;
+    let after = answers(server, &t, &trace).await;
+
+    // The old backup, the rewritten segments still there: they replaced what it holds.
+    let r = env.restore(Some(&first.id)).await;
+    assert!(r.superseded > 0, "{r:?}");
+    assert_eq!((r.objects, r.catalog_rows), (0, 0), "{r:?}");
+    assert_eq!(rows_of(server, &t, &pseudonym).await, 0);
+    assert_eq!(answers(server, &t, &trace).await, after);
+
+    // Every segment of the tenant lost; the old backup, taken before the request, is all
+    // there is. The restore re-applies the request.
+    let paths: Vec<String> = env
+        .segments(&tenant.id)
+        .await
+        .into_iter()
+        .map(|s| s.path)
+        .collect();
+    env.lose(&tenant.id, &paths, true).await;
+    let r = env.restore(Some(&first.id)).await;
+    assert_eq!(r.catalog_rows, backed_up.len(), "{r:?}");
+    assert!(r.tombstone_rows > 0, "{r:?}");
+    assert_eq!(rows_of(server, &t, &pseudonym).await, 0);
+    assert_eq!(answers(server, &t, &trace).await, after);
+    // No segment file of the tenant holds the person's rows; other people's are there.
+    let key = segment_key(server, &tenant);
+    let store = env.segment_store();
+    let mut batches = Vec::new();
+    for p in env.objects(&format!("local/{}", tenant.id)).await {
+        let bytes = store
+            .object_store()
+            .get(&ObjectPath::from(p.as_str()))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        batches.extend(scrim_store::segment::decode(bytes, &key).unwrap());
+    }
+    assert!(!batches.is_empty());
+    assert!(batches.iter().all(|b| !holds(b, &pseudonym)));
+    assert!(batches.iter().any(|b| holds(b, "[id:")));
+    // A second restore adds nothing, and the neighbour was never touched.
+    let again = env.restore(Some(&first.id)).await;
+    assert_eq!((again.objects, again.catalog_rows), (0, 0), "{again:?}");
+    assert_eq!(rows_of(server, &t, &pseudonym).await, 0);
+    assert_eq!(
+        answers(server, &neighbour, &neighbour_trace).await,
+        neighbour_before
+    );
+    env.server.shutdown().await;
+}
+
+/// Backup; a tenant deleted; restore: the tenant is reported unreadable and nothing of it
+/// is put back, and its backed-up segment files open with nothing left on the machine: not
+/// the master key, not the backup key, not another tenant's key.
+async fn a_deleted_tenants_backup_is_unreadable(backend: &Backend) {
+    let env = Env::start(backend, |_| {}).await;
+    let server = &env.server;
+    let gone = admin::demo_tenant(server.platform()).await.unwrap();
+    let kept = admin::demo_tenant(server.platform()).await.unwrap();
+    let start = SystemTime::now() - Duration::from_secs(900);
+    send_rounds(server, &gone, 9, 1, start).await;
+    send_rounds(server, &kept, 10, 1, start).await;
+    let (gone_t, kept_t) = (
+        env.tenant(&gone.tenant).await,
+        env.tenant(&kept.tenant).await,
+    );
+    let kept_trace = a_trace_id(server, &kept).await;
+    let kept_before = answers(server, &kept, &kept_trace).await;
+    let gone_key = segment_key(server, &gone_t);
+    let gone_segs = env.segments(&gone_t.id).await;
+    assert!(!gone_segs.is_empty());
+    let first = env.backup().await;
+    let dest = env.destination();
+    let backup_key = BackupKey::load(&env.key_file()).unwrap();
+    // Before the deletion, its key opens what the backup holds.
+    let file = backup::read_object(&dest, &backup_key, &gone_segs[0].path)
+        .await
+        .unwrap();
+    assert!(scrim_store::segment::decode(file.clone().into(), &gone_key).is_ok());
+    drop(gone_key);
+
+    let owner = sign_in(server, &gone.owner_email, &gone.owner_password, None).await;
+    let body = json!({ "scope": "tenant", "confirm": gone.tenant });
+    let a = call(server, "POST", "/api/v1/deletions", &owner, Some(body)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+
+    // Restore: the deleted tenant is unreadable, nothing of it comes back; the other is
+    // whole.
+    let r = env.restore(None).await;
+    assert_eq!(r.unreadable.len(), 1, "{r:?}");
+    assert_eq!(r.unreadable[0].id, gone_t.id.as_str());
+    assert_eq!(r.unreadable[0].name, gone.tenant);
+    assert_eq!(r.tenants, [kept.tenant.clone()]);
+    assert_eq!((r.objects, r.catalog_rows), (0, 0), "{r:?}");
+    assert!(env.segments(&gone_t.id).await.is_empty());
+    assert!(
+        env.objects(&format!("local/{}", gone_t.id))
+            .await
+            .is_empty()
+    );
+    assert_eq!(answers(server, &kept, &kept_trace).await, kept_before);
+    // Asking for it by name says the same.
+    let only = backup::restore(
+        server.platform(),
+        &env.key_file(),
+        &dest,
+        Some(&first.id),
+        &Scope {
+            tenant: Some(gone.tenant.clone()),
+            ..env.scope()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(only.unreadable.len(), 1);
+    assert!(only.tenants.is_empty());
+    let record = env.platform_records(actions::BACKUP_RESTORE).await;
+    assert_eq!(record[0].details["unreadable"][0]["id"], gone_t.id.as_str());
+
+    // What the backup holds of it opens with nothing left here. The backup key removes the
+    // outer layer only; the segment files inside are under a key that no longer exists.
+    let mut candidates = vec![
+        (
+            "the master key",
+            key_bytes(&env.root.path().join("data/master.key")),
+        ),
+        ("the backup key", key_bytes(&env.key_file())),
+        (
+            "the other tenant's key",
+            *segment_key(server, &kept_t).bytes(),
+        ),
+    ];
+    let tenants = server.platform().meta().list_tenants().await.unwrap();
+    for t in &tenants {
+        candidates.push(("a tenant's key", *segment_key(server, t).bytes()));
+    }
+    assert!(
+        tenants.iter().all(|t| t.id != gone_t.id),
+        "the deleted tenant is not listed"
+    );
+    for seg in &gone_segs {
+        let file = backup::read_object(&dest, &backup_key, &seg.path)
+            .await
+            .unwrap();
+        for (what, key) in &candidates {
+            let key = scrim_store::DataKey::new(format!("{}-1", gone_t.id), *key);
+            assert!(
+                scrim_store::segment::decode(file.clone().into(), &key).is_err(),
+                "{} opened with {what}",
+                seg.path
+            );
+        }
+    }
+    env.server.shutdown().await;
+}

@@ -182,14 +182,16 @@ pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
             }
             println!(
                 "{} restored: {} objects and {} catalog rows put back; {} segments already \
-                 there, {} replaced since, {} past retention, {} changed since",
+                 there, {} replaced since, {} past retention, {} changed since; {} rows erased \
+                 again by recorded deletion requests",
                 plural(r.tenants.len(), "tenant"),
                 r.objects,
                 r.catalog_rows,
                 r.present,
                 r.superseded,
                 r.expired,
-                r.changed
+                r.changed,
+                r.tombstone_rows
             );
             Ok(())
         }

@@ -653,6 +653,9 @@ pub struct Restored {
     /// Segments whose catalog row changed since the backup (rewritten in place): left as
     /// they are.
     pub changed: usize,
+    /// Rows removed again from the restored segments by the tenants' recorded deletion
+    /// requests (tombstones).
+    pub tombstone_rows: u64,
 }
 
 /// One segment to put back.
@@ -700,6 +703,7 @@ pub async fn restore(
         ..Restored::default()
     };
     let mut puts = Vec::new();
+    let mut restored_tenants: HashMap<TenantId, Tenant> = HashMap::new();
     let now = SystemTime::now();
     for t in &manifest.tenants {
         if scope.tenant.as_ref().is_some_and(|n| n != &t.name) {
@@ -772,6 +776,9 @@ pub async fn restore(
                 });
             }
         }
+        if puts.iter().any(|p| p.tenant == tenant.id) {
+            restored_tenants.insert(tenant.id.clone(), tenant);
+        }
     }
     let objects = puts.iter().filter(|p| p.object).count();
     let rows = puts.iter().filter(|p| p.row).count();
@@ -815,6 +822,26 @@ pub async fn restore(
                 Err(scrim_meta::MetaError::AlreadyExists { .. }) => {}
                 Err(e) => return Err(e.into()),
             }
+        }
+        // Tombstones: what was erased after the backup was taken is erased again. (Queries
+        // already hide it: they apply every recorded deletion request of the tenant.)
+        for tenant in restored_tenants.values() {
+            let region = match &scope.store.region {
+                Some(r) => r.clone(),
+                None => written
+                    .iter()
+                    .find(|p| p.tenant == tenant.id)
+                    .and_then(|p| p.seg.path.split('/').next())
+                    .unwrap_or("local")
+                    .to_owned(),
+            };
+            let store = crate::export::open_segment_store(
+                platform,
+                scope.store.object_store.as_deref(),
+                &region,
+            )?;
+            done.tombstone_rows +=
+                crate::deletion::reapply_tombstones(platform, &store, tenant).await?;
         }
         Ok::<_, ServerError>(done)
     };
