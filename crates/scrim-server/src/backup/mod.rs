@@ -22,7 +22,9 @@
 //! (running it twice adds nothing the second time). It skips segments past the tenant's
 //! current retention and segments whose rows now live in a replacement that is still there
 //! (compaction and rewrites record what replaced what, [`scrim_meta::Meta::replacements`]).
-//! A tenant whose key is gone is reported unreadable and nothing of it is restored.
+//! A tenant whose key is gone is reported unreadable and nothing of it is restored. Then the
+//! restored tenants' recorded deletion requests (tombstones) are applied again
+//! ([`crate::deletion`]), so an old backup never brings erased rows back.
 //!
 //! Both are recorded in the platform's audit chain before they act (fail closed:
 //! `backup.create`, `backup.restore`, with counts and the destination without credentials).
