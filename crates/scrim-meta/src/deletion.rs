@@ -349,7 +349,10 @@ impl crate::Meta {
     pub async fn shred_tenant(&self, tenant: &TenantId) -> Result<Shredded, MetaError> {
         let freed_name = format!(
             "deleted-{}",
-            tenant.as_str().trim_start_matches("t_").to_ascii_lowercase()
+            tenant
+                .as_str()
+                .trim_start_matches("t_")
+                .to_ascii_lowercase()
         );
         let shred = "UPDATE tenants SET wrapped_data_key = $2, deleted_at = $3, name = $4, \
                      capture_policy = NULL, sso_config = NULL, sso_client_secret = NULL, \

@@ -289,6 +289,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "deletions",
         include_str!("../migrations/sqlite/0007_deletions.sql"),
     ),
+    (
+        9,
+        "replaced segments",
+        include_str!("../migrations/sqlite/0009_replaced_segments.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: MigrationList = &[
     (
@@ -325,6 +330,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         7,
         "deletions",
         include_str!("../migrations/postgres/0007_deletions.sql"),
+    ),
+    (
+        9,
+        "replaced segments",
+        include_str!("../migrations/postgres/0009_replaced_segments.sql"),
     ),
 ];
 

@@ -400,9 +400,8 @@ impl Meta {
     }
 
     pub async fn tenant_by_name(&self, name: &str) -> Result<Option<Tenant>, MetaError> {
-        let sql = format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1 AND deleted_at IS NULL"
-        );
+        let sql =
+            format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1 AND deleted_at IS NULL");
         on_pool!(self, pool => {
             match sqlx::query(&sql).bind(name).fetch_optional(pool).await? {
                 Some(row) => Ok(Some(tenant_from_row!(row))),
@@ -412,9 +411,8 @@ impl Meta {
     }
 
     pub async fn tenant_by_id(&self, id: &TenantId) -> Result<Option<Tenant>, MetaError> {
-        let sql = format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 AND deleted_at IS NULL"
-        );
+        let sql =
+            format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1 AND deleted_at IS NULL");
         on_pool!(self, pool => {
             match sqlx::query(&sql).bind(id.as_str()).fetch_optional(pool).await? {
                 Some(row) => Ok(Some(tenant_from_row!(row))),
@@ -425,9 +423,8 @@ impl Meta {
 
     /// Every tenant, ordered by name.
     pub async fn list_tenants(&self) -> Result<Vec<Tenant>, MetaError> {
-        let sql = format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants WHERE deleted_at IS NULL ORDER BY name"
-        );
+        let sql =
+            format!("SELECT {TENANT_COLUMNS} FROM tenants WHERE deleted_at IS NULL ORDER BY name");
         on_pool!(self, pool => {
             let rows = sqlx::query(&sql).fetch_all(pool).await?;
             let mut out = Vec::with_capacity(rows.len());

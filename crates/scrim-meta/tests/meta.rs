@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use common::TestDb;
 use scrim_meta::{
-    ApiKey, AuthError, DeletionScope, DeletionStatus, Meta, MetaError, NewApiKey, NewDeletion, NewSegment, NewTenant, Scope, Scopes, Signal,
-    TenantId, TimeRange, WalMark,
+    ApiKey, AuthError, DeletionScope, DeletionStatus, Meta, MetaError, NewApiKey, NewDeletion,
+    NewSegment, NewTenant, Scope, Scopes, Signal, TenantId, TimeRange, WalMark,
 };
 
 on_both_backends!(
@@ -500,6 +500,22 @@ async fn replace_segments_is_all_or_nothing(db: &TestDb) {
         .unwrap();
     assert_eq!(paths(&got), ["p3"]);
 
+    // What replaced what is remembered (not the failed attempts, not a rewrite in place),
+    // and forgotten once the replaced segment is past a cutoff.
+    let replaced = meta.replacements(&t).await.unwrap();
+    let mut pairs: Vec<(&str, &str)> = replaced
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    pairs.sort();
+    assert_eq!(pairs, [("p1", "c1"), ("p2", "c1")]);
+    let other = tenant(meta, "other").await;
+    assert!(meta.replacements(&other).await.unwrap().is_empty());
+    assert_eq!(meta.forget_replacements(&other, i64::MAX).await.unwrap(), 0);
+    assert_eq!(meta.forget_replacements(&t, 10).await.unwrap(), 1);
+    let left: Vec<String> = meta.replacements(&t).await.unwrap().into_keys().collect();
+    assert_eq!(left, ["p2"]);
+
     assert_eq!(meta.delete_segments(&t, &["c1", "nope"]).await.unwrap(), 1);
     assert_eq!(paths(&all().await.unwrap()), ["p3"]);
     // Deleted segments' services are gone with them.
@@ -921,9 +937,13 @@ fn futures_are_send(meta: &Meta, t: &TenantId, id: &scrim_meta::KeyId) {
 async fn deletions_are_claimed_once_and_a_shredded_tenant_is_gone(db: &TestDb) {
     let meta = &db.meta;
     let t = tenant(meta, "acme").await;
-    meta.record_flush(&t, &[seg(Signal::Logs, "r/t/logs/a", 1, 2, &["shop"])], None)
-        .await
-        .unwrap();
+    meta.record_flush(
+        &t,
+        &[seg(Signal::Logs, "r/t/logs/a", 1, 2, &["shop"])],
+        None,
+    )
+    .await
+    .unwrap();
     let request = |id: &str, scope: DeletionScope| NewDeletion {
         id: id.into(),
         tenant_id: t.clone(),
@@ -942,16 +962,25 @@ async fn deletions_are_claimed_once_and_a_shredded_tenant_is_gone(db: &TestDb) {
 
     // Claimed once; taken again only once its claim is older than the cutoff.
     let claimed = meta.claim_deletion(0).await.unwrap().unwrap();
-    assert_eq!((claimed.id.as_str(), claimed.status), ("del_a", DeletionStatus::Running));
+    assert_eq!(
+        (claimed.id.as_str(), claimed.status),
+        ("del_a", DeletionStatus::Running)
+    );
     assert!(meta.claim_deletion(0).await.unwrap().is_none());
-    assert_eq!(meta.claim_deletion(i64::MAX).await.unwrap().unwrap().id, "del_a");
+    assert_eq!(
+        meta.claim_deletion(i64::MAX).await.unwrap().unwrap().id,
+        "del_a"
+    );
     meta.finish_deletion("del_a", DeletionStatus::Done, 5, 2, None)
         .await
         .unwrap();
     assert!(meta.claim_deletion(i64::MAX).await.unwrap().is_none());
     let listed = meta.deletions(&t).await.unwrap();
     assert_eq!(listed.len(), 1);
-    assert_eq!((listed[0].rows_removed, listed[0].segments_rewritten), (5, 2));
+    assert_eq!(
+        (listed[0].rows_removed, listed[0].segments_rewritten),
+        (5, 2)
+    );
 
     // A shredded tenant: its key overwritten, hidden everywhere, nothing more accepted.
     let shredded = meta.shred_tenant(&t).await.unwrap();

@@ -202,8 +202,7 @@ pub(crate) fn erasure_of(
             })
         }
     };
-    if start_ns.is_none() && selection.end.is_none() && service.is_none() && attribute.is_none()
-    {
+    if start_ns.is_none() && selection.end.is_none() && service.is_none() && attribute.is_none() {
         return Err(usage(
             "a selective deletion names a time range, a service or an attribute; to delete \
              everything, delete the tenant",
@@ -335,7 +334,11 @@ pub(crate) async fn delete_tenant(
     }
     let id = new_id()?;
     let deletion = act
-        .entry(d.platform.audit(), actions::TENANT_DELETE, tenant.id.as_str())
+        .entry(
+            d.platform.audit(),
+            actions::TENANT_DELETE,
+            tenant.id.as_str(),
+        )
         .detail("deletion", id.clone())
         .detail("name", tenant.name.clone())
         .around(d.platform.meta.insert_deletion(&NewDeletion {
@@ -693,7 +696,10 @@ pub async fn reapply_tombstones(
 // The command line: `scrim delete …`, as the operator, on the platform's state.
 
 async fn operator_tenant(platform: &Platform, name: &str) -> Result<Tenant, ServerError> {
-    crate::accounts::check(&scrim_auth::rbac::Actor::Operator, Permission::DeleteTelemetry)?;
+    crate::accounts::check(
+        &scrim_auth::rbac::Actor::Operator,
+        Permission::DeleteTelemetry,
+    )?;
     platform
         .meta
         .tenant_by_name(name)

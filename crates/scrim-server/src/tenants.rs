@@ -42,7 +42,12 @@ pub(crate) fn store_key(
     tenant: &TenantId,
     data_key: &scrim_crypto::DataKey,
 ) -> scrim_store::DataKey {
-    scrim_store::DataKey::new(format!("{tenant}-1"), *data_key.as_bytes())
+    scrim_store::DataKey::new(store_key_id(tenant), *data_key.as_bytes())
+}
+
+/// The id segments of `tenant` carry for its data key (an id, never the key).
+pub(crate) fn store_key_id(tenant: &TenantId) -> String {
+    format!("{tenant}-1")
 }
 
 pub(crate) struct Tenants {
@@ -205,7 +210,10 @@ impl Tenants {
         for rt in self.all() {
             let Some(tenant) = self.platform.meta.tenant_by_id(&rt.tenant.id).await? else {
                 // Deleted (on any node): nothing of it stays here.
-                tracing::info!("tenant {} was deleted: its WAL on this node is removed", rt.tenant.id);
+                tracing::info!(
+                    "tenant {} was deleted: its WAL on this node is removed",
+                    rt.tenant.id
+                );
                 self.forget(&rt.tenant.id)?;
                 continue;
             };

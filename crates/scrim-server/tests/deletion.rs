@@ -19,7 +19,14 @@ use common::*;
 const PERSON: &str = "u-48213";
 
 async fn count(server: &Server, cred: &Cred, sql: &str) -> u64 {
-    let a = call(server, "POST", "/api/v1/sql", cred, Some(json!({ "query": sql }))).await;
+    let a = call(
+        server,
+        "POST",
+        "/api/v1/sql",
+        cred,
+        Some(json!({ "query": sql })),
+    )
+    .await;
     assert_eq!(a.status, 200, "{sql}: {}", a.body);
     a.body["rows"][0][0].as_u64().unwrap()
 }
@@ -71,10 +78,7 @@ fn holds(batch: &RecordBatch, needle: &str) -> bool {
             _ => false,
         }
     }
-    batch
-        .columns()
-        .iter()
-        .any(|c| strings(c.as_ref(), needle))
+    batch.columns().iter().any(|c| strings(c.as_ref(), needle))
 }
 
 /// The tenant's segment key, as the server builds it.
@@ -114,7 +118,14 @@ async fn tenant_of(server: &Server, t: &DemoTenant) -> scrim_meta::Tenant {
 async fn finished(server: &Server, cred: &Cred, id: &str) -> Value {
     server.run_deletions().await.unwrap();
     for _ in 0..600 {
-        let a = call(server, "GET", &format!("/api/v1/deletions/{id}"), cred, None).await;
+        let a = call(
+            server,
+            "GET",
+            &format!("/api/v1/deletions/{id}"),
+            cred,
+            None,
+        )
+        .await;
         assert_eq!(a.status, 200, "{}", a.body);
         if a.body["status"] != "pending" && a.body["status"] != "running" {
             return a.body;
@@ -140,15 +151,37 @@ async fn a_persons_rows_disappear_from_every_query_and_every_file() {
     // Two flushed batches (two segments per signal) and one still in the WAL and buffer.
     send_shop_at(&server, &t.ingest_key, 1, 3, start).await;
     server.flush().await.unwrap();
-    send_shop_at(&server, &t.ingest_key, 2, 3, start + Duration::from_secs(60)).await;
+    send_shop_at(
+        &server,
+        &t.ingest_key,
+        2,
+        3,
+        start + Duration::from_secs(60),
+    )
+    .await;
     server.flush().await.unwrap();
-    send_shop_at(&server, &t.ingest_key, 3, 3, start + Duration::from_secs(120)).await;
+    send_shop_at(
+        &server,
+        &t.ingest_key,
+        3,
+        3,
+        start + Duration::from_secs(120),
+    )
+    .await;
     let logs_before = count(&server, &reader, "SELECT count(*) FROM logs").await;
     let spans_before = count(&server, &reader, "SELECT count(*) FROM spans").await;
 
     // Nobody without the delete permission may ask.
-    let body = json!({ "scope": "selective", "attribute": { "key": "enduser.id", "value": PERSON } });
-    let refused = call(&server, "POST", "/api/v1/deletions", &reader, Some(body.clone())).await;
+    let body =
+        json!({ "scope": "selective", "attribute": { "key": "enduser.id", "value": PERSON } });
+    let refused = call(
+        &server,
+        "POST",
+        "/api/v1/deletions",
+        &reader,
+        Some(body.clone()),
+    )
+    .await;
     assert_eq!(refused.status, 403, "{}", refused.body);
     // Bad requests record nothing.
     let empty = json!({ "scope": "selective" });
@@ -198,9 +231,19 @@ async fn a_persons_rows_disappear_from_every_query_and_every_file() {
     .await;
     // The read key has no export scope: the owner exports.
     assert_eq!(export.status, 403);
-    let export = call(&server, "GET", "/api/v1/export?signal=logs&format=jsonl", &owner, None).await;
+    let export = call(
+        &server,
+        "GET",
+        "/api/v1/export?signal=logs&format=jsonl",
+        &owner,
+        None,
+    )
+    .await;
     assert_eq!(export.status, 200);
-    let text = export.body.as_str().map_or(export.body.to_string(), str::to_owned);
+    let text = export
+        .body
+        .as_str()
+        .map_or(export.body.to_string(), str::to_owned);
     assert!(text.contains("[id:"), "other people's rows are exported");
     assert!(!text.contains(&pseudonym));
 
@@ -214,13 +257,23 @@ async fn a_persons_rows_disappear_from_every_query_and_every_file() {
     let wal = dir.path().join("wal").join(tenant.id.as_str());
     let wal_bytes: u64 = files(&wal)
         .iter()
-        .filter(|f| f.file_name().is_some_and(|n| n.to_string_lossy().ends_with(".seg")))
+        .filter(|f| {
+            f.file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(".seg"))
+        })
         .map(|f| std::fs::metadata(f).unwrap().len())
         .sum();
     assert_eq!(wal_bytes, 0, "{:?}", files(&wal));
 
     // Data that arrives after the request is not erased.
-    send_shop_at(&server, &t.ingest_key, 4, 2, SystemTime::now() + Duration::from_secs(5)).await;
+    send_shop_at(
+        &server,
+        &t.ingest_key,
+        4,
+        2,
+        SystemTime::now() + Duration::from_secs(5),
+    )
+    .await;
     server.flush().await.unwrap();
     assert!(rows_of(&server, &reader, &pseudonym).await > 0);
 
@@ -238,7 +291,11 @@ async fn a_persons_rows_disappear_from_every_query_and_every_file() {
         .iter()
         .filter(|r| r.action == actions::DELETION_REQUEST)
         .collect();
-    assert_eq!(requested.len(), 1, "one request, the refused ones recorded nothing");
+    assert_eq!(
+        requested.len(),
+        1,
+        "one request, the refused ones recorded nothing"
+    );
     assert_eq!(requested[0].target.as_deref(), Some(id.as_str()));
     let completed: Vec<_> = records
         .iter()
@@ -289,7 +346,10 @@ async fn a_deleted_tenant_is_unreadable_everywhere_and_its_neighbour_untouched()
     }
     assert!(copied >= 2);
     let gone_key = segment_key(&server, &gone_tenant);
-    assert!(!every_segment(backup.path(), &gone_key).is_empty(), "readable before");
+    assert!(
+        !every_segment(backup.path(), &gone_key).is_empty(),
+        "readable before"
+    );
 
     let owner = sign_in(&server, &gone.owner_email, &gone.owner_password, None).await;
     let wrong = json!({ "scope": "tenant", "confirm": kept.tenant });
@@ -305,7 +365,11 @@ async fn a_deleted_tenant_is_unreadable_everywhere_and_its_neighbour_untouched()
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body["segments"].as_u64().unwrap() >= 2, "{}", a.body);
-    assert!(a.body["api_keys_removed"].as_u64().unwrap() >= 2, "{}", a.body);
+    assert!(
+        a.body["api_keys_removed"].as_u64().unwrap() >= 2,
+        "{}",
+        a.body
+    );
 
     // Its keys, sessions and people no longer open anything.
     for cred in [Cred::Key(gone.read_key.clone()), owner.clone()] {
@@ -317,7 +381,12 @@ async fn a_deleted_tenant_is_unreadable_everywhere_and_its_neighbour_untouched()
     assert!(meta.tenant_by_id(&gone_tenant.id).await.unwrap().is_none());
     // Nothing of it is left on disk: segments, WAL.
     assert!(files(&prefix).is_empty(), "{:?}", files(&prefix));
-    assert!(!dir.path().join("wal").join(gone_tenant.id.as_str()).exists());
+    assert!(
+        !dir.path()
+            .join("wal")
+            .join(gone_tenant.id.as_str())
+            .exists()
+    );
     // The backup taken before cannot be read: the only key that opened it is gone from
     // the database (overwritten, not left in free pages), and no other key opens it.
     let db = [
@@ -348,8 +417,14 @@ async fn a_deleted_tenant_is_unreadable_everywhere_and_its_neighbour_untouched()
         .iter()
         .map(|r| record_of(r).unwrap().action)
         .collect();
-    assert!(records.iter().any(|a| a == actions::TENANT_DELETE), "{records:?}");
-    assert!(records.iter().any(|a| a == actions::DELETION_DONE), "{records:?}");
+    assert!(
+        records.iter().any(|a| a == actions::TENANT_DELETE),
+        "{records:?}"
+    );
+    assert!(
+        records.iter().any(|a| a == actions::DELETION_DONE),
+        "{records:?}"
+    );
     let tombstones = meta.deletions(&gone_tenant.id).await.unwrap();
     assert_eq!(tombstones.len(), 1);
     assert_eq!(tombstones[0].status, scrim_meta::DeletionStatus::Done);

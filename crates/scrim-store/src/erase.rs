@@ -54,7 +54,10 @@ pub struct AttributeMatch {
 }
 
 fn ts(ns: i64) -> Expr {
-    lit(ScalarValue::TimestampNanosecond(Some(ns), Some("UTC".into())))
+    lit(ScalarValue::TimestampNanosecond(
+        Some(ns),
+        Some("UTC".into()),
+    ))
 }
 
 impl Erasure {

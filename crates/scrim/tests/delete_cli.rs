@@ -77,7 +77,15 @@ fn run(args: &[&str]) -> (bool, i32, String, String) {
 /// The tenant's log records exported as JSON lines.
 fn logs_of(tenant: &str, d: &str) -> String {
     let (ok, _, out, err) = run(&[
-        "export", "--tenant", tenant, "--signal", "logs", "--format", "jsonl", "--data-dir", d,
+        "export",
+        "--tenant",
+        tenant,
+        "--signal",
+        "logs",
+        "--format",
+        "jsonl",
+        "--data-dir",
+        d,
     ]);
     assert!(ok, "{err}");
     out
@@ -97,12 +105,24 @@ async fn delete_rows_then_the_tenant_from_the_command_line() {
     assert!(!ok && code == 2, "{err}");
     assert!(err.contains("delete the tenant"), "{err}");
     let (ok, code, _, err) = run(&[
-        "delete", "rows", &tenant, "--attribute", "no-equals-sign", "--data-dir", d,
+        "delete",
+        "rows",
+        &tenant,
+        "--attribute",
+        "no-equals-sign",
+        "--data-dir",
+        d,
     ]);
     assert!(!ok && code == 2, "{err}");
 
     let (ok, _, out, err) = run(&[
-        "delete", "rows", &tenant, "--attribute", "enduser.id=u-48213", "--data-dir", d,
+        "delete",
+        "rows",
+        &tenant,
+        "--attribute",
+        "enduser.id=u-48213",
+        "--data-dir",
+        d,
     ]);
     assert!(ok, "{err}");
     let done: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
@@ -110,7 +130,10 @@ async fn delete_rows_then_the_tenant_from_the_command_line() {
     assert!(done["rows_removed"].as_u64().unwrap() > 0, "{done}");
     let pseudonym = done["covers"]["attribute"]["value"].as_str().unwrap();
     assert!(pseudonym.starts_with("[id:"), "{done}");
-    assert!(before.contains(pseudonym), "the person was in the logs before");
+    assert!(
+        before.contains(pseudonym),
+        "the person was in the logs before"
+    );
     let after = logs_of(&tenant, d);
     assert!(!after.contains(pseudonym), "erased");
     assert!(after.lines().count() < before.lines().count());
@@ -123,17 +146,37 @@ async fn delete_rows_then_the_tenant_from_the_command_line() {
 
     // The whole tenant: confirmed by name, or refused.
     let (ok, code, _, err) = run(&[
-        "delete", "tenant", &tenant, "--confirm", "another", "--data-dir", d,
+        "delete",
+        "tenant",
+        &tenant,
+        "--confirm",
+        "another",
+        "--data-dir",
+        d,
     ]);
     assert!(!ok && code == 2, "{err}");
     assert!(!logs_of(&tenant, d).is_empty(), "nothing was deleted");
     let (ok, _, out, err) = run(&[
-        "delete", "tenant", &tenant, "--confirm", &tenant, "--data-dir", d,
+        "delete",
+        "tenant",
+        &tenant,
+        "--confirm",
+        &tenant,
+        "--data-dir",
+        d,
     ]);
     assert!(ok, "{err}");
     assert!(out.contains("data key destroyed"), "{out}");
     let (ok, code, _, err) = run(&[
-        "export", "--tenant", &tenant, "--signal", "logs", "--format", "jsonl", "--data-dir", d,
+        "export",
+        "--tenant",
+        &tenant,
+        "--signal",
+        "logs",
+        "--format",
+        "jsonl",
+        "--data-dir",
+        d,
     ]);
     assert!(!ok && code == 2 && err.contains("no tenant"), "{err}");
     let segments = data.join("segments");
