@@ -905,7 +905,7 @@ async fn a_deleted_tenants_backup_is_unreadable(backend: &Backend) {
     assert_eq!(r.unreadable.len(), 1, "{r:?}");
     assert_eq!(r.unreadable[0].id, gone_t.id.as_str());
     assert_eq!(r.unreadable[0].name, gone.tenant);
-    assert_eq!(r.tenants, [kept.tenant.clone()]);
+    assert_eq!(r.tenants, std::slice::from_ref(&kept.tenant));
     assert_eq!((r.objects, r.catalog_rows), (0, 0), "{r:?}");
     assert!(env.segments(&gone_t.id).await.is_empty());
     assert!(
