@@ -458,7 +458,9 @@ impl Meta {
     /// Replaces segments of `tenant` by `new` in one transaction (compaction): either every
     /// path in `old` is removed and `new` added, or nothing changes. Each old path must be a
     /// segment of this tenant with `new`'s signal, else `NotFound { what: "segment" }`.
-    /// `new.path` may be one of `old`.
+    /// `new.path` may be one of `old`. Every other old path is remembered as replaced by
+    /// `new.path` ([`Meta::replacements`]), so that a restore from backup does not put it
+    /// back beside its replacement.
     pub async fn replace_segments<S: AsRef<str>>(
         &self,
         tenant: &TenantId,
@@ -467,28 +469,76 @@ impl Meta {
     ) -> Result<Segment, MetaError> {
         let c = check(new)?;
         let created_at = now_ms();
-        let delete = "DELETE FROM segments WHERE tenant_id = $1 AND signal = $2 AND path = $3";
+        let delete = "DELETE FROM segments WHERE tenant_id = $1 AND signal = $2 AND path = $3 \
+             RETURNING max_time_ns";
+        let remember = "INSERT INTO replaced_segments (tenant_id, path, replaced_by, \
+             max_time_ns, replaced_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (tenant_id, path) DO UPDATE SET replaced_by = excluded.replaced_by, \
+             max_time_ns = excluded.max_time_ns, replaced_at = excluded.replaced_at";
         on_pool!(self, pool => {
             // Dropping `tx` on an early return rolls it back.
             let mut tx = pool.begin().await?;
             // The first statement writes, so SQLite takes its write lock at once (a
             // deferred transaction that read first could fail to upgrade).
             for path in old {
-                let deleted = sqlx::query(delete)
+                let path = path.as_ref();
+                let deleted: Vec<(i64,)> = sqlx::query_as(delete)
                     .bind(tenant.as_str())
                     .bind(new.signal.as_str())
-                    .bind(path.as_ref())
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if deleted != 1 {
+                    .bind(path)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let [(max_time_ns,)] = deleted[..] else {
                     return Err(MetaError::NotFound { what: "segment" });
+                };
+                if path != new.path {
+                    sqlx::query(remember)
+                        .bind(tenant.as_str())
+                        .bind(path)
+                        .bind(&new.path)
+                        .bind(max_time_ns)
+                        .bind(created_at)
+                        .execute(&mut *tx)
+                        .await?;
                 }
             }
             insert_segment!(tx, tenant, &c, created_at);
             tx.commit().await?;
         });
         Ok(segment_of(tenant, &c, created_at))
+    }
+
+    /// Which of `tenant`'s former segments were replaced, and by which path (compaction
+    /// and rewrites, through [`Meta::replace_segments`]): old path to new path. A
+    /// replacement may itself have been replaced since; follow the chain.
+    pub async fn replacements(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<std::collections::HashMap<String, String>, MetaError> {
+        let sql = "SELECT path, replaced_by FROM replaced_segments WHERE tenant_id = $1";
+        let rows: Vec<(String, String)> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Forgets the replacements of `tenant` whose replaced segment's newest row is older
+    /// than `before_ns` (past the tenant's retention: a restore skips those segments
+    /// anyway). Returns how many were forgotten.
+    pub async fn forget_replacements(
+        &self,
+        tenant: &TenantId,
+        before_ns: i64,
+    ) -> Result<u64, MetaError> {
+        let sql = "DELETE FROM replaced_segments WHERE tenant_id = $1 AND max_time_ns < $2";
+        Ok(on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(tenant.as_str())
+                .bind(before_ns)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        }))
     }
 
     /// Removes segments of `tenant` from the catalog (retention, deletion requests) and

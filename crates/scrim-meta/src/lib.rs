@@ -295,6 +295,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "tenant data keys",
         include_str!("../migrations/sqlite/0008_tenant_data_keys.sql"),
     ),
+    (
+        9,
+        "replaced segments",
+        include_str!("../migrations/sqlite/0009_replaced_segments.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: MigrationList = &[
     (
@@ -336,6 +341,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         8,
         "tenant data keys",
         include_str!("../migrations/postgres/0008_tenant_data_keys.sql"),
+    ),
+    (
+        9,
+        "replaced segments",
+        include_str!("../migrations/postgres/0009_replaced_segments.sql"),
     ),
 ];
 

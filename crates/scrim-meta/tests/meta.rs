@@ -509,6 +509,22 @@ async fn replace_segments_is_all_or_nothing(db: &TestDb) {
         .unwrap();
     assert_eq!(paths(&got), ["p3"]);
 
+    // What replaced what is remembered (not the failed attempts, not a rewrite in place),
+    // and forgotten once the replaced segment is past a cutoff.
+    let replaced = meta.replacements(&t).await.unwrap();
+    let mut pairs: Vec<(&str, &str)> = replaced
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    pairs.sort();
+    assert_eq!(pairs, [("p1", "c1"), ("p2", "c1")]);
+    let other = tenant(meta, "other").await;
+    assert!(meta.replacements(&other).await.unwrap().is_empty());
+    assert_eq!(meta.forget_replacements(&other, i64::MAX).await.unwrap(), 0);
+    assert_eq!(meta.forget_replacements(&t, 10).await.unwrap(), 1);
+    let left: Vec<String> = meta.replacements(&t).await.unwrap().into_keys().collect();
+    assert_eq!(left, ["p2"]);
+
     assert_eq!(meta.delete_segments(&t, &["c1", "nope"]).await.unwrap(), 1);
     assert_eq!(paths(&all().await.unwrap()), ["p3"]);
     // Deleted segments' services are gone with them.

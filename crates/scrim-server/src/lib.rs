@@ -9,12 +9,14 @@
 //!   into encrypted segments and catalogs them, and merges small segments ([`compact`]);
 //!   the REST API (`/api/v1`).
 //! - [`export`]: telemetry export, shared by `GET /api/v1/export` and `scrim export`.
+//! - [`backup`]: encrypted, incremental backups (`scrim backup`).
 
 mod access;
 pub mod accounts;
 pub mod admin;
 mod api;
 pub mod audit;
+pub mod backup;
 pub mod compact;
 pub mod deletion;
 mod error;

@@ -66,6 +66,8 @@ async fn enforce_tenant(
 ) -> Result<Option<Removed>, ServerError> {
     let meta = &shared.platform.meta;
     let cutoff = cutoff_ns(tenant, now);
+    // What replaced segments past the cutoff is no longer needed: a restore skips them.
+    meta.forget_replacements(&tenant.id, cutoff).await?;
     let mut paths = Vec::new();
     let (mut rows, mut bytes) = (0u64, 0u64);
     let mut per_signal = serde_json::Map::new();

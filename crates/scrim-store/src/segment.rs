@@ -268,81 +268,16 @@ impl SegmentStore {
     }
 
     /// From a URL: `file:///path/to/dir`, or (with the `s3` feature)
-    /// `s3://bucket/optional/prefix?endpoint=http://127.0.0.1:3900&region=garage`.
-    /// A plain `http://` endpoint must be on loopback unless `allow_http=true` is given.
-    /// S3 credentials come from the environment (`AWS_ACCESS_KEY_ID`,
-    /// `AWS_SECRET_ACCESS_KEY`, optionally `AWS_SESSION_TOKEN`), never from the URL.
+    /// `s3://bucket/optional/prefix?endpoint=http://127.0.0.1:3900&region=garage`
+    /// ([`object_store_from_url`]).
     pub fn from_url(url: &str, region: &str) -> Result<Self> {
-        let bad = |m: &str| StoreError::InvalidInput(format!("segment store URL: {m}"));
-        if let Some(path) = url.strip_prefix("file://") {
-            if !path.starts_with('/') {
-                return Err(bad("file:// needs an absolute path"));
+        let store = object_store_from_url(url).map_err(|e| match e {
+            StoreError::InvalidInput(m) => {
+                StoreError::InvalidInput(format!("segment store URL: {m}"))
             }
-            return Self::local(path, region);
-        }
-        if let Some(rest) = url.strip_prefix("s3://") {
-            return Self::s3(rest, region).map_err(|e| match e {
-                StoreError::InvalidInput(m) => bad(&m),
-                other => other,
-            });
-        }
-        Err(bad("the scheme must be file:// or s3://"))
-    }
-
-    #[cfg(feature = "s3")]
-    fn s3(rest: &str, region: &str) -> Result<Self> {
-        use object_store::aws::AmazonS3Builder;
-        use object_store::prefix::PrefixStore;
-        let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
-        let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
-        if bucket.is_empty() {
-            return Err(StoreError::InvalidInput("missing bucket".into()));
-        }
-        if url_has_credentials(bucket) {
-            return Err(StoreError::InvalidInput(
-                "credentials belong in the environment, not the URL".into(),
-            ));
-        }
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
-        let (mut endpoint, mut allow_http) = (None, false);
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            match k {
-                "endpoint" => endpoint = Some(v),
-                "region" => builder = builder.with_region(v),
-                "allow_http" => allow_http = v == "true",
-                _ => {
-                    return Err(StoreError::InvalidInput(format!(
-                        "unknown parameter {k:?} (endpoint, region, allow_http)"
-                    )));
-                }
-            }
-        }
-        if let Some(ep) = endpoint {
-            // Plain HTTP only to this machine, unless the operator says so explicitly.
-            let http = ep.starts_with("http://");
-            if http && !allow_http && !is_loopback_url(ep) {
-                return Err(StoreError::InvalidInput(
-                    "a plain http:// endpoint must be on loopback (or set allow_http=true)".into(),
-                ));
-            }
-            builder = builder.with_endpoint(ep).with_allow_http(http);
-        }
-        let s3 = builder.build()?;
-        let prefix = prefix.trim_matches('/');
-        let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
-            Arc::new(s3)
-        } else {
-            Arc::new(PrefixStore::new(s3, prefix))
-        };
+            other => other,
+        })?;
         Self::new(store, region)
-    }
-
-    #[cfg(not(feature = "s3"))]
-    fn s3(_rest: &str, _region: &str) -> Result<Self> {
-        Err(StoreError::InvalidInput(
-            "this build has no S3 support (feature `s3`)".into(),
-        ))
     }
 
     /// The underlying store (the query layer narrows it to one tenant's prefix).
@@ -561,6 +496,84 @@ impl SegmentStore {
         }
         Ok(())
     }
+}
+
+/// An object store from a URL: `file:///path/to/dir` (created if missing), or (with the
+/// `s3` feature) `s3://bucket/optional/prefix?endpoint=http://127.0.0.1:3900&region=garage`.
+/// A plain `http://` endpoint must be on loopback unless `allow_http=true` is given. S3
+/// credentials come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+/// optionally `AWS_SESSION_TOKEN`), never from the URL. Segments (`scrim serve`'s
+/// `object_store`) and backups (`scrim backup create --to`) are both reached this way.
+pub fn object_store_from_url(url: &str) -> Result<Arc<dyn ObjectStore>> {
+    let bad = |m: &str| StoreError::InvalidInput(m.to_owned());
+    if let Some(path) = url.strip_prefix("file://") {
+        if !path.starts_with('/') {
+            return Err(bad("file:// needs an absolute path"));
+        }
+        std::fs::create_dir_all(path)
+            .map_err(|e| StoreError::ObjectStore(format!("creating the directory: {e}")))?;
+        return Ok(Arc::new(LocalFileSystem::new_with_prefix(path)?));
+    }
+    if let Some(rest) = url.strip_prefix("s3://") {
+        return s3_store(rest);
+    }
+    Err(bad("the scheme must be file:// or s3://"))
+}
+
+#[cfg(feature = "s3")]
+fn s3_store(rest: &str) -> Result<Arc<dyn ObjectStore>> {
+    use object_store::aws::AmazonS3Builder;
+    use object_store::prefix::PrefixStore;
+    let (location, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (bucket, prefix) = location.split_once('/').unwrap_or((location, ""));
+    if bucket.is_empty() {
+        return Err(StoreError::InvalidInput("missing bucket".into()));
+    }
+    if url_has_credentials(bucket) {
+        return Err(StoreError::InvalidInput(
+            "credentials belong in the environment, not the URL".into(),
+        ));
+    }
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    let (mut endpoint, mut allow_http) = (None, false);
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "endpoint" => endpoint = Some(v),
+            "region" => builder = builder.with_region(v),
+            "allow_http" => allow_http = v == "true",
+            _ => {
+                return Err(StoreError::InvalidInput(format!(
+                    "unknown parameter {k:?} (endpoint, region, allow_http)"
+                )));
+            }
+        }
+    }
+    if let Some(ep) = endpoint {
+        // Plain HTTP only to this machine, unless the operator says so explicitly.
+        let http = ep.starts_with("http://");
+        if http && !allow_http && !is_loopback_url(ep) {
+            return Err(StoreError::InvalidInput(
+                "a plain http:// endpoint must be on loopback (or set allow_http=true)".into(),
+            ));
+        }
+        builder = builder.with_endpoint(ep).with_allow_http(http);
+    }
+    let s3 = builder.build()?;
+    let prefix = prefix.trim_matches('/');
+    let store: Arc<dyn ObjectStore> = if prefix.is_empty() {
+        Arc::new(s3)
+    } else {
+        Arc::new(PrefixStore::new(s3, prefix))
+    };
+    Ok(store)
+}
+
+#[cfg(not(feature = "s3"))]
+fn s3_store(_rest: &str) -> Result<Arc<dyn ObjectStore>> {
+    Err(StoreError::InvalidInput(
+        "this build has no S3 support (feature `s3`)".into(),
+    ))
 }
 
 #[cfg(feature = "s3")]

@@ -78,15 +78,9 @@ impl ObjectStore for TenantStore {
         };
         // PrefixStore (object_store 0.13.2) leaves the full path in the result's metadata,
         // and `head` is built on `get_opts`; DataFusion then fails to match the file it
-        // listed. Give the relative path back.
-        let relative = r
-            .meta
-            .location
-            .prefix_match(&self.prefix)
-            .map(Path::from_iter);
-        if let Some(rel) = relative {
-            r.meta.location = rel;
-        }
+        // listed. Give the path back as asked: with a store that is itself under a prefix
+        // (`s3://bucket/prefix`), the full path holds that prefix too.
+        r.meta.location = location.clone();
         Ok(r)
     }
 
@@ -165,5 +159,11 @@ mod tests {
         );
         assert!(t.delete(&Path::from("spans/x.parquet")).await.is_err());
         assert!(mem.head(&Path::from("eu1/a/spans/x.parquet")).await.is_ok());
+
+        // A segment store under a prefix of its own (`s3://bucket/prefix`): the same.
+        let outer: Arc<dyn ObjectStore> = Arc::new(PrefixStore::new(Arc::clone(&mem), "eu1"));
+        let t = TenantStore::new(outer, "a");
+        let head = t.head(&Path::from("spans/x.parquet")).await.unwrap();
+        assert_eq!(head.location.as_ref(), "spans/x.parquet");
     }
 }

@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use scrim_redact::sql::{self, Dialect, SqlOptions};
 
 mod audit_cli;
+mod backup_cli;
 mod delete_cli;
 mod export_cli;
 mod identity_cli;
@@ -80,6 +81,10 @@ enum Command {
     /// are not in them). The export is recorded in the tenant's audit log before anything
     /// is written; progress and the final count go to standard error.
     Export(Box<export_cli::ExportArgs>),
+    /// Encrypted, incremental backups of the telemetry under a backup key of their own;
+    /// restores that never bring back a deleted tenant's data.
+    #[command(subcommand, arg_required_else_help = true)]
+    Backup(backup_cli::BackupCommand),
     /// Delete on request: a whole tenant (crypto-shredded), or the rows that match a time
     /// range, a service or an attribute (a person's erasure request). Recorded in the
     /// tenant's audit log first; kept as a tombstone that a backup restore re-applies.
@@ -580,6 +585,7 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Export(args) => run_platform(|| export_cli::run(*args)),
+        Command::Backup(cmd) => run_platform(|| backup_cli::run(cmd)),
         Command::Delete(cmd) => run_platform(|| delete_cli::run(cmd)),
     };
     match result {

@@ -71,6 +71,14 @@ pub const RETENTION_SETTINGS: &str = "settings.retention_change";
 /// Target: the signal; details: format, filters, whether encrypted (never the key).
 pub const TELEMETRY_EXPORT: &str = "telemetry.export";
 
+/// A backup of telemetry made (`scrim backup create`), in the platform chain. Target: the
+/// backup id; details: the destination (without credentials), the backup key's public id,
+/// tenants, segments and bytes.
+pub const BACKUP_CREATE: &str = "backup.create";
+/// A backup restored (`scrim backup restore`), in the platform chain. Target: the backup
+/// id; details: the destination, the tenants restored and those unreadable (key gone), the
+/// objects and catalog rows put back, and what was skipped.
+pub const BACKUP_RESTORE: &str = "backup.restore";
 /// A deletion request recorded (before it is stored). Target: the request id; details: the
 /// scope, and for a selective request what it covers (an attribute value only in its stored,
 /// pseudonymised form, never as the requester typed it).

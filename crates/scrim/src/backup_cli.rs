@@ -1,0 +1,218 @@
+//! `scrim backup create|restore|list`: encrypted, incremental backups of the telemetry. The
+//! logic (sealing, the manifest, what a restore puts back and skips, the audit records) is
+//! `scrim_server::backup`'s; this file wires flags to it and prints what happened.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use scrim_server::ServerError;
+use scrim_server::backup::{self, BACKUP_KEY_FILE, BackupKey, Destination, Scope};
+use scrim_server::export::StoreLocation;
+
+use crate::PlatformArgs;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BackupCommand {
+    /// Back up every tenant's segments (or one tenant's) to a directory or an S3 bucket,
+    /// sealed under the backup key. Only segments not already there are copied. Tenants'
+    /// data keys are never in a backup: a tenant deleted later cannot be read from it.
+    Create {
+        /// A directory, file:///dir, or s3://bucket/prefix?endpoint=…&region=… (credentials
+        /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+        #[arg(long, value_name = "DEST")]
+        to: String,
+        /// Only this tenant.
+        #[arg(long, value_name = "NAME")]
+        tenant: Option<String>,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
+    /// Put back what a backup holds and the store or catalog lost: missing segment objects
+    /// and catalog rows, for tenants that still exist with their data key. Running it twice
+    /// adds nothing the second time.
+    Restore {
+        /// Where the backups are (as given to `create --to`).
+        #[arg(long, value_name = "DEST")]
+        from: String,
+        /// The backup's id [default: the latest].
+        #[arg(long, value_name = "ID")]
+        backup: Option<String>,
+        /// Only this tenant.
+        #[arg(long, value_name = "NAME")]
+        tenant: Option<String>,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
+    /// List the backups at a destination, oldest first.
+    List {
+        #[arg(long, value_name = "DEST")]
+        from: String,
+        #[command(flatten)]
+        key: KeyArgs,
+        /// Where the default backup key file is.
+        #[arg(long, value_name = "DIR", default_value = "scrim-data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyArgs {
+    /// The backup key (64 hex digits, mode 0600), separate from the master key; created by
+    /// the first `create`. Keep a copy off this host [default: <data-dir>/backup.key].
+    #[arg(long, value_name = "FILE")]
+    backup_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// Where the server keeps segments, as its `object_store` setting (`file:///…`,
+    /// `s3://bucket/prefix?endpoint=…&region=…`) [default: <data-dir>/segments].
+    #[arg(long, value_name = "URL")]
+    object_store: Option<String>,
+    /// Only segments written under this region [default: all].
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+}
+
+impl KeyArgs {
+    fn path(&self, data_dir: &std::path::Path) -> PathBuf {
+        self.backup_key_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join(BACKUP_KEY_FILE))
+    }
+}
+
+fn scope(tenant: Option<String>, store: StoreArgs) -> Scope {
+    Scope {
+        tenant,
+        store: StoreLocation {
+            object_store: store.object_store,
+            region: store.region,
+        },
+    }
+}
+
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
+    match cmd {
+        BackupCommand::Create {
+            to,
+            tenant,
+            key,
+            store,
+            platform,
+        } => {
+            let key_file = key.path(&platform.data_dir);
+            let dest = Destination::open(&to)?;
+            let p = scrim_server::Platform::open(&platform.config()).await?;
+            let c = backup::create(&p, &key_file, &dest, &scope(tenant, store)).await?;
+            if c.key_created {
+                eprintln!(
+                    "scrim backup: created the backup key {} (id {}); keep a copy off this host: \
+                     without it no backup can be restored",
+                    key_file.display(),
+                    c.backup_key_id
+                );
+            }
+            for path in &c.vanished {
+                eprintln!(
+                    "scrim backup: {path} is catalogued but gone from the store; not backed up"
+                );
+            }
+            println!("backup {}", c.id);
+            println!(
+                "{}, {} segments: {} copied ({}), {} already there; backup key {}",
+                plural(c.tenants, "tenant"),
+                c.segments,
+                c.copied,
+                size(c.bytes_copied),
+                c.skipped,
+                c.backup_key_id
+            );
+            Ok(())
+        }
+        BackupCommand::Restore {
+            from,
+            backup: id,
+            tenant,
+            key,
+            store,
+            platform,
+        } => {
+            let key_file = key.path(&platform.data_dir);
+            let dest = Destination::open(&from)?;
+            let p = scrim_server::Platform::open(&platform.config()).await?;
+            let r =
+                backup::restore(&p, &key_file, &dest, id.as_deref(), &scope(tenant, store)).await?;
+            println!("backup {}", r.id);
+            for u in &r.unreadable {
+                println!(
+                    "tenant {} ({}): unreadable, {}; nothing restored",
+                    u.name, u.id, u.why
+                );
+            }
+            println!(
+                "{} restored: {} objects and {} catalog rows put back; {} segments already \
+                 there, {} replaced since, {} past retention, {} changed since; {} rows erased \
+                 again by recorded deletion requests",
+                plural(r.tenants.len(), "tenant"),
+                r.objects,
+                r.catalog_rows,
+                r.present,
+                r.superseded,
+                r.expired,
+                r.changed,
+                r.tombstone_rows
+            );
+            Ok(())
+        }
+        BackupCommand::List {
+            from,
+            key,
+            data_dir,
+        } => {
+            let key = BackupKey::load(&key.path(&data_dir))?;
+            let dest = Destination::open(&from)?;
+            for b in backup::list(&dest, &key).await? {
+                println!(
+                    "{}  {}  {} segments  {}  {}",
+                    b.id,
+                    b.created_at,
+                    b.segments,
+                    size(b.bytes),
+                    b.tenants.join(",")
+                );
+            }
+            Ok(())
+        }
+    }
+}
