@@ -85,6 +85,9 @@ pub struct NewSegment {
     /// Span segments: their sealed trace-id filter (opaque here, at most 16 MiB), read back
     /// with [`Meta::trace_filters`].
     pub trace_filter: Option<Vec<u8>>,
+    /// The version of the tenant's data key the segment (and its trace filter) is
+    /// encrypted under, 1 or more.
+    pub key_version: u32,
 }
 
 /// How far one WAL of a tenant has been flushed into catalogued segments: every record up
@@ -110,6 +113,8 @@ pub struct Segment {
     /// Sorted, without duplicates.
     pub services: Vec<String>,
     pub created_at: SystemTime,
+    /// The version of the tenant's data key the segment is encrypted under.
+    pub key_version: u32,
 }
 
 const MAX_PATH: usize = 1024;
@@ -123,6 +128,7 @@ struct Checked<'a> {
     new: &'a NewSegment,
     rows: i64,
     bytes: i64,
+    key_version: i32,
     services: Vec<&'a str>,
 }
 
@@ -139,6 +145,10 @@ fn check(new: &NewSegment) -> Result<Checked<'_>, MetaError> {
             "segment size",
             "rows and bytes must fit in a signed 64-bit integer",
         );
+    };
+    let key_version = match i32::try_from(new.key_version) {
+        Ok(v) if v >= 1 => v,
+        _ => return invalid("segment key version", "must be 1 to 2^31 - 1"),
     };
     let mut services: Vec<&str> = new.services.iter().map(String::as_str).collect();
     services.sort_unstable();
@@ -163,6 +173,7 @@ fn check(new: &NewSegment) -> Result<Checked<'_>, MetaError> {
         new,
         rows,
         bytes,
+        key_version,
         services,
     })
 }
@@ -193,8 +204,8 @@ fn check_range(range: TimeRange) -> Result<(), MetaError> {
 }
 
 const INSERT_SEGMENT: &str = "INSERT INTO segments (tenant_id, signal, path, min_time_ns, \
-     max_time_ns, row_count, byte_count, created_at, trace_filter) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id";
+     max_time_ns, row_count, byte_count, created_at, trace_filter, key_version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id";
 const INSERT_SERVICE: &str = "INSERT INTO segment_services (segment_id, service) VALUES ($1, $2)";
 
 /// Inserts one checked segment and its services with `$conn` (a transaction).
@@ -211,6 +222,7 @@ macro_rules! insert_segment {
             .bind(c.bytes)
             .bind($created_at)
             .bind(c.new.trace_filter.as_deref())
+            .bind(c.key_version)
             .fetch_one(&mut *$conn)
             .await
             .map_err(|e| classify(e, "segment path", "tenant"))?
@@ -236,6 +248,7 @@ fn segment_of(tenant: &TenantId, c: &Checked<'_>, created_at: i64) -> Segment {
         bytes: c.new.bytes,
         services: c.services.iter().map(|s| (*s).to_owned()).collect(),
         created_at: from_ms(created_at),
+        key_version: c.new.key_version,
     }
 }
 
@@ -363,7 +376,7 @@ impl Meta {
         // One round trip: the segments joined with their services, grouped below.
         let mut sql = String::from(
             "SELECT s.id, s.signal, s.path, s.min_time_ns, s.max_time_ns, s.row_count, \
-             s.byte_count, s.created_at, ss.service \
+             s.byte_count, s.created_at, s.key_version, ss.service \
              FROM segments s LEFT JOIN segment_services ss ON ss.segment_id = s.id \
              WHERE s.tenant_id = $1 AND s.signal = $2 \
              AND s.max_time_ns >= $3 AND s.min_time_ns < $4",
@@ -396,6 +409,7 @@ impl Meta {
                     let rows: i64 = row.try_get("row_count")?;
                     let bytes: i64 = row.try_get("byte_count")?;
                     let corrupt = |_| MetaError::Corrupt { what: "segment size" };
+                    let key_version: i32 = row.try_get("key_version")?;
                     out.push(Segment {
                         tenant_id: tenant.clone(),
                         signal: Signal::from_db(&signal)?,
@@ -406,6 +420,9 @@ impl Meta {
                         bytes: u64::try_from(bytes).map_err(corrupt)?,
                         services: Vec::new(),
                         created_at: from_ms(row.try_get("created_at")?),
+                        key_version: u32::try_from(key_version).map_err(|_| {
+                            MetaError::Corrupt { what: "segment key version" }
+                        })?,
                     });
                 }
                 if let (Some(svc), Some(seg)) = (svc, out.last_mut()) {
@@ -414,6 +431,28 @@ impl Meta {
             }
         });
         Ok(out)
+    }
+
+    /// How many of `tenant`'s segments (all signals) are encrypted under each version of
+    /// its data key, by version; versions without segments are left out. After a rotation,
+    /// the older versions' counts fall as compaction rewrites their segments.
+    pub async fn segments_per_key_version(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<(u32, u64)>, MetaError> {
+        let sql = "SELECT key_version, COUNT(*) AS n FROM segments WHERE tenant_id = $1 \
+             GROUP BY key_version ORDER BY key_version";
+        let rows: Vec<(i32, i64)> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|(v, n)| match (u32::try_from(v), u64::try_from(n)) {
+                (Ok(v), Ok(n)) => Ok((v, n)),
+                _ => Err(MetaError::Corrupt {
+                    what: "segment key version",
+                }),
+            })
+            .collect()
     }
 
     /// Replaces segments of `tenant` by `new` in one transaction (compaction): either every

@@ -340,9 +340,10 @@ impl crate::Meta {
         Ok(())
     }
 
-    /// Deletes a tenant's metadata, in one transaction, data key first: the wrapped data
-    /// key is overwritten (crypto-shredding: every segment, WAL record and backup of the
-    /// tenant becomes unreadable), the name freed (`deleted-…`), settings cleared, API keys,
+    /// Deletes a tenant's metadata, in one transaction, data keys included: every version
+    /// of the wrapped data key is removed, as [`Meta::destroy_tenant_keys`] does
+    /// (crypto-shredding: every segment, WAL record and backup of the tenant becomes
+    /// unreadable), the name freed (`deleted-…`), settings cleared, API keys,
     /// members, sessions, catalog entries and WAL marks removed. The row itself stays,
     /// marked deleted, for the audit chain and the deletion requests that refer to it.
     /// A tenant that does not exist or is already deleted is `NotFound`.
@@ -354,7 +355,7 @@ impl crate::Meta {
                 .trim_start_matches("t_")
                 .to_ascii_lowercase()
         );
-        let shred = "UPDATE tenants SET wrapped_data_key = $2, deleted_at = $3, name = $4, \
+        let shred = "UPDATE tenants SET deleted_at = $2, name = $3, \
                      capture_policy = NULL, sso_config = NULL, sso_client_secret = NULL, \
                      require_mfa = 0, require_sso = 0, policy_version = policy_version + 1 \
                      WHERE id = $1 AND deleted_at IS NULL";
@@ -364,7 +365,6 @@ impl crate::Meta {
             let mut tx = pool.begin().await?;
             let changed = sqlx::query(shred)
                 .bind(tenant.as_str())
-                .bind(Vec::<u8>::new())
                 .bind(now_ms())
                 .bind(&freed_name)
                 .execute(&mut *tx)
@@ -373,6 +373,11 @@ impl crate::Meta {
             if changed == 0 {
                 return Err(MetaError::NotFound { what: "tenant" });
             }
+            // Every version of its data key (`Meta::destroy_tenant_keys`'s statement).
+            sqlx::query(crate::tenant::DESTROY_TENANT_KEYS)
+                .bind(tenant.as_str())
+                .execute(&mut *tx)
+                .await?;
             for row in sqlx::query(paths).bind(tenant.as_str()).fetch_all(&mut *tx).await? {
                 out.segments.push(row.try_get("path")?);
             }

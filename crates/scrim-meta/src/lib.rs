@@ -70,7 +70,8 @@ pub use identity::{
 };
 pub use scrim_auth::{ApiKey, KeyId, Role, Scope, Scopes, SessionHash, UserId};
 pub use tenant::{
-    MAX_POLICY_BYTES, NewTenant, Tenant, TenantId, WrappedKeyOwner, WrappedKeyOwnerBuf,
+    MAX_POLICY_BYTES, NewTenant, Tenant, TenantDataKey, TenantId, WrappedKeyOwner,
+    WrappedKeyOwnerBuf,
 };
 
 /// The SQLite file [`Meta::open_in`] uses inside the data directory.
@@ -169,8 +170,8 @@ impl Meta {
             // FULL, not NORMAL: a catalog entry must survive power loss once the WAL that
             // fed its segment has been dropped.
             .synchronous(SqliteSynchronous::Full)
-            // Deleted content is overwritten, not left in free pages: a shredded tenant's
-            // wrapped data key must not survive in the file.
+            // Deleted content is overwritten, not left in free pages: a destroyed data key
+            // (crypto-shredding) must not survive in the file.
             .pragma("secure_delete", "ON");
         let options = if in_memory {
             options
@@ -290,6 +291,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         include_str!("../migrations/sqlite/0007_deletions.sql"),
     ),
     (
+        8,
+        "tenant data keys",
+        include_str!("../migrations/sqlite/0008_tenant_data_keys.sql"),
+    ),
+    (
         9,
         "replaced segments",
         include_str!("../migrations/sqlite/0009_replaced_segments.sql"),
@@ -330,6 +336,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         7,
         "deletions",
         include_str!("../migrations/postgres/0007_deletions.sql"),
+    ),
+    (
+        8,
+        "tenant data keys",
+        include_str!("../migrations/postgres/0008_tenant_data_keys.sql"),
     ),
     (
         9,
@@ -393,6 +404,136 @@ pub(crate) fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Migration 0008 on a database that has tenants and segments: each tenant's key
+    /// becomes its version 1, unchanged, and every segment is under version 1.
+    async fn upgrade_to_data_key_versions(meta_at: impl AsyncFnOnce(Pool) -> Meta, pool: Pool) {
+        let before = |list: MigrationList| -> MigrationList {
+            let end = list.iter().position(|m| m.0 == 8).expect("0008");
+            &list[..end]
+        };
+        let tenant = "t_abcdefghijklmnop";
+        let deleted = "t_bbcdefghijklmnop";
+        let insert_tenant = "INSERT INTO tenants (id, name, wrapped_data_key, created_at) \
+                             VALUES ($1, 'acme', $2, 1234)";
+        let insert_segment = "INSERT INTO segments (tenant_id, signal, path, min_time_ns, \
+                              max_time_ns, row_count, byte_count, created_at) \
+                              VALUES ($1, 'traces', 'p', 0, 1, 1, 1, 1)";
+        let list = match pool {
+            Pool::Sqlite(_) => before(SQLITE_MIGRATIONS),
+            Pool::Postgres(_) => before(POSTGRES_MIGRATIONS),
+        };
+        let migrator = Migrator::new(Embedded(list)).await.unwrap();
+        let old = Meta {
+            pool,
+            last_used: Mutex::new(HashMap::new()),
+            last_used_interval: DEFAULT_LAST_USED_INTERVAL,
+        };
+        on_pool!(old, pool => {
+            migrator.run(pool).await.unwrap();
+            sqlx::query(insert_tenant)
+                .bind(tenant)
+                .bind(&[7u8, 0, 255][..])
+                .execute(pool)
+                .await
+                .unwrap();
+            sqlx::query(insert_segment).bind(tenant).execute(pool).await.unwrap();
+            // A tenant deleted before 0008: its key was overwritten with nothing.
+            sqlx::query(
+                "INSERT INTO tenants (id, name, wrapped_data_key, created_at, deleted_at) \
+                 VALUES ($1, 'deleted-x', $2, 1, 2)",
+            )
+            .bind(deleted)
+            .bind(&[][..] as &[u8])
+            .execute(pool)
+            .await
+            .unwrap();
+        });
+        let pool = old.pool;
+        let meta = meta_at(pool).await;
+        let id = TenantId::parse(tenant).unwrap();
+        let keys = meta.tenant_data_keys(&id).await.unwrap();
+        assert_eq!(keys.len(), 1);
+        assert_eq!(keys[0].version, 1);
+        assert_eq!(keys[0].wrapped_key, [7, 0, 255]);
+        assert_eq!(keys[0].created_at, from_ms(1234));
+        let t = meta.tenant_by_id(&id).await.unwrap().unwrap();
+        assert_eq!(t.data_key_version, 1);
+        let segments = meta
+            .segments(&id, Signal::Traces, TimeRange::all(), None)
+            .await
+            .unwrap();
+        assert_eq!(segments.len(), 1);
+        assert_eq!(segments[0].key_version, 1);
+        let gone = TenantId::parse(deleted).unwrap();
+        assert!(meta.tenant_data_keys(&gone).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn migration_0008_makes_each_tenants_key_its_version_1() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("m.db"))
+            .create_if_missing(true)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .connect_with(options.clone())
+            .await
+            .unwrap();
+        upgrade_to_data_key_versions(
+            async |pool| {
+                let meta = Meta {
+                    pool,
+                    last_used: Mutex::new(HashMap::new()),
+                    last_used_interval: DEFAULT_LAST_USED_INTERVAL,
+                };
+                meta.migrate().await.unwrap();
+                meta
+            },
+            Pool::Sqlite(pool),
+        )
+        .await;
+
+        // PostgreSQL too, in a schema of its own, when the tests have one.
+        let Some(base) = std::env::var("SCRIM_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+        else {
+            eprintln!("skipped on PostgreSQL: SCRIM_TEST_POSTGRES_URL is not set");
+            return;
+        };
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).unwrap();
+        let schema = format!(
+            "scrim_test_{}",
+            random
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        );
+        let admin = PgPool::connect(&base).await.unwrap();
+        sqlx::query(&format!("CREATE SCHEMA {schema}"))
+            .execute(&admin)
+            .await
+            .unwrap();
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options[search_path]={schema}");
+        let pool = PgPool::connect(&url).await.unwrap();
+        upgrade_to_data_key_versions(
+            async |pool| {
+                if let Pool::Postgres(p) = pool {
+                    p.close().await;
+                }
+                Meta::connect(&url).await.unwrap()
+            },
+            Pool::Postgres(pool),
+        )
+        .await;
+        sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+            .execute(&admin)
+            .await
+            .unwrap();
+    }
 
     #[test]
     fn time_conversion_round_trips_and_saturates() {

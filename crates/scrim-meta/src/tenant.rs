@@ -1,5 +1,5 @@
-//! Tenants: the unit of isolation. Each has its own data key (wrapped by the master key,
-//! stored here as opaque bytes), retention and region.
+//! Tenants: the unit of isolation. Each has its own data keys (wrapped by the master key,
+//! stored here as opaque bytes, by version: table `tenant_data_keys`), retention and region.
 
 use std::fmt;
 use std::time::SystemTime;
@@ -78,13 +78,37 @@ pub struct Tenant {
     pub name: String,
     pub region: String,
     pub retention_days: u16,
-    /// The tenant's data key wrapped by the master key; opaque here.
-    pub wrapped_data_key: Vec<u8>,
     pub created_at: SystemTime,
     /// The tenant's own capture policy (TOML); `None`: the server's.
     pub capture_policy: Option<String>,
     /// Grows with every change of `capture_policy`.
     pub policy_version: i64,
+    /// The version of the tenant's current data key (the highest in
+    /// [`Meta::tenant_data_keys`]); 0 once [`Meta::destroy_tenant_keys`] removed them all.
+    pub data_key_version: u32,
+}
+
+/// One version of a tenant's data key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TenantDataKey {
+    /// 1 for the key the tenant was created with, then one more per rotation.
+    pub version: u32,
+    /// Wrapped by the master key; opaque here.
+    pub wrapped_key: Vec<u8>,
+    pub created_at: SystemTime,
+}
+
+impl fmt::Debug for TenantDataKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TenantDataKey")
+            .field("version", &self.version)
+            .field(
+                "wrapped_key",
+                &format_args!("[{} bytes]", self.wrapped_key.len()),
+            )
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 /// The largest capture policy a tenant may store.
@@ -92,22 +116,18 @@ pub const MAX_POLICY_BYTES: usize = 1 << 20;
 
 impl fmt::Debug for Tenant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // The wrapped key is ciphertext, but there is no reason to print it.
         f.debug_struct("Tenant")
             .field("id", &self.id)
             .field("name", &self.name)
             .field("region", &self.region)
             .field("retention_days", &self.retention_days)
-            .field(
-                "wrapped_data_key",
-                &format_args!("[{} bytes]", self.wrapped_data_key.len()),
-            )
             .field("created_at", &self.created_at)
             .field(
                 "capture_policy",
                 &self.capture_policy.as_ref().map(|p| p.len()),
             )
             .field("policy_version", &self.policy_version)
+            .field("data_key_version", &self.data_key_version)
             .finish()
     }
 }
@@ -122,6 +142,7 @@ pub struct NewTenant {
     pub name: String,
     pub region: String,
     pub retention_days: u16,
+    /// The tenant's first data key (version 1), wrapped by the master key.
     pub wrapped_data_key: Vec<u8>,
     /// The tenant's own capture policy (TOML, checked by the caller); `None`: the server's.
     pub capture_policy: Option<String>,
@@ -204,51 +225,194 @@ macro_rules! tenant_from_row {
             retention_days: u16::try_from(retention).map_err(|_| MetaError::Corrupt {
                 what: "tenant retention",
             })?,
-            wrapped_data_key: row.try_get("wrapped_data_key")?,
             created_at: from_ms(row.try_get("created_at")?),
             capture_policy: row.try_get("capture_policy")?,
             policy_version: row.try_get("policy_version")?,
+            data_key_version: key_version(row.try_get("data_key_version")?)?,
         }
     }};
 }
 
-const TENANT_COLUMNS: &str = "id, name, region, retention_days, wrapped_data_key, created_at, \
-     capture_policy, policy_version";
+const TENANT_COLUMNS: &str = "id, name, region, retention_days, created_at, capture_policy, \
+     policy_version, (SELECT COALESCE(MAX(k.version), 0) FROM tenant_data_keys k \
+     WHERE k.tenant_id = tenants.id) AS data_key_version";
+
+/// Crypto-shredding: every version of a tenant's data key, in one statement.
+pub(crate) const DESTROY_TENANT_KEYS: &str = "DELETE FROM tenant_data_keys WHERE tenant_id = $1";
+
+/// A key version as the database stores it (`INTEGER`, `int4` on PostgreSQL).
+fn key_version(v: i32) -> Result<u32, MetaError> {
+    u32::try_from(v).map_err(|_| MetaError::Corrupt {
+        what: "data key version",
+    })
+}
+
+fn db_version(v: u32) -> Result<i32, MetaError> {
+    i32::try_from(v).map_err(|_| MetaError::Invalid {
+        field: "data key version",
+        reason: "too large",
+    })
+}
 
 impl Meta {
-    /// Creates a tenant. A taken name is `AlreadyExists { what: "tenant name" }`.
+    /// Creates a tenant and its data key version 1, in one transaction. A taken name is
+    /// `AlreadyExists { what: "tenant name" }`.
     pub async fn create_tenant(&self, new: &NewTenant) -> Result<Tenant, MetaError> {
         new.validate()?;
         let created_at = now_ms();
-        let sql = "INSERT INTO tenants (id, name, region, retention_days, wrapped_data_key, \
-                   created_at, capture_policy) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+        let sql = "INSERT INTO tenants (id, name, region, retention_days, created_at, \
+                   capture_policy) VALUES ($1, $2, $3, $4, $5, $6)";
+        let key = "INSERT INTO tenant_data_keys (tenant_id, version, wrapped_key, created_at) \
+                   VALUES ($1, 1, $2, $3)";
         on_pool!(self, pool => {
+            let mut tx = pool.begin().await?;
             sqlx::query(sql)
                 .bind(new.id.as_str())
                 .bind(&new.name)
                 .bind(&new.region)
                 .bind(i32::from(new.retention_days))
-                .bind(&new.wrapped_data_key)
                 .bind(created_at)
                 .bind(new.capture_policy.as_deref())
-                .execute(pool)
+                .execute(&mut *tx)
                 .await
                 .map_err(|e| {
                     // The only other unique column is the random id.
                     let what = if is_id_conflict(&e) { "tenant id" } else { "tenant name" };
                     classify(e, what, "tenant")
                 })?;
+            sqlx::query(key)
+                .bind(new.id.as_str())
+                .bind(&new.wrapped_data_key)
+                .bind(created_at)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
         });
         Ok(Tenant {
             id: new.id.clone(),
             name: new.name.clone(),
             region: new.region.clone(),
             retention_days: new.retention_days,
-            wrapped_data_key: new.wrapped_data_key.clone(),
             created_at: from_ms(created_at),
             capture_policy: new.capture_policy.clone(),
             policy_version: 0,
+            data_key_version: 1,
         })
+    }
+
+    /// Every data key of `tenant`, oldest version first; empty for an unknown tenant or
+    /// once [`Meta::destroy_tenant_keys`] ran.
+    pub async fn tenant_data_keys(
+        &self,
+        tenant: &TenantId,
+    ) -> Result<Vec<TenantDataKey>, MetaError> {
+        let sql = "SELECT version, wrapped_key, created_at FROM tenant_data_keys \
+                   WHERE tenant_id = $1 ORDER BY version";
+        let rows: Vec<(i32, Vec<u8>, i64)> = on_pool!(self, pool => {
+            sqlx::query_as(sql).bind(tenant.as_str()).fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|(version, wrapped_key, created_at)| {
+                Ok(TenantDataKey {
+                    version: key_version(version)?,
+                    wrapped_key,
+                    created_at: from_ms(created_at),
+                })
+            })
+            .collect()
+    }
+
+    /// Adds version `version` of `tenant`'s data key (a rotation): the new current key.
+    /// `previous` is the wrapped key of version `version - 1` as the caller read it; the
+    /// insert happens only if that row still holds exactly those bytes, in the same
+    /// statement. So two rotations never take one version (the second is
+    /// `AlreadyExists { what: "data key version" }`), and a key wrapped by a master key
+    /// that a concurrent master rotation replaced, or of a tenant whose keys were
+    /// destroyed meanwhile, is refused (`Invalid`) rather than stored.
+    pub async fn add_tenant_data_key(
+        &self,
+        tenant: &TenantId,
+        version: u32,
+        previous: &[u8],
+        wrapped: &[u8],
+    ) -> Result<TenantDataKey, MetaError> {
+        if version < 2 {
+            return Err(MetaError::Invalid {
+                field: "data key version",
+                reason: "a rotation adds version 2 or later",
+            });
+        }
+        if wrapped.is_empty() {
+            return Err(MetaError::Invalid {
+                field: "wrapped data key",
+                reason: "must not be empty",
+            });
+        }
+        let created_at = now_ms();
+        let sql = "INSERT INTO tenant_data_keys (tenant_id, version, wrapped_key, created_at) \
+                   SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM tenant_data_keys \
+                   WHERE tenant_id = $1 AND version = $5 AND wrapped_key = $6)";
+        let added = on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(tenant.as_str())
+                .bind(db_version(version)?)
+                .bind(wrapped)
+                .bind(created_at)
+                .bind(db_version(version - 1)?)
+                .bind(previous)
+                .execute(pool)
+                .await
+                .map_err(|e| classify(e, "data key version", "tenant"))?
+                .rows_affected()
+        });
+        if added != 1 {
+            return Err(MetaError::Invalid {
+                field: "data key rotation",
+                reason: "the tenant's current key changed meanwhile (another rotation, a \
+                         master key rotation or its destruction); read the keys again",
+            });
+        }
+        Ok(TenantDataKey {
+            version,
+            wrapped_key: wrapped.to_vec(),
+            created_at: from_ms(created_at),
+        })
+    }
+
+    /// Crypto-shredding: removes every version of `tenant`'s data key, in one statement.
+    /// Everything written under them (segments, WAL records, trace filters, anything
+    /// derived from them such as pseudonyms and the SSO secret, and every copy of these
+    /// anywhere, backups included) can no longer be read by anyone; the files themselves
+    /// are removed afterwards, at leisure. The tenant's row stays (delete it after).
+    /// Returns how many key versions were removed.
+    ///
+    /// On SQLite the deleted rows are overwritten (`secure_delete`, set on every
+    /// connection) and the journal is checkpointed and truncated, so the wrapped keys do
+    /// not stay in `meta.db` or `meta.db-wal`. PostgreSQL keeps dead row versions until
+    /// `VACUUM`; its operators run it (and treat database backups as holding the keys).
+    pub async fn destroy_tenant_keys(&self, tenant: &TenantId) -> Result<u64, MetaError> {
+        let removed = on_pool!(self, pool => {
+            sqlx::query(DESTROY_TENANT_KEYS)
+                .bind(tenant.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if let crate::Pool::Sqlite(pool) = &self.pool {
+            // The WAL file still holds the pages as they were before the delete: copy the
+            // zeroed pages into the database and empty it. A reader holding an old
+            // snapshot can keep it from finishing; the next checkpoint then does it.
+            let (busy, _, _): (i64, i64, i64) = sqlx::query_as("PRAGMA wal_checkpoint(TRUNCATE)")
+                .fetch_one(pool)
+                .await?;
+            if busy != 0 {
+                tracing::warn!(
+                    "the metadata journal could not be truncated after destroying a tenant's \
+                     keys (a reader was busy); the next checkpoint overwrites it"
+                );
+            }
+        }
+        Ok(removed)
     }
 
     /// Sets (or with `None` clears, back to the server's) the tenant's capture policy and
@@ -301,41 +465,58 @@ impl Meta {
         Ok(())
     }
 
-    /// Master key rotation's one write: every wrapped key in the database (each tenant's
-    /// data key, each platform key) passed through `rewrap` and stored again, all in one
-    /// transaction, so the database never holds keys wrapped under two master keys. A key
-    /// changed meanwhile (compare on the old bytes) fails the whole rotation. Returns how
-    /// many keys were rewrapped.
+    /// Master key rotation's one write: every wrapped key in the database (every version
+    /// of each tenant's data key, each platform key) passed through `rewrap` and stored
+    /// again, all in one transaction, so the database never holds keys wrapped under two
+    /// master keys. A key changed meanwhile (compare on the old bytes) fails the whole
+    /// rotation. Returns how many keys were rewrapped.
+    ///
+    /// A tenant key rotation cannot slip a key wrapped by the old master key in: on SQLite
+    /// the transaction holds the write lock from its first statement; on PostgreSQL it
+    /// locks `tenant_data_keys` against inserts until it commits, and
+    /// [`Meta::add_tenant_data_key`] refuses a key whose previous version's bytes changed.
     pub async fn rewrap_keys<F>(&self, mut rewrap: F) -> Result<usize, MetaError>
     where
         F: FnMut(WrappedKeyOwner<'_>, &[u8]) -> Result<Vec<u8>, MetaError>,
     {
-        let update_tenant = "UPDATE tenants SET wrapped_data_key = $3 \
-                             WHERE id = $1 AND wrapped_data_key = $2";
+        let update_tenant = "UPDATE tenant_data_keys SET wrapped_key = $4 \
+                             WHERE tenant_id = $1 AND version = $2 AND wrapped_key = $3";
         let update_platform = "UPDATE platform_keys SET wrapped_key = $3 \
                                WHERE name = $1 AND wrapped_key = $2";
+        let postgres = self.backend() == crate::Backend::Postgres;
         on_pool!(self, pool => {
             let mut tx = pool.begin().await?;
-            // Written first: takes SQLite's write lock for the whole rotation.
-            sqlx::query("UPDATE tenants SET retention_days = retention_days WHERE 1 = 0")
-                .execute(&mut *tx)
-                .await?;
+            if postgres {
+                // Conflicts with the row-exclusive lock of an insert: a rotation of a tenant
+                // key waits for this transaction (or this one for it) instead of racing it.
+                sqlx::query("LOCK TABLE tenant_data_keys IN SHARE ROW EXCLUSIVE MODE")
+                    .execute(&mut *tx)
+                    .await?;
+            } else {
+                // Written first: takes SQLite's write lock for the whole rotation.
+                sqlx::query("UPDATE tenant_data_keys SET version = version WHERE 1 = 0")
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let tenants = sqlx::query(
-                "SELECT id, wrapped_data_key FROM tenants WHERE deleted_at IS NULL ORDER BY id",
+                "SELECT tenant_id, version, wrapped_key FROM tenant_data_keys \
+                 ORDER BY tenant_id, version",
             )
-                .fetch_all(&mut *tx)
-                .await?;
+            .fetch_all(&mut *tx)
+            .await?;
             let platform = sqlx::query("SELECT name, wrapped_key FROM platform_keys ORDER BY name")
                 .fetch_all(&mut *tx)
                 .await?;
             let mut done = 0;
             for row in tenants {
-                let id: String = row.try_get("id")?;
-                let old: Vec<u8> = row.try_get("wrapped_data_key")?;
+                let id: String = row.try_get("tenant_id")?;
+                let version: i32 = row.try_get("version")?;
+                let old: Vec<u8> = row.try_get("wrapped_key")?;
                 let tenant = TenantId::parse(&id)?;
-                let new = rewrap(WrappedKeyOwner::Tenant(&tenant), &old)?;
+                let new = rewrap(WrappedKeyOwner::Tenant(&tenant, key_version(version)?), &old)?;
                 let n = sqlx::query(update_tenant)
                     .bind(&id)
+                    .bind(version)
                     .bind(old.as_slice())
                     .bind(new.as_slice())
                     .execute(&mut *tx)
@@ -373,20 +554,22 @@ impl Meta {
         })
     }
 
-    /// One wrapped key of each kind: a tenant's data key, or the platform key called
-    /// `name`. For checking which master key the database's keys are wrapped under.
+    /// One wrapped key: a version of a tenant's data key if there is one, else a platform
+    /// key. For checking which master key the database's keys are wrapped under (a master
+    /// rotation rewraps them all at once, so any one tells).
     pub async fn wrapped_key_sample(
         &self,
     ) -> Result<Option<(WrappedKeyOwnerBuf, Vec<u8>)>, MetaError> {
         let platform = "SELECT name, wrapped_key FROM platform_keys ORDER BY name LIMIT 1";
-        let tenant = "SELECT id, wrapped_data_key FROM tenants WHERE deleted_at IS NULL \
-                      ORDER BY id LIMIT 1";
+        let tenant = "SELECT tenant_id, version, wrapped_key FROM tenant_data_keys \
+                      ORDER BY tenant_id, version LIMIT 1";
         on_pool!(self, pool => {
             if let Some(row) = sqlx::query(tenant).fetch_optional(pool).await? {
-                let id: String = row.try_get("id")?;
+                let id: String = row.try_get("tenant_id")?;
+                let version: i32 = row.try_get("version")?;
                 return Ok(Some((
-                    WrappedKeyOwnerBuf::Tenant(TenantId::parse(&id)?),
-                    row.try_get("wrapped_data_key")?,
+                    WrappedKeyOwnerBuf::Tenant(TenantId::parse(&id)?, key_version(version)?),
+                    row.try_get("wrapped_key")?,
                 )));
             }
             if let Some(row) = sqlx::query(platform).fetch_optional(pool).await? {
@@ -497,12 +680,19 @@ mod tests {
             name: "acme".into(),
             region: "local".into(),
             retention_days: 30,
-            wrapped_data_key: vec![0xAB; 40],
             created_at: SystemTime::UNIX_EPOCH,
             capture_policy: None,
             policy_version: 0,
+            data_key_version: 1,
         };
         let shown = format!("{t:?}");
+        assert!(shown.contains("data_key_version: 1"), "{shown}");
+        let k = TenantDataKey {
+            version: 2,
+            wrapped_key: vec![0xAB; 40],
+            created_at: SystemTime::UNIX_EPOCH,
+        };
+        let shown = format!("{k:?}");
         assert!(shown.contains("[40 bytes]"), "{shown}");
         assert!(!shown.contains("171"), "{shown}");
     }
@@ -511,21 +701,22 @@ mod tests {
 /// Whose wrapped key [`Meta::rewrap_keys`] hands over: the wrapping context follows from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WrappedKeyOwner<'a> {
-    Tenant(&'a TenantId),
+    /// A tenant's data key, by version.
+    Tenant(&'a TenantId, u32),
     Platform(&'a str),
 }
 
 /// [`WrappedKeyOwner`], owned.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WrappedKeyOwnerBuf {
-    Tenant(TenantId),
+    Tenant(TenantId, u32),
     Platform(String),
 }
 
 impl WrappedKeyOwnerBuf {
     pub fn as_ref(&self) -> WrappedKeyOwner<'_> {
         match self {
-            WrappedKeyOwnerBuf::Tenant(t) => WrappedKeyOwner::Tenant(t),
+            WrappedKeyOwnerBuf::Tenant(t, v) => WrappedKeyOwner::Tenant(t, *v),
             WrappedKeyOwnerBuf::Platform(n) => WrappedKeyOwner::Platform(n),
         }
     }

@@ -44,6 +44,7 @@ fn seg(signal: Signal, path: &str, min: i64, max: i64, services: &[&str]) -> New
         rows: 100,
         bytes: 4096,
         trace_filter: None,
+        key_version: 1,
         services: services.iter().map(|s| (*s).to_owned()).collect(),
     }
 }
@@ -63,7 +64,13 @@ async fn tenants_are_created_and_read_back(db: &TestDb) {
 
     let by_name = meta.tenant_by_name("acme").await.unwrap().unwrap();
     assert_eq!(by_name, created);
-    assert_eq!(by_name.wrapped_data_key, vec![1, 2, 3, 0, 255]);
+    assert_eq!(by_name.data_key_version, 1);
+    let keys = meta.tenant_data_keys(&created.id).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        (keys[0].version, &keys[0].wrapped_key[..]),
+        (1, &[1, 2, 3, 0, 255][..])
+    );
     assert_eq!(by_name.retention_days, 90);
     assert_eq!(by_name.region, "eu-west-1");
     assert_eq!(meta.tenant_by_id(&created.id).await.unwrap(), Some(created));
@@ -105,7 +112,9 @@ async fn duplicate_tenant_name_is_already_exists(db: &TestDb) {
     // The first tenant is untouched and there is still exactly one.
     let stored = meta.tenant_by_name("acme").await.unwrap().unwrap();
     assert_eq!(stored.id, first);
-    assert_eq!(stored.wrapped_data_key, vec![7u8; 60]);
+    let keys = meta.tenant_data_keys(&stored.id).await.unwrap();
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].wrapped_key, vec![7u8; 60]);
     assert_eq!(meta.list_tenants().await.unwrap().len(), 1);
 
     // Same id, other name: the id is unique too.
@@ -982,13 +991,14 @@ async fn deletions_are_claimed_once_and_a_shredded_tenant_is_gone(db: &TestDb) {
         (5, 2)
     );
 
-    // A shredded tenant: its key overwritten, hidden everywhere, nothing more accepted.
+    // A shredded tenant: its keys destroyed, hidden everywhere, nothing more accepted.
     let shredded = meta.shred_tenant(&t).await.unwrap();
     assert_eq!(shredded.segments, ["r/t/logs/a"]);
     assert!(meta.tenant_by_name("acme").await.unwrap().is_none());
     assert!(meta.tenant_by_id(&t).await.unwrap().is_none());
     assert!(meta.list_tenants().await.unwrap().is_empty());
     assert!(meta.wrapped_key_sample().await.unwrap().is_none());
+    assert!(meta.tenant_data_keys(&t).await.unwrap().is_empty());
     assert!(
         meta.segments(&t, Signal::Logs, TimeRange::all(), None)
             .await

@@ -1,7 +1,9 @@
 //! Tenants and API keys: what `scrim tenant create` and `scrim apikey create` do. Every
 //! change is recorded in the tenant's audit chain before it is made.
 
-use scrim_meta::{ApiKey, ApiKeyRecord, NewApiKey, NewTenant, Scopes, Tenant, TenantId};
+use scrim_meta::{
+    ApiKey, ApiKeyRecord, NewApiKey, NewTenant, Scopes, Tenant, TenantId, WrappedKeyOwner,
+};
 
 use crate::accounts::Act;
 use crate::audit::{Entry, actions, actor_of};
@@ -92,7 +94,9 @@ pub async fn create_tenant(
     options: &TenantOptions,
 ) -> Result<Tenant, ServerError> {
     let id = TenantId::generate()?;
-    let (_key, wrapped) = platform.keys.new_data_key(id.as_str().as_bytes())?;
+    let (_key, wrapped) = platform
+        .keys
+        .new_data_key(&crate::keys::context(WrappedKeyOwner::Tenant(&id, 1)))?;
     let mut new = NewTenant::new(name, wrapped)?;
     new.id = id;
     new.region = options.region.clone();

@@ -266,6 +266,7 @@ async fn tenant_query_with(
         Default::default()
     };
     let mut segments = Vec::new();
+    let mut newest_key = 0;
     for signal in scrim_store::Signal::ALL {
         let rows = shared
             .platform
@@ -274,32 +275,31 @@ async fn tenant_query_with(
             .await
             .map_err(crate::ServerError::from)?;
         segments.extend(rows.into_iter().map(|s| {
+            newest_key = newest_key.max(s.key_version);
             let filter = filters.remove(&s.path);
-            store_meta(s, signal, rt.key.id(), filter)
+            store_meta(s, signal, filter)
         }));
     }
     let buffer = rt.log.buffered();
     drop(snapshot);
+    // Segments another node wrote after a rotation this one has not seen yet.
+    let keys = shared.tenants.keys_for(&rt, newest_key).await?;
     // Rows of recorded deletion requests are hidden from every read, rewritten or not.
     let erasures = crate::deletion::active_erasures(&shared.platform, &rt.tenant).await?;
-    Ok(TenantQuery::new(
-        rt.tenant.id.as_str(),
-        rt.key.clone(),
-        &shared.store,
-        segments,
-        buffer,
-    )?
-    .with_erasures(erasures))
+    Ok(
+        TenantQuery::new(rt.tenant.id.as_str(), keys, &shared.store, segments, buffer)?
+            .with_erasures(erasures),
+    )
 }
 
-/// A catalog segment as the store describes it.
+/// A catalog segment as the store describes it (its key id from its key version).
 pub(crate) fn store_meta(
     s: scrim_meta::Segment,
     signal: scrim_store::Signal,
-    key_id: &str,
     trace_filter: Option<Vec<u8>>,
 ) -> SegmentMeta {
     SegmentMeta {
+        key_id: crate::tenant_keys::key_id(&s.tenant_id, s.key_version),
         path: s.path,
         tenant_id: s.tenant_id.to_string(),
         signal,
@@ -308,14 +308,17 @@ pub(crate) fn store_meta(
         rows: s.rows,
         bytes: s.bytes,
         services: s.services,
-        key_id: key_id.to_owned(),
         trace_filter,
     }
 }
 
-/// What the catalog records of a segment the store wrote.
-pub(crate) fn catalog_segment(seg: &SegmentMeta) -> scrim_meta::NewSegment {
-    scrim_meta::NewSegment {
+/// What the catalog records of a segment the store wrote for `tenant` (its key version
+/// from the id of the key it was written under).
+pub(crate) fn catalog_segment(
+    tenant: &scrim_meta::TenantId,
+    seg: &SegmentMeta,
+) -> Result<scrim_meta::NewSegment, crate::ServerError> {
+    Ok(scrim_meta::NewSegment {
         signal: meta_signal(seg.signal),
         path: seg.path.clone(),
         min_time_ns: seg.min_time_ns,
@@ -324,7 +327,8 @@ pub(crate) fn catalog_segment(seg: &SegmentMeta) -> scrim_meta::NewSegment {
         bytes: seg.bytes,
         services: seg.services.clone(),
         trace_filter: seg.trace_filter.clone(),
-    }
+        key_version: crate::tenant_keys::version_of(tenant, &seg.key_id)?,
+    })
 }
 
 pub(crate) fn meta_signal(s: scrim_store::Signal) -> scrim_meta::Signal {

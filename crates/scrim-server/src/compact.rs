@@ -6,7 +6,8 @@
 //! [`Compaction::target_rows`] into segments of at most that many rows:
 //!
 //! ```text
-//! catalog ▸ plan (pure) ▸ read, merge, sort, seal (SegmentStore::compact)
+//! catalog ▸ plan (pure) ▸ read (each with its key), merge, sort, seal under the current
+//!         data key (SegmentStore::compact)
 //!         ▸ catalog swap (one transaction) ▸ old objects deleted after a grace period
 //! ```
 //!
@@ -155,16 +156,25 @@ pub(crate) async fn compact_tenant(
             let inputs: Vec<SegmentMeta> = listed
                 .iter()
                 .filter(|s| group.contains(&s.path))
-                .map(|s| crate::api::store_meta(s.clone(), signal, rt.key.id(), None))
+                .map(|s| crate::api::store_meta(s.clone(), signal, None))
                 .collect();
+            // Each input is read with its own key; the merged segment is written under the
+            // current one, which re-encrypts what was written before a rotation.
+            let newest = listed
+                .iter()
+                .filter(|s| group.contains(&s.path))
+                .map(|s| s.key_version)
+                .max()
+                .unwrap_or(0);
+            let keys = shared.tenants.keys_for(rt, newest).await?;
             let Some((new, old)) = shared
                 .store
-                .compact(tenant.as_str(), &rt.key, &inputs)
+                .compact(tenant.as_str(), &keys, &inputs)
                 .await?
             else {
                 continue;
             };
-            let record = crate::api::catalog_segment(&new);
+            let record = crate::api::catalog_segment(tenant, &new)?;
             match meta.replace_segments(tenant, &old, &record).await {
                 Ok(_) => {
                     merged += 1;
@@ -205,6 +215,7 @@ mod tests {
             bytes: 100,
             services: vec![],
             created_at: now - Duration::from_secs(age_s),
+            key_version: 1,
         }
     }
 

@@ -1,8 +1,8 @@
 //! Deletion on request: a whole tenant, or the rows a selective request covers.
 //!
 //! **A whole tenant** goes at once, in this order: the request is recorded (audit record
-//! first, then the tombstone in `deletions`); the tenant's data key is overwritten in the
-//! metadata database in the same transaction that removes its API keys, members, sessions,
+//! first, then the tombstone in `deletions`); every version of the tenant's data key is
+//! removed from the metadata database in the same transaction that removes its API keys, members, sessions,
 //! settings and catalog entries ([`scrim_meta::Meta::shred_tenant`]), so from that moment
 //! every segment, WAL record and backup of it is unreadable (crypto-shredding); then this
 //! node forgets it (its runtime and WAL directory; other nodes do so at their next policy
@@ -39,7 +39,7 @@ use scrim_meta::{
 use scrim_redact::{Policy, Redactor};
 use scrim_store::erase::{AttributeMatch, Erasure};
 use scrim_store::query::BufferedBatches;
-use scrim_store::{SegmentStore, Signal, TenantQuery};
+use scrim_store::{Keyring, SegmentStore, Signal, TenantQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -134,17 +134,17 @@ fn parse_signal(s: &str) -> Result<Signal, ServerError> {
     }
 }
 
-/// The tenant's segment key and the redactor that gives its pseudonyms.
-fn tenant_keys(
+/// The tenant's keyring (every version of its data key: segments are read with the one
+/// each names, rewritten under the current one) and the redactor that gives its
+/// pseudonyms (keyed from version 1, as `tenants.rs` keys them).
+async fn tenant_keys(
     platform: &Platform,
     tenant: &Tenant,
-) -> Result<(scrim_store::DataKey, Redactor), ServerError> {
-    let data_key = platform
-        .keys
-        .unwrap(&tenant.wrapped_data_key, tenant.id.as_str().as_bytes())?;
-    let pseudonym_key = data_key.derive(b"", b"scrim/pseudonym/v1");
+) -> Result<(Keyring, Redactor), ServerError> {
+    let keys = crate::tenant_keys::load(platform, &tenant.id).await?;
+    let pseudonym_key = keys.first.derive(b"", b"scrim/pseudonym/v1");
     Ok((
-        crate::tenants::store_key(&tenant.id, &data_key),
+        keys.keyring,
         Redactor::new(&Policy::default(), Some(pseudonym_key.as_bytes())),
     ))
 }
@@ -297,7 +297,7 @@ pub(crate) async fn request_selective(
     act: &Act,
     selection: &Selection,
 ) -> Result<Deletion, ServerError> {
-    let (_, pseudonyms) = tenant_keys(d.platform, tenant)?;
+    let (_, pseudonyms) = tenant_keys(d.platform, tenant).await?;
     let erasure = erasure_of(selection, &pseudonyms, now_ns())?;
     let id = new_id()?;
     let text = serde_json::to_string(&erasure).map_err(|e| usage(e.to_string()))?;
@@ -508,8 +508,8 @@ async fn run_selective(d: &Deleter<'_>, deletion: &Deletion) -> Result<(u64, u64
             );
         }
     }
-    let (key, _) = tenant_keys(d.platform, &tenant)?;
-    let (rewritten_out, rewritten, old) = rewrite(d, &tenant, &key, &erasure).await?;
+    let (keys, _) = tenant_keys(d.platform, &tenant).await?;
+    let (rewritten_out, rewritten, old) = rewrite(d, &tenant, &keys, &erasure).await?;
     let removed = rewritten_out + flushed_out;
     if !old.is_empty() {
         if !d.grace.is_zero() {
@@ -518,7 +518,7 @@ async fn run_selective(d: &Deleter<'_>, deletion: &Deletion) -> Result<(u64, u64
         }
         d.store.delete(tenant.id.as_str(), &old).await?;
     }
-    let left = remaining(d, &tenant, &key, &erasure).await?;
+    let left = remaining(d, &tenant, &keys, &erasure).await?;
     if left > 0 {
         return Err(usage(format!(
             "{left} stored rows still match after rewriting; retried later"
@@ -543,7 +543,7 @@ async fn run_selective(d: &Deleter<'_>, deletion: &Deletion) -> Result<(u64, u64
 async fn rewrite(
     d: &Deleter<'_>,
     tenant: &Tenant,
-    key: &scrim_store::DataKey,
+    keys: &Keyring,
     erasure: &Erasure,
 ) -> Result<(u64, u64, Vec<String>), ServerError> {
     let meta = &d.platform.meta;
@@ -564,20 +564,26 @@ async fn rewrite(
                 if !erasure.may_match(signal, s.min_time_ns, s.max_time_ns, &s.services) {
                     continue;
                 }
-                let m = crate::api::store_meta(s, signal, key.id(), None);
+                let m = crate::api::store_meta(s, signal, None);
                 let Some(rw) = d
                     .store
-                    .rewrite_without(tenant.id.as_str(), key, &m, only)
+                    .rewrite_without(tenant.id.as_str(), keys, &m, only)
                     .await?
                 else {
                     continue;
                 };
                 let path = std::slice::from_ref(&m.path);
                 let swapped = match &rw.replacement {
-                    Some(new) => meta
-                        .replace_segments(&tenant.id, path, &crate::api::catalog_segment(new))
-                        .await
-                        .map(|_| true),
+                    Some(new) => match crate::api::catalog_segment(&tenant.id, new) {
+                        Ok(record) => meta
+                            .replace_segments(&tenant.id, path, &record)
+                            .await
+                            .map(|_| true),
+                        Err(e) => {
+                            discard(d, tenant, rw.replacement.as_ref()).await;
+                            return Err(e);
+                        }
+                    },
                     None => meta.delete_segments(&tenant.id, path).await.map(|n| n == 1),
                 };
                 match swapped {
@@ -623,7 +629,7 @@ async fn discard(d: &Deleter<'_>, tenant: &Tenant, replacement: Option<&scrim_st
 async fn remaining(
     d: &Deleter<'_>,
     tenant: &Tenant,
-    key: &scrim_store::DataKey,
+    keys: &Keyring,
     erasure: &Erasure,
 ) -> Result<u64, ServerError> {
     let mut segments = Vec::new();
@@ -640,12 +646,12 @@ async fn remaining(
             .await?;
         segments.extend(
             rows.into_iter()
-                .map(|s| crate::api::store_meta(s, signal, key.id(), None)),
+                .map(|s| crate::api::store_meta(s, signal, None)),
         );
     }
     let query = TenantQuery::new(
         tenant.id.as_str(),
-        key.clone(),
+        keys.clone(),
         d.store,
         segments,
         BufferedBatches::default(),
@@ -682,10 +688,10 @@ pub async fn reapply_tombstones(
         grace: Duration::ZERO,
         node: None,
     };
-    let (key, _) = tenant_keys(platform, tenant)?;
+    let (keys, _) = tenant_keys(platform, tenant).await?;
     let mut removed = 0;
     for erasure in &erasures {
-        let (rows, _, old) = rewrite(&d, tenant, &key, erasure).await?;
+        let (rows, _, old) = rewrite(&d, tenant, &keys, erasure).await?;
         store.delete(tenant.id.as_str(), &old).await?;
         removed += rows;
     }

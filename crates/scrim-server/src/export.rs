@@ -288,10 +288,9 @@ pub async fn export_to_writer(
         .tenant_by_name(tenant_name)
         .await?
         .ok_or_else(|| usage(format!("no tenant named {tenant_name:?}")))?;
-    let data_key = platform
-        .keys
-        .unwrap(&tenant.wrapped_data_key, tenant.id.as_str().as_bytes())?;
-    let key = crate::tenants::store_key(&tenant.id, &data_key);
+    let keys = crate::tenant_keys::load(platform, &tenant.id)
+        .await?
+        .keyring;
     let rows = platform
         .meta
         .segments(
@@ -312,12 +311,12 @@ pub async fn export_to_writer(
     let store = open_segment_store(platform, location.object_store.as_deref(), &region)?;
     let segments = rows
         .into_iter()
-        .map(|s| crate::api::store_meta(s, request.signal, key.id(), None))
+        .map(|s| crate::api::store_meta(s, request.signal, None))
         .collect();
     let erasures = crate::deletion::active_erasures(platform, &tenant).await?;
     let query = TenantQuery::new(
         tenant.id.as_str(),
-        key,
+        keys,
         &store,
         segments,
         BufferedBatches::default(),

@@ -55,6 +55,8 @@ pub(crate) fn routes() -> Router<ApiState> {
             "/api/v1/settings/retention",
             get(retention_settings).put(set_retention_settings),
         )
+        .route("/api/v1/settings/data-key", get(data_key_settings))
+        .route("/api/v1/settings/data-key/rotate", post(rotate_data_key))
         .route("/api/v1/access-review", get(access_review))
 }
 
@@ -1016,6 +1018,81 @@ async fn set_retention_settings(
     )
     .await?;
     Ok(Json(json!({ "retention_days": req.retention_days })))
+}
+
+/// The tenant's data key versions (ids and dates, never keys) and how many segments each
+/// still encrypts.
+async fn data_key_settings(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let c = enter(
+        &state,
+        &headers,
+        peer,
+        Method::GET,
+        Some(Permission::ViewSecuritySettings),
+    )
+    .await?;
+    let meta = &state.shared.platform.meta;
+    let keys = meta.tenant_data_keys(&c.tenant_id).await?;
+    let segments = meta.segments_per_key_version(&c.tenant_id).await?;
+    let versions: Vec<Value> = keys
+        .iter()
+        .map(|k| {
+            let n = segments
+                .iter()
+                .find(|(v, _)| *v == k.version)
+                .map_or(0, |(_, n)| *n);
+            json!({
+                "version": k.version,
+                "key_id": crate::tenant_keys::key_id(&c.tenant_id, k.version),
+                "created_at": rfc3339(k.created_at),
+                "segments": n,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "current_version": keys.last().map(|k| k.version),
+        "versions": versions,
+        "note": "new data is written under the current key; older keys stay to read what was written under them until compaction rewrites it",
+    })))
+}
+
+/// Rotates the tenant's data key: a new random key becomes current for everything written
+/// from now on; older data stays readable.
+async fn rotate_data_key(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let c = enter(
+        &state,
+        &headers,
+        peer,
+        Method::POST,
+        Some(Permission::ManageSecuritySettings),
+    )
+    .await?;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let r = crate::tenant_keys::rotate_tenant_key(
+        &state.shared.platform,
+        &act(&c, &origin),
+        &c.tenant_id,
+    )
+    .await?;
+    // This node switches now; others at their next flush round (and before any read
+    // that meets a segment under the new key). The rotation is done either way: if this
+    // node cannot switch now, its next flush round does.
+    if let Err(e) = state.shared.tenants.rotated(&c.tenant_id).await {
+        tracing::warn!("tenant {}: switching to its new data key: {e}", c.tenant_id);
+    }
+    Ok(Json(json!({
+        "from_key_id": r.from,
+        "to_key_id": r.to,
+        "version": r.version,
+    })))
 }
 
 async fn access_review(

@@ -1,6 +1,6 @@
-//! Master key rotation: every wrapped key in the metadata database (each tenant's data key,
-//! each platform key) is unwrapped with the old master key and wrapped with a new one; no
-//! data is rewritten, since the data keys themselves stay the same.
+//! Master key rotation: every wrapped key in the metadata database (every version of each
+//! tenant's data key, each platform key) is unwrapped with the old master key and wrapped
+//! with a new one; no data is rewritten, since the data keys themselves stay the same.
 //!
 //! Crash safety, in three steps:
 //! 1. the new key is written to `master.key.next` (0600, synced);
@@ -29,10 +29,14 @@ use crate::{Platform, PlatformConfig, ServerError};
 pub const NEXT_MASTER_KEY_FILE: &str = "master.key.next";
 
 /// The wrapping context of a key: what it was wrapped with, so a wrapped key copied to
-/// another owner does not open.
+/// another owner does not open. A tenant's data key: its id for version 1 (as tenants were
+/// created before keys had versions), its id and the version after it.
 pub fn context(owner: WrappedKeyOwner<'_>) -> Vec<u8> {
     match owner {
-        WrappedKeyOwner::Tenant(t) => t.as_str().as_bytes().to_vec(),
+        WrappedKeyOwner::Tenant(t, 1) => t.as_str().as_bytes().to_vec(),
+        WrappedKeyOwner::Tenant(t, version) => {
+            format!("{t} data key version {version}").into_bytes()
+        }
         WrappedKeyOwner::Platform(name) => {
             let mut c = b"scrim platform key: ".to_vec();
             c.extend_from_slice(name.as_bytes());

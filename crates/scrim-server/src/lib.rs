@@ -32,6 +32,7 @@ pub mod retention;
 pub mod review;
 mod serve;
 pub mod sso;
+pub mod tenant_keys;
 mod tenants;
 
 pub use compact::Compaction;

@@ -1735,6 +1735,46 @@ pub(crate) const DOCUMENT: &str = r##"{
         }
       }
     },
+    "/api/v1/settings/data-key": {
+      "get": {
+        "summary": "The tenant's data key versions (ids and creation times, never key material), the current version, and how many segments each version still encrypts.",
+        "x-scrim-permission": "view security settings",
+        "responses": {
+          "200": {
+            "description": "OK"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        }
+      }
+    },
+    "/api/v1/settings/data-key/rotate": {
+      "post": {
+        "summary": "Rotate the tenant's data key: a new random key becomes current for every segment and WAL record written from now on; data written before stays readable under its own key until compaction rewrites it under the new one. Pseudonyms do not change. Recorded in the audit log (key.tenant_rotate, by key ids) before it is done. No request body.",
+        "x-scrim-permission": "manage security settings",
+        "responses": {
+          "200": {
+            "description": "The ids of the previous and the new current key, and the new version"
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "503": {
+            "description": "The audit record could not be written, so nothing changed; try again"
+          }
+        }
+      }
+    },
     "/api/v1/audit": {
       "get": {
         "summary": "The tenant's audit log: who did what, when, from where, with what outcome. Reading it is recorded too.",

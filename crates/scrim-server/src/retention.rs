@@ -152,6 +152,7 @@ mod tests {
             bytes: 1,
             services: vec![],
             created_at: SystemTime::now(),
+            key_version: 1,
         }
     }
 
@@ -181,10 +182,10 @@ mod tests {
             name: "acme".into(),
             region: "local".into(),
             retention_days: 30,
-            wrapped_data_key: vec![],
             created_at: SystemTime::now(),
             capture_policy: None,
             policy_version: 0,
+            data_key_version: 1,
         }
     }
 }

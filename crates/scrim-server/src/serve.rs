@@ -659,20 +659,24 @@ async fn flusher(
 /// Buffer ▸ segments ▸ catalog ▸ WAL acknowledgement, for one tenant. Returns the rows
 /// left out because a deletion request covers them.
 pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<u64, ServerError> {
+    let _one_flush_at_a_time = rt.flushing.lock().await;
     if rt.log.buffered_rows() == 0 {
         return Ok(0);
     }
     // Rows a deletion request covers never reach a segment.
     let erasures = crate::deletion::active_erasures(&shared.platform, &rt.tenant).await?;
-    let flushed = rt
-        .log
-        .flush_erasing(&shared.store, &rt.key, &erasures)
-        .await?;
+    // Under the current data key (the WAL records may be under older ones).
+    let key = rt.keys().current().clone();
+    let flushed = rt.log.flush_erasing(&shared.store, &key, &erasures).await?;
     let erased = flushed.erased;
     if flushed.is_empty() {
         return Ok(erased);
     }
-    let segments: Vec<NewSegment> = flushed.segments.iter().map(api::catalog_segment).collect();
+    let segments = flushed
+        .segments
+        .iter()
+        .map(|s| api::catalog_segment(&rt.tenant.id, s))
+        .collect::<Result<Vec<NewSegment>, _>>()?;
     let mark = flushed.mark().map(|m| WalMark {
         wal_id: m.wal_id,
         segment: m.segment,

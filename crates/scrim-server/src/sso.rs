@@ -82,20 +82,13 @@ fn tenant_secret_aad(tenant: &TenantId) -> Vec<u8> {
     aad
 }
 
-/// A key for the tenant's SSO secret, derived from its data key (so deleting the tenant's
-/// key shreds the secret too).
+/// A key for the tenant's SSO secret, derived from version 1 of its data key (so destroying
+/// the tenant's keys shreds the secret too, and rotating the data key does not lose it).
 async fn tenant_key(
     platform: &Platform,
     tenant: &TenantId,
 ) -> Result<scrim_crypto::DataKey, ServerError> {
-    let record = platform
-        .meta
-        .tenant_by_id(tenant)
-        .await?
-        .ok_or_else(|| ServerError::Usage("tenant not found".into()))?;
-    let data_key = platform
-        .keys
-        .unwrap(&record.wrapped_data_key, tenant.as_str().as_bytes())?;
+    let data_key = crate::tenant_keys::first_key(platform, tenant).await?;
     Ok(data_key.derive(tenant.as_str().as_bytes(), b"scrim sso client secret"))
 }
 

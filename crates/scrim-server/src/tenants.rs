@@ -1,5 +1,7 @@
 //! The tenants this node serves: their unwrapped keys, capture policy and write path,
-//! opened on first use and kept.
+//! opened on first use and kept. A tenant's keys are replaced when its data key rotates
+//! (`crate::tenant_keys`): at once for this node's own rotations, at the next flush round
+//! for others, and before any read that meets a segment under a key it does not hold yet.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -8,6 +10,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use scrim_meta::{Tenant, TenantId};
 use scrim_redact::{Policy, Redactor};
+use scrim_store::Keyring;
 use scrim_store::ingest::{LogConfig, TenantLog};
 
 use crate::{Platform, ServerError};
@@ -15,19 +18,26 @@ use crate::{Platform, ServerError};
 /// One tenant, ready to ingest and query.
 pub(crate) struct TenantRuntime {
     pub tenant: Tenant,
-    /// The data key, for segments (the WAL derives its own from it).
-    pub key: scrim_store::DataKey,
+    /// Every version of the data key (segments are written under the current one and read
+    /// with the one each names; the WAL derives its own from them), and the current
+    /// version.
+    keys: RwLock<(Keyring, u32)>,
     /// The capture policy (the tenant's own, else the server's), with pseudonyms keyed per
     /// tenant; replaced when the tenant's policy changes ([`Tenants::refresh_policies`]).
     redactor: RwLock<Arc<Redactor>>,
     /// The `policy_version` `redactor` was built from.
     policy_version: AtomicI64,
+    /// Derived from version 1 of the data key, never from the current one, so that
+    /// pseudonyms stay the same across key rotations.
     pseudonym_key: scrim_crypto::DataKey,
     pub log: TenantLog,
     /// Held for writing while a flush moves rows from the buffer to the catalog, and for
     /// reading while a query takes its snapshot of both, so that no query sees a row twice
     /// or not at all.
     pub gate: tokio::sync::RwLock<()>,
+    /// Held for a whole flush: two flushes at once (the flusher's round, `Server::flush`,
+    /// a deletion job's) would each write the same WAL records to segments.
+    pub flushing: tokio::sync::Mutex<()>,
 }
 
 impl TenantRuntime {
@@ -35,19 +45,34 @@ impl TenantRuntime {
     pub fn redactor(&self) -> Arc<Redactor> {
         Arc::clone(&self.redactor.read().unwrap_or_else(|p| p.into_inner()))
     }
-}
 
-/// The tenant's data key as the segment store takes it, with the id segments carry.
-pub(crate) fn store_key(
-    tenant: &TenantId,
-    data_key: &scrim_crypto::DataKey,
-) -> scrim_store::DataKey {
-    scrim_store::DataKey::new(store_key_id(tenant), *data_key.as_bytes())
-}
+    /// The tenant's keyring now (cheap: the keys are shared).
+    pub fn keys(&self) -> Keyring {
+        self.keys
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .0
+            .clone()
+    }
 
-/// The id segments of `tenant` carry for its data key (an id, never the key).
-pub(crate) fn store_key_id(tenant: &TenantId) -> String {
-    format!("{tenant}-1")
+    /// The version of the current key.
+    pub fn key_version(&self) -> u32 {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).1
+    }
+
+    /// Switches to `keys` if they are newer than the ones held: new segments and WAL
+    /// records go under its current key from now on.
+    fn set_keys(&self, keys: Keyring, version: u32) -> bool {
+        let mut held = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if version <= held.1 {
+            return false;
+        }
+        // Under the lock, so the WAL and the segments switch in the same order as the
+        // versions grow.
+        self.log.set_keys(&keys);
+        *held = (keys, version);
+        true
+    }
 }
 
 pub(crate) struct Tenants {
@@ -126,19 +151,19 @@ impl Tenants {
             .tenant_by_id(id)
             .await?
             .ok_or_else(|| ServerError::Usage(format!("tenant {id} does not exist")))?;
-        let data_key = self
-            .platform
-            .keys
-            .unwrap(&tenant.wrapped_data_key, tenant.id.as_str().as_bytes())?;
-        let pseudonym_key = data_key.derive(b"", b"scrim/pseudonym/v1");
+        let keys = crate::tenant_keys::load(&self.platform, &tenant.id).await?;
+        // From the first key, not the current one: a rotation must not change pseudonyms.
+        let pseudonym_key = keys.first.derive(b"", b"scrim/pseudonym/v1");
         let redactor = self.redactor_for(&tenant, &pseudonym_key)?;
-        let key = store_key(&tenant.id, &data_key);
         let dir = self.wal_root.join(tenant.id.as_str());
         crate::platform::create_private_dir(&self.wal_root)?;
-        let (log_key, tenant_id, config) =
-            (key.clone(), tenant.id.to_string(), self.log_config.clone());
+        let (log_keys, tenant_id, config) = (
+            keys.keyring.clone(),
+            tenant.id.to_string(),
+            self.log_config.clone(),
+        );
         let log = tokio::task::spawn_blocking(move || {
-            TenantLog::open(&dir, &tenant_id, &log_key, &config)
+            TenantLog::open(&dir, &tenant_id, &log_keys, &config)
         })
         .await
         .map_err(|e| ServerError::Io(std::io::Error::other(e.to_string())))??;
@@ -166,11 +191,12 @@ impl Tenants {
         let rt = Arc::new(TenantRuntime {
             policy_version: AtomicI64::new(tenant.policy_version),
             tenant,
-            key,
+            keys: RwLock::new((keys.keyring, keys.version)),
             redactor: RwLock::new(Arc::new(redactor)),
             pseudonym_key,
             log,
             gate: tokio::sync::RwLock::new(()),
+            flushing: tokio::sync::Mutex::new(()),
         });
         self.open
             .lock()
@@ -203,8 +229,42 @@ impl Tenants {
         Ok(Redactor::new(policy, Some(pseudonym_key.as_bytes())))
     }
 
-    /// Re-reads the capture policy of every open tenant and swaps in the ones that changed
-    /// (a newer `policy_version`). Returns how many changed.
+    /// Reloads `rt`'s keys from the database and switches to them if a rotation made a
+    /// newer version current. Returns whether it switched.
+    pub async fn refresh_keys(&self, rt: &TenantRuntime) -> Result<bool, ServerError> {
+        let keys = crate::tenant_keys::load(&self.platform, &rt.tenant.id).await?;
+        let switched = rt.set_keys(keys.keyring, keys.version);
+        if switched {
+            tracing::info!(
+                "tenant {}: data key version {} is current",
+                rt.tenant.id,
+                keys.version
+            );
+        }
+        Ok(switched)
+    }
+
+    /// After a rotation of `tenant`'s data key: if the tenant is open here, it switches to
+    /// the new key now. Returns whether it switched.
+    pub async fn rotated(&self, tenant: &TenantId) -> Result<bool, ServerError> {
+        match self.cached(tenant.as_str()) {
+            Some(rt) => self.refresh_keys(&rt).await,
+            None => Ok(false),
+        }
+    }
+
+    /// `rt`'s keyring, reloaded first if it lacks `version` (a segment written by a node
+    /// that rotated first).
+    pub async fn keys_for(&self, rt: &TenantRuntime, version: u32) -> Result<Keyring, ServerError> {
+        if version > rt.key_version() {
+            self.refresh_keys(rt).await?;
+        }
+        Ok(rt.keys())
+    }
+
+    /// Re-reads every open tenant: swaps in capture policies that changed (a newer
+    /// `policy_version`), and switches to a data key another process made current (a newer
+    /// `data_key_version`). Returns how many policies changed.
     pub async fn refresh_policies(&self) -> Result<usize, ServerError> {
         let mut changed = 0;
         for rt in self.all() {
@@ -217,6 +277,16 @@ impl Tenants {
                 self.forget(&rt.tenant.id)?;
                 continue;
             };
+            if tenant.data_key_version > rt.key_version()
+                && let Err(e) = self.refresh_keys(&rt).await
+            {
+                // Reads reload the keys when they need them; writes stay under the
+                // previous key, which is still one of the tenant's.
+                tracing::warn!(
+                    "tenant {}: switching to its new data key: {e}",
+                    rt.tenant.id
+                );
+            }
             if tenant.policy_version == rt.policy_version.load(Ordering::Acquire) {
                 continue;
             }
@@ -255,10 +325,21 @@ impl Tenants {
             let Ok(id) = TenantId::parse(name) else {
                 continue;
             };
-            if self.platform.meta.tenant_by_id(&id).await?.is_none() {
-                // Deleted while this node was down: its WAL cannot be read any more.
-                self.forget(&id)?;
-                continue;
+            match self.platform.meta.tenant_by_id(&id).await? {
+                None => {
+                    // Deleted while this node was down: its WAL cannot be read any more.
+                    self.forget(&id)?;
+                    continue;
+                }
+                Some(t) if t.data_key_version == 0 => {
+                    // Its keys were destroyed (and its deletion not finished): what the WAL
+                    // holds can never be read again. Its files are left for the deletion.
+                    tracing::warn!(
+                        "tenant {id}: its data keys were destroyed; its WAL is not replayed"
+                    );
+                    continue;
+                }
+                Some(_) => {}
             }
             self.get(&id).await?;
             n += 1;

@@ -525,12 +525,13 @@ async fn backup_then_restore_what_was_lost(backend: &Backend) {
     };
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     for t in [&ta, &tb] {
+        let wrapped = wrapped_key(server, t).await;
         let raw = server
             .platform()
             .keys()
-            .unwrap(&t.wrapped_data_key, t.id.as_str().as_bytes())
+            .unwrap(&wrapped, t.id.as_str().as_bytes())
             .unwrap();
-        for k in [raw.as_bytes().as_slice(), &t.wrapped_data_key] {
+        for k in [raw.as_bytes().as_slice(), &wrapped] {
             assert!(!text.contains(&hex(k)) && !text.contains(&b64(k)));
         }
     }
@@ -748,12 +749,27 @@ fn holds(batch: &datafusion::arrow::array::RecordBatch, needle: &str) -> bool {
     batch.columns().iter().any(|c| strings(c.as_ref(), needle))
 }
 
+/// The tenant's wrapped data key (version 1, the only one here).
+async fn wrapped_key(server: &Server, tenant: &scrim_meta::Tenant) -> Vec<u8> {
+    let keys = server
+        .platform()
+        .meta()
+        .tenant_data_keys(&tenant.id)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    keys[0].wrapped_key.clone()
+}
+
 /// The tenant's segment key, as the server builds it.
-fn segment_key(server: &Server, tenant: &scrim_meta::Tenant) -> scrim_store::DataKey {
+async fn segment_key(server: &Server, tenant: &scrim_meta::Tenant) -> scrim_store::DataKey {
     let k = server
         .platform()
         .keys()
-        .unwrap(&tenant.wrapped_data_key, tenant.id.as_str().as_bytes())
+        .unwrap(
+            &wrapped_key(server, tenant).await,
+            tenant.id.as_str().as_bytes(),
+        )
         .unwrap();
     scrim_store::DataKey::new(format!("{}-1", tenant.id), *k.as_bytes())
 }
@@ -836,7 +852,7 @@ async fn restore_reapplies_tombstones(backend: &Backend) {
     assert_eq!(rows_of(server, &t, &pseudonym).await, 0);
     assert_eq!(answers(server, &t, &trace).await, after);
     // No segment file of the tenant holds the person's rows; other people's are there.
-    let key = segment_key(server, &tenant);
+    let key = segment_key(server, &tenant).await.into();
     let store = env.segment_store();
     let mut batches = Vec::new();
     for p in env.objects(&format!("local/{}", tenant.id)).await {
@@ -881,7 +897,7 @@ async fn a_deleted_tenants_backup_is_unreadable(backend: &Backend) {
     );
     let kept_trace = a_trace_id(server, &kept).await;
     let kept_before = answers(server, &kept, &kept_trace).await;
-    let gone_key = segment_key(server, &gone_t);
+    let gone_key = segment_key(server, &gone_t).await.into();
     let gone_segs = env.segments(&gone_t.id).await;
     assert!(!gone_segs.is_empty());
     let first = env.backup().await;
@@ -942,12 +958,12 @@ async fn a_deleted_tenants_backup_is_unreadable(backend: &Backend) {
         ("the backup key", key_bytes(&env.key_file())),
         (
             "the other tenant's key",
-            *segment_key(server, &kept_t).bytes(),
+            *segment_key(server, &kept_t).await.bytes(),
         ),
     ];
     let tenants = server.platform().meta().list_tenants().await.unwrap();
     for t in &tenants {
-        candidates.push(("a tenant's key", *segment_key(server, t).bytes()));
+        candidates.push(("a tenant's key", *segment_key(server, t).await.bytes()));
     }
     assert!(
         tenants.iter().all(|t| t.id != gone_t.id),
@@ -958,7 +974,7 @@ async fn a_deleted_tenants_backup_is_unreadable(backend: &Backend) {
             .await
             .unwrap();
         for (what, key) in &candidates {
-            let key = scrim_store::DataKey::new(format!("{}-1", gone_t.id), *key);
+            let key = scrim_store::DataKey::new(format!("{}-1", gone_t.id), *key).into();
             assert!(
                 scrim_store::segment::decode(file.clone().into(), &key).is_err(),
                 "{} opened with {what}",

@@ -81,18 +81,33 @@ fn holds(batch: &RecordBatch, needle: &str) -> bool {
     batch.columns().iter().any(|c| strings(c.as_ref(), needle))
 }
 
+/// The tenant's wrapped data key (version 1, the only one here).
+async fn wrapped_key(server: &Server, tenant: &scrim_meta::Tenant) -> Vec<u8> {
+    let keys = server
+        .platform()
+        .meta()
+        .tenant_data_keys(&tenant.id)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 1);
+    keys[0].wrapped_key.clone()
+}
+
 /// The tenant's segment key, as the server builds it.
-fn segment_key(server: &Server, tenant: &scrim_meta::Tenant) -> scrim_store::DataKey {
+async fn segment_key(server: &Server, tenant: &scrim_meta::Tenant) -> scrim_store::Keyring {
     let data_key = server
         .platform()
         .keys()
-        .unwrap(&tenant.wrapped_data_key, tenant.id.as_str().as_bytes())
+        .unwrap(
+            &wrapped_key(server, tenant).await,
+            tenant.id.as_str().as_bytes(),
+        )
         .unwrap();
-    scrim_store::DataKey::new(format!("{}-1", tenant.id), *data_key.as_bytes())
+    scrim_store::DataKey::new(format!("{}-1", tenant.id), *data_key.as_bytes()).into()
 }
 
 /// Decrypts every Parquet file under `dir` with `key`; panics if one does not open.
-fn every_segment(dir: &Path, key: &scrim_store::DataKey) -> Vec<RecordBatch> {
+fn every_segment(dir: &Path, key: &scrim_store::Keyring) -> Vec<RecordBatch> {
     let mut out = Vec::new();
     for f in files(dir) {
         if f.extension().is_some_and(|e| e == "parquet") {
@@ -249,7 +264,7 @@ async fn a_persons_rows_disappear_from_every_query_and_every_file() {
 
     // No file of the data directory holds the rows: every segment decrypted and read, and
     // the WAL, which held the third batch, is gone.
-    let key = segment_key(&server, &tenant);
+    let key = segment_key(&server, &tenant).await;
     let batches = every_segment(&dir.path().join("segments"), &key);
     assert!(batches.iter().map(RecordBatch::num_rows).sum::<usize>() > 0);
     assert!(batches.iter().all(|b| !holds(b, &pseudonym)));
@@ -345,7 +360,8 @@ async fn a_deleted_tenant_is_unreadable_everywhere_and_its_neighbour_untouched()
         copied += 1;
     }
     assert!(copied >= 2);
-    let gone_key = segment_key(&server, &gone_tenant);
+    let gone_key = segment_key(&server, &gone_tenant).await;
+    let gone_wrapped = wrapped_key(&server, &gone_tenant).await;
     assert!(
         !every_segment(backup.path(), &gone_key).is_empty(),
         "readable before"
@@ -395,11 +411,11 @@ async fn a_deleted_tenant_is_unreadable_everywhere_and_its_neighbour_untouched()
     ]
     .concat();
     assert!(
-        !db.windows(gone_tenant.wrapped_data_key.len())
-            .any(|w| w == gone_tenant.wrapped_data_key.as_slice()),
+        !db.windows(gone_wrapped.len())
+            .any(|w| w == gone_wrapped.as_slice()),
         "the wrapped data key is still in the metadata database"
     );
-    let kept_key = segment_key(&server, &tenant_of(&server, &kept).await);
+    let kept_key = segment_key(&server, &tenant_of(&server, &kept).await).await;
     for f in files(backup.path()) {
         let bytes = bytes::Bytes::from(std::fs::read(&f).unwrap());
         assert!(scrim_store::segment::decode(bytes, &kept_key).is_err());

@@ -92,8 +92,9 @@ async fn rotation_keeps_all_data_readable_and_the_old_key_opens_nothing() {
     // The old master key no longer opens the tenant's data key, and a data directory
     // given it back refuses to open rather than write anything under it.
     let old_key = LocalKeyProvider::from_hex(&old).unwrap();
-    let ctx = context(scrim_meta::WrappedKeyOwner::Tenant(&tenant.id));
-    assert!(old_key.unwrap(&tenant.wrapped_data_key, &ctx).is_err());
+    let ctx = context(scrim_meta::WrappedKeyOwner::Tenant(&tenant.id, 1));
+    let wrapped = &server_meta_keys(dir.path(), &tenant.id).await[0];
+    assert!(old_key.unwrap(wrapped, &ctx).is_err());
     std::fs::write(dir.path().join("master.key"), &old).unwrap();
     let err = Platform::open(&config).await.unwrap_err().to_string();
     assert!(err.contains("does not open this database's keys"), "{err}");
@@ -133,6 +134,14 @@ async fn an_interrupted_rotation_is_finished_or_abandoned_at_the_next_open() {
     assert!(!dir.path().join(NEXT_MASTER_KEY_FILE).exists());
     assert_eq!(spans(&server, &t.read_key).await, total);
     server.shutdown().await;
+}
+
+/// Every wrapped version of `tenant`'s data key, oldest first.
+async fn server_meta_keys(dir: &Path, tenant: &scrim_meta::TenantId) -> Vec<Vec<u8>> {
+    let meta = scrim_meta::Meta::open_in(dir).await.unwrap();
+    let keys = meta.tenant_data_keys(tenant).await.unwrap();
+    meta.close().await;
+    keys.into_iter().map(|k| k.wrapped_key).collect()
 }
 
 fn set_private(path: &Path) {

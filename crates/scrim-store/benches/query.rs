@@ -83,6 +83,7 @@ fn bench(c: &mut Criterion) {
             bytes: m.bytes,
             services: m.services.clone(),
             trace_filter: m.trace_filter.clone(),
+            key_version: 1,
         })
         .collect();
     rt.block_on(meta.record_flush(&tenant, &records, None))

@@ -17,15 +17,22 @@
 //! [`TenantLog::discard_through`], which drops those records. Each WAL directory has a
 //! random id (file `wal-id`), so a mark never applies to a recreated WAL.
 //!
-//! A WAL record is `[version: 1][seq: u64 LE][signal: u8][sealed protobuf]`: the OTLP
-//! request as it was accepted (after the capture policy), sealed under a key derived from
-//! the tenant's data key for the WAL alone, with the tenant id, sequence number and signal
-//! as associated data, so a record cannot be moved to another tenant, position or signal.
+//! A WAL record is `[format: 2][seq: u64 LE][signal: u8][key id length: u8][key id]
+//! [sealed protobuf]`: the OTLP request as it was accepted (after the capture policy),
+//! sealed under a key derived, for the WAL alone, from the tenant's current data key (named
+//! by the key id), with the tenant id, sequence number, signal and key id as associated
+//! data, so a record cannot be moved to another tenant, position or signal.
+//!
+//! Key rotation: the log holds the tenant's whole [`Keyring`]. New records go under the
+//! current key ([`TenantLog::set_keys`] switches it while the log is open); each record
+//! names its key, so a WAL replayed after a rotation (a crash, or another node's rotation)
+//! opens records of every version. Records of format 1 (`[1][seq][signal][sealed]`, written
+//! before keys had versions) have no key id and are under the keyring's first key.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 
 use datafusion::arrow::record_batch::RecordBatch;
 use scrim_otlp::Batch;
@@ -34,10 +41,14 @@ use scrim_wal::{DiskQueue, Overflow, QueueConfig, QueueError, RecordId};
 use crate::convert::{logs_to_batch, metrics_to_batch, spans_to_batch};
 use crate::query::BufferedBatches;
 use crate::schema::Signal;
-use crate::segment::{DataKey, SegmentMeta, SegmentStore};
+use crate::segment::{DataKey, Keyring, SegmentMeta, SegmentStore};
 use crate::{Result, StoreError};
 
-const RECORD_VERSION: u8 = 1;
+/// Records written before data keys had versions: no key id, the keyring's first key.
+const RECORD_V1: u8 = 1;
+/// Records that name their key.
+const RECORD_V2: u8 = 2;
+/// Format, seq and signal; format 2 adds the key id's length and the key id.
 const HEADER: usize = 1 + 8 + 1;
 
 /// How big the WAL of one tenant may grow before ingest is refused (to be retried).
@@ -58,10 +69,33 @@ impl Default for LogConfig {
 pub struct TenantLog {
     tenant_id: String,
     wal_id: String,
-    wal_key: scrim_crypto::DataKey,
+    keys: RwLock<WalKeys>,
     queue: DiskQueue,
     next_seq: AtomicU64,
     buffer: Mutex<BTreeMap<u64, (Signal, RecordBatch)>>,
+}
+
+/// The WAL's own keys, one derived from each of the tenant's data keys.
+struct WalKeys {
+    /// The data key id new records are sealed under.
+    current: String,
+    /// The first data key's id: format-1 records are under it.
+    first: String,
+    by_id: HashMap<String, scrim_crypto::DataKey>,
+}
+
+impl WalKeys {
+    fn of(keys: &Keyring) -> WalKeys {
+        WalKeys {
+            current: keys.current().id().to_owned(),
+            first: keys.first().id().to_owned(),
+            by_id: keys
+                .keys()
+                .iter()
+                .map(|k| (k.id().to_owned(), wal_key(k)))
+                .collect(),
+        }
+    }
 }
 
 impl std::fmt::Debug for TenantLog {
@@ -111,9 +145,10 @@ impl Flushed {
 
 impl TenantLog {
     /// Opens (or creates) the tenant's WAL in `dir` and replays what it holds into the
-    /// buffer. A record that does not decrypt is an error, never skipped silently: it means
-    /// a wrong key or a tampered file.
-    pub fn open(dir: &Path, tenant_id: &str, key: &DataKey, config: &LogConfig) -> Result<Self> {
+    /// buffer, each record with the key of `keys` it names; new records go under the
+    /// current key. A record that does not decrypt is an error, never skipped silently: it
+    /// means a missing or wrong key, or a tampered file.
+    pub fn open(dir: &Path, tenant_id: &str, keys: &Keyring, config: &LogConfig) -> Result<Self> {
         let queue = DiskQueue::open(QueueConfig {
             dir: dir.to_path_buf(),
             max_bytes: config.max_bytes,
@@ -126,7 +161,7 @@ impl TenantLog {
         let log = TenantLog {
             tenant_id: tenant_id.to_owned(),
             wal_id: wal_id(dir)?,
-            wal_key: wal_key(key),
+            keys: RwLock::new(WalKeys::of(keys)),
             queue,
             next_seq: AtomicU64::new(0),
             buffer: Mutex::new(BTreeMap::new()),
@@ -159,6 +194,23 @@ impl TenantLog {
         &self.wal_id
     }
 
+    /// Replaces the keyring (after a rotation): records appended from now on are sealed
+    /// under its current key. Records already in the WAL stay as they are and still open,
+    /// as long as `keys` holds the keys they name (a keyring keeps every version).
+    pub fn set_keys(&self, keys: &Keyring) {
+        *self.keys.write().unwrap_or_else(|p| p.into_inner()) = WalKeys::of(keys);
+    }
+
+    /// The id of the data key new records are sealed under.
+    pub fn current_key_id(&self) -> String {
+        self.wal_keys().current.clone()
+    }
+
+    fn wal_keys(&self) -> std::sync::RwLockReadGuard<'_, WalKeys> {
+        // Replaced whole under the lock: a panic elsewhere cannot leave it half-written.
+        self.keys.read().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Drops the records up to and including `mark` (a position a flush recorded in the
     /// catalog with its segments) from the WAL and the buffer: they are already in
     /// segments. A mark of another WAL is ignored. Returns how many records were dropped.
@@ -174,7 +226,7 @@ impl TenantLog {
         let mut last = None;
         let mut seqs = Vec::new();
         for r in records.iter().take_while(|r| r.id <= through) {
-            seqs.push(header(&r.payload)?.0);
+            seqs.push(header(&r.payload)?.seq);
             last = Some(r.id);
         }
         let dropped = seqs.len();
@@ -245,7 +297,7 @@ impl TenantLog {
             .map_err(|e| StoreError::Io(format!("WAL: {e}")))?;
         let mut seqs = Vec::with_capacity(records.len());
         for r in &records {
-            seqs.push(header(&r.payload)?.0);
+            seqs.push(header(&r.payload)?.seq);
         }
         let mut per_signal: [Vec<RecordBatch>; 3] = Default::default();
         {
@@ -312,46 +364,105 @@ impl TenantLog {
         self.buffer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn aad(&self, seq: u64, signal: Signal) -> Vec<u8> {
-        let mut aad = b"scrim/wal/v1\0".to_vec();
+    /// Associated data of a record: format 1 as it always was, format 2 with the key id.
+    fn aad(&self, seq: u64, signal: Signal, key_id: Option<&str>) -> Vec<u8> {
+        let mut aad = match key_id {
+            None => b"scrim/wal/v1\0".to_vec(),
+            Some(_) => b"scrim/wal/v2\0".to_vec(),
+        };
         aad.extend_from_slice(self.tenant_id.as_bytes());
         aad.push(0);
         aad.extend_from_slice(&seq.to_le_bytes());
         aad.push(signal_index(signal) as u8);
+        if let Some(id) = key_id {
+            aad.extend_from_slice(id.as_bytes());
+        }
         aad
     }
 
     fn seal_record(&self, seq: u64, signal: Signal, protobuf: &[u8]) -> Result<Vec<u8>> {
-        let sealed = scrim_crypto::seal(&self.wal_key, &self.aad(seq, signal), protobuf)
+        let keys = self.wal_keys();
+        let id = keys.current.as_str();
+        let key = keys
+            .by_id
+            .get(id)
+            .ok_or_else(|| StoreError::Crypto("the current key is not in the keyring".into()))?;
+        let sealed = scrim_crypto::seal(key, &self.aad(seq, signal, Some(id)), protobuf)
             .map_err(|e| StoreError::Crypto(e.to_string()))?;
-        let mut out = Vec::with_capacity(HEADER + sealed.len());
-        out.push(RECORD_VERSION);
+        let mut out = Vec::with_capacity(HEADER + 1 + id.len() + sealed.len());
+        out.push(RECORD_V2);
         out.extend_from_slice(&seq.to_le_bytes());
         out.push(signal_index(signal) as u8);
+        // Key ids are at most 255 bytes (`Keyring::new`).
+        out.push(id.len() as u8);
+        out.extend_from_slice(id.as_bytes());
         out.extend_from_slice(&sealed);
         Ok(out)
     }
 
     fn open_record(&self, payload: &[u8]) -> Result<(u64, Signal, Vec<u8>)> {
-        let (seq, signal) = header(payload)?;
-        let protobuf =
-            scrim_crypto::open(&self.wal_key, &self.aad(seq, signal), &payload[HEADER..])
-                .map_err(|e| StoreError::Crypto(format!("WAL record {seq}: {e}")))?;
-        Ok((seq, signal, protobuf))
+        let h = header(payload)?;
+        let keys = self.wal_keys();
+        let id = h.key_id.unwrap_or(keys.first.as_str());
+        let key = keys.by_id.get(id).ok_or_else(|| {
+            StoreError::Crypto(format!(
+                "WAL record {} is under key {id:?}, which is not in the tenant's keyring",
+                h.seq
+            ))
+        })?;
+        let protobuf = scrim_crypto::open(
+            key,
+            &self.aad(h.seq, h.signal, h.key_id),
+            &payload[h.body..],
+        )
+        .map_err(|e| StoreError::Crypto(format!("WAL record {}: {e}", h.seq)))?;
+        Ok((h.seq, h.signal, protobuf))
     }
 }
 
-fn header(payload: &[u8]) -> Result<(u64, Signal)> {
-    if payload.len() < HEADER || payload[0] != RECORD_VERSION {
-        return Err(StoreError::Corrupt(
-            "not a WAL record of this version".into(),
-        ));
+/// The clear part of a WAL record.
+struct Header<'a> {
+    seq: u64,
+    signal: Signal,
+    /// `None` for format 1 (the keyring's first key).
+    key_id: Option<&'a str>,
+    /// Where the sealed body starts.
+    body: usize,
+}
+
+fn header(payload: &[u8]) -> Result<Header<'_>> {
+    let corrupt = |m: &str| StoreError::Corrupt(m.into());
+    if payload.len() < HEADER {
+        return Err(corrupt("a WAL record is too short"));
     }
     let seq = u64::from_le_bytes(payload[1..9].try_into().expect("8 bytes"));
     let signal = *Signal::ALL
         .get(usize::from(payload[9]))
-        .ok_or_else(|| StoreError::Corrupt("unknown signal in a WAL record".into()))?;
-    Ok((seq, signal))
+        .ok_or_else(|| corrupt("unknown signal in a WAL record"))?;
+    let (key_id, body) = match payload[0] {
+        RECORD_V1 => (None, HEADER),
+        RECORD_V2 => {
+            let len = usize::from(
+                *payload
+                    .get(HEADER)
+                    .ok_or_else(|| corrupt("a WAL record is too short"))?,
+            );
+            let id = payload
+                .get(HEADER + 1..HEADER + 1 + len)
+                .filter(|id| !id.is_empty())
+                .ok_or_else(|| corrupt("a WAL record's key id is malformed"))?;
+            let id = std::str::from_utf8(id)
+                .map_err(|_| corrupt("a WAL record's key id is malformed"))?;
+            (Some(id), HEADER + 1 + len)
+        }
+        _ => return Err(corrupt("not a WAL record of a known format")),
+    };
+    Ok(Header {
+        seq,
+        signal,
+        key_id,
+        body,
+    })
 }
 
 /// The WAL directory's id from its `wal-id` file, created on first open (a UUIDv7: time
@@ -424,5 +535,85 @@ fn to_rows(batch: &Batch) -> Result<RecordBatch> {
         Batch::Traces(r) => spans_to_batch(r),
         Batch::Logs(r) => logs_to_batch(r),
         Batch::Metrics(r) => metrics_to_batch(r),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A WAL written before keys had versions holds format-1 records: no key id, sealed
+    /// under the (only, now first) key. After an upgrade and a rotation they still replay,
+    /// beside format-2 records under the new key.
+    #[test]
+    fn format_1_records_replay_under_the_first_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let k1 = DataKey::new("t_alpha-1", [0x11; 32]);
+        let k2 = DataKey::new("t_alpha-2", [0x22; 32]);
+        let batch = Batch::Traces(
+            crate::generate::TraceGen {
+                traces: 3,
+                ..Default::default()
+            }
+            .traces(0..3),
+        );
+        {
+            let log = TenantLog::open(
+                dir.path(),
+                "t_alpha",
+                &k1.clone().into(),
+                &LogConfig::default(),
+            )
+            .unwrap();
+            // Format 1, as the previous version wrote it.
+            let seq = 0u64;
+            let sealed = scrim_crypto::seal(
+                &wal_key(&k1),
+                &log.aad(seq, Signal::Spans, None),
+                &batch.encode_to_vec(),
+            )
+            .unwrap();
+            let mut record = vec![RECORD_V1];
+            record.extend_from_slice(&seq.to_le_bytes());
+            record.push(0);
+            record.extend_from_slice(&sealed);
+            log.queue.push(&record).unwrap();
+        }
+        let ring = Keyring::new(vec![k1.clone(), k2.clone()]).unwrap();
+        let log = TenantLog::open(dir.path(), "t_alpha", &ring, &LogConfig::default()).unwrap();
+        assert_eq!(log.buffered_rows(), 12);
+        log.append(&batch).unwrap();
+        drop(log);
+        let log = TenantLog::open(dir.path(), "t_alpha", &ring, &LogConfig::default()).unwrap();
+        assert_eq!(log.buffered_rows(), 24);
+        drop(log);
+        // The format-1 record needs the first key: a keyring whose first key is another
+        // does not open it.
+        let other = Keyring::new(vec![DataKey::new("x-1", [0x33; 32]), k2]).unwrap();
+        let err =
+            TenantLog::open(dir.path(), "t_alpha", &other, &LogConfig::default()).unwrap_err();
+        assert!(matches!(err, StoreError::Crypto(_)), "{err}");
+    }
+
+    #[test]
+    fn malformed_headers_are_refused() {
+        let mut r = vec![RECORD_V2];
+        r.extend_from_slice(&7u64.to_le_bytes());
+        r.push(0);
+        assert!(header(&r).is_err(), "no key id length");
+        r.push(5);
+        r.extend_from_slice(b"ab");
+        assert!(header(&r).is_err(), "key id cut short");
+        let mut ok = r[..HEADER].to_vec();
+        ok.push(2);
+        ok.extend_from_slice(b"ab");
+        let h = header(&ok).unwrap();
+        assert_eq!((h.seq, h.key_id, h.body), (7, Some("ab"), HEADER + 3));
+        let mut zero = r[..HEADER].to_vec();
+        zero.push(0);
+        assert!(header(&zero).is_err(), "empty key id");
+        let mut unknown = ok.clone();
+        unknown[0] = 9;
+        assert!(header(&unknown).is_err());
     }
 }

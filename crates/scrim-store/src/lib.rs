@@ -28,4 +28,4 @@ pub mod trace_filter;
 pub use error::{Result, StoreError};
 pub use query::TenantQuery;
 pub use schema::Signal;
-pub use segment::{DataKey, Rewritten, SegmentMeta, SegmentStore, object_store_from_url};
+pub use segment::{DataKey, Keyring, Rewritten, SegmentMeta, SegmentStore, object_store_from_url};

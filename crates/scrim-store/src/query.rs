@@ -1,9 +1,11 @@
 //! The query layer: a DataFusion session bound to exactly one tenant.
 //!
-//! [`TenantQuery`] is built for one tenant from that tenant's id and data key, the segment
-//! store, the tenant's [`SegmentMeta`] list (from the catalog) and its not-yet-flushed
-//! batches. Every read of telemetry goes through it. Isolation does not rest on SQL
-//! filtering; the session simply has nothing else in it:
+//! [`TenantQuery`] is built for one tenant from that tenant's id and data keys (its
+//! [`Keyring`]: each segment is decrypted with the key its footer names, so segments from
+//! before and after a key rotation are read together), the segment store, the tenant's
+//! [`SegmentMeta`] list (from the catalog) and its not-yet-flushed batches. Every read of
+//! telemetry goes through it. Isolation does not rest on SQL filtering; the session simply
+//! has nothing else in it:
 //!
 //! - a segment of another tenant, or whose path leaves `{region}/{tenant}/`, is refused when
 //!   the query object is built;
@@ -56,12 +58,50 @@ use crate::erase::{Erasure, any_erased};
 use crate::error::{Result, StoreError};
 use crate::export::{ExportFilter, RowStream};
 use crate::schema::Signal;
-use crate::segment::{DataKey, SegmentMeta, SegmentStore};
+use crate::segment::{Keyring, SegmentMeta, SegmentStore};
 use crate::tenant_store::TenantStore;
 use crate::trace_filter::TraceIdFilter;
 
 /// The only object store URL a tenant session knows.
 const STORE_URL: &str = "scrim-tenant://segments/";
+
+/// The id under which a session's runtime knows the tenant's keyring.
+const KEYRING_FACTORY: &str = "scrim-tenant-keyring";
+
+/// Gives DataFusion the tenant's keyring for every segment it opens; the file's footer
+/// names which of the keys decrypts it. Sessions never write Parquet.
+#[derive(Debug)]
+struct KeyringFactory(Keyring);
+
+#[async_trait::async_trait]
+impl datafusion::execution::parquet_encryption::EncryptionFactory for KeyringFactory {
+    async fn get_file_encryption_properties(
+        &self,
+        _config: &datafusion::config::EncryptionFactoryOptions,
+        _schema: &SchemaRef,
+        _file_path: &object_store::path::Path,
+    ) -> datafusion::error::Result<
+        Option<Arc<parquet::encryption::encrypt::FileEncryptionProperties>>,
+    > {
+        Err(datafusion::error::DataFusionError::Plan(
+            "tenant sessions do not write files".into(),
+        ))
+    }
+
+    async fn get_file_decryption_properties(
+        &self,
+        _config: &datafusion::config::EncryptionFactoryOptions,
+        _file_path: &object_store::path::Path,
+    ) -> datafusion::error::Result<
+        Option<Arc<parquet::encryption::decrypt::FileDecryptionProperties>>,
+    > {
+        let props = self
+            .0
+            .decryption()
+            .map_err(|e| datafusion::error::DataFusionError::External(Box::new(e)))?;
+        Ok(Some(props))
+    }
+}
 
 /// Rows not yet flushed to segments, per table. Each batch must have its table's schema.
 #[derive(Clone, Debug, Default)]
@@ -206,7 +246,7 @@ pub struct SqlResult {
 #[derive(Debug)]
 pub struct TenantQuery {
     tenant_id: String,
-    key: DataKey,
+    keys: Keyring,
     /// `{region}/{tenant}/`: segment paths below are relative to it.
     prefix: String,
     segments: Vec<SegmentMeta>,
@@ -220,17 +260,26 @@ pub struct TenantQuery {
 /// Default cap on one query's memory.
 pub const DEFAULT_MEMORY_LIMIT: usize = 1 << 30;
 
-/// The runtime of every session of a tenant: its one object store, a memory cap, and no
-/// disk manager, so sorts and joins never write unencrypted spill files.
-fn runtime(registry: Arc<SingleStoreRegistry>, memory: usize) -> Result<Arc<RuntimeEnv>> {
+/// The runtime of every session of a tenant: its one object store, its keyring, a memory
+/// cap, and no disk manager, so sorts and joins never write unencrypted spill files.
+fn runtime(
+    registry: Arc<SingleStoreRegistry>,
+    keys: &Keyring,
+    memory: usize,
+) -> Result<Arc<RuntimeEnv>> {
     use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
-    Ok(RuntimeEnvBuilder::new()
+    let runtime = RuntimeEnvBuilder::new()
         .with_object_store_registry(registry)
         .with_memory_limit(memory, 1.0)
         .with_disk_manager_builder(
             DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
         )
-        .build_arc()?)
+        .build_arc()?;
+    runtime.register_parquet_encryption_factory(
+        KEYRING_FACTORY,
+        Arc::new(KeyringFactory(keys.clone())),
+    );
+    Ok(runtime)
 }
 
 /// An object store registry that knows exactly one store and refuses to learn more.
@@ -262,14 +311,17 @@ impl ObjectStoreRegistry for SingleStoreRegistry {
 }
 
 impl TenantQuery {
-    /// A query object for `tenant_id`. Refuses any segment that is not this tenant's.
+    /// A query object for `tenant_id`, reading its segments with `keys` (every version of
+    /// its data key; a single [`crate::DataKey`] converts). Refuses any segment that is not
+    /// this tenant's.
     pub fn new(
         tenant_id: &str,
-        key: DataKey,
+        keys: impl Into<Keyring>,
         store: &SegmentStore,
         segments: Vec<SegmentMeta>,
         buffer: BufferedBatches,
     ) -> Result<Self> {
+        let keys = keys.into();
         let prefix = store.tenant_prefix(tenant_id)?;
         for m in &segments {
             store.check_owned(tenant_id, m)?;
@@ -295,7 +347,7 @@ impl TenantQuery {
             url,
             store: narrowed,
         });
-        let runtime = runtime(Arc::clone(&registry), DEFAULT_MEMORY_LIMIT)?;
+        let runtime = runtime(Arc::clone(&registry), &keys, DEFAULT_MEMORY_LIMIT)?;
         // Store paths relative to the tenant prefix from here on.
         let segments = segments
             .into_iter()
@@ -306,7 +358,7 @@ impl TenantQuery {
             .collect();
         Ok(TenantQuery {
             tenant_id: tenant_id.to_owned(),
-            key,
+            keys,
             prefix,
             segments,
             buffer,
@@ -347,7 +399,7 @@ impl TenantQuery {
     /// Caps the memory one query may use (default 1 GiB); past it the query fails with a
     /// "resources exhausted" error. Nothing spills to disk: spill files would be plaintext.
     pub fn with_memory_limit(mut self, bytes: usize) -> Result<Self> {
-        self.runtime = runtime(Arc::clone(&self.registry), bytes)?;
+        self.runtime = runtime(Arc::clone(&self.registry), &self.keys, bytes)?;
         Ok(self)
     }
 
@@ -418,14 +470,15 @@ impl TenantQuery {
         Ok(ctx)
     }
 
-    /// Whether segment `m` may hold spans of `trace_id`. A segment without a filter, or
-    /// whose filter does not open, is read: a wrong answer here would hide spans.
+    /// Whether segment `m` may hold spans of `trace_id`. A segment without a filter, whose
+    /// key (`key_id`, the key it was written under) is not in the keyring, or whose filter
+    /// does not open, is read: a wrong answer here would hide spans.
     fn may_hold_trace(&self, m: &SegmentMeta, trace_id: &str) -> bool {
-        let Some(sealed) = &m.trace_filter else {
+        let (Some(sealed), Some(key)) = (&m.trace_filter, self.keys.get(&m.key_id)) else {
             return true;
         };
         let path = format!("{}{}", self.prefix, m.path);
-        match TraceIdFilter::open(&self.key, &path, sealed) {
+        match TraceIdFilter::open(key, &path, sealed) {
             Ok(f) => f.may_contain(trace_id),
             Err(_) => true,
         }
@@ -451,7 +504,8 @@ impl TenantQuery {
             });
         }
         let mut parquet = datafusion::config::TableParquetOptions::default();
-        parquet.crypto.file_decryption = Some((&self.key.decryption()?).try_into()?);
+        // Each file with the key its footer names (`KeyringFactory`).
+        parquet.crypto.factory_id = Some(KEYRING_FACTORY.into());
         let format = ParquetFormat::default().with_options(parquet);
         let options = ListingOptions::new(Arc::new(format)).with_file_extension(".parquet");
         let urls = files

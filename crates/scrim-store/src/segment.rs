@@ -1,13 +1,15 @@
 //! Parquet segments: one encrypted file per flush of one tenant's signal, in an object store.
 //!
 //! Every segment is written with Parquet modular encryption, uniform mode: the footer and
-//! every column are AES-GCM encrypted under the tenant's 256-bit data key, and the footer
-//! carries the key's id as key metadata so a reader can pick the right key after a rotation.
-//! A file read without the key, or with another tenant's key, fails with
-//! [`StoreError::Decryption`]. Columns are zstd-compressed, with row-group and page
-//! statistics; rows are sorted by `(service_name, time)` so a service's rows cluster and
-//! statistics prune well; span and log files carry a bloom filter on `trace_id` so a trace
-//! lookup skips row groups that cannot hold it.
+//! every column are AES-GCM encrypted under the tenant's current 256-bit data key, and the
+//! footer carries the key's id as key metadata. Reads take the tenant's [`Keyring`] (every
+//! version of its data key) and decrypt each file with the key its footer names, so
+//! segments written before and after a key rotation read side by side; compaction rewrites
+//! what it merges under the current key. A file read without the key, or with another
+//! tenant's keys, fails with [`StoreError::Decryption`]. Columns are zstd-compressed, with
+//! row-group and page statistics; rows are sorted by `(service_name, time)` so a service's
+//! rows cluster and statistics prune well; span and log files carry a bloom filter on
+//! `trace_id` so a trace lookup skips row groups that cannot hold it.
 //!
 //! Layout in the store: `{region}/{tenant_id}/{signal}/{yyyy}/{mm}/{dd}/{hh}/{uuid v7}.parquet`,
 //! the hour being the hour (UTC) of the segment's first row. The catalog records each
@@ -31,7 +33,7 @@ use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::{ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::encryption::decrypt::FileDecryptionProperties;
+use parquet::encryption::decrypt::{FileDecryptionProperties, KeyRetriever};
 use parquet::encryption::encrypt::FileEncryptionProperties;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use serde::{Deserialize, Serialize};
@@ -70,9 +72,99 @@ impl DataKey {
             .with_footer_key_metadata(self.id.as_bytes().to_vec())
             .build()?)
     }
+}
 
+/// Key ids go in segment footers and WAL record headers (one length byte).
+const MAX_KEY_ID: usize = 255;
+
+/// A tenant's data keys, oldest first. The last one is the current key: new segments, WAL
+/// records and compacted segments are written under it. Every key reads what was written
+/// under it, found by the id the data carries (a segment's footer key metadata, a WAL
+/// record's header, the catalog's key version for trace filters). Cheap to clone.
+#[derive(Clone)]
+pub struct Keyring {
+    keys: Arc<[DataKey]>,
+}
+
+impl Keyring {
+    /// `keys` oldest first (the last is current): at least one, with distinct ids of 1 to
+    /// 255 bytes.
+    pub fn new(keys: Vec<DataKey>) -> Result<Self> {
+        if keys.is_empty() {
+            return Err(StoreError::InvalidInput(
+                "a keyring needs at least one key".into(),
+            ));
+        }
+        for (i, k) in keys.iter().enumerate() {
+            if k.id.is_empty() || k.id.len() > MAX_KEY_ID {
+                return Err(StoreError::InvalidInput(
+                    "a key id is 1 to 255 bytes long".into(),
+                ));
+            }
+            if keys[..i].iter().any(|o| o.id == k.id) {
+                return Err(StoreError::InvalidInput(format!(
+                    "key id {:?} appears twice in the keyring",
+                    k.id
+                )));
+            }
+        }
+        Ok(Keyring { keys: keys.into() })
+    }
+
+    /// The key new data is written under.
+    pub fn current(&self) -> &DataKey {
+        self.keys.last().expect("a keyring is never empty")
+    }
+
+    /// The oldest key: the one data written before keys had versions is under (WAL
+    /// records of the first format).
+    pub fn first(&self) -> &DataKey {
+        &self.keys[0]
+    }
+
+    /// The key with id `id`.
+    pub fn get(&self, id: &str) -> Option<&DataKey> {
+        self.keys.iter().find(|k| k.id == id)
+    }
+
+    /// Every key, oldest first.
+    pub fn keys(&self) -> &[DataKey] {
+        &self.keys
+    }
+
+    /// Parquet decryption that takes each file's key from its footer key metadata.
     pub(crate) fn decryption(&self) -> Result<Arc<FileDecryptionProperties>> {
-        Ok(FileDecryptionProperties::builder(self.key.to_vec()).build()?)
+        Ok(FileDecryptionProperties::with_key_retriever(Arc::new(self.clone())).build()?)
+    }
+}
+
+impl From<DataKey> for Keyring {
+    fn from(key: DataKey) -> Self {
+        Keyring {
+            keys: Arc::from(vec![key]),
+        }
+    }
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("ids", &self.keys.iter().map(|k| &k.id).collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl KeyRetriever for Keyring {
+    fn retrieve_key(&self, key_metadata: &[u8]) -> parquet::errors::Result<Vec<u8>> {
+        match self.keys.iter().find(|k| k.id.as_bytes() == key_metadata) {
+            Some(k) => Ok(k.key.to_vec()),
+            // The message says "decrypt", so the error is classified as a decryption error.
+            None => Err(parquet::errors::ParquetError::General(format!(
+                "no key to decrypt this segment: its footer names key {:?}, which is not one \
+                 of the tenant's keys",
+                String::from_utf8_lossy(&key_metadata[..key_metadata.len().min(MAX_KEY_ID)])
+            ))),
+        }
     }
 }
 
@@ -261,12 +353,12 @@ impl SegmentStore {
         }))
     }
 
-    /// Reads a whole segment back (compaction, export, tests). The segment must belong to
-    /// `tenant_id` and sit under its prefix.
+    /// Reads a whole segment back (compaction, export, tests) with whichever of `keys` its
+    /// footer names. The segment must belong to `tenant_id` and sit under its prefix.
     pub async fn read_segment(
         &self,
         tenant_id: &str,
-        key: &DataKey,
+        keys: &Keyring,
         meta: &SegmentMeta,
     ) -> Result<Vec<RecordBatch>> {
         self.check_owned(tenant_id, meta)?;
@@ -276,7 +368,7 @@ impl SegmentStore {
             .await?
             .bytes()
             .await?;
-        decode(data, key)
+        decode(data, keys)
     }
 
     /// Refuses a segment of another tenant, or one whose path leaves the tenant's prefix.
@@ -305,13 +397,15 @@ impl SegmentStore {
         }
     }
 
-    /// Merges several segments of one tenant, signal and hour into one. Returns the new
+    /// Merges several segments of one tenant, signal and hour into one, written under the
+    /// current key of `keys` (each input is read with the key its footer names: this is
+    /// how segments written before a key rotation are re-encrypted). Returns the new
     /// segment and the paths of the old ones, which the caller deletes ([`Self::delete`])
     /// once the catalog has switched to the new segment. Fewer than two inputs: `None`.
     pub async fn compact(
         &self,
         tenant_id: &str,
-        key: &DataKey,
+        keys: &Keyring,
         metas: &[SegmentMeta],
     ) -> Result<Option<(SegmentMeta, Vec<String>)>> {
         let Some(first) = metas.first() else {
@@ -330,10 +424,10 @@ impl SegmentStore {
         }
         let mut batches = Vec::new();
         for m in metas {
-            batches.extend(self.read_segment(tenant_id, key, m).await?);
+            batches.extend(self.read_segment(tenant_id, keys, m).await?);
         }
         let merged = self
-            .write_segment(tenant_id, key, first.signal, &batches)
+            .write_segment(tenant_id, keys.current(), first.signal, &batches)
             .await?
             .ok_or_else(|| StoreError::InvalidInput("segments hold no rows".into()))?;
         Ok(Some((
@@ -342,24 +436,25 @@ impl SegmentStore {
         )))
     }
 
-    /// Rewrites one segment without the rows `erasures` cover (a deletion request). `None`
+    /// Rewrites one segment without the rows `erasures` cover (a deletion request), read
+    /// with the key of `keys` its footer names and written under the current one. `None`
     /// when it holds none of them (nothing is written). Otherwise the rows removed and the
     /// replacement, itself `None` when no row is left. The old object stays: the caller
     /// swaps the catalog entry, then deletes it ([`Self::delete`]).
     pub async fn rewrite_without(
         &self,
         tenant_id: &str,
-        key: &DataKey,
+        keys: &Keyring,
         meta: &SegmentMeta,
         erasures: &[crate::erase::Erasure],
     ) -> Result<Option<Rewritten>> {
-        let batches = self.read_segment(tenant_id, key, meta).await?;
+        let batches = self.read_segment(tenant_id, keys, meta).await?;
         let (kept, removed) = crate::erase::remove_erased(meta.signal, batches, erasures).await?;
         if removed == 0 {
             return Ok(None);
         }
         let replacement = self
-            .write_segment(tenant_id, key, meta.signal, &kept)
+            .write_segment(tenant_id, keys.current(), meta.signal, &kept)
             .await?;
         Ok(Some(Rewritten {
             removed,
@@ -666,9 +761,9 @@ fn encode(batch: &RecordBatch, signal: Signal, key: &DataKey) -> Result<Vec<u8>>
     Ok(buf)
 }
 
-/// Decrypts and decodes a whole segment file.
-pub fn decode(data: Bytes, key: &DataKey) -> Result<Vec<RecordBatch>> {
-    let opts = ArrowReaderOptions::new().with_file_decryption_properties(key.decryption()?);
+/// Decrypts (with the key of `keys` its footer names) and decodes a whole segment file.
+pub fn decode(data: Bytes, keys: &Keyring) -> Result<Vec<RecordBatch>> {
+    let opts = ArrowReaderOptions::new().with_file_decryption_properties(keys.decryption()?);
     let reader = ParquetRecordBatchReaderBuilder::try_new_with_options(data, opts)?.build()?;
     reader
         .collect::<std::result::Result<Vec<_>, _>>()

@@ -12,7 +12,7 @@ fn key(b: u8) -> DataKey {
 }
 
 fn open(dir: &Path, k: &DataKey) -> Result<TenantLog, StoreError> {
-    TenantLog::open(dir, "t_alpha", k, &LogConfig::default())
+    TenantLog::open(dir, "t_alpha", &k.clone().into(), &LogConfig::default())
 }
 
 fn generator() -> TraceGen {
@@ -75,7 +75,8 @@ fn the_wal_is_encrypted_and_needs_the_tenant_key() {
     let err = open(dir.path(), &key(2)).unwrap_err();
     assert!(matches!(err, StoreError::Crypto(_)), "{err}");
     // Another tenant id (associated data) does not open it either.
-    let err = TenantLog::open(dir.path(), "t_other", &key(1), &LogConfig::default()).unwrap_err();
+    let err =
+        TenantLog::open(dir.path(), "t_other", &key(1).into(), &LogConfig::default()).unwrap_err();
     assert!(matches!(err, StoreError::Crypto(_)), "{err}");
 }
 
@@ -103,7 +104,7 @@ async fn a_flush_moves_rows_to_segments_and_the_commit_forgets_them() {
     let again = open(&dir.path().join("wal"), &k).unwrap();
     assert_eq!(spans(&again), left);
     let segment = store
-        .read_segment("t_alpha", &k, &{
+        .read_segment("t_alpha", &k.clone().into(), &{
             let f = again.flush(&store, &k).await.unwrap();
             f.segments[0].clone()
         })
@@ -171,7 +172,13 @@ async fn a_crash_after_the_catalog_record_does_not_store_rows_twice() {
 fn a_full_wal_refuses_and_keeps_nothing_half_written() {
     let dir = tempfile::tempdir().unwrap();
     let k = key(4);
-    let log = TenantLog::open(dir.path(), "t_alpha", &k, &LogConfig { max_bytes: 4096 }).unwrap();
+    let log = TenantLog::open(
+        dir.path(),
+        "t_alpha",
+        &k.clone().into(),
+        &LogConfig { max_bytes: 4096 },
+    )
+    .unwrap();
     let mut refused = false;
     for i in 0..100 {
         match log.append(&traces(i * 5..i * 5 + 5)) {
@@ -186,7 +193,13 @@ fn a_full_wal_refuses_and_keeps_nothing_half_written() {
     assert!(refused, "a 4 KiB WAL must fill up");
     let buffered = spans(&log);
     drop(log);
-    let again = TenantLog::open(dir.path(), "t_alpha", &k, &LogConfig { max_bytes: 4096 }).unwrap();
+    let again = TenantLog::open(
+        dir.path(),
+        "t_alpha",
+        &k.clone().into(),
+        &LogConfig { max_bytes: 4096 },
+    )
+    .unwrap();
     assert_eq!(
         spans(&again),
         buffered,

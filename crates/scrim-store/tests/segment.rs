@@ -83,7 +83,10 @@ async fn a_segment_round_trips_sorted_with_its_catalog_record() {
     assert!(json.contains("\"signal\":\"spans\""));
     assert_eq!(serde_json::from_str::<SegmentMeta>(&json).unwrap(), meta);
 
-    let back = store.read_segment("acme", &key_a(), &meta).await.unwrap();
+    let back = store
+        .read_segment("acme", &key_a().into(), &meta)
+        .await
+        .unwrap();
     assert_eq!(rows(&back), 200);
     // Sorted by (service_name, start_time).
     let mut last: Option<(String, i64)> = None;
@@ -127,7 +130,7 @@ async fn a_segment_cannot_be_read_without_the_tenants_key() {
     let raw = std::fs::read(dir.path().join(&meta.path)).unwrap();
 
     // Another tenant's key: a clear decryption error, no panic.
-    let err = scrim_store::segment::decode(raw.clone().into(), &key_b()).unwrap_err();
+    let err = scrim_store::segment::decode(raw.clone().into(), &key_b().into()).unwrap_err();
     assert!(matches!(err, StoreError::Decryption(_)), "{err:?}");
     // No key at all: plain Parquet readers see an encrypted footer.
     let err = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
@@ -161,11 +164,14 @@ async fn a_segment_cannot_be_read_without_the_tenants_key() {
     assert!(rg.column(trace_col).statistics().is_some());
     assert_eq!(md.file_metadata().num_rows(), 80);
     assert_eq!(
-        rows(&scrim_store::segment::decode(raw.clone().into(), &key_a()).unwrap()),
+        rows(&scrim_store::segment::decode(raw.clone().into(), &key_a().into()).unwrap()),
         80
     );
     // Truncated file: an error, not a panic.
-    assert!(scrim_store::segment::decode(raw[..raw.len() / 2].to_vec().into(), &key_a()).is_err());
+    assert!(
+        scrim_store::segment::decode(raw[..raw.len() / 2].to_vec().into(), &key_a().into())
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -185,7 +191,10 @@ async fn segment_bytes_hold_none_of_the_plaintext() {
     let raw = std::fs::read(dir.path().join(&meta.path)).unwrap();
     let found = |needle: &[u8]| raw.windows(needle.len()).any(|w| w == needle);
     // The planted values exist in the data (checked by reading back) …
-    let back = store.read_segment("acme", &key_a(), &meta).await.unwrap();
+    let back = store
+        .read_segment("acme", &key_a().into(), &meta)
+        .await
+        .unwrap();
     let has_statement = back.iter().any(|b| {
         let s: &StringArray = b
             .column_by_name("db_statement")
@@ -239,7 +248,7 @@ async fn compaction_merges_one_hour_and_names_the_old_files() {
         );
     }
     let (merged, old) = store
-        .compact("acme", &key_a(), &metas)
+        .compact("acme", &key_a().into(), &metas)
         .await
         .unwrap()
         .unwrap();
@@ -256,7 +265,12 @@ async fn compaction_merges_one_hour_and_names_the_old_files() {
         assert!(!dir.path().join(p).exists());
     }
     assert_eq!(
-        rows(&store.read_segment("acme", &key_a(), &merged).await.unwrap()),
+        rows(
+            &store
+                .read_segment("acme", &key_a().into(), &merged)
+                .await
+                .unwrap()
+        ),
         30
     );
 
@@ -277,12 +291,12 @@ async fn compaction_merges_one_hour_and_names_the_old_files() {
         .unwrap()
         .unwrap();
     let err = store
-        .compact("acme", &key_a(), &[merged.clone(), later])
+        .compact("acme", &key_a().into(), &[merged.clone(), later])
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::InvalidInput(_)), "{err:?}");
     let err = store
-        .compact("other", &key_a(), std::slice::from_ref(&merged))
+        .compact("other", &key_a().into(), std::slice::from_ref(&merged))
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::TenantMismatch(_)), "{err:?}");
@@ -293,7 +307,7 @@ async fn compaction_merges_one_hour_and_names_the_old_files() {
     assert!(matches!(err, StoreError::TenantMismatch(_)), "{err:?}");
     assert!(
         store
-            .compact("acme", &key_a(), &[merged])
+            .compact("acme", &key_a().into(), &[merged])
             .await
             .unwrap()
             .is_none()
@@ -316,7 +330,7 @@ async fn foreign_or_escaping_segment_paths_are_refused() {
         .unwrap();
     // Tenant acme asking for bravo's segment, as is and relabelled.
     let err = store
-        .read_segment("acme", &key_a(), &meta)
+        .read_segment("acme", &key_a().into(), &meta)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::TenantMismatch(_)), "{err:?}");
@@ -325,7 +339,7 @@ async fn foreign_or_escaping_segment_paths_are_refused() {
         ..meta.clone()
     };
     let err = store
-        .read_segment("acme", &key_a(), &relabelled)
+        .read_segment("acme", &key_a().into(), &relabelled)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::TenantMismatch(_)), "{err:?}");
@@ -338,7 +352,7 @@ async fn foreign_or_escaping_segment_paths_are_refused() {
         ..meta.clone()
     };
     let err = store
-        .read_segment("acme", &key_a(), &climbing)
+        .read_segment("acme", &key_a().into(), &climbing)
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::TenantMismatch(_)), "{err:?}");
@@ -348,7 +362,7 @@ async fn foreign_or_escaping_segment_paths_are_refused() {
     };
     assert!(
         store
-            .read_segment("bravo", &key_b(), &wrong_signal)
+            .read_segment("bravo", &key_b().into(), &wrong_signal)
             .await
             .is_err()
     );

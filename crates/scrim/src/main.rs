@@ -101,6 +101,16 @@ enum KeyCommand {
         #[command(flatten)]
         platform: PlatformArgs,
     },
+    /// Make a new random data key the current one of tenant NAME: every segment and WAL
+    /// record written from now on is encrypted under it; what was written before stays
+    /// readable under its own key until compaction rewrites it. Pseudonyms do not change.
+    /// Running servers switch at their next flush round; recorded in the tenant's audit log.
+    RotateTenant {
+        /// The tenant's name.
+        name: String,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -562,6 +572,15 @@ fn main() -> ExitCode {
             println!(
                 "master key rotated: {} keys re-wrapped from key {} to key {}; start the servers again",
                 r.keys, r.from, r.to
+            );
+            Ok(())
+        }),
+        Command::Key(KeyCommand::RotateTenant { name, platform }) => run_platform(|| async move {
+            let r = scrim_server::tenant_keys::rotate_tenant_key_by_name(&platform.config(), &name)
+                .await?;
+            println!(
+                "data key of tenant {name} rotated: key {} is current (was {}); running servers switch at their next flush",
+                r.to, r.from
             );
             Ok(())
         }),

@@ -84,3 +84,27 @@ fn a_tenants_capture_policy_is_set_shown_checked_and_cleared() {
         "no tenant bravo"
     );
 }
+
+#[test]
+fn a_tenants_data_key_is_rotated_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    stdout_ok(&["tenant", "create", "acme", "--data-dir", d]);
+    let first = stdout_ok(&["key", "rotate-tenant", "acme", "--data-dir", d]);
+    assert!(
+        first.contains("-2 is current") && first.contains("-1)"),
+        "{first}"
+    );
+    let second = stdout_ok(&["key", "rotate-tenant", "acme", "--data-dir", d]);
+    assert!(second.contains("-3 is current"), "{second}");
+    // The master key rotation rewraps every version: the tenant's three, the platform's.
+    let master = stdout_ok(&["key", "rotate-master", "--data-dir", d]);
+    assert!(master.contains("3 keys re-wrapped"), "{master}");
+    // Under the new master key the tenant's keys still open, and rotate again.
+    let third = stdout_ok(&["key", "rotate-tenant", "acme", "--data-dir", d]);
+    assert!(third.contains("-4 is current"), "{third}");
+    let unknown = scrim(&["key", "rotate-tenant", "nope", "--data-dir", d]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no tenant named"));
+}

@@ -48,6 +48,10 @@ pub const SSO_SETTINGS: &str = "settings.sso_change";
 /// The master key rotated (`scrim key rotate-master`), by public key ids, in the platform
 /// chain.
 pub const MASTER_KEY_ROTATE: &str = "key.master_rotate";
+/// A tenant's data key rotated (`scrim key rotate-tenant`, `POST
+/// /api/v1/settings/data-key/rotate`): target `data_key`, details `from_key_id` and
+/// `to_key_id` (never key bytes).
+pub const TENANT_KEY_ROTATE: &str = "key.tenant_rotate";
 /// A tenant created by the operator (recorded in the new tenant's chain).
 pub const TENANT_CREATE: &str = "tenant.create";
 

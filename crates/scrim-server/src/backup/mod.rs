@@ -458,7 +458,7 @@ pub async fn create(
                         bytes: s.bytes,
                         services: s.services,
                         trace_filter,
-                        key_id: crate::tenants::store_key_id(&tenant.id),
+                        key_id: crate::tenant_keys::key_id(&tenant.id, s.key_version),
                         hash: String::new(),
                     },
                 });
@@ -817,6 +817,8 @@ pub async fn restore(
                 bytes: p.seg.bytes,
                 services: p.seg.services.clone(),
                 trace_filter,
+                key_version: crate::tenant_keys::version_of(&p.tenant, &p.seg.key_id)
+                    .map_err(|_| store_error(format!("backup {id}: a bad key id")))?,
             };
             match platform.meta.record_segment(&p.tenant, &new).await {
                 Ok(_) => done.catalog_rows += 1,
@@ -885,9 +887,9 @@ async fn readable_tenant(
     let Some(tenant) = platform.meta.tenant_by_id(&id).await? else {
         return unreadable("the tenant no longer exists, and its data key with it");
     };
-    if platform
-        .keys
-        .unwrap(&tenant.wrapped_data_key, tenant.id.as_str().as_bytes())
+    // Every version of its data key (segments name the one they are under).
+    if crate::tenant_keys::load(platform, &tenant.id)
+        .await
         .is_err()
     {
         return unreadable("the tenant's data key is gone");
@@ -1005,6 +1007,7 @@ mod tests {
             bytes: 0,
             services: vec![],
             created_at: SystemTime::now(),
+            key_version: 1,
         };
         let catalog: HashMap<String, scrim_meta::Segment> =
             [("c".to_owned(), seg("c"))].into_iter().collect();
