@@ -276,17 +276,26 @@ pub(crate) async fn active_erasures(
     tenant: &Tenant,
 ) -> Result<Vec<Erasure>, ServerError> {
     let since_ms = crate::retention::cutoff_ns(tenant, SystemTime::now()).div_euclid(1_000_000);
-    let mut out = Vec::new();
-    for d in platform.meta.deletions_since(&tenant.id, since_ms).await? {
-        if let Some(text) = &d.erasure {
-            out.push(serde_json::from_str(text).map_err(|_| {
-                ServerError::Meta(MetaError::Corrupt {
-                    what: "deletion erasure",
-                })
-            })?);
-        }
-    }
-    Ok(out)
+    erasures_of(&platform.meta.deletions_since(&tenant.id, since_ms).await?)
+}
+
+/// The erasures of the selective requests among `deletions`.
+fn erasures_of(deletions: &[Deletion]) -> Result<Vec<Erasure>, ServerError> {
+    deletions
+        .iter()
+        .filter(|d| d.erasure.is_some())
+        .map(erasure_in)
+        .collect()
+}
+
+/// A selective request's erasure. A tombstone that does not parse is an error, never
+/// skipped: skipping it would show erased rows.
+fn erasure_in(d: &Deletion) -> Result<Erasure, ServerError> {
+    serde_json::from_str(d.erasure.as_deref().unwrap_or("")).map_err(|_| {
+        ServerError::Meta(MetaError::Corrupt {
+            what: "deletion erasure",
+        })
+    })
 }
 
 /// Records a selective request (audit record first), `pending`; its rows are hidden from
@@ -482,12 +491,7 @@ async fn run_selective(d: &Deleter<'_>, deletion: &Deletion) -> Result<(u64, u64
         // Deleted since: its key is gone, so nothing it held can be read.
         return Ok((0, 0));
     };
-    let erasure: Erasure = serde_json::from_str(deletion.erasure.as_deref().unwrap_or(""))
-        .map_err(|_| {
-            ServerError::Meta(MetaError::Corrupt {
-                what: "deletion erasure",
-            })
-        })?;
+    let erasure = erasure_in(deletion)?;
     let mut flushed_out = 0;
     if let Some(node) = d.node {
         // Rows still buffered here are flushed without what the erasure covers, and the
@@ -668,20 +672,7 @@ pub async fn reapply_tombstones(
     store: &SegmentStore,
     tenant: &Tenant,
 ) -> Result<u64, ServerError> {
-    let erasures: Vec<Erasure> = platform
-        .meta
-        .deletions(&tenant.id)
-        .await?
-        .iter()
-        .filter_map(|d| d.erasure.as_deref())
-        .map(|t| {
-            serde_json::from_str(t).map_err(|_| {
-                ServerError::Meta(MetaError::Corrupt {
-                    what: "deletion erasure",
-                })
-            })
-        })
-        .collect::<Result<_, _>>()?;
+    let erasures = erasures_of(&platform.meta.deletions(&tenant.id).await?)?;
     let d = Deleter {
         platform,
         store,
@@ -817,14 +808,6 @@ struct AttributeBody {
     value: String,
 }
 
-fn act_of(c: &crate::access::Caller, origin: &Origin) -> Act {
-    Act {
-        actor: c.actor.clone(),
-        chain: c.tenant_id.as_str().to_owned(),
-        origin: origin.clone(),
-    }
-}
-
 async fn create(
     State(state): State<ApiState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -851,7 +834,7 @@ async fn create(
         .await?
         .ok_or_else(|| not_found("tenant not found"))?;
     let origin = Origin::of(&headers, Some(peer.ip()));
-    let act = act_of(&c, &origin);
+    let act = crate::identity_api::act(&c, &origin);
     let d = Deleter::of_server(shared);
     match req.scope.as_str() {
         "selective" => {

@@ -81,7 +81,7 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
 }
 
 /// The caller's account operations, recorded in the caller's tenant.
-fn act(caller: &Caller, origin: &Origin) -> Act {
+pub(crate) fn act(caller: &Caller, origin: &Origin) -> Act {
     Act {
         actor: caller.actor.clone(),
         chain: caller.tenant_id.as_str().to_owned(),
