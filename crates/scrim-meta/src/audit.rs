@@ -11,6 +11,7 @@
 
 use sqlx::Row;
 
+use crate::BeginWrite as _;
 use crate::error::MetaError;
 use crate::{Backend, Meta, on_pool};
 
@@ -99,7 +100,7 @@ impl Meta {
         );
         let advance = "UPDATE audit_heads SET seq = $1, hash = $2 WHERE tenant = $3 AND seq = $4";
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // Writing first takes SQLite's write lock at once (see catalog.rs).
             sqlx::query(seed)
                 .bind(tenant)

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use sqlx::Row;
 
+use crate::BeginWrite as _;
 use crate::error::{MetaError, classify};
 use crate::{Meta, TenantId, from_ms, now_ms, on_pool};
 
@@ -263,7 +264,7 @@ impl Meta {
         let c = check(new)?;
         let created_at = now_ms();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             insert_segment!(tx, tenant, &c, created_at);
             tx.commit().await?;
         });
@@ -288,7 +289,7 @@ impl Meta {
              SET wal_segment = excluded.wal_segment, wal_offset = excluded.wal_offset, \
              updated_at = excluded.updated_at";
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // A tenant deleted meanwhile (by another node) gets no new segment: its key is
             // gone, and what this node flushed is the caller's to drop.
             let live: Option<String> = sqlx::query_scalar(
@@ -477,7 +478,7 @@ impl Meta {
              max_time_ns = excluded.max_time_ns, replaced_at = excluded.replaced_at";
         on_pool!(self, pool => {
             // Dropping `tx` on an early return rolls it back.
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             // The first statement writes, so SQLite takes its write lock at once (a
             // deferred transaction that read first could fail to upgrade).
             for path in old {
@@ -550,7 +551,7 @@ impl Meta {
     ) -> Result<u64, MetaError> {
         let delete = "DELETE FROM segments WHERE tenant_id = $1 AND path = $2";
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let mut deleted = 0;
             for path in paths {
                 deleted += sqlx::query(delete)

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use sqlx::Row;
 
+use crate::BeginWrite as _;
 use crate::error::{MetaError, classify};
 use crate::{TenantId, from_ms, now_ms, on_pool};
 
@@ -272,19 +273,31 @@ impl crate::Meta {
     pub async fn claim_deletion(
         &self,
         stale_before_ms: i64,
+        regions: &[&str],
     ) -> Result<Option<Deletion>, MetaError> {
-        let pick = "SELECT id FROM deletions WHERE status = 'pending' \
-                    OR (status = 'running' AND claimed_at < $1) \
-                    OR (status = 'failed' AND finished_at < $1) \
-                    ORDER BY requested_at, id LIMIT 8";
+        if regions.is_empty() {
+            return Ok(None);
+        }
+        // Only requests of tenants (deleted ones included) whose data lives in `regions`:
+        // a node never takes a job whose data it cannot reach.
+        let placeholders: Vec<String> = (0..regions.len()).map(|i| format!("${}", i + 2)).collect();
+        let pick = format!(
+            "SELECT id FROM deletions WHERE (status = 'pending' \
+             OR (status = 'running' AND claimed_at < $1) \
+             OR (status = 'failed' AND finished_at < $1)) \
+             AND tenant_id IN (SELECT id FROM tenants WHERE region IN ({})) \
+             ORDER BY requested_at, id LIMIT 8",
+            placeholders.join(", ")
+        );
         let take = "UPDATE deletions SET status = 'running', claimed_at = $2 WHERE id = $1 \
                     AND (status = 'pending' OR (status = 'running' AND claimed_at < $3) \
                     OR (status = 'failed' AND finished_at < $3))";
         let candidates: Vec<String> = on_pool!(self, pool => {
-            sqlx::query_scalar(pick)
-                .bind(stale_before_ms)
-                .fetch_all(pool)
-                .await?
+            let mut q = sqlx::query_scalar(&pick).bind(stale_before_ms);
+            for r in regions {
+                q = q.bind(*r);
+            }
+            q.fetch_all(pool).await?
         });
         for id in candidates {
             let now = now_ms();
@@ -362,7 +375,7 @@ impl crate::Meta {
         let paths = "SELECT path FROM segments WHERE tenant_id = $1 ORDER BY path";
         let mut out = Shredded::default();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let changed = sqlx::query(shred)
                 .bind(tenant.as_str())
                 .bind(now_ms())

@@ -14,6 +14,7 @@ use std::time::SystemTime;
 use scrim_auth::{Role, SessionHash, UserId};
 use sqlx::Row;
 
+use crate::BeginWrite as _;
 use crate::error::{MetaError, classify};
 use crate::{Meta, TenantId, from_ms, now_ms, on_pool, to_ms};
 
@@ -467,7 +468,7 @@ impl Meta {
             reason: "out of range",
         })?;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let affected = sqlx::query(
                 "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL, \
                  totp_last_step = $1 WHERE id = $2 AND totp_pending IS NOT NULL",
@@ -520,7 +521,7 @@ impl Meta {
     /// Removes the second factor and every recovery code.
     pub async fn remove_totp(&self, id: &UserId) -> Result<(), MetaError> {
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let affected = sqlx::query(
                 "UPDATE users SET totp_secret = NULL, totp_pending = NULL, \
                  totp_last_step = NULL WHERE id = $1",
@@ -636,7 +637,7 @@ impl Meta {
         };
         let new_role = role.map_or("", Role::as_str);
         let affected = on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if matches!(self.backend(), crate::Backend::Postgres) {
                 sqlx::query("SELECT 1 FROM memberships WHERE tenant_id = $1 AND role = 'owner' FOR UPDATE")
                     .bind(tenant.as_str())
@@ -822,7 +823,7 @@ impl Meta {
     pub async fn revoke_user_sessions(&self, id: &UserId) -> Result<(), MetaError> {
         let now = now_ms();
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             let affected = sqlx::query(
                 "UPDATE users SET sessions_valid_after = $1 WHERE id = $2",
             )

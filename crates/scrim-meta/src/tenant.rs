@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use sqlx::Row;
 
+use crate::BeginWrite as _;
 use crate::error::{MetaError, classify};
 use crate::{Meta, from_ms, now_ms, on_pool};
 
@@ -265,7 +266,7 @@ impl Meta {
         let key = "INSERT INTO tenant_data_keys (tenant_id, version, wrapped_key, created_at) \
                    VALUES ($1, 1, $2, $3)";
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             sqlx::query(sql)
                 .bind(new.id.as_str())
                 .bind(&new.name)
@@ -485,7 +486,7 @@ impl Meta {
                                WHERE name = $1 AND wrapped_key = $2";
         let postgres = self.backend() == crate::Backend::Postgres;
         on_pool!(self, pool => {
-            let mut tx = pool.begin().await?;
+            let mut tx = pool.begin_write().await?;
             if postgres {
                 // Conflicts with the row-exclusive lock of an insert: a rotation of a tenant
                 // key waits for this transaction (or this one for it) instead of racing it.
@@ -601,6 +602,15 @@ impl Meta {
                 Some(row) => Ok(Some(tenant_from_row!(row))),
                 None => Ok(None),
             }
+        })
+    }
+
+    /// The region of tenant `id`, deleted or not (a deletion finishing after the tenant is
+    /// gone still needs to know where its data was).
+    pub async fn tenant_region(&self, id: &TenantId) -> Result<Option<String>, MetaError> {
+        let sql = "SELECT region FROM tenants WHERE id = $1";
+        on_pool!(self, pool => {
+            Ok(sqlx::query_scalar(sql).bind(id.as_str()).fetch_optional(pool).await?)
         })
     }
 

@@ -969,21 +969,36 @@ async fn deletions_are_claimed_once_and_a_shredded_tenant_is_gone(db: &TestDb) {
     no_erasure.erasure = None;
     assert!(meta.insert_deletion(&no_erasure).await.is_err());
 
+    // A node of another region never takes it.
+    assert!(meta.claim_deletion(0, &["eu"]).await.unwrap().is_none());
     // Claimed once; taken again only once its claim is older than the cutoff.
-    let claimed = meta.claim_deletion(0).await.unwrap().unwrap();
+    let claimed = meta
+        .claim_deletion(0, &["local", "eu"])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (claimed.id.as_str(), claimed.status),
         ("del_a", DeletionStatus::Running)
     );
-    assert!(meta.claim_deletion(0).await.unwrap().is_none());
+    assert!(meta.claim_deletion(0, &["local"]).await.unwrap().is_none());
     assert_eq!(
-        meta.claim_deletion(i64::MAX).await.unwrap().unwrap().id,
+        meta.claim_deletion(i64::MAX, &["local"])
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
         "del_a"
     );
     meta.finish_deletion("del_a", DeletionStatus::Done, 5, 2, None)
         .await
         .unwrap();
-    assert!(meta.claim_deletion(i64::MAX).await.unwrap().is_none());
+    assert!(
+        meta.claim_deletion(i64::MAX, &["local"])
+            .await
+            .unwrap()
+            .is_none()
+    );
     let listed = meta.deletions(&t).await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(
@@ -998,6 +1013,11 @@ async fn deletions_are_claimed_once_and_a_shredded_tenant_is_gone(db: &TestDb) {
     assert!(meta.tenant_by_id(&t).await.unwrap().is_none());
     assert!(meta.list_tenants().await.unwrap().is_empty());
     assert!(meta.wrapped_key_sample().await.unwrap().is_none());
+    // Where its data was is still known, for the removal to finish there.
+    assert_eq!(
+        meta.tenant_region(&t).await.unwrap().as_deref(),
+        Some("local")
+    );
     assert!(meta.tenant_data_keys(&t).await.unwrap().is_empty());
     assert!(
         meta.segments(&t, Signal::Logs, TimeRange::all(), None)

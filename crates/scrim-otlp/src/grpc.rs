@@ -96,6 +96,7 @@ pub(crate) fn sink_status(e: SinkError) -> Status {
         SinkError::Invalid(m) => Status::invalid_argument(m),
         SinkError::Unauthenticated => Status::unauthenticated("unauthenticated"),
         SinkError::PermissionDenied => Status::permission_denied("permission denied"),
+        SinkError::Misdirected(m) => Status::failed_precondition(m),
         SinkError::Throttled { retry_after } => with_retry_info(
             Code::ResourceExhausted,
             "too many requests, retry later",

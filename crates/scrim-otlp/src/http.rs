@@ -35,6 +35,7 @@ mod code {
     pub const DEADLINE_EXCEEDED: i32 = 4;
     pub const RESOURCE_EXHAUSTED: i32 = 8;
     pub const PERMISSION_DENIED: i32 = 7;
+    pub const FAILED_PRECONDITION: i32 = 9;
     pub const UNAUTHENTICATED: i32 = 16;
     pub const UNAVAILABLE: i32 = 14;
     pub const INTERNAL: i32 = 13;
@@ -162,6 +163,11 @@ fn sink_failure(e: SinkError) -> Failure {
             StatusCode::FORBIDDEN,
             code::PERMISSION_DENIED,
             "permission denied",
+        ),
+        SinkError::Misdirected(m) => Failure::new(
+            StatusCode::MISDIRECTED_REQUEST,
+            code::FAILED_PRECONDITION,
+            m,
         ),
         SinkError::Throttled { retry_after } => Failure {
             retry_after: Some(retry_after.unwrap_or(DEFAULT_THROTTLE_RETRY_AFTER)),

@@ -47,6 +47,7 @@
 //! | [`SinkError::Invalid`] | 400 | `INVALID_ARGUMENT` | no |
 //! | [`SinkError::Unauthenticated`] | 401 | `UNAUTHENTICATED` | no |
 //! | [`SinkError::PermissionDenied`] | 403 | `PERMISSION_DENIED` | no |
+//! | [`SinkError::Misdirected`] | 421 | `FAILED_PRECONDITION` | no |
 //! | [`SinkError::Throttled`] | 429 + `Retry-After` | `RESOURCE_EXHAUSTED` + `RetryInfo` | yes |
 //! | [`SinkError::Unavailable`] | 503 (+ `Retry-After` when known) | `UNAVAILABLE` (+ `RetryInfo`) | yes |
 //! | [`SinkError::Internal`] | 500 (message not forwarded) | `INTERNAL` | no |

@@ -276,6 +276,9 @@ pub enum SinkError {
     Unauthenticated,
     /// The credentials do not allow this.
     PermissionDenied,
+    /// This receiver does not serve the data's owner (its data is kept in a region this
+    /// node does not serve); the message, which names where to send it, goes to the client.
+    Misdirected(String),
     /// Too much data: the client should retry later.
     Throttled {
         /// How long the client should wait; `None` lets the receiver pick
@@ -297,6 +300,7 @@ impl fmt::Display for SinkError {
             SinkError::Invalid(m) => write!(f, "invalid data: {m}"),
             SinkError::Unauthenticated => f.write_str("unauthenticated"),
             SinkError::PermissionDenied => f.write_str("permission denied"),
+            SinkError::Misdirected(m) => write!(f, "misdirected: {m}"),
             SinkError::Throttled { .. } => f.write_str("throttled"),
             SinkError::Unavailable { .. } => f.write_str("unavailable"),
             SinkError::Internal(m) => write!(f, "internal error: {m}"),

@@ -113,6 +113,7 @@ async fn sink_errors_map_to_grpc_codes() {
         Err(SinkError::Invalid("bad tenant data".into())),
         Err(SinkError::Unauthenticated),
         Err(SinkError::PermissionDenied),
+        Err(SinkError::Misdirected("served in region eu".into())),
         Err(SinkError::Throttled {
             retry_after: Some(Duration::from_secs(4)),
         }),
@@ -129,6 +130,7 @@ async fn sink_errors_map_to_grpc_codes() {
         (Code::InvalidArgument, None),
         (Code::Unauthenticated, None),
         (Code::PermissionDenied, None),
+        (Code::FailedPrecondition, None),
         (Code::ResourceExhausted, Some(Duration::from_secs(4))),
         (Code::ResourceExhausted, Some(Duration::from_secs(1))),
         (Code::Unavailable, Some(Duration::from_millis(2500))),

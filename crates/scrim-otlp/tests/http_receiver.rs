@@ -329,6 +329,7 @@ async fn sink_errors_map_to_statuses_with_retry_after() {
         Err(SinkError::Throttled { retry_after: None }),
         Err(SinkError::Unauthenticated),
         Err(SinkError::PermissionDenied),
+        Err(SinkError::Misdirected("served in region eu".into())),
         Err(SinkError::Invalid("tenant quota forbids metrics".into())),
         Err(SinkError::Internal("disk /var/lib/scrim full".into())),
     ]);
@@ -341,6 +342,7 @@ async fn sink_errors_map_to_statuses_with_retry_after() {
         (StatusCode::TOO_MANY_REQUESTS, Some("1")),
         (StatusCode::UNAUTHORIZED, None),
         (StatusCode::FORBIDDEN, None),
+        (StatusCode::MISDIRECTED_REQUEST, None),
         (StatusCode::BAD_REQUEST, None),
         (StatusCode::INTERNAL_SERVER_ERROR, None),
     ];
@@ -358,6 +360,9 @@ async fn sink_errors_map_to_statuses_with_retry_after() {
         let message = rpc_status(&answer.body).message;
         if status == StatusCode::BAD_REQUEST {
             assert_eq!(message, "tenant quota forbids metrics");
+        }
+        if status == StatusCode::MISDIRECTED_REQUEST {
+            assert_eq!(message, "served in region eu");
         }
         assert!(!message.contains("/var/lib"), "{message}");
     }

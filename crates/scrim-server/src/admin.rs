@@ -12,8 +12,9 @@ use crate::{Platform, ServerError};
 /// What a new tenant needs besides its name.
 #[derive(Debug, Clone)]
 pub struct TenantOptions {
-    /// Where the tenant's data must stay; part of every segment path.
-    pub region: String,
+    /// Where the tenant's data must stay (one of the configured regions, fixed for good);
+    /// `None`: the deployment's only region.
+    pub region: Option<String>,
     /// Days telemetry is kept.
     pub retention_days: u16,
     /// The tenant's own capture policy (TOML, docs/capture-policy.md); `None`: the
@@ -24,7 +25,7 @@ pub struct TenantOptions {
 impl Default for TenantOptions {
     fn default() -> Self {
         TenantOptions {
-            region: NewTenant::DEFAULT_REGION.to_owned(),
+            region: None,
             retention_days: NewTenant::DEFAULT_RETENTION_DAYS,
             capture_policy: None,
         }
@@ -93,13 +94,18 @@ pub async fn create_tenant(
     name: &str,
     options: &TenantOptions,
 ) -> Result<Tenant, ServerError> {
+    let region = platform
+        .regions
+        .for_new_tenant(options.region.as_deref())?
+        .name
+        .clone();
     let id = TenantId::generate()?;
     let (_key, wrapped) = platform
         .keys
         .new_data_key(&crate::keys::context(WrappedKeyOwner::Tenant(&id, 1)))?;
     let mut new = NewTenant::new(name, wrapped)?;
     new.id = id;
-    new.region = options.region.clone();
+    new.region = region;
     new.retention_days = options.retention_days;
     if let Some(p) = &options.capture_policy {
         check_policy(p)?;

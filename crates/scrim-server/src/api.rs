@@ -204,6 +204,9 @@ impl From<crate::ServerError> for ApiError {
             crate::ServerError::Usage(m) => bad_request(m),
             crate::ServerError::Forbidden(m) => ApiError::new(StatusCode::FORBIDDEN, &m),
             crate::ServerError::AuditUnavailable => audit_unavailable(AuditUnavailable),
+            e @ crate::ServerError::OtherRegion { .. } => {
+                ApiError::new(StatusCode::MISDIRECTED_REQUEST, &e.to_string())
+            }
             e => {
                 tracing::error!("{e}");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -286,8 +289,9 @@ async fn tenant_query_with(
     let keys = shared.tenants.keys_for(&rt, newest_key).await?;
     // Rows of recorded deletion requests are hidden from every read, rewritten or not.
     let erasures = crate::deletion::active_erasures(&shared.platform, &rt.tenant).await?;
+    let store = &shared.platform.regions.of(&rt.tenant)?.store;
     Ok(
-        TenantQuery::new(rt.tenant.id.as_str(), keys, &shared.store, segments, buffer)?
+        TenantQuery::new(rt.tenant.id.as_str(), keys, store, segments, buffer)?
             .with_erasures(erasures),
     )
 }

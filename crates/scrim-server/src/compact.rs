@@ -24,7 +24,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use scrim_meta::{MetaError, Segment, TenantId};
-use scrim_store::SegmentMeta;
+use scrim_store::{SegmentMeta, SegmentStore};
 
 use crate::ServerError;
 use crate::serve::Shared;
@@ -101,30 +101,56 @@ pub fn plan(segments: &[Segment], c: &Compaction, now: SystemTime) -> Vec<Vec<St
 /// Segments replaced by compaction, waiting for their grace period to end.
 #[derive(Debug, Default)]
 pub(crate) struct Retired {
-    due: Mutex<Vec<(Instant, TenantId, Vec<String>)>>,
+    due: Mutex<Vec<RetiredObjects>>,
+}
+
+/// Objects of one tenant in one region's store, deleted at `at`.
+#[derive(Debug)]
+struct RetiredObjects {
+    at: Instant,
+    store: SegmentStore,
+    tenant: TenantId,
+    paths: Vec<String>,
 }
 
 impl Retired {
-    /// Deletes `paths` of `tenant` once `at` has passed.
-    pub(crate) fn add(&self, at: Instant, tenant: TenantId, paths: Vec<String>) {
-        self.lock().push((at, tenant, paths));
+    /// Deletes `paths` of `tenant` from `store` (its region's) once `at` has passed.
+    pub(crate) fn add(
+        &self,
+        at: Instant,
+        store: SegmentStore,
+        tenant: TenantId,
+        paths: Vec<String>,
+    ) {
+        self.lock().push(RetiredObjects {
+            at,
+            store,
+            tenant,
+            paths,
+        });
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(Instant, TenantId, Vec<String>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<RetiredObjects>> {
         self.due.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Deletes the objects whose grace period has ended (all of them when `all`).
-    pub async fn delete_due(&self, shared: &Shared, all: bool) {
+    pub async fn delete_due(&self, all: bool) {
         let now = Instant::now();
         let due: Vec<_> = {
             let mut list = self.lock();
-            let (due, keep) = list.drain(..).partition(|(at, _, _)| all || *at <= now);
+            let (due, keep) = list.drain(..).partition(|r| all || r.at <= now);
             *list = keep;
             due
         };
-        for (_, tenant, paths) in due {
-            if let Err(e) = shared.store.delete(tenant.as_str(), &paths).await {
+        for RetiredObjects {
+            store,
+            tenant,
+            paths,
+            ..
+        } in due
+        {
+            if let Err(e) = store.delete(tenant.as_str(), &paths).await {
                 // Unreferenced by the catalog: never read again, only space is lost.
                 tracing::warn!("deleting compacted segments of tenant {tenant}: {e}");
             }
@@ -142,6 +168,7 @@ pub(crate) async fn compact_tenant(
 ) -> Result<usize, ServerError> {
     let meta = &shared.platform.meta;
     let tenant = &rt.tenant.id;
+    let store = &shared.platform.regions.of(&rt.tenant)?.store;
     let mut merged = 0;
     for signal in scrim_store::Signal::ALL {
         let listed = meta
@@ -167,25 +194,23 @@ pub(crate) async fn compact_tenant(
                 .max()
                 .unwrap_or(0);
             let keys = shared.tenants.keys_for(rt, newest).await?;
-            let Some((new, old)) = shared
-                .store
-                .compact(tenant.as_str(), &keys, &inputs)
-                .await?
-            else {
+            let Some((new, old)) = store.compact(tenant.as_str(), &keys, &inputs).await? else {
                 continue;
             };
             let record = crate::api::catalog_segment(tenant, &new)?;
             match meta.replace_segments(tenant, &old, &record).await {
                 Ok(_) => {
                     merged += 1;
-                    shared
-                        .retired
-                        .add(Instant::now() + c.grace, tenant.clone(), old);
+                    shared.retired.add(
+                        Instant::now() + c.grace,
+                        store.clone(),
+                        tenant.clone(),
+                        old,
+                    );
                 }
                 Err(e) => {
                     // Not swapped in: the merged object is nobody's.
-                    let _ = shared
-                        .store
+                    let _ = store
                         .delete(tenant.as_str(), std::slice::from_ref(&new.path))
                         .await;
                     match e {

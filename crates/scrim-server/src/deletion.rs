@@ -76,17 +76,29 @@ pub struct Selection {
 #[derive(Clone, Copy)]
 pub(crate) struct Deleter<'a> {
     pub platform: &'a Platform,
-    pub store: &'a SegmentStore,
     /// How long replaced objects stay for queries that listed them.
     pub grace: Duration,
     pub node: Option<&'a Shared>,
 }
 
 impl<'a> Deleter<'a> {
+    /// Here, from the command line, with replaced objects deleted at once.
+    fn operator(platform: &'a Platform) -> Deleter<'a> {
+        Deleter {
+            platform,
+            grace: Duration::ZERO,
+            node: None,
+        }
+    }
+
+    /// The segment store of `tenant`'s region (refused if this node does not serve it).
+    fn store(&self, tenant: &Tenant) -> Result<&'a SegmentStore, ServerError> {
+        Ok(&self.platform.regions.of(tenant)?.store)
+    }
+
     pub fn of_server(shared: &'a Shared) -> Deleter<'a> {
         Deleter {
             platform: &shared.platform,
-            store: &shared.store,
             grace: shared.compaction.grace,
             node: Some(shared),
         }
@@ -306,6 +318,8 @@ pub(crate) async fn request_selective(
     act: &Act,
     selection: &Selection,
 ) -> Result<Deletion, ServerError> {
+    // Served from the tenant's region only: the job must reach its data.
+    d.store(tenant)?;
     let (_, pseudonyms) = tenant_keys(d.platform, tenant).await?;
     let erasure = erasure_of(selection, &pseudonyms, now_ns())?;
     let id = new_id()?;
@@ -341,6 +355,7 @@ pub(crate) async fn delete_tenant(
              the tenant's name",
         ));
     }
+    d.store(tenant)?;
     let id = new_id()?;
     let deletion = act
         .entry(
@@ -396,18 +411,19 @@ pub(crate) async fn delete_tenant(
 /// After the key is gone: this node forgets the tenant, and every object under its prefix
 /// is deleted. Returns the objects deleted.
 async fn finish_tenant_removal(d: &Deleter<'_>, tenant: &TenantId) -> Result<u64, ServerError> {
+    let region = d
+        .platform
+        .meta
+        .tenant_region(tenant)
+        .await?
+        .ok_or_else(|| usage(format!("no tenant {tenant}")))?;
+    // Its region's store: the tenant's objects were never written anywhere else.
+    let store = &d.platform.regions.get(&region)?.store;
     match d.node {
         Some(node) => node.tenants.forget(tenant)?,
-        None => {
-            let wal = d.platform.data_dir().join("wal").join(tenant.as_str());
-            if let Err(e) = std::fs::remove_dir_all(&wal)
-                && e.kind() != std::io::ErrorKind::NotFound
-            {
-                return Err(ServerError::Io(e));
-            }
-        }
+        None => crate::tenants::remove_wal(d.platform, tenant)?,
     }
-    Ok(d.store.delete_tenant_objects(tenant.as_str()).await?)
+    Ok(store.delete_tenant_objects(tenant.as_str()).await?)
 }
 
 /// The `telemetry.deletion` record of a finished request, by `system:deletion`.
@@ -445,7 +461,13 @@ async fn complete(
 pub(crate) async fn run_pending(d: &Deleter<'_>) -> Result<Vec<Deletion>, ServerError> {
     let mut finished = Vec::new();
     let stale_before = crate::audit::now_ms() - RETRY_AFTER.as_millis() as i64;
-    while let Some(claimed) = d.platform.meta.claim_deletion(stale_before).await? {
+    let regions = d.platform.regions.names();
+    while let Some(claimed) = d
+        .platform
+        .meta
+        .claim_deletion(stale_before, &regions)
+        .await?
+    {
         let result = match claimed.scope {
             DeletionScope::Selective => run_selective(d, &claimed).await,
             DeletionScope::Tenant => finish_tenant_removal(d, &claimed.tenant_id)
@@ -520,7 +542,7 @@ async fn run_selective(d: &Deleter<'_>, deletion: &Deletion) -> Result<(u64, u64
             // Queries that listed the old segments before the swap may still read them.
             tokio::time::sleep(d.grace).await;
         }
-        d.store.delete(tenant.id.as_str(), &old).await?;
+        d.store(&tenant)?.delete(tenant.id.as_str(), &old).await?;
     }
     let left = remaining(d, &tenant, &keys, &erasure).await?;
     if left > 0 {
@@ -551,6 +573,7 @@ async fn rewrite(
     erasure: &Erasure,
 ) -> Result<(u64, u64, Vec<String>), ServerError> {
     let meta = &d.platform.meta;
+    let store = d.store(tenant)?;
     let (mut removed, mut rewritten, mut old) = (0u64, 0u64, Vec::new());
     let only = std::slice::from_ref(erasure);
     for _pass in 0..MAX_PASSES {
@@ -569,8 +592,7 @@ async fn rewrite(
                     continue;
                 }
                 let m = crate::api::store_meta(s, signal, None);
-                let Some(rw) = d
-                    .store
+                let Some(rw) = store
                     .rewrite_without(tenant.id.as_str(), keys, &m, only)
                     .await?
                 else {
@@ -619,12 +641,16 @@ async fn rewrite(
 
 /// Deletes a replacement that did not make it into the catalog (nobody refers to it).
 async fn discard(d: &Deleter<'_>, tenant: &Tenant, replacement: Option<&scrim_store::SegmentMeta>) {
-    if let Some(new) = replacement
-        && let Err(e) = d
-            .store
-            .delete(tenant.id.as_str(), std::slice::from_ref(&new.path))
-            .await
-    {
+    let Some(new) = replacement else { return };
+    let deleted = match d.store(tenant) {
+        Ok(store) => {
+            store
+                .delete(tenant.id.as_str(), std::slice::from_ref(&new.path))
+                .await
+        }
+        Err(e) => Err(scrim_store::StoreError::ObjectStore(e.to_string())),
+    };
+    if let Err(e) = deleted {
         tracing::warn!("removing an unused rewritten segment: {e}");
     }
 }
@@ -656,7 +682,7 @@ async fn remaining(
     let query = TenantQuery::new(
         tenant.id.as_str(),
         keys.clone(),
-        d.store,
+        d.store(tenant)?,
         segments,
         BufferedBatches::default(),
     )?;
@@ -667,18 +693,10 @@ async fn remaining(
 /// segments (a restored backup may hold rows erased after it was taken). Returns the rows
 /// removed. Whole-tenant tombstones need nothing: the tenant's key is gone, so a restore
 /// has nothing of it it could read.
-pub async fn reapply_tombstones(
-    platform: &Platform,
-    store: &SegmentStore,
-    tenant: &Tenant,
-) -> Result<u64, ServerError> {
+pub async fn reapply_tombstones(platform: &Platform, tenant: &Tenant) -> Result<u64, ServerError> {
     let erasures = erasures_of(&platform.meta.deletions(&tenant.id).await?)?;
-    let d = Deleter {
-        platform,
-        store,
-        grace: Duration::ZERO,
-        node: None,
-    };
+    let d = Deleter::operator(platform);
+    let store = d.store(tenant)?;
     let (keys, _) = tenant_keys(platform, tenant).await?;
     let mut removed = 0;
     for erasure in &erasures {
@@ -704,33 +722,14 @@ async fn operator_tenant(platform: &Platform, name: &str) -> Result<Tenant, Serv
         .ok_or_else(|| usage(format!("no tenant named {name:?}")))
 }
 
-/// The segment store of `tenant` as `scrim serve` is configured (`location`).
-fn operator_store(
-    platform: &Platform,
-    location: &crate::export::StoreLocation,
-) -> Result<SegmentStore, ServerError> {
-    crate::export::open_segment_store(
-        platform,
-        location.object_store.as_deref(),
-        location.region.as_deref().unwrap_or("local"),
-    )
-}
-
 /// `scrim delete tenant NAME --confirm NAME`.
 pub async fn operator_delete_tenant(
     platform: &Platform,
-    location: &crate::export::StoreLocation,
     name: &str,
     confirm: &str,
 ) -> Result<TenantDeleted, ServerError> {
     let tenant = operator_tenant(platform, name).await?;
-    let store = operator_store(platform, location)?;
-    let d = Deleter {
-        platform,
-        store: &store,
-        grace: Duration::ZERO,
-        node: None,
-    };
+    let d = Deleter::operator(platform);
     delete_tenant(&d, &tenant, &Act::operator(tenant.id.as_str()), confirm).await
 }
 
@@ -741,19 +740,12 @@ pub async fn operator_delete_tenant(
 /// rows.
 pub async fn operator_delete_rows(
     platform: &Platform,
-    location: &crate::export::StoreLocation,
     name: &str,
     selection: &Selection,
     run: bool,
 ) -> Result<Deletion, ServerError> {
     let tenant = operator_tenant(platform, name).await?;
-    let store = operator_store(platform, location)?;
-    let d = Deleter {
-        platform,
-        store: &store,
-        grace: Duration::ZERO,
-        node: None,
-    };
+    let d = Deleter::operator(platform);
     let recorded =
         request_selective(&d, &tenant, &Act::operator(tenant.id.as_str()), selection).await?;
     if run {

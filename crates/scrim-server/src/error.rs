@@ -20,6 +20,9 @@ pub enum ServerError {
     /// The audit record of the action could not be written, so the action was not done
     /// (503 on the API).
     AuditUnavailable,
+    /// The tenant's telemetry lives in a region this node does not serve (421 on the
+    /// APIs): it is neither read nor written here.
+    OtherRegion { region: String, served: String },
 }
 
 impl fmt::Display for ServerError {
@@ -31,6 +34,11 @@ impl fmt::Display for ServerError {
             ServerError::Io(e) => write!(f, "{e}"),
             ServerError::Store(e) => write!(f, "storage: {e}"),
             ServerError::AuditUnavailable => write!(f, "{}", crate::audit::AuditUnavailable),
+            ServerError::OtherRegion { region, served } => write!(
+                f,
+                "the tenant's data stays in region {region}, which this node does not serve \
+                 (it serves {served}): send its requests to a node of region {region}"
+            ),
         }
     }
 }

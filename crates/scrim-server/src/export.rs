@@ -19,7 +19,7 @@ use scrim_redact::Redactor;
 use scrim_store::export::{Encoder, RowStream};
 pub use scrim_store::export::{ExportFilter, ExportKey, Format};
 use scrim_store::query::{BufferedBatches, TimeRange};
-use scrim_store::{SegmentStore, Signal, TenantQuery};
+use scrim_store::{Signal, TenantQuery};
 use serde_json::{Map, Value};
 
 use crate::accounts::{Act, check};
@@ -245,38 +245,11 @@ fn rfc3339(ns: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(ns).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-/// The segment store `scrim serve` writes to: `object_store` (`file:///…`, `s3://…`), else
-/// `<data_dir>/segments`, under `region`.
-pub fn open_segment_store(
-    platform: &Platform,
-    object_store: Option<&str>,
-    region: &str,
-) -> Result<SegmentStore, ServerError> {
-    Ok(match object_store {
-        Some(url) => SegmentStore::from_url(url, region)?,
-        None => {
-            let dir = platform.data_dir.join("segments");
-            crate::platform::create_private_dir(&dir)?;
-            SegmentStore::local(&dir, region)?
-        }
-    })
-}
-
-/// Where `scrim export` finds segments: as `scrim serve` was configured.
-#[derive(Debug, Clone, Default)]
-pub struct StoreLocation {
-    /// `object_store` of the server's configuration; `None`: `<data_dir>/segments`.
-    pub object_store: Option<String>,
-    /// The server's `region`; `None`: read from the tenant's catalogued segments.
-    pub region: Option<String>,
-}
-
 /// `scrim export`: the operator exports a tenant's catalogued segments (rows a running
 /// server has not flushed yet are not in them) into `out`, the record written first.
 /// `progress` is called with the rows written so far after every chunk. Returns the rows.
 pub async fn export_to_writer(
     platform: &Platform,
-    location: &StoreLocation,
     tenant_name: &str,
     request: &ExportRequest,
     out: &mut dyn Write,
@@ -300,15 +273,8 @@ pub async fn export_to_writer(
             None,
         )
         .await?;
-    let region = match &location.region {
-        Some(r) => r.clone(),
-        None => rows
-            .first()
-            .and_then(|s| s.path.split('/').next())
-            .unwrap_or("local")
-            .to_owned(),
-    };
-    let store = open_segment_store(platform, location.object_store.as_deref(), &region)?;
+    // Read from the tenant's own region only.
+    let store = &platform.regions.of(&tenant)?.store;
     let segments = rows
         .into_iter()
         .map(|s| crate::api::store_meta(s, request.signal, None))
@@ -317,7 +283,7 @@ pub async fn export_to_writer(
     let query = TenantQuery::new(
         tenant.id.as_str(),
         keys,
-        &store,
+        store,
         segments,
         BufferedBatches::default(),
     )?

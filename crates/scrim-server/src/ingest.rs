@@ -63,7 +63,13 @@ impl Sink for IngestSink {
                 .tenants
                 .get(&principal.tenant_id)
                 .await
-                .map_err(|e| SinkError::Internal(e.to_string()))?;
+                .map_err(|e| match e {
+                    // Never written here, in another region's place.
+                    e @ crate::ServerError::OtherRegion { .. } => {
+                        SinkError::Misdirected(e.to_string())
+                    }
+                    e => SinkError::Internal(e.to_string()),
+                })?;
             let worker = Arc::clone(&rt);
             // Redaction is CPU work and the WAL append waits for fsync: off the async threads.
             let appended = tokio::task::spawn_blocking(move || {

@@ -10,6 +10,7 @@
 //!   the REST API (`/api/v1`).
 //! - [`export`]: telemetry export, shared by `GET /api/v1/export` and `scrim export`.
 //! - [`backup`]: encrypted, incremental backups (`scrim backup`).
+//! - [`regions`]: data residency: each region's segment store and WAL directory.
 
 mod access;
 pub mod accounts;
@@ -28,6 +29,7 @@ mod openapi;
 mod pages;
 mod platform;
 mod rate;
+pub mod regions;
 pub mod retention;
 pub mod review;
 mod serve;

@@ -10,6 +10,7 @@ use scrim_meta::Meta;
 use crate::ServerError;
 use crate::audit::AuditLog;
 use crate::audit::checkpoints::{CHECKPOINT_KEY_FILE, CheckpointSigner};
+use crate::regions::{RegionConfig, Regions};
 
 /// Where the platform keeps its state.
 #[derive(Debug, Clone)]
@@ -23,6 +24,9 @@ pub struct PlatformConfig {
     /// The key that signs audit checkpoints; `None` is `<data_dir>/audit-checkpoint.key`.
     /// Kept apart from the master key; every node of a deployment needs the same file.
     pub audit_key_file: Option<PathBuf>,
+    /// Where telemetry is stored, region by region (`[[regions]]` of the serve config);
+    /// empty: the one default region in `data_dir` ([`crate::regions`]).
+    pub regions: Vec<RegionConfig>,
 }
 
 impl PlatformConfig {
@@ -32,6 +36,7 @@ impl PlatformConfig {
             data_dir: data_dir.into(),
             database_url: None,
             audit_key_file: None,
+            regions: Vec::new(),
         }
     }
 }
@@ -43,6 +48,7 @@ pub struct Platform {
     pub(crate) meta: Arc<Meta>,
     pub(crate) keys: Arc<dyn KeyProvider>,
     pub(crate) audit: AuditLog,
+    pub(crate) regions: Arc<Regions>,
     audit_key_file: PathBuf,
 }
 
@@ -76,7 +82,9 @@ impl Platform {
         };
         let keys = crate::keys::finish_interrupted_rotation(&config.data_dir, keys, &meta).await?;
         let meta = Arc::new(meta);
+        let regions = Arc::new(Regions::open(&config.data_dir, &config.regions)?);
         Ok(Platform {
+            regions,
             data_dir: config.data_dir.clone(),
             audit: AuditLog::new(Arc::clone(&meta)),
             meta,
@@ -101,6 +109,11 @@ impl Platform {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The regions telemetry is stored in.
+    pub fn regions(&self) -> &Regions {
+        &self.regions
     }
 
     /// The audit log.

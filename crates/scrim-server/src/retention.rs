@@ -52,6 +52,10 @@ pub fn cutoff_ns(tenant: &Tenant, now: SystemTime) -> i64 {
 pub(crate) async fn enforce(shared: &Shared, now: SystemTime) -> Result<Vec<Removed>, ServerError> {
     let mut removed = Vec::new();
     for tenant in shared.platform.meta.list_tenants().await? {
+        // A node of the tenant's own region removes what is due there.
+        if !shared.platform.regions.serves(&tenant) {
+            continue;
+        }
         if let Some(r) = enforce_tenant(shared, &tenant, now).await? {
             removed.push(r);
         }
@@ -65,6 +69,7 @@ async fn enforce_tenant(
     now: SystemTime,
 ) -> Result<Option<Removed>, ServerError> {
     let meta = &shared.platform.meta;
+    let store = shared.platform.regions.of(tenant)?.store.clone();
     let cutoff = cutoff_ns(tenant, now);
     // What replaced segments past the cutoff is no longer needed: a restore skips them.
     meta.forget_replacements(&tenant.id, cutoff).await?;
@@ -124,6 +129,7 @@ async fn enforce_tenant(
     );
     shared.retired.add(
         Instant::now() + shared.compaction.grace,
+        store,
         tenant.id.clone(),
         paths.clone(),
     );

@@ -7,7 +7,6 @@ use std::time::Duration;
 use scrim_meta::{NewSegment, WalMark};
 use scrim_otlp::{Limits, Receivers, ReceiversConfig};
 use scrim_redact::Policy;
-use scrim_store::SegmentStore;
 use scrim_store::ingest::LogConfig;
 use scrim_tls::TlsMode;
 use tokio::sync::{Notify, watch};
@@ -21,6 +20,7 @@ use crate::audit::retention::AuditRetention;
 use crate::audit::{AuditLog, IngestCounts};
 use crate::compact::{Compaction, Retired, compact_tenant};
 use crate::ingest::IngestSink;
+use crate::regions::RegionConfig;
 use crate::tenants::{TenantRuntime, Tenants};
 use crate::{Platform, PlatformConfig, ServerError};
 
@@ -33,11 +33,6 @@ pub struct ServerConfig {
     /// OTLP receivers; `None` turns one off.
     pub otlp_grpc: Option<SocketAddr>,
     pub otlp_http: Option<SocketAddr>,
-    /// Where segments go: `None` is `<data_dir>/segments`; else `file:///…` or
-    /// `s3://bucket/prefix?endpoint=…&region=…` (credentials from the environment).
-    pub object_store: Option<String>,
-    /// The region this node stores data for (the first component of every segment path).
-    pub region: String,
     /// The capture policy applied to every tenant's data before it is written.
     pub policy: Policy,
     /// How often buffered rows are written to segments.
@@ -76,8 +71,6 @@ impl ServerConfig {
             http: SocketAddr::from(([127, 0, 0, 1], 8080)),
             otlp_grpc: Some(scrim_otlp::DEFAULT_GRPC_ADDR),
             otlp_http: Some(scrim_otlp::DEFAULT_HTTP_ADDR),
-            object_store: None,
-            region: "local".into(),
             policy: Policy::default(),
             flush_interval: Duration::from_secs(10),
             flush_rows: 50_000,
@@ -114,8 +107,12 @@ struct ConfigFile {
     http: Option<SocketAddr>,
     otlp_grpc: Option<SocketAddr>,
     otlp_http: Option<SocketAddr>,
+    /// One region's segment store (no `[[regions]]`): `file:///…`, `s3://…`.
     object_store: Option<String>,
+    /// The name of that one region.
     region: Option<String>,
+    /// Several regions, each with its own segment store and WAL directory.
+    regions: Option<Vec<RegionConfig>>,
     flush_interval_seconds: Option<u64>,
     flush_rows: Option<usize>,
     compact_interval_seconds: Option<u64>,
@@ -172,6 +169,11 @@ impl ServerConfig {
             audit_key_file: platform
                 .audit_key_file
                 .or(file.audit_key_file.map(|f| relative_to(path, f))),
+            regions: match platform.regions {
+                // From flags.
+                r if !r.is_empty() => r,
+                _ => file_regions(file.regions, file.object_store, file.region, path)?,
+            },
         };
         let mut config = ServerConfig::new(platform);
         if let Some(a) = file.http {
@@ -182,10 +184,6 @@ impl ServerConfig {
         }
         if let Some(a) = file.otlp_http {
             config.otlp_http = Some(a);
-        }
-        config.object_store = file.object_store;
-        if let Some(r) = file.region {
-            config.region = r;
         }
         if let Some(s) = file.flush_interval_seconds {
             config.flush_interval = Duration::from_secs(s.max(1));
@@ -241,6 +239,60 @@ impl ServerConfig {
     }
 }
 
+/// The regions of a config file: `[[regions]]`, each with its own `object_store` and
+/// `wal_dir` (relative paths are relative to the file); or the one region `region` with
+/// `object_store`; or none (the default region in the data directory).
+fn file_regions(
+    table: Option<Vec<RegionConfig>>,
+    object_store: Option<String>,
+    region: Option<String>,
+    path: Option<&std::path::Path>,
+) -> Result<Vec<RegionConfig>, ServerError> {
+    let Some(table) = table else {
+        return Ok(match (object_store, region) {
+            (None, None) => Vec::new(),
+            (store, name) => vec![RegionConfig::single(
+                name.as_deref().unwrap_or(crate::regions::DEFAULT_REGION),
+                store,
+            )],
+        });
+    };
+    if object_store.is_some() || region.is_some() {
+        return Err(ServerError::Usage(
+            "config: with [[regions]], set object_store in each region, not at the top level"
+                .into(),
+        ));
+    }
+    if table.is_empty() {
+        return Err(ServerError::Usage(
+            "config: [[regions]] is empty: give at least one region".into(),
+        ));
+    }
+    table
+        .into_iter()
+        .map(|mut r| {
+            if r.object_store.is_none() || r.wal_dir.is_none() {
+                return Err(ServerError::Usage(format!(
+                    "config: region {:?} needs object_store and wal_dir: a region's data \
+                     stays in the locations it names",
+                    r.name
+                )));
+            }
+            let location = |s: String| {
+                if s.contains("://") {
+                    s
+                } else {
+                    relative_to(path, s.into()).display().to_string()
+                }
+            };
+            r.wal_dir = r.wal_dir.map(|d| relative_to(path, d));
+            r.object_store = r.object_store.map(location);
+            r.backup_to = r.backup_to.map(location);
+            Ok(r)
+        })
+        .collect()
+}
+
 /// `f` as written in the config file at `path`: relative to the file's directory.
 fn relative_to(path: Option<&std::path::Path>, f: std::path::PathBuf) -> std::path::PathBuf {
     match path.and_then(|p| p.parent()) {
@@ -263,7 +315,6 @@ pub struct Server {
 pub(crate) struct Shared {
     pub platform: Platform,
     pub tenants: Arc<Tenants>,
-    pub store: SegmentStore,
     pub compaction: Compaction,
     pub retired: Retired,
     pub accounts: Arc<Accounts>,
@@ -341,11 +392,7 @@ impl Server {
             Arc::clone(&accounts),
             KeyGuard::new(accounts.address_throttle()),
         ));
-        let store = crate::export::open_segment_store(
-            &platform,
-            config.object_store.as_deref(),
-            &config.region,
-        )?;
+        tracing::info!("serving region(s) {}", platform.regions.names().join(", "));
         let tenants = Arc::new(Tenants::new(
             platform.clone(),
             config.policy.clone(),
@@ -358,7 +405,6 @@ impl Server {
         let shared = Arc::new(Shared {
             platform: platform.clone(),
             tenants: Arc::clone(&tenants),
-            store,
             compaction: config.compaction.clone(),
             retired: Retired::default(),
             accounts,
@@ -500,7 +546,7 @@ impl Server {
         for rt in self.shared.tenants.all() {
             merged += compact_tenant(&self.shared, &rt, &self.shared.compaction, now).await?;
         }
-        self.shared.retired.delete_due(&self.shared, false).await;
+        self.shared.retired.delete_due(false).await;
         Ok(merged)
     }
 
@@ -519,7 +565,7 @@ impl Server {
         now: std::time::SystemTime,
     ) -> Result<Vec<crate::retention::Removed>, ServerError> {
         let removed = crate::retention::enforce(&self.shared, now).await?;
-        self.shared.retired.delete_due(&self.shared, false).await;
+        self.shared.retired.delete_due(false).await;
         Ok(removed)
     }
 
@@ -545,7 +591,7 @@ impl Server {
             }
         }
         // This node's queries are over; what compaction retired can go now.
-        self.shared.retired.delete_due(&self.shared, true).await;
+        self.shared.retired.delete_due(true).await;
         // The hour in progress is counted too, and the chains' ends are signed.
         if let Err(e) = audit_upkeep(&self.shared, true).await {
             tracing::warn!("audit upkeep at shutdown: {e}");
@@ -647,7 +693,7 @@ async fn flusher(
                 }
             }
         }
-        shared.retired.delete_due(&shared, false).await;
+        shared.retired.delete_due(false).await;
         // Hours that ended are written now rather than at the next audit upkeep.
         shared
             .ingest_counts
@@ -667,7 +713,8 @@ pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<
     let erasures = crate::deletion::active_erasures(&shared.platform, &rt.tenant).await?;
     // Under the current data key (the WAL records may be under older ones).
     let key = rt.keys().current().clone();
-    let flushed = rt.log.flush_erasing(&shared.store, &key, &erasures).await?;
+    let store = &shared.platform.regions.of(&rt.tenant)?.store;
+    let flushed = rt.log.flush_erasing(store, &key, &erasures).await?;
     let erased = flushed.erased;
     if flushed.is_empty() {
         return Ok(erased);
@@ -695,7 +742,7 @@ pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<
         // does the tenant on this node.
         let paths: Vec<String> = flushed.segments.iter().map(|s| s.path.clone()).collect();
         drop(_no_query_snapshot_now);
-        let _ = shared.store.delete(rt.tenant.id.as_str(), &paths).await;
+        let _ = store.delete(rt.tenant.id.as_str(), &paths).await;
         shared.tenants.forget(&rt.tenant.id)?;
         return Ok(0);
     }

@@ -4,7 +4,6 @@
 //! for others, and before any read that meets a segment under a key it does not hold yet.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -77,7 +76,6 @@ impl TenantRuntime {
 
 pub(crate) struct Tenants {
     platform: Platform,
-    wal_root: PathBuf,
     policy: Policy,
     log_config: LogConfig,
     open: Mutex<HashMap<String, Arc<TenantRuntime>>>,
@@ -88,7 +86,6 @@ pub(crate) struct Tenants {
 impl Tenants {
     pub fn new(platform: Platform, policy: Policy, log_config: LogConfig) -> Tenants {
         Tenants {
-            wal_root: platform.data_dir.join("wal"),
             platform,
             policy,
             log_config,
@@ -125,15 +122,7 @@ impl Tenants {
             .unwrap_or_else(|p| p.into_inner())
             .remove(id.as_str());
         drop(dropped);
-        let dir = self.wal_root.join(id.as_str());
-        match std::fs::remove_dir_all(&dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(ServerError::Io(std::io::Error::new(
-                e.kind(),
-                format!("removing the WAL of deleted tenant {id}: {e}"),
-            ))),
-        }
+        remove_wal(&self.platform, id)
     }
 
     /// The tenant, opened (key unwrapped, WAL replayed) if this is its first use.
@@ -155,8 +144,11 @@ impl Tenants {
         // From the first key, not the current one: a rotation must not change pseudonyms.
         let pseudonym_key = keys.first.derive(b"", b"scrim/pseudonym/v1");
         let redactor = self.redactor_for(&tenant, &pseudonym_key)?;
-        let dir = self.wal_root.join(tenant.id.as_str());
-        crate::platform::create_private_dir(&self.wal_root)?;
+        // Its region's WAL directory, never another's (a tenant of a region this node does
+        // not serve is refused here).
+        let region = self.platform.regions.of(&tenant)?;
+        let dir = region.wal_of(tenant.id.as_str());
+        crate::platform::create_private_dir(&region.wal_dir)?;
         let (log_keys, tenant_id, config) = (
             keys.keyring.clone(),
             tenant.id.to_string(),
@@ -315,7 +307,19 @@ impl Tenants {
     /// Opens every tenant that has a WAL on this node, so that what it holds is replayed
     /// and flushed even if the tenant sends nothing more.
     pub async fn open_existing(&self) -> Result<usize, ServerError> {
-        let Ok(entries) = std::fs::read_dir(&self.wal_root) else {
+        let mut n = 0;
+        let regions = self.platform.regions.clone();
+        for region in regions.iter() {
+            n += self.open_existing_in(region).await?;
+        }
+        Ok(n)
+    }
+
+    async fn open_existing_in(
+        &self,
+        region: &crate::regions::Region,
+    ) -> Result<usize, ServerError> {
+        let Ok(entries) = std::fs::read_dir(&region.wal_dir) else {
             return Ok(0);
         };
         let mut n = 0;
@@ -339,6 +343,16 @@ impl Tenants {
                     );
                     continue;
                 }
+                Some(t) if t.region != region.name => {
+                    // Not where this tenant's WAL belongs: left alone, never replayed into
+                    // the wrong region's segments.
+                    tracing::warn!(
+                        "tenant {id} (region {}) has a WAL in region {}'s directory; not replayed",
+                        t.region,
+                        region.name
+                    );
+                    continue;
+                }
                 Some(_) => {}
             }
             self.get(&id).await?;
@@ -346,4 +360,21 @@ impl Tenants {
         }
         Ok(n)
     }
+}
+
+/// Removes the WAL directory of deleted tenant `id` in every region (whichever it was in).
+pub(crate) fn remove_wal(platform: &Platform, id: &TenantId) -> Result<(), ServerError> {
+    for region in platform.regions.iter() {
+        match std::fs::remove_dir_all(region.wal_of(id.as_str())) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(ServerError::Io(std::io::Error::new(
+                    e.kind(),
+                    format!("removing the WAL of deleted tenant {id}: {e}"),
+                )));
+            }
+        }
+    }
+    Ok(())
 }

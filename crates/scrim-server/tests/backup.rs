@@ -17,7 +17,7 @@ use object_store::path::Path as ObjectPath;
 use scrim_server::admin::{self, DemoTenant};
 use scrim_server::audit::{actions, record_of};
 use scrim_server::backup::{self, BackupKey, Destination, Scope};
-use scrim_server::export::StoreLocation;
+use scrim_server::regions::RegionConfig;
 use scrim_server::{Server, ServerConfig, ServerError};
 use serde_json::{Value, json};
 
@@ -79,7 +79,6 @@ impl Drop for Schema {
 struct Env {
     server: Server,
     root: tempfile::TempDir,
-    object_store: Option<String>,
     dest: String,
     _schema: Option<Schema>,
 }
@@ -119,7 +118,9 @@ impl Env {
         let (db, store) = (database_url.clone(), object_store.clone());
         let server = start_with(&data, move |c| {
             c.platform.database_url = db;
-            c.object_store = store;
+            if let Some(store) = store {
+                c.platform.regions = vec![RegionConfig::single("local", Some(store))];
+            }
             c.flush_rows = usize::MAX;
             // Compaction and its grace run when a test says so, not by the clock.
             c.compaction.interval = Duration::from_secs(3600);
@@ -131,7 +132,6 @@ impl Env {
         Env {
             server,
             root,
-            object_store,
             dest,
             _schema: schema,
         }
@@ -142,13 +142,7 @@ impl Env {
     }
 
     fn scope(&self) -> Scope {
-        Scope {
-            tenant: None,
-            store: StoreLocation {
-                object_store: self.object_store.clone(),
-                region: None,
-            },
-        }
+        Scope::default()
     }
 
     fn destination(&self) -> Destination {
@@ -181,12 +175,13 @@ impl Env {
     }
 
     fn segment_store(&self) -> scrim_store::SegmentStore {
-        scrim_server::export::open_segment_store(
-            self.server.platform(),
-            self.object_store.as_deref(),
-            "local",
-        )
-        .unwrap()
+        self.server
+            .platform()
+            .regions()
+            .get("local")
+            .unwrap()
+            .store
+            .clone()
     }
 
     async fn tenant(&self, name: &str) -> scrim_meta::Tenant {
@@ -811,7 +806,6 @@ async fn restore_reapplies_tombstones(backend: &Backend) {
     };
     let done = scrim_server::deletion::operator_delete_rows(
         server.platform(),
-        &env.scope().store,
         &t.tenant,
         &selection,
         true,

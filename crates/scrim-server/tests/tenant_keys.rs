@@ -640,7 +640,6 @@ async fn destroying_the_tenants_keys_leaves_none_of_its_data_readable() {
     let mut out = Vec::new();
     let err = scrim_server::export::export_to_writer(
         server.platform(),
-        &Default::default(),
         &t.tenant,
         &scrim_server::export::ExportRequest::from_params(
             [("signal", "traces"), ("format", "jsonl")],
@@ -689,10 +688,7 @@ async fn a_backup_of_a_rotated_tenant_restores_segments_under_both_keys() {
     let dest_dir = dir.path().join("backups");
     let dest = Destination::open(dest_dir.to_str().unwrap()).unwrap();
     let key_file = dir.path().join("backup.key");
-    let scope = Scope {
-        tenant: None,
-        store: Default::default(),
-    };
+    let scope = Scope::default();
     backup::create(server.platform(), &key_file, &dest, &scope)
         .await
         .unwrap();

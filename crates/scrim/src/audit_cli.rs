@@ -129,7 +129,7 @@ async fn run_async(cmd: AuditCommand) -> Result<bool, ServerError> {
                 start_ms: time("--start", start.as_deref())?,
                 end_ms: time("--end", end.as_deref())?,
             };
-            let p = scrim_server::Platform::open(&platform.config()).await?;
+            let p = scrim_server::Platform::open(&platform.config()?).await?;
             let chain = chain_of(&p, &tenant).await?;
             let mut out: Box<dyn Write> = match &output {
                 Some(path) => Box::new(io::BufWriter::new(
@@ -164,7 +164,7 @@ async fn run_async(cmd: AuditCommand) -> Result<bool, ServerError> {
             public_key,
             platform,
         } => {
-            let p = scrim_server::Platform::open(&platform.config()).await?;
+            let p = scrim_server::Platform::open(&platform.config()?).await?;
             let key = match &public_key {
                 Some(path) => checkpoints::read_public_key(path)?,
                 None => CheckpointSigner::load(p.audit_key_file())?.public_key(),
@@ -218,7 +218,7 @@ async fn run_async(cmd: AuditCommand) -> Result<bool, ServerError> {
             Ok(tampered > 0)
         }
         AuditCommand::Checkpoint { platform } => {
-            let p = scrim_server::Platform::open(&platform.config()).await?;
+            let p = scrim_server::Platform::open(&platform.config()?).await?;
             let signer = p.checkpoint_signer()?;
             let made = checkpoints::checkpoint_all(p.meta(), &signer, now_ms()).await?;
             println!(

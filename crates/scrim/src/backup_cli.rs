@@ -7,20 +7,20 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use scrim_server::ServerError;
 use scrim_server::backup::{self, BACKUP_KEY_FILE, BackupKey, Destination, Scope};
-use scrim_server::export::StoreLocation;
 
 use crate::PlatformArgs;
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum BackupCommand {
-    /// Back up every tenant's segments (or one tenant's) to a directory or an S3 bucket,
-    /// sealed under the backup key. Only segments not already there are copied. Tenants'
+    /// Back up the segments of every tenant of a region (or of one tenant) to a directory
+    /// or an S3 bucket in that region, sealed under the backup key. Only segments not already there are copied. Tenants'
     /// data keys are never in a backup: a tenant deleted later cannot be read from it.
     Create {
         /// A directory, file:///dir, or s3://bucket/prefix?endpoint=…&region=… (credentials
-        /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY).
+        /// from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), in the backed-up region
+        /// [default: the region's backup_to in --config].
         #[arg(long, value_name = "DEST")]
-        to: String,
+        to: Option<String>,
         /// Only this tenant.
         #[arg(long, value_name = "NAME")]
         tenant: Option<String>,
@@ -71,15 +71,31 @@ pub(crate) struct KeyArgs {
     backup_key_file: Option<PathBuf>,
 }
 
+/// Which region, and where its segments are.
 #[derive(Debug, Args)]
 pub(crate) struct StoreArgs {
-    /// Where the server keeps segments, as its `object_store` setting (`file:///…`,
-    /// `s3://bucket/prefix?endpoint=…&region=…`) [default: <data-dir>/segments].
+    /// Where the server keeps segments when it has one region, as its `object_store`
+    /// setting (a directory, `file:///…`, `s3://bucket/prefix?endpoint=…&region=…`)
+    /// [default: from --config, else <data-dir>/segments].
     #[arg(long, value_name = "URL")]
     object_store: Option<String>,
-    /// Only segments written under this region [default: all].
+    /// The region whose tenants are covered: one of --config's [[regions]], or the name of
+    /// --object-store's [default: the tenant's, or the only region].
     #[arg(long, value_name = "REGION")]
     region: Option<String>,
+}
+
+impl StoreArgs {
+    fn platform(
+        &self,
+        platform: &PlatformArgs,
+    ) -> Result<scrim_server::PlatformConfig, ServerError> {
+        crate::StoreArgs {
+            object_store: self.object_store.clone(),
+            region: self.region.clone().filter(|_| self.object_store.is_some()),
+        }
+        .platform(platform)
+    }
 }
 
 impl KeyArgs {
@@ -90,13 +106,10 @@ impl KeyArgs {
     }
 }
 
-fn scope(tenant: Option<String>, store: StoreArgs) -> Scope {
+fn scope(tenant: Option<String>, store: &StoreArgs) -> Scope {
     Scope {
         tenant,
-        store: StoreLocation {
-            object_store: store.object_store,
-            region: store.region,
-        },
+        region: store.region.clone(),
     }
 }
 
@@ -132,9 +145,10 @@ pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
             platform,
         } => {
             let key_file = key.path(&platform.data_dir);
-            let dest = Destination::open(&to)?;
-            let p = scrim_server::Platform::open(&platform.config()).await?;
-            let c = backup::create(&p, &key_file, &dest, &scope(tenant, store)).await?;
+            let p = scrim_server::Platform::open(&store.platform(&platform)?).await?;
+            let scope = scope(tenant, &store);
+            let dest = backup::destination(&p, &scope, to.as_deref()).await?;
+            let c = backup::create(&p, &key_file, &dest, &scope).await?;
             if c.key_created {
                 eprintln!(
                     "scrim backup: created the backup key {} (id {}); keep a copy off this host: \
@@ -170,9 +184,9 @@ pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
         } => {
             let key_file = key.path(&platform.data_dir);
             let dest = Destination::open(&from)?;
-            let p = scrim_server::Platform::open(&platform.config()).await?;
-            let r =
-                backup::restore(&p, &key_file, &dest, id.as_deref(), &scope(tenant, store)).await?;
+            let p = scrim_server::Platform::open(&store.platform(&platform)?).await?;
+            let r = backup::restore(&p, &key_file, &dest, id.as_deref(), &scope(tenant, &store))
+                .await?;
             println!("backup {}", r.id);
             for u in &r.unreadable {
                 println!(

@@ -2,12 +2,11 @@
 //! crypto-shredding, the rewrite job and its check by query) is `scrim_server::deletion`'s;
 //! this file wires flags to it.
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 use scrim_server::ServerError;
 use scrim_server::deletion::{Selection, deletion_json};
-use scrim_server::export::StoreLocation;
 
-use crate::PlatformArgs;
+use crate::{PlatformArgs, StoreArgs};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum DeleteCommand {
@@ -64,26 +63,6 @@ pub(crate) enum DeleteCommand {
     },
 }
 
-#[derive(Debug, Args)]
-pub(crate) struct StoreArgs {
-    /// Where the server keeps segments, as its `object_store` setting (`file:///…`,
-    /// `s3://bucket/prefix?endpoint=…&region=…`) [default: <data-dir>/segments].
-    #[arg(long, value_name = "URL")]
-    object_store: Option<String>,
-    /// The server's region [default: local].
-    #[arg(long, value_name = "REGION")]
-    region: Option<String>,
-}
-
-impl StoreArgs {
-    fn location(self) -> StoreLocation {
-        StoreLocation {
-            object_store: self.object_store,
-            region: self.region,
-        }
-    }
-}
-
 pub(crate) async fn run(cmd: DeleteCommand) -> Result<(), ServerError> {
     match cmd {
         DeleteCommand::Tenant {
@@ -92,14 +71,9 @@ pub(crate) async fn run(cmd: DeleteCommand) -> Result<(), ServerError> {
             store,
             platform,
         } => {
-            let platform = scrim_server::Platform::open(&platform.config()).await?;
-            let done = scrim_server::deletion::operator_delete_tenant(
-                &platform,
-                &store.location(),
-                &name,
-                &confirm,
-            )
-            .await?;
+            let platform = scrim_server::Platform::open(&store.platform(&platform)?).await?;
+            let done =
+                scrim_server::deletion::operator_delete_tenant(&platform, &name, &confirm).await?;
             println!(
                 "tenant {name} deleted ({}): data key destroyed, {} segments and {} objects \
                  removed, {} API keys and {} members removed",
@@ -130,13 +104,9 @@ pub(crate) async fn run(cmd: DeleteCommand) -> Result<(), ServerError> {
                 attribute,
                 signals: (!signals.is_empty()).then_some(signals),
             };
-            let platform = scrim_server::Platform::open(&platform.config()).await?;
+            let platform = scrim_server::Platform::open(&store.platform(&platform)?).await?;
             let d = scrim_server::deletion::operator_delete_rows(
-                &platform,
-                &store.location(),
-                &name,
-                &selection,
-                !no_wait,
+                &platform, &name, &selection, !no_wait,
             )
             .await?;
             println!("{}", deletion_json(&d));
@@ -149,7 +119,7 @@ pub(crate) async fn run(cmd: DeleteCommand) -> Result<(), ServerError> {
             }
         }
         DeleteCommand::Status { name, platform } => {
-            let platform = scrim_server::Platform::open(&platform.config()).await?;
+            let platform = scrim_server::Platform::open(&platform.config()?).await?;
             for d in scrim_server::deletion::operator_deletions(&platform, &name).await? {
                 println!("{}", deletion_json(&d));
             }

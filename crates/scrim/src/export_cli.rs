@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use scrim_server::ServerError;
-use scrim_server::export::{ExportKey, ExportRequest, StoreLocation, export_to_writer};
+use scrim_server::export::{ExportKey, ExportRequest, export_to_writer};
 
-use crate::PlatformArgs;
+use crate::{PlatformArgs, StoreArgs};
 
 /// At most this often a progress line.
 const PROGRESS_EVERY: Duration = Duration::from_millis(500);
@@ -60,13 +60,8 @@ pub(crate) struct ExportArgs {
     /// Parquet only: encrypt the file under the 256-bit key in this file (64 hex digits).
     #[arg(long, value_name = "FILE")]
     key_file: Option<PathBuf>,
-    /// Where the server keeps segments, as its `object_store` setting (`file:///…`,
-    /// `s3://bucket/prefix?endpoint=…&region=…`) [default: <data-dir>/segments].
-    #[arg(long, value_name = "URL")]
-    object_store: Option<String>,
-    /// The server's region [default: read from the tenant's segments].
-    #[arg(long, value_name = "REGION")]
-    region: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
     #[command(flatten)]
     platform: PlatformArgs,
 }
@@ -132,11 +127,7 @@ fn create_private(path: &Path) -> io::Result<std::fs::File> {
 
 pub(crate) async fn run(args: ExportArgs) -> Result<(), ServerError> {
     let request = args.request()?;
-    let p = scrim_server::Platform::open(&args.platform.config()).await?;
-    let location = StoreLocation {
-        object_store: args.object_store.clone(),
-        region: args.region.clone(),
-    };
+    let p = scrim_server::Platform::open(&args.store.platform(&args.platform)?).await?;
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => {
             Box::new(io::BufWriter::new(create_private(path).map_err(|e| {
@@ -153,15 +144,7 @@ pub(crate) async fn run(args: ExportArgs) -> Result<(), ServerError> {
             eprintln!("scrim export: {rows} rows of {what} so far");
         }
     };
-    let result = export_to_writer(
-        &p,
-        &location,
-        &args.tenant,
-        &request,
-        &mut out,
-        &mut progress,
-    )
-    .await;
+    let result = export_to_writer(&p, &args.tenant, &request, &mut out, &mut progress).await;
     drop(out);
     match result {
         Ok(rows) => {

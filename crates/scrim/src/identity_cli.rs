@@ -138,7 +138,7 @@ struct Opened {
 }
 
 async fn open(platform: &PlatformArgs) -> Result<Opened, ServerError> {
-    let platform = scrim_server::Platform::open(&platform.config()).await?;
+    let platform = scrim_server::Platform::open(&platform.config()?).await?;
     let accounts = Accounts::open(&platform, LoginLimits::default()).await?;
     Ok(Opened { platform, accounts })
 }

@@ -126,11 +126,6 @@ struct ServeArgs {
     /// OTLP/HTTP listen address [default: 127.0.0.1:4318].
     #[arg(long, value_name = "ADDR")]
     otlp_http: Option<SocketAddr>,
-    /// A TOML file with any of: http, otlp_grpc, otlp_http, database_url, object_store,
-    /// region, flush_interval_seconds, flush_rows, policy (a capture policy file),
-    /// tls_cert_file, tls_key_file, tls_self_signed, allow_plaintext. Flags win.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
     /// PEM certificate chain for TLS on every listener (with --tls-key).
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -183,15 +178,78 @@ struct PlatformArgs {
     /// Kept apart from the master key; every node of a deployment needs the same file.
     #[arg(long, value_name = "FILE")]
     audit_key_file: Option<PathBuf>,
+    /// The serve config (TOML). `scrim serve` reads all of it: http, otlp_grpc, otlp_http,
+    /// data_dir, database_url, object_store and region (one region) or [[regions]] (each
+    /// with name, object_store, wal_dir, backup_to), flush_interval_seconds, flush_rows,
+    /// policy (a capture policy file), tls_cert_file, tls_key_file, tls_self_signed,
+    /// allow_plaintext, audit settings. Other commands take its data_dir, database_url,
+    /// audit_key_file and regions. Flags win.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 impl PlatformArgs {
-    fn config(&self) -> scrim_server::PlatformConfig {
+    /// The flags alone, without the config file.
+    fn flags(&self) -> scrim_server::PlatformConfig {
         scrim_server::PlatformConfig {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone(),
             audit_key_file: self.audit_key_file.clone(),
+            regions: Vec::new(),
         }
+    }
+
+    /// The flags, then the config file (`--config`) where no flag was given.
+    fn config(&self) -> Result<scrim_server::PlatformConfig, scrim_server::ServerError> {
+        self.config_with(None)
+    }
+
+    /// [`config`](Self::config), with the one region `store` names when it names one.
+    fn config_with(
+        &self,
+        store: Option<(&str, Option<&str>)>,
+    ) -> Result<scrim_server::PlatformConfig, scrim_server::ServerError> {
+        let mut flags = self.flags();
+        if let Some((object_store, region)) = store {
+            flags.regions = vec![scrim_server::regions::RegionConfig::single(
+                region.unwrap_or(scrim_server::regions::DEFAULT_REGION),
+                Some(object_store.to_owned()),
+            )];
+        }
+        let Some(path) = &self.config else {
+            return Ok(flags);
+        };
+        let text = fs::read_to_string(path).map_err(|e| {
+            scrim_server::ServerError::Usage(format!("cannot read config {}: {e}", path.display()))
+        })?;
+        Ok(scrim_server::ServerConfig::from_toml(flags, &text, Some(path))?.platform)
+    }
+}
+
+/// The segment store of a deployment with one region, given by flags instead of `--config`
+/// (as `scrim serve`'s `object_store` and `region` settings).
+#[derive(Debug, Args)]
+struct StoreArgs {
+    /// Where the server keeps segments, as its `object_store` setting (a directory,
+    /// `file:///…`, `s3://bucket/prefix?endpoint=…&region=…`) [default: from --config, else
+    /// <data-dir>/segments].
+    #[arg(long, value_name = "URL")]
+    object_store: Option<String>,
+    /// The name of that region [default: local].
+    #[arg(long, value_name = "REGION", requires = "object_store")]
+    region: Option<String>,
+}
+
+impl StoreArgs {
+    fn platform(
+        &self,
+        platform: &PlatformArgs,
+    ) -> Result<scrim_server::PlatformConfig, scrim_server::ServerError> {
+        platform.config_with(
+            self.object_store
+                .as_deref()
+                .map(|s| (s, self.region.as_deref())),
+        )
     }
 }
 
@@ -201,7 +259,8 @@ enum TenantCommand {
     Create {
         /// Lower-case letters, digits and dashes, 1 to 63 characters.
         name: String,
-        /// Where the tenant's data must stay [default: local].
+        /// Where the tenant's data must stay for good: one of the regions of --config
+        /// [default: the only region; `local` without a config].
         #[arg(long, value_name = "R")]
         region: Option<String>,
         /// Days telemetry is kept, 1 to 3650 [default: 30].
@@ -568,7 +627,7 @@ fn main() -> ExitCode {
         Command::Access(cmd) => run_platform(|| identity_cli::run_access(cmd)),
         Command::Audit(cmd) => audit_cli::run(cmd),
         Command::Key(KeyCommand::RotateMaster { platform }) => run_platform(|| async move {
-            let r = scrim_server::keys::rotate_master_key(&platform.config()).await?;
+            let r = scrim_server::keys::rotate_master_key(&platform.config()?).await?;
             println!(
                 "master key rotated: {} keys re-wrapped from key {} to key {}; start the servers again",
                 r.keys, r.from, r.to
@@ -576,8 +635,9 @@ fn main() -> ExitCode {
             Ok(())
         }),
         Command::Key(KeyCommand::RotateTenant { name, platform }) => run_platform(|| async move {
-            let r = scrim_server::tenant_keys::rotate_tenant_key_by_name(&platform.config(), &name)
-                .await?;
+            let r =
+                scrim_server::tenant_keys::rotate_tenant_key_by_name(&platform.config()?, &name)
+                    .await?;
             println!(
                 "data key of tenant {name} rotated: key {} is current (was {}); running servers switch at their next flush",
                 r.to, r.from
@@ -701,7 +761,7 @@ fn server_error(e: scrim_server::ServerError) -> io::Error {
 /// `scrim serve`: runs until SIGINT or SIGTERM, then flushes what it buffered.
 fn run_serve(args: ServeArgs) -> io::Result<()> {
     init_logging();
-    let file = match &args.config {
+    let file = match &args.platform.config {
         Some(path) => Some(fs::read_to_string(path).map_err(|e| {
             io::Error::new(
                 io::ErrorKind::InvalidInput,
@@ -711,9 +771,9 @@ fn run_serve(args: ServeArgs) -> io::Result<()> {
         None => None,
     };
     let mut config = scrim_server::ServerConfig::from_toml(
-        args.platform.config(),
+        args.platform.flags(),
         file.as_deref().unwrap_or(""),
-        args.config.as_deref(),
+        args.platform.config.as_deref(),
     )
     .map_err(server_error)?;
     if let Some(a) = args.http {
@@ -887,17 +947,17 @@ async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError>
             policy,
             platform,
         } => {
-            let mut options = scrim_server::admin::TenantOptions::default();
-            if let Some(r) = region {
-                options.region = r;
-            }
+            let mut options = scrim_server::admin::TenantOptions {
+                region,
+                ..Default::default()
+            };
             if let Some(d) = retention_days {
                 options.retention_days = d;
             }
             if let Some(path) = &policy {
                 options.capture_policy = Some(read_policy(path)?);
             }
-            let p = scrim_server::Platform::open(&platform.config()).await?;
+            let p = scrim_server::Platform::open(&platform.config()?).await?;
             let t = scrim_server::admin::create_tenant(&p, &operator(), &name, &options).await?;
             println!(
                 "created tenant {} (id {}, region {}, retention {} days, {} capture policy)",
@@ -918,7 +978,7 @@ async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError>
             default,
             platform,
         } => {
-            let p = scrim_server::Platform::open(&platform.config()).await?;
+            let p = scrim_server::Platform::open(&platform.config()?).await?;
             if let Some(path) = &file {
                 let text = read_policy(path)?;
                 let v =
@@ -944,7 +1004,7 @@ async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError>
             days,
             platform,
         } => {
-            let p = scrim_server::Platform::open(&platform.config()).await?;
+            let p = scrim_server::Platform::open(&platform.config()?).await?;
             let t = p.meta().tenant_by_name(&name).await?.ok_or_else(|| {
                 scrim_server::ServerError::Usage(format!("no tenant named {name:?}"))
             })?;
@@ -1035,7 +1095,7 @@ async fn run_apikey(cmd: ApikeyCommand) -> Result<(), scrim_server::ServerError>
     let expires_at = expires_in_days.map(|d| {
         std::time::SystemTime::now() + std::time::Duration::from_secs(u64::from(d) * 86_400)
     });
-    let p = scrim_server::Platform::open(&platform.config()).await?;
+    let p = scrim_server::Platform::open(&platform.config()?).await?;
     let details = scrim_meta::NewApiKey {
         name,
         description: None,

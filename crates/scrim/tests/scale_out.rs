@@ -111,6 +111,9 @@ fn two_servers_share_postgresql_and_s3() {
             "tenant",
             "create",
             "shared",
+            // The config's one region (`r{suffix}`) becomes the tenant's.
+            "--config",
+            config.to_str().unwrap(),
             "--data-dir",
             &a,
             "--database-url",

@@ -108,3 +108,76 @@ fn a_tenants_data_key_is_rotated_from_the_command_line() {
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("no tenant named"));
 }
+
+/// `[[regions]]` in the config: a tenant's region must be one of them (never guessed among
+/// several), and a backup covers one region, written to that region's `backup_to`.
+#[test]
+fn regions_come_from_the_config_and_a_backup_stays_in_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let config = dir.path().join("serve.toml");
+    let mut text = String::new();
+    for r in ["eu", "us"] {
+        // Relative paths are relative to the config file.
+        text.push_str(&format!(
+            "[[regions]]\nname = \"{r}\"\nobject_store = \"{r}/segments\"\nwal_dir = \"{r}/wal\"\n\
+             backup_to = \"{r}/backups\"\n\n"
+        ));
+    }
+    std::fs::write(&config, text).unwrap();
+    let c = config.to_str().unwrap();
+
+    for (extra, expected) in [
+        (&[][..], "choose the tenant's with --region"),
+        (&["--region", "ap"][..], "region \"ap\" is not configured"),
+    ] {
+        let mut args = vec!["tenant", "create", "acme", "--config", c, "--data-dir", d];
+        args.extend_from_slice(extra);
+        let refused = scrim(&args);
+        assert_eq!(refused.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(err.contains(expected) && err.contains("eu, us"), "{err}");
+    }
+    let created = stdout_ok(&[
+        "tenant",
+        "create",
+        "acme",
+        "--region",
+        "eu",
+        "--config",
+        c,
+        "--data-dir",
+        d,
+    ]);
+    assert!(created.contains("region eu"), "{created}");
+
+    let refused = scrim(&["backup", "create", "--config", c, "--data-dir", d]);
+    assert_eq!(refused.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("choose it with --region"), "{err}");
+    let made = stdout_ok(&[
+        "backup",
+        "create",
+        "--region",
+        "eu",
+        "--config",
+        c,
+        "--data-dir",
+        d,
+    ]);
+    assert!(made.contains("1 tenant"), "{made}");
+    assert!(dir.path().join("eu/backups/manifests").is_dir());
+    assert!(!dir.path().join("us/backups").exists());
+    let made = stdout_ok(&[
+        "backup",
+        "create",
+        "--tenant",
+        "acme",
+        "--config",
+        c,
+        "--data-dir",
+        d,
+    ]);
+    assert!(made.contains("1 tenant"), "{made}");
+}

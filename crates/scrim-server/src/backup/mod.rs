@@ -50,7 +50,7 @@ pub use manifest::{Manifest, ManifestSegment, ManifestTenant};
 
 use crate::accounts::Act;
 use crate::audit::actions;
-use crate::export::StoreLocation;
+use crate::regions::Region;
 use crate::{Platform, ServerError};
 
 /// Name of the backup key file in the data directory, when `--backup-key-file` is not given.
@@ -292,26 +292,60 @@ fn strip_userinfo(s: &str) -> String {
     }
 }
 
-/// Which tenants and which part of the segment store a backup or restore covers.
+/// Which tenants a backup or restore covers: one region's (a backup holds the data of one
+/// region, so that its destination can stay in that region).
 #[derive(Debug, Clone, Default)]
 pub struct Scope {
-    /// One tenant by name; `None`: every tenant.
+    /// One tenant by name; `None`: every tenant of the region.
     pub tenant: Option<String>,
-    /// The segment store, as `scrim serve` is configured (`object_store`; default
-    /// `<data-dir>/segments`). `region`: only segments written under that region; `None`:
-    /// all.
-    pub store: StoreLocation,
+    /// The region (`[[regions]]` of the serve config); `None`: the tenant's, or the only
+    /// one.
+    pub region: Option<String>,
 }
 
-fn segment_store(
+impl Scope {
+    /// The region this scope covers: as given, else the tenant's, else the deployment's
+    /// only one. A tenant of another region than the one given is refused.
+    pub async fn region<'a>(&self, platform: &'a Platform) -> Result<&'a Region, ServerError> {
+        let regions = platform.regions();
+        let Some(name) = &self.tenant else {
+            return regions.chosen(self.region.as_deref(), "a backup");
+        };
+        let region = match platform.meta.tenant_by_name(name).await? {
+            Some(t) => t.region,
+            // A restore may name a tenant only the backup knows; the region decides.
+            None => return regions.chosen(self.region.as_deref(), "a backup"),
+        };
+        if let Some(r) = &self.region
+            && r != &region
+        {
+            return Err(usage(format!(
+                "tenant {name:?} is in region {region}, not {r}"
+            )));
+        }
+        regions.get(&region)
+    }
+}
+
+/// Where `scope`'s backups go: `to`, else its region's `backup_to`.
+pub async fn destination(
     platform: &Platform,
-    store: &StoreLocation,
-) -> Result<Arc<dyn ObjectStore>, ServerError> {
-    let region = store.region.as_deref().unwrap_or("local");
-    Ok(Arc::clone(
-        crate::export::open_segment_store(platform, store.object_store.as_deref(), region)?
-            .object_store(),
-    ))
+    scope: &Scope,
+    to: Option<&str>,
+) -> Result<Destination, ServerError> {
+    match to {
+        Some(to) => Destination::open(to),
+        None => {
+            let region = scope.region(platform).await?;
+            let to = region.backup_to.as_deref().ok_or_else(|| {
+                usage(format!(
+                    "where to? give --to, or backup_to in region {}'s configuration",
+                    region.name
+                ))
+            })?;
+            Destination::open(to)
+        }
+    }
 }
 
 /// Whether `path` is a segment of `tenant` and `signal` in the store's layout
@@ -355,20 +389,26 @@ const SIGNALS: [scrim_meta::Signal; 3] = [
     scrim_meta::Signal::Metrics,
 ];
 
+/// The tenants of `region` (or the one called `name`, which must be in it).
 async fn scoped_tenants(
     platform: &Platform,
     name: Option<&str>,
+    region: &Region,
 ) -> Result<Vec<Tenant>, ServerError> {
-    match name {
-        Some(n) => Ok(vec![
+    let tenants = match name {
+        Some(n) => vec![
             platform
                 .meta
                 .tenant_by_name(n)
                 .await?
                 .ok_or_else(|| usage(format!("no tenant named {n:?}")))?,
-        ]),
-        None => Ok(platform.meta.list_tenants().await?),
-    }
+        ],
+        None => platform.meta.list_tenants().await?,
+    };
+    Ok(tenants
+        .into_iter()
+        .filter(|t| t.region == region.name)
+        .collect())
 }
 
 /// What [`create`] did.
@@ -420,13 +460,15 @@ pub async fn create(
             (key, false)
         }
     };
-    let store = segment_store(platform, &scope.store)?;
-    let region = scope.store.region.as_deref();
+    let home = scope.region(platform).await?;
+    let store = Arc::clone(home.store.object_store());
+    let region_name = home.name.as_str();
+    let region = Some(region_name);
 
     // The plan: every catalogued segment, and whether the destination already has it.
     let mut tenants = Vec::new();
     let mut jobs = Vec::new();
-    for tenant in scoped_tenants(platform, scope.tenant.as_deref()).await? {
+    for tenant in scoped_tenants(platform, scope.tenant.as_deref(), home).await? {
         let filters = platform.meta.trace_filters(&tenant.id).await?;
         let index = tenants.len();
         for signal in SIGNALS {
@@ -537,6 +579,7 @@ pub async fn create(
         .entry(platform.audit(), actions::BACKUP_CREATE, &id)
         .detail("destination", dest.shown())
         .detail("backup_key_id", key.id())
+        .detail("region", region_name)
         .detail("tenant", scope.tenant.clone())
         .detail("tenants", tenants.len())
         .detail("segments", planned)
@@ -691,8 +734,9 @@ pub async fn restore(
             .ok_or_else(|| usage(format!("no backup in {}", dest.shown())))?,
     };
     let manifest = dest.manifest(&key, &id).await?;
-    let store = segment_store(platform, &scope.store)?;
-    let region = scope.store.region.as_deref();
+    let home = scope.region(platform).await?;
+    let store = Arc::clone(home.store.object_store());
+    let region = Some(home.name.as_str());
     if let Some(name) = &scope.tenant
         && !manifest.tenants.iter().any(|t| &t.name == name)
     {
@@ -708,7 +752,8 @@ pub async fn restore(
     let mut restored_tenants: HashMap<TenantId, Tenant> = HashMap::new();
     let now = SystemTime::now();
     for t in &manifest.tenants {
-        if scope.tenant.as_ref().is_some_and(|n| n != &t.name) {
+        // Only the region's tenants come back, into the region's store.
+        if scope.tenant.as_ref().is_some_and(|n| n != &t.name) || t.region != home.name {
             continue;
         }
         let Some(tenant) = readable_tenant(platform, t, &mut plan).await? else {
@@ -830,22 +875,7 @@ pub async fn restore(
         // Tombstones: what was erased after the backup was taken is erased again. (Queries
         // already hide it: they apply every recorded deletion request of the tenant.)
         for tenant in restored_tenants.values() {
-            let region = match &scope.store.region {
-                Some(r) => r.clone(),
-                None => written
-                    .iter()
-                    .find(|p| p.tenant == tenant.id)
-                    .and_then(|p| p.seg.path.split('/').next())
-                    .unwrap_or("local")
-                    .to_owned(),
-            };
-            let store = crate::export::open_segment_store(
-                platform,
-                scope.store.object_store.as_deref(),
-                &region,
-            )?;
-            done.tombstone_rows +=
-                crate::deletion::reapply_tombstones(platform, &store, tenant).await?;
+            done.tombstone_rows += crate::deletion::reapply_tombstones(platform, tenant).await?;
         }
         Ok::<_, ServerError>(done)
     };
@@ -853,6 +883,7 @@ pub async fn restore(
         .entry(platform.audit(), actions::BACKUP_RESTORE, &id)
         .detail("destination", dest.shown())
         .detail("backup_key_id", key.id())
+        .detail("region", home.name.as_str())
         .detail("tenant", scope.tenant.clone())
         .detail("tenants", plan.tenants.clone())
         .detail("unreadable", unreadable)
