@@ -8,7 +8,6 @@
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::TryStreamExt;
@@ -23,57 +22,6 @@ use serde_json::{Value, json};
 
 mod common;
 use common::*;
-
-/// Where a scenario keeps its state.
-enum Backend {
-    Local,
-    PgS3 { pg: String, s3: String },
-}
-
-fn pg_s3() -> Option<Backend> {
-    match (
-        std::env::var("SCRIM_TEST_POSTGRES_URL"),
-        std::env::var("SCRIM_TEST_S3_URL"),
-    ) {
-        (Ok(pg), Ok(s3)) => Some(Backend::PgS3 { pg, s3 }),
-        _ => {
-            eprintln!(
-                "SKIPPED (PostgreSQL + S3 variant): set SCRIM_TEST_POSTGRES_URL and \
-                 SCRIM_TEST_S3_URL (with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), e.g. \
-                 eval \"$(scripts/garage-up.sh)\"; .ci/run does"
-            );
-            None
-        }
-    }
-}
-
-fn suffix() -> String {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// `s3://bucket?query` with `/prefix` after the bucket.
-fn s3_under(url: &str, prefix: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    format!("{}/{prefix}?{query}", base.trim_end_matches('/'))
-}
-
-/// Drops the test's PostgreSQL schema, even when the test fails.
-struct Schema(String, String);
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &self.0,
-                "-q",
-                "-c",
-                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.1),
-            ])
-            .output();
-    }
-}
 
 /// A server and a backup destination on one backend.
 struct Env {
@@ -96,22 +44,12 @@ impl Env {
             ),
             Backend::PgS3 { pg, s3 } => {
                 let run = suffix();
-                let schema = format!("scrim_backup_{run}");
-                let out = Command::new("psql")
-                    .args([pg, "-q", "-c", &format!("CREATE SCHEMA {schema}")])
-                    .output()
-                    .expect("run psql");
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
-                let sep = if pg.contains('?') { '&' } else { '?' };
+                let (url, schema) = fresh_schema(pg, "backup");
                 (
-                    Some(format!("{pg}{sep}options[search_path]={schema}")),
+                    Some(url),
                     Some(s3_under(s3, &format!("backup-{run}/segments"))),
                     s3_under(s3, &format!("backup-{run}/backups")),
-                    Some(Schema(pg.clone(), schema)),
+                    Some(schema),
                 )
             }
         };

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use common::{Cred, world};
+use common::{Backend, Cred, Site, pg_s3, start_with, world};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper_util::client::legacy::Client;
@@ -21,7 +21,7 @@ use scrim_demo::planted_secrets;
 use scrim_server::accounts::Act;
 use scrim_server::admin::{self, DemoTenant};
 use scrim_server::audit::read::{AuditFilter, query};
-use scrim_server::{PlatformConfig, Server, ServerConfig};
+use scrim_server::{Server, ServerConfig};
 use scrim_store::Signal;
 use scrim_store::export::{Encoder, Format};
 use serde_json::{Value, json};
@@ -30,11 +30,13 @@ use serde_json::{Value, json};
 const KEY_HEX: &str = "8f1c0e5a7b3d29f46a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5";
 
 async fn start(dir: &Path) -> Server {
-    let mut config = ServerConfig::loopback_ephemeral(PlatformConfig::in_dir(dir));
-    // Only explicit flushes: the test decides what is in segments and what is buffered.
+    start_with(dir, settings).await
+}
+
+/// Only explicit flushes: the test decides what is in segments and what is buffered.
+fn settings(config: &mut ServerConfig) {
     config.flush_interval = Duration::from_secs(3600);
     config.flush_rows = usize::MAX;
-    Server::start(config).await.expect("server starts")
 }
 
 /// Sends the demo shop's traffic (traces, logs, metrics) for `ticks` simulated seconds.
@@ -212,8 +214,20 @@ async fn shop(server: &Server) -> DemoTenant {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otlp_json_export_parses_with_the_official_definitions_and_reingests_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start(dir.path()).await;
+    otlp_json_round_trip(Backend::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_json_export_reingests_whole_on_postgres_and_s3() {
+    if let Some(backend) = pg_s3() {
+        otlp_json_round_trip(backend).await;
+    }
+}
+
+async fn otlp_json_round_trip(backend: Backend) {
+    let site = Site::new(&backend, "export");
+    let dir = &site.dir;
+    let server = site.start(settings).await;
     let t = shop(&server).await;
     let export_key = key(&server, &t.tenant, "export").await;
     let spans = count(&server, &t.read_key, "spans").await;

@@ -8,7 +8,6 @@
 //! that variant prints why it is skipped and passes.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, SystemTime};
 
 use futures::TryStreamExt;
@@ -21,39 +20,6 @@ use serde_json::json;
 
 mod common;
 use common::*;
-
-enum Backend {
-    Local,
-    PgS3 { pg: String, s3: String },
-}
-
-fn suffix() -> String {
-    let mut b = [0u8; 8];
-    getrandom::fill(&mut b).unwrap();
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// `s3://bucket?query` with `/prefix` after the bucket.
-fn s3_under(url: &str, prefix: &str) -> String {
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    format!("{}/{prefix}?{query}", base.trim_end_matches('/'))
-}
-
-/// Drops the test's PostgreSQL schema, even when the test fails.
-struct Schema(String, String);
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([
-                &self.0,
-                "-q",
-                "-c",
-                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.1),
-            ])
-            .output();
-    }
-}
 
 /// Where one region keeps things: its directory (WAL, and segments and backups when local),
 /// and its segment store and backup destination as configured.
@@ -199,21 +165,8 @@ async fn two_regions(backend: Backend) {
     let (database_url, _schema) = match &backend {
         Backend::Local => (None, None),
         Backend::PgS3 { pg, .. } => {
-            let schema = format!("scrim_residency_{run}");
-            let out = Command::new("psql")
-                .args([pg, "-q", "-c", &format!("CREATE SCHEMA {schema}")])
-                .output()
-                .expect("run psql");
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let sep = if pg.contains('?') { '&' } else { '?' };
-            (
-                Some(format!("{pg}{sep}options[search_path]={schema}")),
-                Some(Schema(pg.clone(), schema)),
-            )
+            let (url, schema) = fresh_schema(pg, "residency");
+            (Some(url), Some(schema))
         }
     };
     let data = root.path().join("data");

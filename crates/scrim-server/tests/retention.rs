@@ -2,7 +2,6 @@
 //! their catalog entries and their files, records each run, and the retention is visible
 //! and changeable through the API.
 
-use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use scrim_server::Server;
@@ -42,10 +41,6 @@ async fn segment_paths(server: &Server, tenant: &scrim_meta::TenantId) -> Vec<St
     paths
 }
 
-fn file_exists(dir: &Path, path: &str) -> bool {
-    dir.join("segments").join(path).is_file()
-}
-
 fn spans(batches: &[scrim_otlp::Batch]) -> u64 {
     batches
         .iter()
@@ -63,13 +58,25 @@ async fn send_aged(server: &Server, t: &DemoTenant, seed: u64, age: Duration) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn retention_removes_exactly_what_is_due_and_records_each_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = start_with(dir.path(), |c| {
-        c.flush_rows = usize::MAX;
-        // Removed objects go at once, not after the grace for running queries.
-        c.compaction.grace = Duration::ZERO;
-    })
-    .await;
+    retention(Backend::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_removes_exactly_what_is_due_on_postgres_and_s3() {
+    if let Some(backend) = pg_s3() {
+        retention(backend).await;
+    }
+}
+
+async fn retention(backend: Backend) {
+    let site = Site::new(&backend, "retention");
+    let server = site
+        .start(|c| {
+            c.flush_rows = usize::MAX;
+            // Removed objects go at once, not after the grace for running queries.
+            c.compaction.grace = Duration::ZERO;
+        })
+        .await;
     let t = admin::demo_tenant(server.platform()).await.unwrap();
     let tenant = server
         .platform()
@@ -92,7 +99,9 @@ async fn retention_removes_exactly_what_is_due_and_records_each_run() {
     let all_paths = segment_paths(&server, &tenant.id).await;
     assert!(old > 0 && middle > 0 && fresh > 0);
     assert!(!old_paths.is_empty() && !middle_paths.is_empty());
-    assert!(all_paths.iter().all(|p| file_exists(dir.path(), p)));
+    for p in &all_paths {
+        assert!(object_exists(&server, p).await, "{p}");
+    }
     assert_eq!(
         count(&server, &t.read_key, "spans").await,
         old + middle + fresh
@@ -107,7 +116,7 @@ async fn retention_removes_exactly_what_is_due_and_records_each_run() {
     for p in &all_paths {
         let kept = left.contains(p);
         assert_eq!(kept, !old_paths.contains(p), "{p}");
-        assert_eq!(file_exists(dir.path(), p), kept, "{p}");
+        assert_eq!(object_exists(&server, p).await, kept, "{p}");
     }
     // Nothing more is due: no second removal, no second record.
     assert!(
@@ -180,7 +189,7 @@ async fn retention_removes_exactly_what_is_due_and_records_each_run() {
     assert_eq!(removed[0].segments, middle_paths.len());
     assert_eq!(count(&server, &t.read_key, "spans").await, fresh);
     for p in &middle_paths {
-        assert!(!file_exists(dir.path(), p), "{p}");
+        assert!(!object_exists(&server, p).await, "{p}");
     }
 
     // Members may not change it; the read-only key may not see it.

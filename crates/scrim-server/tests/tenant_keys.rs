@@ -13,7 +13,7 @@ use scrim_otlp::{Batch, Signal};
 use scrim_server::admin::DemoTenant;
 use scrim_server::keys::{context, rotate_master_key};
 use scrim_server::tenant_keys::rotate_tenant_key_by_name;
-use scrim_server::{Platform, PlatformConfig, Server};
+use scrim_server::{Platform, PlatformConfig, Server, ServerConfig};
 use serde_json::{Value, json};
 
 mod common;
@@ -21,14 +21,15 @@ use common::*;
 
 /// Explicit flushes only; compaction merges whatever is small, at once, and deletes what
 /// it replaced without a grace period.
+fn settings(c: &mut ServerConfig) {
+    c.flush_rows = usize::MAX;
+    c.compaction.interval = Duration::from_secs(3600);
+    c.compaction.settle = Duration::ZERO;
+    c.compaction.grace = Duration::ZERO;
+}
+
 async fn start(dir: &Path) -> Server {
-    start_with(dir, |c| {
-        c.flush_rows = usize::MAX;
-        c.compaction.interval = Duration::from_secs(3600);
-        c.compaction.settle = Duration::ZERO;
-        c.compaction.grace = Duration::ZERO;
-    })
-    .await
+    start_with(dir, settings).await
 }
 
 /// Ten minutes into the previous hour: both periods' data land in one hour directory, so
@@ -174,9 +175,20 @@ async fn everything_reads(server: &Server, owner: &Cred, sent: &[Batch], traces:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_tenant_reads_both_periods_and_compaction_moves_everything_to_the_new_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let config = PlatformConfig::in_dir(dir.path());
-    let server = start(dir.path()).await;
+    rotation(Backend::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rotated_tenant_reads_both_periods_on_postgres_and_s3() {
+    if let Some(backend) = pg_s3() {
+        rotation(backend).await;
+    }
+}
+
+async fn rotation(backend: Backend) {
+    let site = Site::new(&backend, "rotation");
+    let config = site.platform_config();
+    let server = site.start(settings).await;
     let t = scrim_server::admin::demo_tenant(server.platform())
         .await
         .unwrap();
@@ -303,7 +315,7 @@ async fn a_rotated_tenant_reads_both_periods_and_compaction_moves_everything_to_
     // under the new master key reads both periods.
     let r = rotate_master_key(&config).await.unwrap();
     assert_eq!(r.keys, 3, "two tenant key versions and the identity key");
-    let server = start(dir.path()).await;
+    let server = site.start(settings).await;
     let owner = sign_in(&server, &t.owner_email, &t.owner_password, None).await;
     everything_reads(&server, &owner, &sent, &traces).await;
     // Opened again after the rotation, the tenant still pseudonymises u-123 the same way.
@@ -347,12 +359,15 @@ async fn a_rotated_tenant_reads_both_periods_and_compaction_moves_everything_to_
         assert_eq!(segs[0].key_version, 2);
     }
     // The files on disk: only the merged ones, each naming key 2 in its footer.
-    let files = parquet_files(dir.path());
+    let files: Vec<_> = stored_objects(&server, "")
+        .await
+        .into_iter()
+        .filter(|(p, _)| p.ends_with(".parquet"))
+        .collect();
     assert_eq!(files.len() as u64, merged as u64);
-    for f in &files {
-        let bytes = std::fs::read(f).unwrap();
+    for (path, bytes) in &files {
         let names = |id: &str| bytes.windows(id.len()).any(|w| w == id.as_bytes());
-        assert!(names(&new_id) && !names(&old_id), "{}", f.display());
+        assert!(names(&new_id) && !names(&old_id), "{path}");
     }
     everything_reads(&server, &owner, &sent, &traces).await;
     let again = sql(

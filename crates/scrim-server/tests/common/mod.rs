@@ -230,3 +230,199 @@ pub async fn send_shop_at(
     }
     sent
 }
+
+// ---------------------------------------------------------------------------------------
+// Backends: the same scenario on SQLite with a local directory, and on PostgreSQL with
+// segments in the S3-compatible store (`SCRIM_TEST_POSTGRES_URL`, `SCRIM_TEST_S3_URL` and
+// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, what `scripts/garage-up.sh` prints and
+// `.ci/run` sets).
+
+/// Where a scenario keeps its state.
+pub enum Backend {
+    Local,
+    PgS3 { pg: String, s3: String },
+}
+
+/// The PostgreSQL + S3 backend, or `None` with the reason printed (the test then passes).
+pub fn pg_s3() -> Option<Backend> {
+    match (
+        std::env::var("SCRIM_TEST_POSTGRES_URL"),
+        std::env::var("SCRIM_TEST_S3_URL"),
+    ) {
+        (Ok(pg), Ok(s3)) => Some(Backend::PgS3 { pg, s3 }),
+        _ => {
+            eprintln!(
+                "SKIPPED (PostgreSQL + S3 variant): set SCRIM_TEST_POSTGRES_URL and \
+                 SCRIM_TEST_S3_URL (with AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY), e.g. \
+                 eval \"$(scripts/garage-up.sh)\"; .ci/run does"
+            );
+            None
+        }
+    }
+}
+
+/// 16 random hex digits: keeps the runs' schemas and S3 prefixes apart.
+pub fn suffix() -> String {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// `s3://bucket?query` with `/prefix` after the bucket.
+pub fn s3_under(url: &str, prefix: &str) -> String {
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    format!("{}/{prefix}?{query}", base.trim_end_matches('/'))
+}
+
+/// Drops the test's PostgreSQL schema, even when the test fails.
+pub struct Schema(pub String, pub String);
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("psql")
+            .args([
+                &self.0,
+                "-q",
+                "-c",
+                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.1),
+            ])
+            .output();
+    }
+}
+
+/// A fresh PostgreSQL schema on `pg`: its URL (with the search path) and its guard.
+pub fn fresh_schema(pg: &str, label: &str) -> (String, Schema) {
+    let schema = format!("scrim_{label}_{}", suffix());
+    let out = std::process::Command::new("psql")
+        .args([pg, "-q", "-c", &format!("CREATE SCHEMA {schema}")])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sep = if pg.contains('?') { '&' } else { '?' };
+    (
+        format!("{pg}{sep}options[search_path]={schema}"),
+        Schema(pg.to_owned(), schema),
+    )
+}
+
+/// Where one test server keeps its state: a fresh directory (data directory: master key,
+/// WAL, and on `Local` the metadata database and segments), and on `PgS3` a fresh schema
+/// and a fresh S3 prefix for the segments.
+pub struct Site {
+    pub dir: tempfile::TempDir,
+    pub database_url: Option<String>,
+    pub object_store: Option<String>,
+    _schema: Option<Schema>,
+}
+
+impl Site {
+    pub fn new(backend: &Backend, label: &str) -> Site {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Local => Site {
+                dir,
+                database_url: None,
+                object_store: None,
+                _schema: None,
+            },
+            Backend::PgS3 { pg, s3 } => {
+                let (url, schema) = fresh_schema(pg, label);
+                Site {
+                    dir,
+                    database_url: Some(url),
+                    object_store: Some(s3_under(s3, &format!("{label}-{}", suffix()))),
+                    _schema: Some(schema),
+                }
+            }
+        }
+    }
+
+    pub fn is_local(&self) -> bool {
+        self.database_url.is_none()
+    }
+
+    /// The data directory.
+    pub fn data(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The platform's state on this site: its data directory, database and segment store
+    /// (one region, `local`).
+    pub fn platform_config(&self) -> PlatformConfig {
+        let mut c = PlatformConfig::in_dir(self.data());
+        c.database_url = self.database_url.clone();
+        if let Some(store) = &self.object_store {
+            c.regions = vec![scrim_server::regions::RegionConfig::single(
+                "local",
+                Some(store.clone()),
+            )];
+        }
+        c
+    }
+
+    /// Points `c` at this site's database and segment store.
+    pub fn configure(&self, c: &mut ServerConfig) {
+        c.platform = self.platform_config();
+    }
+
+    /// A server on this site, `edit` applied after the site's settings.
+    pub async fn start(&self, edit: impl FnOnce(&mut ServerConfig)) -> Server {
+        start_with(self.data(), |c| {
+            self.configure(c);
+            edit(c);
+        })
+        .await
+    }
+}
+
+/// The segment store of the server's one region.
+pub fn segment_store(server: &Server) -> scrim_store::SegmentStore {
+    server
+        .platform()
+        .regions()
+        .get("local")
+        .expect("the test server has the one region `local`")
+        .store
+        .clone()
+}
+
+/// Every object of the server's segment store under `prefix` (`""`: all), path and bytes.
+pub async fn stored_objects(server: &Server, prefix: &str) -> Vec<(String, bytes::Bytes)> {
+    use futures::TryStreamExt;
+    let store = segment_store(server);
+    let store = store.object_store();
+    let prefix = (!prefix.is_empty()).then(|| object_store::path::Path::from(prefix));
+    let listed: Vec<object_store::ObjectMeta> =
+        store.list(prefix.as_ref()).try_collect().await.unwrap();
+    let mut out = Vec::new();
+    for m in listed {
+        let bytes = object_store::ObjectStoreExt::get(&**store, &m.location)
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        out.push((m.location.to_string(), bytes));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// Whether the server's segment store holds `path`.
+pub async fn object_exists(server: &Server, path: &str) -> bool {
+    let store = segment_store(server);
+    match object_store::ObjectStoreExt::head(
+        &**store.object_store(),
+        &object_store::path::Path::from(path),
+    )
+    .await
+    {
+        Ok(_) => true,
+        Err(object_store::Error::NotFound { .. }) => false,
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
