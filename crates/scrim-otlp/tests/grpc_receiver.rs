@@ -143,7 +143,7 @@ async fn sink_errors_map_to_grpc_codes() {
         assert_eq!(retry_delay(&status), delay, "{code:?}");
         assert!(!status.message().contains("/etc"));
     }
-    assert_eq!(sink.calls(), 8);
+    assert_eq!(sink.calls(), 9);
     assert!(sink.batches().is_empty());
     receivers.shutdown().await.unwrap();
 }

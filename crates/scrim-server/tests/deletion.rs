@@ -133,6 +133,15 @@ async fn tenant_of(server: &Server, t: &DemoTenant) -> scrim_meta::Tenant {
         .unwrap()
 }
 
+/// Explicit flushes only; replaced objects go at once.
+async fn start(site: &Site) -> Server {
+    site.start(|c| {
+        c.flush_rows = usize::MAX;
+        c.compaction.grace = Duration::ZERO;
+    })
+    .await
+}
+
 /// Waits until the deletion request `id` is no longer pending or running (the server's
 /// deleter runs it as soon as it is recorded; this call runs it if it has not started).
 async fn finished(server: &Server, cred: &Cred, id: &str) -> Value {
@@ -170,12 +179,7 @@ async fn a_persons_rows_disappear_from_every_query_and_every_file_on_postgres_an
 async fn persons_rows(backend: Backend) {
     let site = Site::new(&backend, "deletion");
     let dir = site.data();
-    let server = site
-        .start(|c| {
-            c.flush_rows = usize::MAX;
-            c.compaction.grace = Duration::ZERO;
-        })
-        .await;
+    let server = start(&site).await;
     let t = admin::demo_tenant(server.platform()).await.unwrap();
     let tenant = tenant_of(&server, &t).await;
     let reader = Cred::Key(t.read_key.clone());
@@ -360,12 +364,7 @@ async fn a_deleted_tenant_is_unreadable_everywhere_on_postgres_and_s3() {
 async fn deleted_tenant(backend: Backend) {
     let site = Site::new(&backend, "deletion");
     let dir = site.data();
-    let server = site
-        .start(|c| {
-            c.flush_rows = usize::MAX;
-            c.compaction.grace = Duration::ZERO;
-        })
-        .await;
+    let server = start(&site).await;
     let gone = admin::demo_tenant(server.platform()).await.unwrap();
     let kept = admin::demo_tenant(server.platform()).await.unwrap();
     let gone_tenant = tenant_of(&server, &gone).await;

@@ -4,68 +4,9 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime};
-
-use common::{scrim_ok, scrim_output};
-use scrim_otlp::{Batch, ExportOutcome, Exporter, ExporterConfig, Protocol};
-use scrim_server::{PlatformConfig, Server, ServerConfig};
+use common::{scrim_ok, scrim_output, stored_shop};
 
 const KEY_HEX: &str = "00d1c2b3a4958677685948392a1b0c0dfeedfacecafebeef0123456789abcdef";
-
-/// A server in `dir` takes the demo shop's traffic and writes it to segments; returns the
-/// tenant's name and the spans and log records sent.
-async fn stored_shop(dir: &std::path::Path) -> (String, usize, usize) {
-    let mut config = ServerConfig::loopback_ephemeral(PlatformConfig::in_dir(dir));
-    config.flush_interval = Duration::from_secs(3600);
-    let server = Server::start(config).await.expect("server starts");
-    let t = scrim_server::admin::demo_tenant(server.platform())
-        .await
-        .unwrap();
-    let mut c = ExporterConfig::new(
-        format!("http://{}", server.otlp_http_addr().unwrap()),
-        Protocol::HttpProtobuf,
-    );
-    c.allow_http = true;
-    c.headers.push((
-        "authorization".into(),
-        scrim_otlp::Credential::new(format!("Bearer {}", t.ingest_key)),
-    ));
-    let exporter = Exporter::new(c).unwrap();
-    let mut g = scrim_demo::Generator::new(21);
-    let now = SystemTime::now() - Duration::from_secs(30);
-    let (mut spans, mut logs) = (0, 0);
-    for i in 0..3 {
-        for batch in g.tick(20, now + Duration::from_secs(i), false) {
-            match &batch {
-                Batch::Traces(r) => {
-                    spans += r
-                        .resource_spans
-                        .iter()
-                        .flat_map(|r| &r.scope_spans)
-                        .map(|s| s.spans.len())
-                        .sum::<usize>()
-                }
-                Batch::Logs(r) => {
-                    logs += r
-                        .resource_logs
-                        .iter()
-                        .flat_map(|r| &r.scope_logs)
-                        .map(|s| s.log_records.len())
-                        .sum::<usize>()
-                }
-                Batch::Metrics(_) => {}
-            }
-            let outcome = exporter.export(&batch).await;
-            assert!(
-                matches!(outcome, ExportOutcome::Delivered { .. }),
-                "{outcome:?}"
-            );
-        }
-    }
-    // Shutting down flushes every buffered row to segments.
-    server.shutdown().await;
-    (t.tenant, spans, logs)
-}
 
 fn count_on(stderr: &str, what: &str) -> usize {
     let line = stderr

@@ -314,3 +314,61 @@ pub fn scrim_ok_env(args: &[&str], env: &[(&str, &str)]) -> String {
     );
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A server in `dir` takes the demo shop's traffic and writes it to segments; returns the
+/// tenant's name and the spans and log records sent.
+pub async fn stored_shop(dir: &std::path::Path) -> (String, usize, usize) {
+    let mut config =
+        scrim_server::ServerConfig::loopback_ephemeral(scrim_server::PlatformConfig::in_dir(dir));
+    config.flush_interval = Duration::from_secs(3600);
+    let server = scrim_server::Server::start(config)
+        .await
+        .expect("server starts");
+    let t = scrim_server::admin::demo_tenant(server.platform())
+        .await
+        .unwrap();
+    let mut c = scrim_otlp::ExporterConfig::new(
+        format!("http://{}", server.otlp_http_addr().unwrap()),
+        scrim_otlp::Protocol::HttpProtobuf,
+    );
+    c.allow_http = true;
+    c.headers.push((
+        "authorization".into(),
+        scrim_otlp::Credential::new(format!("Bearer {}", t.ingest_key)),
+    ));
+    let exporter = scrim_otlp::Exporter::new(c).unwrap();
+    let mut g = scrim_demo::Generator::new(21);
+    let now = std::time::SystemTime::now() - Duration::from_secs(30);
+    let (mut spans, mut logs) = (0, 0);
+    for i in 0..3 {
+        for batch in g.tick(20, now + Duration::from_secs(i), false) {
+            match &batch {
+                scrim_otlp::Batch::Traces(r) => {
+                    spans += r
+                        .resource_spans
+                        .iter()
+                        .flat_map(|r| &r.scope_spans)
+                        .map(|s| s.spans.len())
+                        .sum::<usize>()
+                }
+                scrim_otlp::Batch::Logs(r) => {
+                    logs += r
+                        .resource_logs
+                        .iter()
+                        .flat_map(|r| &r.scope_logs)
+                        .map(|s| s.log_records.len())
+                        .sum::<usize>()
+                }
+                scrim_otlp::Batch::Metrics(_) => {}
+            }
+            let outcome = exporter.export(&batch).await;
+            assert!(
+                matches!(outcome, scrim_otlp::ExportOutcome::Delivered { .. }),
+                "{outcome:?}"
+            );
+        }
+    }
+    // Shutting down flushes every buffered row to segments.
+    server.shutdown().await;
+    (t.tenant, spans, logs)
+}
