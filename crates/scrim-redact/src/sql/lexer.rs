@@ -761,7 +761,10 @@ static CLASS: [u8; 256] = {
         if alpha || b.is_ascii_digit() || b == b'$' || b == b'#' {
             c |= IDENT_CONTINUE | VARIABLE_CONTINUE;
         }
-        if b == b'.' {
+        // `?` too: the obfuscator writes `@v?.` for `@v1.` (replace_digits), which must lex
+        // again as one variable, not `@v`, `?`, `.` (found by cargo fuzz: the trailing `.`
+        // then changed what a following `[` meant).
+        if b == b'.' || b == b'?' {
             c |= VARIABLE_CONTINUE;
         }
         let special = matches!(
