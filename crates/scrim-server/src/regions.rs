@@ -9,7 +9,7 @@
 //! 421 on the APIs) rather than written anywhere else.
 //!
 //! The metadata database (accounts, wrapped keys, the segment catalog: paths, time ranges,
-//! row counts, service names) is shared by every region.
+//! row counts, service names, trace-id Bloom filters) is shared by every region.
 //!
 //! Without a `[[regions]]` table a deployment has one region: `region` (default `local`)
 //! with the segment store `object_store` (default `<data_dir>/segments`) and the WAL in
