@@ -103,12 +103,34 @@ impl Regions {
                     SegmentStore::local(&dir, &c.name)?
                 }
                 Some(url) if url.contains("://") => SegmentStore::from_url(url, &c.name)?,
+                // `s3:/bucket` is a mistyped URL, not a directory to create.
+                Some(dir) if dir.contains(':') => {
+                    return Err(usage(format!(
+                        "region {}: object_store {:?} is neither a directory nor a URL \
+                         (file:///dir, s3://bucket/prefix?endpoint=…)",
+                        c.name,
+                        dir.chars().take(64).collect::<String>()
+                    )));
+                }
                 Some(dir) => {
                     crate::platform::create_private_dir(Path::new(dir))?;
                     SegmentStore::local(dir, &c.name)?
                 }
             };
             let wal_dir = c.wal_dir.clone().unwrap_or_else(|| data_dir.join("wal"));
+            // Two regions in one place would hold each other's data.
+            let location = c.object_store.as_deref().map(|s| s.trim_end_matches('/'));
+            if let Some(other) = list.iter().zip(configs).find(|(r, o)| {
+                r.wal_dir == wal_dir
+                    || (location.is_some()
+                        && o.object_store.as_deref().map(|s| s.trim_end_matches('/')) == location)
+            }) {
+                return Err(usage(format!(
+                    "regions {} and {} share a WAL directory or an object store: each region \
+                     needs its own",
+                    other.0.name, c.name
+                )));
+            }
             list.push(Region {
                 name: c.name.clone(),
                 store,
@@ -230,8 +252,19 @@ mod tests {
         let e = regions.get("ap").unwrap_err();
         assert!(matches!(e, ServerError::OtherRegion { .. }), "{e}");
         assert!(regions.chosen(None, "a backup").is_err());
-        // A name twice, or one that cannot be a path component, is refused.
+        // A name twice, one that cannot be a path component, two regions in one place, or
+        // a location that is neither a directory nor a URL, is refused.
         assert!(Regions::open(dir.path(), &[region("eu", &eu), region("eu", &us)]).is_err());
         assert!(Regions::open(dir.path(), &[region("../x", &eu)]).is_err());
+        let e = Regions::open(dir.path(), &[region("eu", &eu), region("us", &eu)]).unwrap_err();
+        assert!(e.to_string().contains("share"), "{e}");
+        let mut typo = region("eu", &eu);
+        typo.object_store = Some("s3:/bucket".into());
+        let e = Regions::open(dir.path(), &[typo]).unwrap_err();
+        assert!(
+            e.to_string().contains("neither a directory nor a URL"),
+            "{e}"
+        );
+        assert!(!Path::new("s3:").exists());
     }
 }

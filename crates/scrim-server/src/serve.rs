@@ -248,12 +248,19 @@ fn file_regions(
     region: Option<String>,
     path: Option<&std::path::Path>,
 ) -> Result<Vec<RegionConfig>, ServerError> {
+    let location = |s: String| {
+        if s.contains("://") {
+            s
+        } else {
+            relative_to(path, s.into()).display().to_string()
+        }
+    };
     let Some(table) = table else {
         return Ok(match (object_store, region) {
             (None, None) => Vec::new(),
             (store, name) => vec![RegionConfig::single(
                 name.as_deref().unwrap_or(crate::regions::DEFAULT_REGION),
-                store,
+                store.map(location),
             )],
         });
     };
@@ -278,13 +285,6 @@ fn file_regions(
                     r.name
                 )));
             }
-            let location = |s: String| {
-                if s.contains("://") {
-                    s
-                } else {
-                    relative_to(path, s.into()).display().to_string()
-                }
-            };
             r.wal_dir = r.wal_dir.map(|d| relative_to(path, d));
             r.object_store = r.object_store.map(location);
             r.backup_to = r.backup_to.map(location);
@@ -749,4 +749,55 @@ pub(crate) async fn flush_tenant(shared: &Shared, rt: &TenantRuntime) -> Result<
     recorded?;
     rt.log.commit(flushed)?;
     Ok(erased)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn regions_of(toml: &str) -> Result<Vec<RegionConfig>, ServerError> {
+        let path = std::path::Path::new("/etc/scrim/serve.toml");
+        ServerConfig::from_toml(PlatformConfig::in_dir("d"), toml, Some(path))
+            .map(|c| c.platform.regions)
+    }
+
+    #[test]
+    fn regions_come_from_the_table_or_the_one_region_keys() {
+        assert!(regions_of("").unwrap().is_empty());
+        let one = regions_of("region = \"eu\"\nobject_store = \"s3://b?endpoint=x\"").unwrap();
+        assert_eq!(
+            one,
+            [RegionConfig::single("eu", Some("s3://b?endpoint=x".into()))]
+        );
+        let table = regions_of(
+            "[[regions]]\nname = \"eu\"\nobject_store = \"eu/seg\"\nwal_dir = \"/wal/eu\"\n\
+             backup_to = \"s3://bk?endpoint=x\"\n",
+        )
+        .unwrap();
+        // Relative locations are relative to the file; URLs and absolute paths stay.
+        assert_eq!(table[0].object_store.as_deref(), Some("/etc/scrim/eu/seg"));
+        assert_eq!(
+            table[0].wal_dir.as_deref(),
+            Some(std::path::Path::new("/wal/eu"))
+        );
+        assert_eq!(table[0].backup_to.as_deref(), Some("s3://bk?endpoint=x"));
+    }
+
+    #[test]
+    fn a_region_without_its_own_locations_is_refused() {
+        for toml in [
+            "[[regions]]\nname = \"eu\"\nobject_store = \"/s\"\n",
+            "[[regions]]\nname = \"eu\"\nwal_dir = \"/w\"\n",
+            "region = \"eu\"\n[[regions]]\nname = \"eu\"\nobject_store = \"/s\"\nwal_dir = \"/w\"\n",
+            "regions = []\n",
+        ] {
+            let e = regions_of(toml).unwrap_err().to_string();
+            assert!(e.starts_with("config:"), "{toml}: {e}");
+        }
+        // Flags win over the file.
+        let mut flags = PlatformConfig::in_dir("d");
+        flags.regions = vec![RegionConfig::single("x", Some("/flag".into()))];
+        let c = ServerConfig::from_toml(flags, "region = \"eu\"", None).unwrap();
+        assert_eq!(c.platform.regions[0].name, "x");
+    }
 }

@@ -344,14 +344,21 @@ impl Tenants {
                     continue;
                 }
                 Some(t) if t.region != region.name => {
-                    // Not where this tenant's WAL belongs: left alone, never replayed into
-                    // the wrong region's segments.
-                    tracing::warn!(
-                        "tenant {id} (region {}) has a WAL in region {}'s directory; not replayed",
+                    // Acknowledged data this node can neither replay into the tenant's own
+                    // region nor drop: refuse to start rather than strand it. (Happens when
+                    // a one-region config's `region` was renamed, or tenants were created
+                    // without the config.)
+                    return Err(ServerError::Usage(format!(
+                        "tenant {} is in region {}, but its WAL is in region {}'s directory \
+                         {}: serve region {} with this WAL directory (a [[regions]] entry, or \
+                         `region = \"{}\"`) so that its data is replayed into its own region",
+                        t.name,
                         t.region,
-                        region.name
-                    );
-                    continue;
+                        region.name,
+                        region.wal_dir.display(),
+                        t.region,
+                        t.region
+                    )));
                 }
                 Some(_) => {}
             }

@@ -255,6 +255,33 @@ async fn two_regions(backend: Backend) {
         let expected = if region == "eu" { "alpha" } else { "beta" };
         assert_eq!(listed[0].tenants, [expected], "{region}");
     }
+    // A region's backup never restores into another region; a scope that names a tenant
+    // of another region is refused before any key is made.
+    let eu_scope = Scope {
+        tenant: None,
+        region: Some("eu".into()),
+    };
+    let eu_dest = backup::destination(server.platform(), &eu_scope, None)
+        .await
+        .unwrap();
+    let us_scope = Scope {
+        tenant: None,
+        region: Some("us".into()),
+    };
+    let e = backup::restore(server.platform(), &key_file, &eu_dest, None, &us_scope)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("no tenant of region us"), "{e}");
+    let fresh_key = root.path().join("fresh.key");
+    let crossed = Scope {
+        tenant: Some("alpha".into()),
+        region: Some("us".into()),
+    };
+    let e = backup::create(server.platform(), &fresh_key, &eu_dest, &crossed)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("is in region eu"), "{e}");
+    assert!(!fresh_key.exists());
     // A backup across regions is refused: its one destination would hold both.
     let e = backup::destination(server.platform(), &Scope::default(), None)
         .await
@@ -356,4 +383,33 @@ async fn a_tenant_s_bytes_stay_in_its_region_on_postgres_and_s3() {
              .ci/run does"
         ),
     }
+}
+
+/// A one-region deployment whose region is renamed in its config (or whose tenants were
+/// created without the config) would strand acknowledged WAL records: the server refuses
+/// to start and says what to serve, rather than skip them.
+#[tokio::test]
+async fn a_wal_of_another_region_stops_the_start_instead_of_being_stranded() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start(&data, None, Vec::new()).await.unwrap();
+    let t = tenant(&server, "legacy", "local").await;
+    send_shop_at(&server, &t.ingest, 5, 1, SystemTime::now()).await;
+    server.shutdown().await;
+
+    let renamed = vec![RegionConfig::single("eu", None)];
+    let e = match start(&data, None, renamed).await {
+        Ok(_) => panic!("started with a stranded WAL"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        e.contains("tenant legacy is in region local") && e.contains("serve region local"),
+        "{e}"
+    );
+    // Serving its region again, everything it acknowledged is there.
+    let server = start(&data, None, Vec::new()).await.unwrap();
+    let (status, body) = span_count(&server, &t).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["rows"][0][0].as_u64().unwrap() > 0, "{body}");
+    server.shutdown().await;
 }

@@ -75,9 +75,9 @@ pub(crate) struct KeyArgs {
 #[derive(Debug, Args)]
 pub(crate) struct StoreArgs {
     /// Where the server keeps segments when it has one region, as its `object_store`
-    /// setting (a directory, `file:///…`, `s3://bucket/prefix?endpoint=…&region=…`)
-    /// [default: from --config, else <data-dir>/segments].
-    #[arg(long, value_name = "URL")]
+    /// setting (a directory, `file:///…`, `s3://bucket/prefix?endpoint=…&region=…`), for
+    /// use without --config [default: <data-dir>/segments].
+    #[arg(long, value_name = "URL", conflicts_with = "config")]
     object_store: Option<String>,
     /// The region whose tenants are covered: one of --config's [[regions]], or the name of
     /// --object-store's [default: the tenant's, or the only region].
@@ -144,8 +144,9 @@ pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
             store,
             platform,
         } => {
-            let key_file = key.path(&platform.data_dir);
             let p = scrim_server::Platform::open(&store.platform(&platform)?).await?;
+            // In the data directory in force (the config's, unless --data-dir says).
+            let key_file = key.path(p.data_dir());
             let scope = scope(tenant, &store);
             let dest = backup::destination(&p, &scope, to.as_deref()).await?;
             let c = backup::create(&p, &key_file, &dest, &scope).await?;
@@ -182,9 +183,9 @@ pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
             store,
             platform,
         } => {
-            let key_file = key.path(&platform.data_dir);
             let dest = Destination::open(&from)?;
             let p = scrim_server::Platform::open(&store.platform(&platform)?).await?;
+            let key_file = key.path(p.data_dir());
             let r = backup::restore(&p, &key_file, &dest, id.as_deref(), &scope(tenant, &store))
                 .await?;
             println!("backup {}", r.id);

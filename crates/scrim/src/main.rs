@@ -183,8 +183,9 @@ struct PlatformArgs {
     /// with name, object_store, wal_dir, backup_to), flush_interval_seconds, flush_rows,
     /// policy (a capture policy file), tls_cert_file, tls_key_file, tls_self_signed,
     /// allow_plaintext, audit settings. Other commands take its data_dir, database_url,
-    /// audit_key_file and regions. Flags win.
-    #[arg(long, value_name = "FILE")]
+    /// audit_key_file and regions. Flags win. Give it to every command of a deployment
+    /// with several regions (or set SCRIM_CONFIG once).
+    #[arg(long, value_name = "FILE", env = "SCRIM_CONFIG")]
     config: Option<PathBuf>,
 }
 
@@ -231,9 +232,9 @@ impl PlatformArgs {
 #[derive(Debug, Args)]
 struct StoreArgs {
     /// Where the server keeps segments, as its `object_store` setting (a directory,
-    /// `file:///…`, `s3://bucket/prefix?endpoint=…&region=…`) [default: from --config, else
-    /// <data-dir>/segments].
-    #[arg(long, value_name = "URL")]
+    /// `file:///…`, `s3://bucket/prefix?endpoint=…&region=…`), for use without --config
+    /// [default: <data-dir>/segments].
+    #[arg(long, value_name = "URL", conflicts_with = "config")]
     object_store: Option<String>,
     /// The name of that region [default: local].
     #[arg(long, value_name = "REGION", requires = "object_store")]

@@ -446,6 +446,8 @@ pub async fn create(
     dest: &Destination,
     scope: &Scope,
 ) -> Result<Created, ServerError> {
+    // The region first: a refused scope creates no key.
+    let home = scope.region(platform).await?;
     let existing = dest.backup_ids().await?;
     let (key, key_created) = match existing.last() {
         None => {
@@ -460,7 +462,6 @@ pub async fn create(
             (key, false)
         }
     };
-    let home = scope.region(platform).await?;
     let store = Arc::clone(home.store.object_store());
     let region_name = home.name.as_str();
     let region = Some(region_name);
@@ -741,6 +742,17 @@ pub async fn restore(
         && !manifest.tenants.iter().any(|t| &t.name == name)
     {
         return Err(usage(format!("backup {id} holds no tenant named {name:?}")));
+    }
+    if !manifest.tenants.is_empty() && !manifest.tenants.iter().any(|t| t.region == home.name) {
+        let mut theirs: Vec<&str> = manifest.tenants.iter().map(|t| t.region.as_str()).collect();
+        theirs.sort_unstable();
+        theirs.dedup();
+        return Err(usage(format!(
+            "backup {id} holds no tenant of region {} (its tenants are in {}): restore it \
+             with --region",
+            home.name,
+            theirs.join(", ")
+        )));
     }
 
     // The plan: what is missing, tenant by tenant, and what is skipped and why.
