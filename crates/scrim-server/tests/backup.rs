@@ -622,6 +622,120 @@ async fn restore_after_compaction(backend: &Backend) {
     env.server.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_on_sqlite_and_a_directory() {
+    prune_keeps_what_the_newer_backups_need(&Backend::Local).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_on_postgresql_and_s3() {
+    if let Some(backend) = pg_s3() {
+        prune_keeps_what_the_newer_backups_need(&backend).await;
+    }
+}
+
+/// `prune` removes the old backups and the objects only they held; what is left restores
+/// whole, and the newest backup is never removed.
+async fn prune_keeps_what_the_newer_backups_need(backend: &Backend) {
+    let env = Env::start(backend, |_| {}).await;
+    let server = &env.server;
+    let t = admin::demo_tenant(server.platform()).await.unwrap();
+    send_rounds(server, &t, 6, 3, in_one_hour()).await;
+    let tenant = env.tenant(&t.tenant).await;
+    let trace = a_trace_id(server, &t).await;
+    let before = answers(server, &t, &trace).await;
+    let first = env.backup().await;
+    // Compaction: the second backup holds the merged segments, not the small ones.
+    assert!(server.compact().await.unwrap() > 0);
+    let second = env.backup().await;
+    let kept_paths: Vec<String> = env
+        .segments(&tenant.id)
+        .await
+        .into_iter()
+        .map(|s| s.path)
+        .collect();
+    let dest_objects = || async {
+        let listed: Vec<object_store::ObjectMeta> = env
+            .destination()
+            .object_store()
+            .list(Some(&ObjectPath::from("objects")))
+            .try_collect()
+            .await
+            .unwrap();
+        let mut paths: Vec<String> = listed
+            .into_iter()
+            .map(|m| m.location.to_string()["objects/".len()..].to_owned())
+            .collect();
+        paths.sort();
+        paths
+    };
+    assert_eq!(dest_objects().await.len(), first.segments + second.copied);
+
+    // Nothing is older than a day yet: nothing goes, nothing is recorded.
+    let day = Duration::from_secs(86_400);
+    let now = SystemTime::now();
+    let p = backup::prune(
+        server.platform(),
+        &env.key_file(),
+        &env.destination(),
+        day,
+        now,
+    )
+    .await
+    .unwrap();
+    assert!(p.removed.is_empty() && p.kept == 2, "{p:?}");
+    assert!(env.platform_records(actions::BACKUP_PRUNE).await.is_empty());
+
+    // Two days on, the first goes, with the objects only it held.
+    let later = now + 2 * day;
+    let p = backup::prune(
+        server.platform(),
+        &env.key_file(),
+        &env.destination(),
+        day,
+        later,
+    )
+    .await
+    .unwrap();
+    assert_eq!(p.removed, std::slice::from_ref(&first.id));
+    assert_eq!(p.kept, 1);
+    assert_eq!(p.objects, first.segments - second.skipped, "{p:?}");
+    let listed = backup::list(
+        &env.destination(),
+        &BackupKey::load(&env.key_file()).unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        listed.iter().map(|b| &b.id).collect::<Vec<_>>(),
+        [&second.id]
+    );
+    assert_eq!(dest_objects().await, kept_paths);
+    let records = env.platform_records(actions::BACKUP_PRUNE).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].details["removed"], json!([first.id]));
+    assert_eq!(records[0].details["objects"], p.objects);
+
+    // What is left restores whole: every segment lost, then put back.
+    env.lose(&tenant.id, &kept_paths, true).await;
+    let r = env.restore(None).await;
+    assert_eq!(r.objects, kept_paths.len(), "{r:?}");
+    assert_eq!(answers(server, &t, &trace).await, before);
+
+    // However old, the newest backup stays.
+    let p = backup::prune(
+        server.platform(),
+        &env.key_file(),
+        &env.destination(),
+        Duration::ZERO,
+        now + 30 * day,
+    )
+    .await
+    .unwrap();
+    assert!(p.removed.is_empty() && p.kept == 1, "{p:?}");
+    env.server.shutdown().await;
+}
+
 // ---------------------------------------------------------------------------------------
 // Tombstones: deletion requests are re-applied by a restore.
 

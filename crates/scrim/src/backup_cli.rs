@@ -51,6 +51,22 @@ pub(crate) enum BackupCommand {
         #[command(flatten)]
         platform: PlatformArgs,
     },
+    /// Remove the backups older than --older-than-days (never the newest), and the segment
+    /// objects only they hold: rows erased and tenants deleted since are then gone from the
+    /// backups too. Recorded in the audit log. Do not run it while a backup is being made
+    /// to the same destination.
+    Prune {
+        /// Where the backups are (as given to `create --to`).
+        #[arg(long, value_name = "DEST")]
+        from: String,
+        /// Remove the backups made more than this many days ago.
+        #[arg(long, value_name = "DAYS")]
+        older_than_days: u32,
+        #[command(flatten)]
+        key: KeyArgs,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
     /// List the backups at a destination, oldest first.
     List {
         #[arg(long, value_name = "DEST")]
@@ -207,6 +223,29 @@ pub(crate) async fn run(cmd: BackupCommand) -> Result<(), ServerError> {
                 r.expired,
                 r.changed,
                 r.tombstone_rows
+            );
+            Ok(())
+        }
+        BackupCommand::Prune {
+            from,
+            older_than_days,
+            key,
+            platform,
+        } => {
+            let dest = Destination::open(&from)?;
+            let p = scrim_server::Platform::open(&platform.config()?).await?;
+            let key_file = key.path(p.data_dir());
+            let age = std::time::Duration::from_secs(u64::from(older_than_days) * 86_400);
+            let r = backup::prune(&p, &key_file, &dest, age, std::time::SystemTime::now()).await?;
+            for id in &r.removed {
+                println!("removed backup {id}");
+            }
+            println!(
+                "{} removed, {} kept; {} segment objects deleted ({})",
+                plural(r.removed.len(), "backup"),
+                r.kept,
+                r.objects,
+                size(r.bytes)
             );
             Ok(())
         }

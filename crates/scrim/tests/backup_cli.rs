@@ -209,8 +209,23 @@ async fn backup_restore_and_list_from_the_command_line() {
     assert_eq!(number_before(&twice, "objects"), 0, "{twice}");
     assert_eq!(number_before(&twice, "catalog"), 0, "{twice}");
 
+    // Pruning everything made before now keeps the newest backup only.
+    let pruned = scrim_ok(&[
+        "backup",
+        "prune",
+        "--from",
+        b,
+        "--older-than-days",
+        "0",
+        "--data-dir",
+        d,
+    ]);
+    assert!(pruned.contains("1 backup removed, 1 kept"), "{pruned}");
+    let listed = scrim_ok(&["backup", "list", "--from", b, "--data-dir", d]);
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+
     // Recorded in the platform's chain: two backups, two restores (the refused one never
-    // started).
+    // started), one prune.
     let records = scrim_ok(&["audit", "export", "--tenant", "-", "--data-dir", d]);
     let actions: Vec<String> = records
         .lines()
@@ -227,7 +242,8 @@ async fn backup_restore_and_list_from_the_command_line() {
             "backup.create",
             "backup.create",
             "backup.restore",
-            "backup.restore"
+            "backup.restore",
+            "backup.prune"
         ]
     );
     let _ = scrim_ok(&["--help"]);

@@ -79,6 +79,10 @@ pub const BACKUP_CREATE: &str = "backup.create";
 /// id; details: the destination, the tenants restored and those unreadable (key gone), the
 /// objects and catalog rows put back, and what was skipped.
 pub const BACKUP_RESTORE: &str = "backup.restore";
+/// Old backups removed (`scrim backup prune`), in the platform chain. Target: the
+/// destination (without credentials); details: the age limit, the backups removed and
+/// kept, the objects and bytes deleted.
+pub const BACKUP_PRUNE: &str = "backup.prune";
 /// A deletion request recorded (before it is stored). Target: the request id; details: the
 /// scope, and for a selective request what it covers (an attribute value only in its stored,
 /// pseudonymised form, never as the requester typed it).

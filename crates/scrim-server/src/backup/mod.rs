@@ -658,6 +658,107 @@ pub async fn list(dest: &Destination, key: &BackupKey) -> Result<Vec<Summary>, S
     Ok(out)
 }
 
+/// What [`prune`] removed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pruned {
+    /// The ids of the backups removed, oldest first.
+    pub removed: Vec<String>,
+    /// Backups left.
+    pub kept: usize,
+    /// Segment objects deleted (those only the removed backups referred to).
+    pub objects: usize,
+    pub bytes: u64,
+}
+
+/// `scrim backup prune`: removes the backups at `dest` made more than `older_than` before
+/// `now`, the newest one never, then the segment objects that only they referred to. This
+/// is how rows erased since (or a tenant deleted since) leave the backups for good.
+/// Manifests go first, so no backup left ever names a missing object. Recorded in the
+/// platform's audit chain first (`backup.prune`). Run it when no backup is being made to
+/// the same destination: a backup in progress may be reusing an object it deletes.
+pub async fn prune(
+    platform: &Platform,
+    key_file: &Path,
+    dest: &Destination,
+    older_than: std::time::Duration,
+    now: SystemTime,
+) -> Result<Pruned, ServerError> {
+    let key = BackupKey::load(key_file)?;
+    let ids = dest.backup_ids().await?;
+    let now_ms = now
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    let cutoff = now_ms.saturating_sub(i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX));
+    let newest = ids.last().cloned();
+    let (due, kept): (Vec<String>, Vec<String>) = ids.into_iter().partition(|id| {
+        Some(id) != newest.as_ref() && manifest::id_time(id).is_some_and(|t| t < cutoff)
+    });
+    // Every manifest is opened (under this key) before anything is removed: a wrong key or
+    // a damaged manifest stops the prune here.
+    let mut still_used: HashSet<String> = HashSet::new();
+    for id in &kept {
+        let m = dest.manifest(&key, id).await?;
+        still_used.extend(
+            m.tenants
+                .iter()
+                .flat_map(|t| &t.segments)
+                .map(|s| s.path.clone()),
+        );
+    }
+    let mut to_delete: HashMap<String, u64> = HashMap::new();
+    for id in &due {
+        let m = dest.manifest(&key, id).await?;
+        for s in m.tenants.iter().flat_map(|t| &t.segments) {
+            if !still_used.contains(&s.path) {
+                to_delete.insert(s.path.clone(), s.bytes);
+            }
+        }
+    }
+    let pruned = Pruned {
+        removed: due.clone(),
+        kept: kept.len(),
+        objects: to_delete.len(),
+        bytes: to_delete.values().sum(),
+    };
+    if due.is_empty() {
+        return Ok(pruned);
+    }
+    let run = async {
+        for id in &due {
+            let name = manifest_name(id);
+            dest.store
+                .delete(&ObjectPath::from(name.as_str()))
+                .await
+                .map_err(|e| store_error(format!("deleting {name} from {}: {e}", dest.shown)))?;
+        }
+        for path in to_delete.keys() {
+            let name = object_name(path);
+            match dest.store.delete(&ObjectPath::from(name.as_str())).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => {
+                    return Err(store_error(format!(
+                        "deleting {name} from {}: {e}",
+                        dest.shown
+                    )));
+                }
+            }
+        }
+        Ok::<_, ServerError>(())
+    };
+    Act::operator(scrim_audit::PLATFORM_TENANT)
+        .entry(platform.audit(), actions::BACKUP_PRUNE, dest.shown())
+        .detail("backup_key_id", key.id())
+        .detail("older_than_days", older_than.as_secs() / 86_400)
+        .detail("removed", pruned.removed.clone())
+        .detail("kept", pruned.kept)
+        .detail("objects", pruned.objects)
+        .detail("bytes", pruned.bytes)
+        .around(run)
+        .await??;
+    Ok(pruned)
+}
+
 /// Reads and opens segment object `path` of a backup (its outer layer only: what comes out
 /// is the segment file, still encrypted under its tenant's data key).
 pub async fn read_object(
