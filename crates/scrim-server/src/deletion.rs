@@ -606,7 +606,7 @@ async fn rewrite(
                             .await
                             .map(|_| true),
                         Err(e) => {
-                            discard(d, tenant, rw.replacement.as_ref()).await;
+                            discard(store, tenant, rw.replacement.as_ref()).await;
                             return Err(e);
                         }
                     },
@@ -620,11 +620,11 @@ async fn rewrite(
                     }
                     Ok(false) | Err(MetaError::NotFound { .. }) => {
                         // Compaction replaced it meanwhile: its successor is found next pass.
-                        discard(d, tenant, rw.replacement.as_ref()).await;
+                        discard(store, tenant, rw.replacement.as_ref()).await;
                         again = true;
                     }
                     Err(e) => {
-                        discard(d, tenant, rw.replacement.as_ref()).await;
+                        discard(store, tenant, rw.replacement.as_ref()).await;
                         return Err(e.into());
                     }
                 }
@@ -639,18 +639,18 @@ async fn rewrite(
     ))
 }
 
-/// Deletes a replacement that did not make it into the catalog (nobody refers to it).
-async fn discard(d: &Deleter<'_>, tenant: &Tenant, replacement: Option<&scrim_store::SegmentMeta>) {
+/// Deletes a replacement that did not make it into the catalog (nobody refers to it) from
+/// `store`, the tenant's region's, where it was written.
+async fn discard(
+    store: &SegmentStore,
+    tenant: &Tenant,
+    replacement: Option<&scrim_store::SegmentMeta>,
+) {
     let Some(new) = replacement else { return };
-    let deleted = match d.store(tenant) {
-        Ok(store) => {
-            store
-                .delete(tenant.id.as_str(), std::slice::from_ref(&new.path))
-                .await
-        }
-        Err(e) => Err(scrim_store::StoreError::ObjectStore(e.to_string())),
-    };
-    if let Err(e) = deleted {
+    if let Err(e) = store
+        .delete(tenant.id.as_str(), std::slice::from_ref(&new.path))
+        .await
+    {
         tracing::warn!("removing an unused rewritten segment: {e}");
     }
 }

@@ -776,51 +776,6 @@ async fn rows_of(server: &Server, t: &DemoTenant, value: &str) -> u64 {
     n
 }
 
-/// Whether any text of `batch` (plain columns, map keys and values) contains `needle`.
-fn holds(batch: &datafusion::arrow::array::RecordBatch, needle: &str) -> bool {
-    use datafusion::arrow::array::{Array, AsArray};
-    use datafusion::arrow::datatypes::DataType;
-    fn strings(a: &dyn Array, needle: &str) -> bool {
-        match a.data_type() {
-            DataType::Utf8 => a
-                .as_string::<i32>()
-                .iter()
-                .any(|v| v.is_some_and(|v| v.contains(needle))),
-            DataType::Map(_, _) => {
-                let m = a.as_map();
-                strings(m.keys().as_ref(), needle) || strings(m.values().as_ref(), needle)
-            }
-            _ => false,
-        }
-    }
-    batch.columns().iter().any(|c| strings(c.as_ref(), needle))
-}
-
-/// The tenant's wrapped data key (version 1, the only one here).
-async fn wrapped_key(server: &Server, tenant: &scrim_meta::Tenant) -> Vec<u8> {
-    let keys = server
-        .platform()
-        .meta()
-        .tenant_data_keys(&tenant.id)
-        .await
-        .unwrap();
-    assert_eq!(keys.len(), 1);
-    keys[0].wrapped_key.clone()
-}
-
-/// The tenant's segment key, as the server builds it.
-async fn segment_key(server: &Server, tenant: &scrim_meta::Tenant) -> scrim_store::DataKey {
-    let k = server
-        .platform()
-        .keys()
-        .unwrap(
-            &wrapped_key(server, tenant).await,
-            tenant.id.as_str().as_bytes(),
-        )
-        .unwrap();
-    scrim_store::DataKey::new(format!("{}-1", tenant.id), *k.as_bytes())
-}
-
 /// A key file's 32 bytes (64 hex digits).
 fn key_bytes(path: &std::path::Path) -> [u8; 32] {
     let text = std::fs::read_to_string(path).unwrap();

@@ -8,8 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::array::RecordBatch;
 use scrim_server::Server;
 use scrim_server::admin::{self, DemoTenant};
 use scrim_server::audit::{actions, record_of};
@@ -63,50 +62,6 @@ fn files(dir: &Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// Whether any string in `batch` (plain columns, and keys and values of maps) contains
-/// `needle`.
-fn holds(batch: &RecordBatch, needle: &str) -> bool {
-    fn strings(a: &dyn Array, needle: &str) -> bool {
-        match a.data_type() {
-            DataType::Utf8 => a
-                .as_string::<i32>()
-                .iter()
-                .any(|v| v.is_some_and(|v| v.contains(needle))),
-            DataType::Map(_, _) => {
-                let m = a.as_map();
-                strings(m.keys().as_ref(), needle) || strings(m.values().as_ref(), needle)
-            }
-            _ => false,
-        }
-    }
-    batch.columns().iter().any(|c| strings(c.as_ref(), needle))
-}
-
-/// The tenant's wrapped data key (version 1, the only one here).
-async fn wrapped_key(server: &Server, tenant: &scrim_meta::Tenant) -> Vec<u8> {
-    let keys = server
-        .platform()
-        .meta()
-        .tenant_data_keys(&tenant.id)
-        .await
-        .unwrap();
-    assert_eq!(keys.len(), 1);
-    keys[0].wrapped_key.clone()
-}
-
-/// The tenant's segment key, as the server builds it.
-async fn segment_key(server: &Server, tenant: &scrim_meta::Tenant) -> scrim_store::Keyring {
-    let data_key = server
-        .platform()
-        .keys()
-        .unwrap(
-            &wrapped_key(server, tenant).await,
-            tenant.id.as_str().as_bytes(),
-        )
-        .unwrap();
-    scrim_store::DataKey::new(format!("{}-1", tenant.id), *data_key.as_bytes()).into()
 }
 
 /// Decrypts every Parquet object of `objects` with `key`; panics if one does not open.
@@ -286,7 +241,7 @@ async fn persons_rows(backend: Backend) {
 
     // No file of the data directory holds the rows: every segment decrypted and read, and
     // the WAL, which held the third batch, is gone.
-    let key = segment_key(&server, &tenant).await;
+    let key: scrim_store::Keyring = segment_key(&server, &tenant).await.into();
     let batches = every_segment(&stored_objects(&server, "").await, &key);
     assert!(batches.iter().map(RecordBatch::num_rows).sum::<usize>() > 0);
     assert!(batches.iter().all(|b| !holds(b, &pseudonym)));
@@ -381,7 +336,7 @@ async fn deleted_tenant(backend: Backend) {
     let prefix = format!("local/{}", gone_tenant.id);
     let backup = stored_objects(&server, &prefix).await;
     assert!(backup.len() >= 2);
-    let gone_key = segment_key(&server, &gone_tenant).await;
+    let gone_key: scrim_store::Keyring = segment_key(&server, &gone_tenant).await.into();
     let gone_wrapped = wrapped_key(&server, &gone_tenant).await;
     assert!(
         !every_segment(&backup, &gone_key).is_empty(),
@@ -446,7 +401,9 @@ async fn deleted_tenant(backend: Backend) {
             "the wrapped data key is still in the metadata database"
         );
     }
-    let kept_key = segment_key(&server, &tenant_of(&server, &kept).await).await;
+    let kept_key: scrim_store::Keyring = segment_key(&server, &tenant_of(&server, &kept).await)
+        .await
+        .into();
     for (_, bytes) in &backup {
         assert!(scrim_store::segment::decode(bytes.clone(), &kept_key).is_err());
     }
