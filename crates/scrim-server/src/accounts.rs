@@ -208,6 +208,55 @@ impl From<MetaError> for LoginError {
     }
 }
 
+/// What the first step of a browser sign-in gave.
+pub enum FirstStep {
+    SignedIn(Box<SignedIn>),
+    /// The password was right; the account needs a code too. The ticket carries the
+    /// proof to the second step.
+    CodeNeeded {
+        ticket: String,
+    },
+}
+
+/// How long a password-step ticket is good for.
+const TICKET_LIFETIME: Duration = Duration::from_secs(300);
+const TICKET_AAD: &[u8] = b"scrim/login-ticket/v1";
+
+/// The sealed content of a password-step ticket.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct LoginTicket {
+    user: String,
+    tenant: Option<String>,
+    /// SHA-256 of the sign-in form's cookie, hex.
+    binding: String,
+    expires_ms: i64,
+}
+
+fn binding_digest(binding: &str) -> String {
+    use sha2::Digest;
+    hex(&sha2::Sha256::digest(binding.as_bytes()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(text: &str) -> Option<Vec<u8>> {
+    if text.len() % 2 != 0 || text.len() > 4096 {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+fn unix_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 /// A TOTP enrolment waiting for its first code.
 pub struct TotpEnrolment {
     /// Base32, for manual entry; shown once.
@@ -315,8 +364,92 @@ impl Accounts {
     /// the tenant the person would have entered, or the platform's chain for an unknown
     /// e-mail address (by a digest of it, not the address).
     pub async fn login(&self, req: &LoginRequest<'_>) -> Result<SignedIn, LoginError> {
+        self.login_with(req, None).await
+    }
+
+    /// The first step of a two-step sign-in in a browser: the password alone. When the
+    /// account also needs a code, the answer is a ticket that proves the password was right
+    /// for the next five minutes, sealed under the identity key (so any node of a
+    /// scale-out deployment accepts it) and bound to `binding` (the sign-in form's
+    /// double-submit cookie, so a ticket copied out of a page is useless without it).
+    pub async fn login_first_step(
+        &self,
+        req: &LoginRequest<'_>,
+        binding: &str,
+    ) -> Result<FirstStep, LoginError> {
+        match self.login_with(req, None).await {
+            Ok(signed) => Ok(FirstStep::SignedIn(Box::new(signed))),
+            Err(LoginError::SecondFactorRequired) => {
+                let user = self
+                    .meta
+                    .user_by_email(req.email)
+                    .await?
+                    .ok_or(LoginError::InvalidCredentials)?;
+                let ticket = LoginTicket {
+                    user: user.id.as_str().to_owned(),
+                    tenant: req.tenant.map(str::to_owned),
+                    binding: binding_digest(binding),
+                    expires_ms: unix_ms().saturating_add(TICKET_LIFETIME.as_millis() as i64),
+                };
+                let plain = serde_json::to_vec(&ticket)
+                    .map_err(|e| LoginError::Internal(ServerError::Usage(e.to_string())))?;
+                let sealed = self
+                    .seal(TICKET_AAD, &plain)
+                    .map_err(LoginError::Internal)?;
+                Ok(FirstStep::CodeNeeded {
+                    ticket: hex(&sealed),
+                })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The second step: the ticket of [`Accounts::login_first_step`] and a TOTP or
+    /// recovery code. Wrong codes count towards the account's lockout as at one-step
+    /// sign-in; an expired, forged or unbound ticket is refused like a wrong password.
+    pub async fn login_second_step(
+        &self,
+        ticket: &str,
+        binding: &str,
+        code: &str,
+        addr: Option<IpAddr>,
+        user_agent: Option<&str>,
+        request_id: Option<&str>,
+    ) -> Result<SignedIn, LoginError> {
+        let ticket: LoginTicket = unhex(ticket)
+            .and_then(|sealed| self.unseal(TICKET_AAD, &sealed).ok())
+            .and_then(|plain| serde_json::from_slice(&plain).ok())
+            .ok_or(LoginError::InvalidCredentials)?;
+        if ticket.expires_ms < unix_ms() || ticket.binding != binding_digest(binding) {
+            return Err(LoginError::InvalidCredentials);
+        }
+        let user_id = UserId::parse(&ticket.user).ok_or(LoginError::InvalidCredentials)?;
+        let user = self
+            .meta
+            .user(&user_id)
+            .await?
+            .ok_or(LoginError::InvalidCredentials)?;
+        let req = LoginRequest {
+            email: &user.email,
+            password: "",
+            second_factor: Some(code),
+            tenant: ticket.tenant.as_deref(),
+            addr,
+            user_agent,
+            request_id,
+        };
+        self.login_with(&req, Some(&user.id)).await
+    }
+
+    /// [`Accounts::login`]; `password_proven` names the user whose password a ticket
+    /// already proved, so it is not asked again.
+    async fn login_with(
+        &self,
+        req: &LoginRequest<'_>,
+        password_proven: Option<&UserId>,
+    ) -> Result<SignedIn, LoginError> {
         let origin = req.origin();
-        match self.login_checked(req).await {
+        match self.login_checked(req, password_proven).await {
             Ok(signed) => {
                 let recorded = self
                     .audit
@@ -373,7 +506,11 @@ impl Accounts {
         }
     }
 
-    async fn login_checked(&self, req: &LoginRequest<'_>) -> Result<SignedIn, Refusal> {
+    async fn login_checked(
+        &self,
+        req: &LoginRequest<'_>,
+        password_proven: Option<&UserId>,
+    ) -> Result<SignedIn, Refusal> {
         let now = Instant::now();
         if let Some(addr) = req.addr {
             self.addresses.check(&addr, now).map_err(|l| {
@@ -424,7 +561,8 @@ impl Accounts {
                 Some(&user),
             ));
         };
-        if !password::verify_password(req.password, &stored) {
+        let proven = password_proven == Some(&user.id);
+        if !proven && !password::verify_password(req.password, &stored) {
             let e = self.account_failed(&user, req.addr, now).await;
             return Err(Refusal::new(e, "wrong password", Some(&user)));
         }
@@ -471,7 +609,8 @@ impl Accounts {
         if let Some(addr) = req.addr {
             self.addresses.succeed(&addr, now);
         }
-        if password::needs_rehash(&stored)
+        if !proven
+            && password::needs_rehash(&stored)
             && let Ok(fresh) = password::hash_password(req.password)
         {
             // Parameters moved on since this hash was made; a failure keeps the old one.

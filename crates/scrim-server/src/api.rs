@@ -34,6 +34,14 @@ pub(crate) struct ApiState {
 }
 
 pub(crate) fn router(state: ApiState) -> Router {
+    let api = api_routes().with_state(state.clone());
+    api.clone()
+        .merge(crate::ui::routes(api, state))
+        .layer(axum::middleware::from_fn(request_id))
+}
+
+/// The JSON API alone (the web UI calls it in-process).
+fn api_routes() -> Router<ApiState> {
     Router::new()
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/api/v1/openapi.json", get(openapi))
@@ -41,6 +49,20 @@ pub(crate) fn router(state: ApiState) -> Router {
         .route("/api/v1/traces/{trace_id}", get(trace))
         .route("/api/v1/services", get(services))
         .route("/api/v1/services/{name}/queries", get(service_queries))
+        .route(
+            "/api/v1/services/{name}/operations",
+            get(crate::insights::service_operations),
+        )
+        .route(
+            "/api/v1/services/timeseries",
+            get(crate::insights::service_series),
+        )
+        .route("/api/v1/redactions", get(crate::insights::redactions))
+        .route(
+            "/api/v1/settings/capture-policy/preview",
+            post(crate::insights::policy_preview),
+        )
+        .route("/api/v1/security/posture", get(crate::insights::posture))
         .route("/api/v1/logs", get(logs))
         .route("/api/v1/sql", post(sql))
         .route("/api/v1/export", get(export))
@@ -48,9 +70,6 @@ pub(crate) fn router(state: ApiState) -> Router {
         .merge(crate::identity_api::routes())
         .merge(crate::deletion::routes())
         .merge(crate::sso::routes())
-        .merge(crate::pages::routes())
-        .layer(axum::middleware::from_fn(request_id))
-        .with_state(state)
 }
 
 /// Gives every request an id (`x-request-id`, on the request for the handlers and the
@@ -95,7 +114,7 @@ pub(crate) fn audit_unavailable(e: AuditUnavailable) -> ApiError {
 
 /// Records a read of telemetry once it ran: the answer is sent only if its record was
 /// written. `details` holds the parameters; a failure's message goes in as the reason.
-async fn recorded_read<T>(
+pub(crate) async fn recorded_read<T>(
     state: &ApiState,
     c: &Caller,
     origin: &Origin,
@@ -244,7 +263,7 @@ pub(crate) async fn enter(
 
 /// A query over the caller's tenant: its catalogued segments and its buffer, taken
 /// together while no flush moves rows between them.
-async fn tenant_query(state: &ApiState, p: &Caller) -> Result<TenantQuery, ApiError> {
+pub(crate) async fn tenant_query(state: &ApiState, p: &Caller) -> Result<TenantQuery, ApiError> {
     tenant_query_with(state, p, false).await
 }
 
@@ -397,6 +416,7 @@ async fn search_traces(
             "service" => filter.service = Some(v),
             "operation" => filter.operation = Some(v),
             "min_duration_ms" => filter.min_duration_ms = Some(number(&k, &v)?),
+            "error" => filter.errors_only = flag(&k, &v)?,
             "limit" => filter.limit = Some(number(&k, &v)?),
             "start" => start = Some(time(&k, &v)?),
             "end" => end = Some(time(&k, &v)?),
@@ -500,6 +520,7 @@ async fn logs(
             "service" => filter.service = Some(v),
             "q" | "text" => filter.text = Some(v),
             "severity" | "min_severity" => filter.min_severity = Some(severity(&v)?),
+            "trace_id" => filter.trace_id = Some(v),
             "limit" => filter.limit = Some(number(&k, &v)?),
             "start" => start = Some(time(&k, &v)?),
             "end" => end = Some(time(&k, &v)?),
@@ -760,14 +781,23 @@ async fn openapi() -> impl IntoResponse {
     )
 }
 
-fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ApiError> {
+/// `true` / `false` (also `1` / `0`).
+pub(crate) fn flag(name: &str, v: &str) -> Result<bool, ApiError> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(bad_request(format!("{name} is true or false"))),
+    }
+}
+
+pub(crate) fn number<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ApiError> {
     v.parse()
         .map_err(|_| bad_request(format!("{name} must be a non-negative integer")))
 }
 
 /// A time parameter: RFC 3339 (`2026-11-24T10:00:00Z`) or Unix seconds (`1795000000`,
 /// fractions allowed), as nanoseconds since the epoch.
-fn time(name: &str, v: &str) -> Result<i64, ApiError> {
+pub(crate) fn time(name: &str, v: &str) -> Result<i64, ApiError> {
     crate::export::parse_time_ns(v).ok_or_else(|| {
         bad_request(format!(
             "{name} must be RFC 3339 (2026-11-24T10:00:00Z) or Unix seconds"
@@ -776,13 +806,13 @@ fn time(name: &str, v: &str) -> Result<i64, ApiError> {
 }
 
 /// The `start` / `end` parameters as a range; open on a side that was not given.
-fn range(start: Option<i64>, end: Option<i64>) -> Option<TimeRange> {
+pub(crate) fn range(start: Option<i64>, end: Option<i64>) -> Option<TimeRange> {
     (start.is_some() || end.is_some())
         .then(|| TimeRange::new(start.unwrap_or(i64::MIN), end.unwrap_or(i64::MAX)))
 }
 
 /// `window=15m` (s, m, h, d; default 1h), ending now.
-fn window(params: &HashMap<String, String>) -> Result<TimeRange, ApiError> {
+pub(crate) fn window(params: &HashMap<String, String>) -> Result<TimeRange, ApiError> {
     let spec = params.get("window").map(String::as_str).unwrap_or("1h");
     let (n, unit) = spec.split_at(spec.len().saturating_sub(1));
     let n: u64 = n
@@ -810,7 +840,7 @@ fn window(params: &HashMap<String, String>) -> Result<TimeRange, ApiError> {
 }
 
 /// `severity=warn` or a severity number (OpenTelemetry: 9 INFO, 13 WARN, 17 ERROR).
-fn severity(v: &str) -> Result<i32, ApiError> {
+pub(crate) fn severity(v: &str) -> Result<i32, ApiError> {
     crate::export::parse_severity(v)
         .ok_or_else(|| bad_request("severity is trace, debug, info, warn, error, fatal or 1-24"))
 }

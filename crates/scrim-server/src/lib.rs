@@ -24,9 +24,9 @@ mod error;
 pub mod export;
 mod identity_api;
 mod ingest;
+mod insights;
 pub mod keys;
 mod openapi;
-mod pages;
 mod platform;
 mod rate;
 pub mod regions;
@@ -36,6 +36,7 @@ mod serve;
 pub mod sso;
 pub mod tenant_keys;
 mod tenants;
+mod ui;
 
 pub use compact::Compaction;
 pub use error::ServerError;

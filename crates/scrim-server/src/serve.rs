@@ -332,6 +332,11 @@ pub(crate) struct Shared {
     /// The default capture policy's text detectors, for query texts and messages that go
     /// into audit records.
     pub scrubber: scrim_redact::Redactor,
+    /// Each tenant's last audit chain verdict for the security posture, and when it was
+    /// reached (walking a long chain on every page view would cost too much).
+    pub chain_checks: std::sync::Mutex<
+        std::collections::HashMap<String, (std::time::Instant, serde_json::Value)>,
+    >,
 }
 
 impl Shared {
@@ -416,6 +421,7 @@ impl Server {
             signer,
             audit_retention: config.audit_retention,
             scrubber: scrim_redact::Redactor::new(&Policy::default(), None),
+            chain_checks: Default::default(),
             deletions_due: Notify::new(),
         });
         let flush_now = Arc::new(Notify::new());

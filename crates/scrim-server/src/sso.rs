@@ -591,7 +591,7 @@ async fn sign_in_sso(
         .await
         .map_err(crate::identity_api::login_error)?;
     let timeouts = state.shared.accounts.timeouts(&stored);
-    let mut response = crate::pages::continue_home();
+    let mut response = crate::ui::continue_home();
     response.headers_mut().insert(
         header::SET_COOKIE,
         access::session_cookie(&token, timeouts.absolute, state.shared.secure_cookies),

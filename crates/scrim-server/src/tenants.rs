@@ -84,6 +84,11 @@ pub(crate) struct Tenants {
 }
 
 impl Tenants {
+    /// The server's capture policy, for tenants without their own.
+    pub fn default_policy(&self) -> &Policy {
+        &self.policy
+    }
+
     pub fn new(platform: Platform, policy: Policy, log_config: LogConfig) -> Tenants {
         Tenants {
             platform,

@@ -151,6 +151,9 @@ pub struct TraceFilter {
     pub attributes: Vec<(String, String)>,
     /// At most this many traces (default 20, capped at 1000).
     pub limit: Option<usize>,
+    /// Only traces with a failed span (status ERROR) that matches the other fields.
+    #[serde(default)]
+    pub errors_only: bool,
 }
 
 /// One trace in search results.
@@ -214,6 +217,42 @@ pub struct LogFilter {
     pub text: Option<String>,
     /// At most this many records, newest first (default 100, capped at 10 000).
     pub limit: Option<usize>,
+    /// Only the records of this trace (32 hex digits).
+    #[serde(default)]
+    pub trace_id: Option<String>,
+}
+
+/// One time bucket of a service's entry spans ([`TenantQuery::service_series`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    pub service: String,
+    /// Start of the bucket, ns since the epoch.
+    pub start_ns: i64,
+    pub requests: u64,
+    pub errors: u64,
+    /// Latency percentile in ns (`percentile_cont`, exact).
+    pub p95_ns: f64,
+}
+
+/// Statistics of one span name of a service ([`TenantQuery::service_operations`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OperationStats {
+    pub operation: String,
+    /// SERVER, CLIENT, INTERNAL, PRODUCER or CONSUMER.
+    pub kind: String,
+    pub count: u64,
+    pub errors: u64,
+    pub p50_ns: f64,
+    pub p95_ns: f64,
+}
+
+/// How many values of one kind the capture policy removed from one service's spans and
+/// logs ([`TenantQuery::redaction_counts`]), from the `scrim.redacted.<kind>` counts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RedactionCount {
+    pub service: String,
+    pub kind: String,
+    pub count: u64,
 }
 
 /// Limits of one SQL query.
@@ -568,6 +607,9 @@ impl TenantQuery {
             matched =
                 matched.filter(get_field(col("attributes"), k.as_str()).eq(lit(v.as_str())))?;
         }
+        if filter.errors_only {
+            matched = matched.filter(col("status_code").eq(lit("ERROR")))?;
+        }
         let ids = matched
             .aggregate(
                 vec![col("trace_id")],
@@ -754,6 +796,193 @@ impl TenantQuery {
         Ok(result)
     }
 
+    /// Requests, errors and p95 latency of entry spans (as in [`Self::services`]) per
+    /// service and per `step_ns` bucket of `range`; buckets without requests are absent.
+    /// `service` narrows to one service.
+    pub async fn service_series(
+        &self,
+        range: TimeRange,
+        step_ns: i64,
+        service: Option<&str>,
+    ) -> Result<Vec<SeriesPoint>> {
+        let span = range.end_ns.saturating_sub(range.start_ns).max(1);
+        // At most 1 000 buckets, whatever the caller asked for.
+        let step = step_ns.max(span / 1000).max(1);
+        let ctx = self.session(Some(range), service).await?;
+        let only = if service.is_some() {
+            "AND service_name = $3"
+        } else {
+            ""
+        };
+        // Integers, not user text: the bucket arithmetic is written into the statement.
+        let text = format!(
+            "SELECT service_name, \
+               (CAST(start_time AS BIGINT) - {start}) / {step} AS bucket, \
+               count(*) AS requests, \
+               sum(CASE WHEN status_code = 'ERROR' THEN 1 ELSE 0 END) AS errors, \
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY CAST(duration_ns AS DOUBLE)) AS p95 \
+             FROM spans \
+             WHERE start_time >= $1 AND start_time < $2 {only} \
+               AND (kind IN ('SERVER', 'CONSUMER') OR parent_span_id IS NULL) \
+             GROUP BY service_name, bucket ORDER BY service_name, bucket",
+            start = range.start_ns,
+        );
+        let mut params = vec![ts_param(range.start_ns), ts_param(range.end_ns)];
+        if let Some(s) = service {
+            params.push(ScalarValue::Utf8(Some(s.to_owned())));
+        }
+        let batches = ctx
+            .sql(&text)
+            .await?
+            .with_param_values(params)?
+            .collect()
+            .await?;
+        let mut out = Vec::new();
+        for b in &batches {
+            let svc = string_col(b, "service_name")?;
+            let bucket = int_like(b, "bucket")?;
+            let req = int_like(b, "requests")?;
+            let err = int_like(b, "errors")?;
+            let p95 = float_like(b, "p95")?;
+            for i in 0..b.num_rows() {
+                out.push(SeriesPoint {
+                    service: svc.value(i).to_owned(),
+                    start_ns: range
+                        .start_ns
+                        .saturating_add(bucket[i].saturating_mul(step)),
+                    requests: req[i].max(0) as u64,
+                    errors: err[i].max(0) as u64,
+                    p95_ns: p95[i],
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The span names of `service` over `range`, most frequent first: count, errors and
+    /// latency per name and kind.
+    pub async fn service_operations(
+        &self,
+        service: &str,
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<OperationStats>> {
+        let limit = limit.clamp(1, 1000);
+        let ctx = self.session(Some(range), Some(service)).await?;
+        let text = format!(
+            "SELECT name, kind, count(*) AS n, \
+               sum(CASE WHEN status_code = 'ERROR' THEN 1 ELSE 0 END) AS errors, \
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(duration_ns AS DOUBLE)) AS p50, \
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY CAST(duration_ns AS DOUBLE)) AS p95 \
+             FROM spans \
+             WHERE service_name = $1 AND start_time >= $2 AND start_time < $3 \
+             GROUP BY name, kind ORDER BY n DESC, name, kind LIMIT {limit}"
+        );
+        let batches = ctx
+            .sql(&text)
+            .await?
+            .with_param_values(vec![
+                ScalarValue::Utf8(Some(service.to_owned())),
+                ts_param(range.start_ns),
+                ts_param(range.end_ns),
+            ])?
+            .collect()
+            .await?;
+        let mut out = Vec::new();
+        for b in &batches {
+            let name = string_col(b, "name")?;
+            let kind = string_col(b, "kind")?;
+            let n = int_like(b, "n")?;
+            let errors = int_like(b, "errors")?;
+            let (p50, p95) = (float_like(b, "p50")?, float_like(b, "p95")?);
+            for i in 0..b.num_rows() {
+                out.push(OperationStats {
+                    operation: name.value(i).to_owned(),
+                    kind: kind.value(i).to_owned(),
+                    count: n[i].max(0) as u64,
+                    errors: errors[i].max(0) as u64,
+                    p50_ns: p50[i],
+                    p95_ns: p95[i],
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// How many values of each kind in `kinds` the capture policy removed, per service,
+    /// from the spans and logs of `range` (their `scrim.redacted.<kind>` counts). Kinds
+    /// with no removal are absent.
+    pub async fn redaction_counts(
+        &self,
+        range: TimeRange,
+        kinds: &[&str],
+    ) -> Result<Vec<RedactionCount>> {
+        let ctx = self.session(Some(range), None).await?;
+        let mut totals: std::collections::BTreeMap<(String, String), u64> = Default::default();
+        // Kind names are Scrim's own identifiers; anything else is refused rather than
+        // written into the statement.
+        let kinds: Vec<&str> = kinds
+            .iter()
+            .copied()
+            .filter(|k| {
+                !k.is_empty()
+                    && k.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b == b'_' || b.is_ascii_digit())
+            })
+            .collect();
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        for (table, time) in [("spans", "start_time"), ("logs", "time")] {
+            let sums: Vec<String> = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, k)| {
+                    format!("sum(TRY_CAST(attributes['scrim.redacted.{k}'] AS BIGINT)) AS k{i}")
+                })
+                .collect();
+            let text = format!(
+                "SELECT service_name, {} FROM {table} \
+                 WHERE {time} >= $1 AND {time} < $2 GROUP BY service_name",
+                sums.join(", ")
+            );
+            let batches = ctx
+                .sql(&text)
+                .await?
+                .with_param_values(vec![ts_param(range.start_ns), ts_param(range.end_ns)])?
+                .collect()
+                .await?;
+            for b in &batches {
+                let svc = string_col(b, "service_name")?;
+                for (i, kind) in kinds.iter().enumerate() {
+                    let counts = int_like(b, &format!("k{i}"))?;
+                    for (row, n) in counts.iter().enumerate() {
+                        if *n > 0 {
+                            *totals
+                                .entry((svc.value(row).to_owned(), (*kind).to_owned()))
+                                .or_default() += *n as u64;
+                        }
+                    }
+                }
+            }
+        }
+        let mut out: Vec<RedactionCount> = totals
+            .into_iter()
+            .map(|((service, kind), count)| RedactionCount {
+                service,
+                kind,
+                count,
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.count
+                .cmp(&a.count)
+                .then(a.service.cmp(&b.service))
+                .then(a.kind.cmp(&b.kind))
+        });
+        Ok(out)
+    }
+
     /// Log records matching `filter`, newest first, as JSON objects (column → value;
     /// attribute maps as objects).
     pub async fn logs(&self, filter: &LogFilter) -> Result<Vec<serde_json::Value>> {
@@ -770,6 +999,14 @@ impl TenantQuery {
         }
         if let Some(sev) = filter.min_severity {
             df = df.filter(col("severity_number").gt_eq(lit(sev)))?;
+        }
+        if let Some(t) = &filter.trace_id {
+            if !is_trace_id(t) {
+                return Err(StoreError::InvalidInput(
+                    "a trace id is 32 hex digits".into(),
+                ));
+            }
+            df = df.filter(col("trace_id").eq(lit(t.to_ascii_lowercase())))?;
         }
         if let Some(t) = filter.text.as_deref().filter(|t| !t.is_empty()) {
             use datafusion::functions::expr_fn::{lower, strpos};

@@ -859,12 +859,12 @@ fn run_demo(args: DemoArgs) -> io::Result<()> {
         let otlp_http = server.otlp_http_addr().map(|a| a.to_string()).unwrap_or_default();
         println!("Scrim demo is running (data in {}).", data_dir.display());
         println!();
+        println!("  Open       {api}/   sign in as {} / {}", demo.owner_email, demo.owner_password);
         println!("  REST API   {api}/api/v1   (OpenAPI: {api}/api/v1/openapi.json)");
         println!("  OTLP/HTTP  http://{otlp_http}   OTLP/gRPC {}", server.otlp_grpc_addr().map(|a| a.to_string()).unwrap_or_default());
         println!("  tenant     {}", demo.tenant);
         println!("  ingest key {}", demo.ingest_key);
         println!("  read key   {}", demo.read_key);
-        println!("  sign in    {api}/login as {} / {}", demo.owner_email, demo.owner_password);
         println!();
         println!("A small shop (frontend, checkout, payments, users) is sending traces, logs and metrics");
         println!("full of card numbers, emails, tokens, passwords and client IPs. Look at what was kept:");
