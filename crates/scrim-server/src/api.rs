@@ -58,6 +58,7 @@ fn api_routes() -> Router<ApiState> {
             get(crate::insights::service_series),
         )
         .route("/api/v1/redactions", get(crate::insights::redactions))
+        .route("/api/v1/service-names", get(crate::insights::service_names))
         .route(
             "/api/v1/settings/capture-policy/preview",
             post(crate::insights::policy_preview),

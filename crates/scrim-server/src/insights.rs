@@ -67,6 +67,36 @@ pub(crate) async fn service_series(
     recorded_read(&state, &p, &origin, "services/timeseries", details, result).await
 }
 
+/// `GET /api/v1/service-names?window=30d`: the names of the services that sent spans in
+/// the window, from the catalog (no segment is read), for filter lists.
+pub(crate) async fn service_names(
+    State(state): State<ApiState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(params): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
+    let p = enter(
+        &state,
+        &headers,
+        peer,
+        Method::GET,
+        Some(Permission::ViewServices),
+    )
+    .await?;
+    if let Some(k) = params.keys().find(|k| k.as_str() != "window") {
+        return Err(bad_request(format!("unknown parameter {k:?}")));
+    }
+    let range = window(&params)?;
+    let result = async {
+        let q = tenant_query(&state, &p).await?;
+        Ok(Json(json!({ "services": q.service_names(range)? })))
+    }
+    .await;
+    let origin = Origin::of(&headers, Some(peer.ip()));
+    let details = state.shared.parameters(params.iter());
+    recorded_read(&state, &p, &origin, "service-names", details, result).await
+}
+
 /// `GET /api/v1/services/{name}/operations?window=1h&limit=50`: the service's span names,
 /// most frequent first.
 pub(crate) async fn service_operations(

@@ -282,6 +282,15 @@ pub(crate) const DOCUMENT: &str = r##"{
               "default": 20,
               "maximum": 1000
             }
+          },
+          {
+            "name": "error",
+            "in": "query",
+            "schema": {
+              "type": "boolean",
+              "default": false
+            },
+            "description": "only traces with a failed span (status ERROR) matching the other parameters"
           }
         ],
         "responses": {
@@ -485,6 +494,15 @@ pub(crate) const DOCUMENT: &str = r##"{
               "default": 100,
               "maximum": 10000
             }
+          },
+          {
+            "name": "trace_id",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "pattern": "^[0-9a-fA-F]{32}$"
+            },
+            "description": "only the records of this trace"
           }
         ],
         "responses": {
@@ -1866,6 +1884,444 @@ pub(crate) const DOCUMENT: &str = r##"{
             "$ref": "#/components/responses/Forbidden"
           }
         }
+      }
+    },
+    "/api/v1/services/timeseries": {
+      "get": {
+        "summary": "Requests, errors and p95 latency of entry spans per service and time bucket (buckets without requests are absent).",
+        "parameters": [
+          {
+            "name": "window",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "default": "1h"
+            },
+            "description": "how far back from now: 30s, 15m, 1h, 7d (at most 366d)"
+          },
+          {
+            "name": "step",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "minimum": 1
+            },
+            "description": "bucket length in seconds (default: about 60 buckets over the window; never more than 1000 buckets)"
+          },
+          {
+            "name": "service",
+            "in": "query",
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Points",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "window": {
+                      "type": "object",
+                      "properties": {
+                        "start_ns": {
+                          "type": "integer"
+                        },
+                        "end_ns": {
+                          "type": "integer"
+                        }
+                      }
+                    },
+                    "step_ns": {
+                      "type": "integer"
+                    },
+                    "points": {
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "properties": {
+                          "service": {
+                            "type": "string"
+                          },
+                          "start_ns": {
+                            "type": "integer"
+                          },
+                          "requests": {
+                            "type": "integer"
+                          },
+                          "errors": {
+                            "type": "integer"
+                          },
+                          "p95_ns": {
+                            "type": "number"
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        },
+        "x-scrim-permission": "view services"
+      }
+    },
+    "/api/v1/services/{name}/operations": {
+      "get": {
+        "summary": "The span names of a service, most frequent first: count, errors and latency per name and kind.",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "window",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "default": "1h"
+            },
+            "description": "how far back from now: 30s, 15m, 1h, 7d (at most 366d)"
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "schema": {
+              "type": "integer",
+              "default": 50,
+              "maximum": 1000
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Operations",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "service": {
+                      "type": "string"
+                    },
+                    "operations": {
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "properties": {
+                          "operation": {
+                            "type": "string"
+                          },
+                          "kind": {
+                            "type": "string"
+                          },
+                          "count": {
+                            "type": "integer"
+                          },
+                          "errors": {
+                            "type": "integer"
+                          },
+                          "p50_ns": {
+                            "type": "number"
+                          },
+                          "p95_ns": {
+                            "type": "number"
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        },
+        "x-scrim-permission": "view services"
+      }
+    },
+    "/api/v1/redactions": {
+      "get": {
+        "summary": "How many values of each kind the capture policy removed from each service's spans and logs (counts only, from their scrim.redacted.<kind> attributes).",
+        "parameters": [
+          {
+            "name": "window",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "default": "1h"
+            },
+            "description": "how far back from now: 30s, 15m, 1h, 7d (at most 366d)"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Counts",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "window": {
+                      "type": "object"
+                    },
+                    "redactions": {
+                      "type": "array",
+                      "items": {
+                        "type": "object",
+                        "properties": {
+                          "service": {
+                            "type": "string"
+                          },
+                          "kind": {
+                            "type": "string"
+                          },
+                          "count": {
+                            "type": "integer"
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        },
+        "x-scrim-permission": "view security settings"
+      }
+    },
+    "/api/v1/settings/capture-policy/preview": {
+      "post": {
+        "summary": "What the tenant's capture policy, or a draft of it, would store for one value. Nothing is stored, logged or audited; pseudonyms use a key made for the request, so they never match stored ones.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "required": [
+                  "kind",
+                  "input"
+                ],
+                "properties": {
+                  "kind": {
+                    "type": "string",
+                    "enum": [
+                      "sql",
+                      "url",
+                      "json",
+                      "text",
+                      "ip"
+                    ]
+                  },
+                  "input": {
+                    "type": "string",
+                    "maxLength": 65536
+                  },
+                  "policy": {
+                    "type": "string",
+                    "description": "a draft policy (TOML) to try instead of the tenant's"
+                  },
+                  "db_system": {
+                    "type": "string",
+                    "description": "for sql: db.system.name, which picks the dialect"
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "200": {
+            "description": "The value as it would be stored",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "kind": {
+                      "type": "string"
+                    },
+                    "stored": {
+                      "type": "boolean"
+                    },
+                    "output": {
+                      "type": [
+                        "string",
+                        "null"
+                      ]
+                    },
+                    "found": {
+                      "type": "object",
+                      "additionalProperties": {
+                        "type": "integer"
+                      }
+                    },
+                    "mode": {
+                      "type": "string"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        },
+        "x-scrim-permission": "view security settings"
+      }
+    },
+    "/api/v1/security/posture": {
+      "get": {
+        "summary": "The controls in force for the caller's tenant, read live: TLS, encryption at rest and the data key's age, MFA coverage, SSO enforcement, sessions, API keys, capture policy mode, retention, AI diagnostics, and the audit chain verified (at most five minutes ago).",
+        "responses": {
+          "200": {
+            "description": "Posture",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "tenant": {
+                      "type": "string"
+                    },
+                    "region": {
+                      "type": "string"
+                    },
+                    "tls": {
+                      "type": "object"
+                    },
+                    "encryption_at_rest": {
+                      "type": "object"
+                    },
+                    "mfa": {
+                      "type": "object"
+                    },
+                    "sso": {
+                      "type": "object"
+                    },
+                    "sessions": {
+                      "type": "object"
+                    },
+                    "api_keys": {
+                      "type": "object"
+                    },
+                    "capture_policy": {
+                      "type": "object"
+                    },
+                    "retention_days": {
+                      "type": "integer"
+                    },
+                    "ai_diagnostics": {
+                      "type": "object"
+                    },
+                    "audit_chain": {
+                      "type": "object"
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        },
+        "x-scrim-permission": "view security settings"
+      }
+    },
+    "/api/v1/service-names": {
+      "get": {
+        "summary": "The names of the services that sent spans in the window, read from the catalog (no telemetry is read), for filter lists.",
+        "parameters": [
+          {
+            "name": "window",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "default": "1h"
+            },
+            "description": "how far back from now: 30s, 15m, 1h, 7d (at most 366d)"
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Names",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object",
+                  "properties": {
+                    "services": {
+                      "type": "array",
+                      "items": {
+                        "type": "string"
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          }
+        },
+        "x-scrim-permission": "view services"
       }
     }
   }

@@ -1126,7 +1126,8 @@ async fn the_sign_in_pages_work_and_refuse_forged_forms() {
     let home = client
         .request(
             Request::builder()
-                .uri(format!("http://{}/", w.server.http_addr()))
+                // `/` sends a person to the first page their role may open.
+                .uri(format!("http://{}/services", w.server.http_addr()))
                 .header("cookie", session.as_str())
                 .body(Full::new(Bytes::new()))
                 .unwrap(),

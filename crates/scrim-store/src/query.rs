@@ -796,6 +796,50 @@ impl TenantQuery {
         Ok(result)
     }
 
+    /// The names of the services with spans in `range`, sorted, read from the catalog's
+    /// per-segment service lists and the buffer: no segment is opened, so it costs the
+    /// same at any volume. A service is left out where a deletion request (by service,
+    /// from the beginning) hides all of its rows there.
+    pub fn service_names(&self, range: TimeRange) -> Result<Vec<String>> {
+        // The latest time up to which all of a service's spans are erased, if any.
+        let erased_until = |service: &str| -> Option<i64> {
+            self.erasures
+                .iter()
+                .filter(|e| {
+                    e.service.as_deref() == Some(service)
+                        && e.start_ns.is_none()
+                        && e.attribute.is_none()
+                        && e.signals.contains(&Signal::Spans)
+                })
+                .map(|e| e.end_ns)
+                .max()
+        };
+        let mut names: std::collections::BTreeSet<String> = Default::default();
+        for m in &self.segments {
+            if m.signal != Signal::Spans || !m.overlaps(range.start_ns, range.end_ns) {
+                continue;
+            }
+            for s in &m.services {
+                if erased_until(s).is_none_or(|until| m.max_time_ns >= until) {
+                    names.insert(s.clone());
+                }
+            }
+        }
+        for b in &self.buffer.spans {
+            let (svc, start) = (string_col(b, "service_name")?, ts_col(b, "start_time")?);
+            for i in 0..svc.len() {
+                let (s, t) = (svc.value(i), start.value(i));
+                if t >= range.start_ns
+                    && t < range.end_ns
+                    && erased_until(s).is_none_or(|until| t >= until)
+                {
+                    names.insert(s.to_owned());
+                }
+            }
+        }
+        Ok(names.into_iter().collect())
+    }
+
     /// Requests, errors and p95 latency of entry spans (as in [`Self::services`]) per
     /// service and per `step_ns` bucket of `range`; buckets without requests are absent.
     /// `service` narrows to one service.

@@ -780,3 +780,243 @@ async fn a_trace_lookup_reads_only_segments_whose_filter_may_hold_it() {
     let q = TenantQuery::new("acme", key_a(), &store, swapped, BufferedBatches::default()).unwrap();
     assert!(q.trace(&wanted).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn service_series_buckets_add_up_to_the_window() {
+    let w = world().await;
+    let q = w.a();
+    let window = TimeRange::new(HOUR0 as i64, (HOUR0 + 400 * SEC) as i64);
+    let step = (100 * SEC) as i64;
+    let points = q.service_series(window, step, None).await.unwrap();
+    for service in ["catalog", "checkout"] {
+        let mine: Vec<_> = points.iter().filter(|p| p.service == service).collect();
+        assert!(!mine.is_empty() && mine.len() <= 4, "{service}: {mine:?}");
+        assert_eq!(
+            mine.iter().map(|p| p.requests).sum::<u64>(),
+            160,
+            "{service}"
+        );
+        // Every 10th trace fails, and those are all checkout's (even traces).
+        let errors = if service == "checkout" { 32 } else { 0 };
+        assert_eq!(
+            mine.iter().map(|p| p.errors).sum::<u64>(),
+            errors,
+            "{service}"
+        );
+        for p in &mine {
+            assert_eq!((p.start_ns - window.start_ns) % step, 0, "aligned");
+            assert!(p.start_ns >= window.start_ns && p.start_ns < window.end_ns);
+            assert!(p.p95_ns > 0.0);
+        }
+    }
+    // Narrowed to one service, and never more than 1 000 buckets however small the step.
+    let one = q.service_series(window, 1, Some("checkout")).await.unwrap();
+    assert!(one.iter().all(|p| p.service == "checkout"));
+    assert!(one.len() <= 1000, "{}", one.len());
+    assert_eq!(one.iter().map(|p| p.requests).sum::<u64>(), 160);
+    let other = w.b();
+    assert!(
+        other
+            .service_series(window, step, Some("checkout"))
+            .await
+            .unwrap()
+            .is_empty(),
+        "another tenant's query sees nothing of acme"
+    );
+}
+
+#[tokio::test]
+async fn service_operations_count_every_span_name_of_the_service() {
+    let w = world().await;
+    let q = w.a();
+    let ops = q
+        .service_operations("checkout", whole_window(), 50)
+        .await
+        .unwrap();
+    let counts: Vec<u64> = ops.iter().map(|o| o.count).collect();
+    assert!(
+        counts.windows(2).all(|c| c[0] >= c[1]),
+        "most frequent first"
+    );
+    assert_eq!(
+        counts.iter().sum::<u64>(),
+        160 * 4,
+        "a root and three children per trace"
+    );
+    let root = ops
+        .iter()
+        .find(|o| o.operation == "GET /api/items/{id}")
+        .unwrap();
+    assert_eq!(
+        (root.count, root.errors, root.kind.as_str()),
+        (160, 32, "SERVER")
+    );
+    assert!(root.p95_ns >= root.p50_ns && root.p50_ns > 0.0);
+    assert_eq!(
+        q.service_operations("checkout", whole_window(), 1)
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the limit holds"
+    );
+}
+
+#[tokio::test]
+async fn trace_search_can_keep_only_failed_traces() {
+    let w = world().await;
+    let q = w.a();
+    let failed = q
+        .search_traces(&TraceFilter {
+            service: Some("checkout".into()),
+            errors_only: true,
+            limit: Some(1000),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 32, "every 10th trace, all of them checkout's");
+    assert!(
+        failed
+            .iter()
+            .all(|t| t.error && t.root_service == "checkout")
+    );
+}
+
+#[tokio::test]
+async fn logs_of_one_trace() {
+    let w = world().await;
+    let q = w.a();
+    let id = hex(&trace_id(1, 10));
+    let records = q
+        .logs(&LogFilter {
+            trace_id: Some(id.to_uppercase()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(!records.is_empty());
+    assert!(records.iter().all(|l| l["trace_id"] == id.as_str()));
+    let bad = q
+        .logs(&LogFilter {
+            trace_id: Some("x' OR 1=1 --".into()),
+            ..Default::default()
+        })
+        .await;
+    assert!(matches!(bad, Err(StoreError::InvalidInput(_))), "{bad:?}");
+}
+
+#[tokio::test]
+async fn redaction_counts_sum_the_counts_left_on_spans_and_logs() {
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value::Value};
+    let w = world().await;
+    let count = |kind: &str, n: i64| KeyValue {
+        key: format!("scrim.redacted.{kind}"),
+        value: Some(AnyValue {
+            value: Some(Value::IntValue(n)),
+        }),
+        ..Default::default()
+    };
+    // Ten traces whose every span had 2 e-mail addresses and 1 card number removed, and
+    // their logs 3 e-mail addresses each.
+    let mut spans = w.a_gen.traces(0..10);
+    let mut n_spans = 0u64;
+    for r in &mut spans.resource_spans {
+        for s in &mut r.scope_spans {
+            for span in &mut s.spans {
+                span.attributes.push(count("email", 2));
+                span.attributes.push(count("card", 1));
+                n_spans += 1;
+            }
+        }
+    }
+    let mut logs = w.a_gen.logs(0..10);
+    let mut n_logs = 0u64;
+    for r in &mut logs.resource_logs {
+        for s in &mut r.scope_logs {
+            for l in &mut s.log_records {
+                l.attributes.push(count("email", 3));
+                n_logs += 1;
+            }
+        }
+    }
+    let buffer = BufferedBatches {
+        spans: vec![spans_to_batch(&spans).unwrap()],
+        logs: vec![logs_to_batch(&logs).unwrap()],
+        metrics: vec![],
+    };
+    let q = TenantQuery::new("acme", key_a(), &w.store, Vec::new(), buffer).unwrap();
+    let counts = q
+        .redaction_counts(whole_window(), &["email", "card", "ssn", "bad'kind"])
+        .await
+        .unwrap();
+    let total = |kind: &str| -> u64 {
+        counts
+            .iter()
+            .filter(|c| c.kind == kind)
+            .map(|c| c.count)
+            .sum()
+    };
+    assert_eq!(total("email"), 2 * n_spans + 3 * n_logs);
+    assert_eq!(total("card"), n_spans);
+    assert_eq!(total("ssn"), 0, "kinds with nothing removed are absent");
+    assert!(counts.iter().all(|c| c.kind != "bad'kind"));
+    let services: std::collections::BTreeSet<&str> =
+        counts.iter().map(|c| c.service.as_str()).collect();
+    assert_eq!(
+        services.into_iter().collect::<Vec<_>>(),
+        ["catalog", "checkout"]
+    );
+    // Nothing in a window with nothing in it.
+    assert!(
+        q.redaction_counts(TimeRange::new(0, 1000), &["email"])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn service_names_come_from_the_catalog_and_the_buffer() {
+    let w = world().await;
+    let q = w.a();
+    assert_eq!(
+        q.service_names(whole_window()).unwrap(),
+        ["catalog", "checkout"]
+    );
+    assert!(q.service_names(TimeRange::new(0, 1000)).unwrap().is_empty());
+    // Only the buffer: its services still count.
+    let buffered =
+        TenantQuery::new("acme", key_a(), &w.store, Vec::new(), w.a_buffer.clone()).unwrap();
+    assert_eq!(
+        buffered.service_names(whole_window()).unwrap(),
+        ["catalog", "checkout"]
+    );
+    // A service deleted on request (all of it, up to now) is not offered any more; one
+    // deleted up to a time before some of its spans still is.
+    let erased_until = |end_ns: i64| {
+        w.a().with_erasures(vec![scrim_store::erase::Erasure {
+            signals: vec![Signal::Spans, Signal::Logs, Signal::Metrics],
+            start_ns: None,
+            end_ns,
+            service: Some("catalog".into()),
+            attribute: None,
+        }])
+    };
+    assert_eq!(
+        erased_until((HOUR0 + 3600 * SEC) as i64)
+            .service_names(whole_window())
+            .unwrap(),
+        ["checkout"]
+    );
+    assert_eq!(
+        erased_until((HOUR0 + 10 * SEC) as i64)
+            .service_names(whole_window())
+            .unwrap(),
+        ["catalog", "checkout"]
+    );
+    assert_eq!(
+        w.b().service_names(whole_window()).unwrap(),
+        ["bravo-secret-svc"]
+    );
+}

@@ -92,13 +92,12 @@ struct SeriesSet {
     start_ns: i64,
     end_ns: i64,
     step_ns: i64,
-    by_service: Vec<(String, Vec<(i64, f64)>, Vec<(i64, f64)>, Vec<(i64, f64)>)>,
+    by_service: Vec<SeriesEntry>,
 }
 
 impl SeriesSet {
     fn from(v: &Value) -> SeriesSet {
-        let mut by_service: Vec<(String, Vec<(i64, f64)>, Vec<(i64, f64)>, Vec<(i64, f64)>)> =
-            Vec::new();
+        let mut by_service: Vec<SeriesEntry> = Vec::new();
         for p in v["points"].as_array().into_iter().flatten() {
             let name = text(&p["service"]);
             let t = p["start_ns"].as_i64().unwrap_or(0);
@@ -164,6 +163,7 @@ impl SeriesSet {
     }
 }
 
+/// A service's (name, requests, errors, p95) points.
 type SeriesEntry = (String, Vec<(i64, f64)>, Vec<(i64, f64)>, Vec<(i64, f64)>);
 
 fn count_unit(v: f64) -> String {
@@ -442,18 +442,19 @@ async fn service(
     )
 }
 
-/// The services that sent spans in the last 30 days, for the filter lists.
+/// The services that sent spans in the last 30 days, for the filter lists (from the
+/// catalog: no telemetry is read for it).
 async fn known_services(api: &Api<'_>, p: &Person) -> Vec<String> {
     if !p.may(Permission::ViewServices) {
         return Vec::new();
     }
-    api.get("/api/v1/services?window=30d")
+    api.get("/api/v1/service-names?window=30d")
         .await
         .ok()
         .and_then(|v| {
             v["services"]
                 .as_array()
-                .map(|a| a.iter().map(|s| text(&s["service"])).collect())
+                .map(|a| a.iter().map(text).collect())
         })
         .unwrap_or_default()
 }

@@ -397,17 +397,28 @@ async fn access(
     access_page(&api, &p, StatusCode::OK, None, None, None).await
 }
 
+/// One API call the access page makes for a form, and what to say when it worked.
+struct Change<'a> {
+    method: Method,
+    path: &'a str,
+    body: Value,
+    done: &'a str,
+}
+
 /// Runs one change on the access page and shows the page again with its outcome.
 async fn access_change(
     ui: &Ui,
     peer: SocketAddr,
     headers: &HeaderMap,
     form: &[(String, String)],
-    method: Method,
-    path: &str,
-    body: Value,
-    done: &str,
+    change: Change<'_>,
 ) -> Response {
+    let Change {
+        method,
+        path,
+        body,
+        done,
+    } = change;
     let api = Api::new(ui, headers, peer).with_csrf(Some(field(form, "csrf_token")));
     let p = match enter(&api, "access").await {
         Ok(p) => p,
@@ -439,10 +450,12 @@ async fn add_member(
         peer,
         &headers,
         &form,
-        Method::POST,
-        "/api/v1/users",
-        body,
-        "Member added.",
+        Change {
+            method: Method::POST,
+            path: "/api/v1/users",
+            body,
+            done: "Member added.",
+        },
     )
     .await
 }
@@ -461,10 +474,12 @@ async fn change_member(
             peer,
             &headers,
             &form,
-            Method::DELETE,
-            &path,
-            Value::Null,
-            "Member removed.",
+            Change {
+                method: Method::DELETE,
+                path: &path,
+                body: Value::Null,
+                done: "Member removed.",
+            },
         )
         .await
     } else {
@@ -474,10 +489,12 @@ async fn change_member(
             peer,
             &headers,
             &form,
-            Method::PATCH,
-            &path,
-            body,
-            "Role changed.",
+            Change {
+                method: Method::PATCH,
+                path: &path,
+                body,
+                done: "Role changed.",
+            },
         )
         .await
     }
@@ -498,10 +515,12 @@ async fn create_key(
         peer,
         &headers,
         &form,
-        Method::POST,
-        "/api/v1/apikeys",
-        body,
-        "API key created.",
+        Change {
+            method: Method::POST,
+            path: "/api/v1/apikeys",
+            body,
+            done: "API key created.",
+        },
     )
     .await
 }
@@ -519,10 +538,12 @@ async fn revoke_key(
         peer,
         &headers,
         &form,
-        Method::DELETE,
-        &path,
-        Value::Null,
-        "API key revoked.",
+        Change {
+            method: Method::DELETE,
+            path: &path,
+            body: Value::Null,
+            done: "API key revoked.",
+        },
     )
     .await
 }
@@ -542,10 +563,12 @@ async fn save_security(
         peer,
         &headers,
         &form,
-        Method::PUT,
-        "/api/v1/settings/security",
-        body,
-        "Sign-in rules saved.",
+        Change {
+            method: Method::PUT,
+            path: "/api/v1/settings/security",
+            body,
+            done: "Sign-in rules saved.",
+        },
     )
     .await
 }

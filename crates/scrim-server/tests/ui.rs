@@ -1,0 +1,592 @@
+//! The web UI over HTTP, without a browser: what each role is offered and refused, the
+//! two-step sign-in, the security headers and assets, escaping of telemetry values, and
+//! the API routes the pages are drawn from (preview, redactions, posture).
+
+mod common;
+
+use std::time::SystemTime;
+
+use common::{Answer, Cred, PASSWORD, USER_AGENT, call, code_now, exporter, world};
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use scrim_auth::Permission;
+use scrim_auth::rbac::Role;
+use scrim_server::Server;
+use serde_json::json;
+
+/// A request with a raw `Cookie` header and an optional form body.
+async fn raw(
+    server: &Server,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: Option<&[(&str, &str)]>,
+) -> Answer {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("http://{}{path}", server.http_addr()))
+        .header("user-agent", USER_AGENT);
+    if !cookie.is_empty() {
+        req = req.header("cookie", cookie);
+    }
+    let body = match form {
+        Some(pairs) => {
+            req = req.header("content-type", "application/x-www-form-urlencoded");
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in pairs {
+                s.append_pair(k, v);
+            }
+            Bytes::from(s.finish())
+        }
+        None => Bytes::new(),
+    };
+    let resp = client
+        .request(req.body(Full::new(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        body: serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        headers,
+    }
+}
+
+fn session(cred: &Cred) -> (&str, &str) {
+    match cred {
+        Cred::Session { cookie, csrf } => (cookie.as_str(), csrf.as_str()),
+        _ => panic!("a session"),
+    }
+}
+
+fn page(a: &Answer) -> &str {
+    a.body.as_str().unwrap()
+}
+
+/// Pages, the permission each needs, and a link only a permitted role is offered.
+const PAGES: [(&str, Permission); 9] = [
+    ("/services", Permission::ViewServices),
+    ("/traces", Permission::ReadTelemetry),
+    ("/logs", Permission::ReadTelemetry),
+    ("/sql", Permission::SqlConsole),
+    ("/privacy", Permission::ViewSecuritySettings),
+    ("/access", Permission::ViewMembers),
+    ("/audit", Permission::ReadAudit),
+    ("/data", Permission::ViewSecuritySettings),
+    ("/security", Permission::ViewSecuritySettings),
+];
+
+#[tokio::test]
+async fn each_role_is_offered_only_what_it_may_open_and_refused_the_rest() {
+    let w = world().await;
+    for (role, _, cred) in &w.people {
+        let (cookie, _) = session(cred);
+        let home = raw(&w.server, "GET", "/services", cookie, None).await;
+        for (path, permission) in PAGES {
+            let a = raw(&w.server, "GET", path, cookie, None).await;
+            let allowed = role.grants(permission);
+            assert_eq!(
+                a.status,
+                if allowed { 200 } else { 403 },
+                "{role} {path}: {}",
+                page(&a)
+            );
+            // The navigation of any page the role can open offers exactly its pages.
+            let link = format!("href=\"{path}\"");
+            if role.grants(Permission::ViewServices) {
+                assert_eq!(
+                    page(&home).contains(&link),
+                    allowed,
+                    "{role}: the link to {path}"
+                );
+            }
+        }
+    }
+    // Nobody signed in: to the sign-in page, never a page.
+    let a = raw(&w.server, "GET", "/traces", "", None).await;
+    assert_eq!(a.status, 303);
+    assert_eq!(a.headers["location"], "/login");
+    // An API key is not a person: pages do not take one.
+    let key = w.keys.iter().find_map(|(_, c)| match c {
+        Cred::Key(k) => Some(k.clone()),
+        _ => None,
+    });
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let resp = client
+        .request(
+            Request::builder()
+                .uri(format!("http://{}/services", w.server.http_addr()))
+                .header("authorization", format!("Bearer {}", key.unwrap()))
+                .body(Full::new(Bytes::new()))
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 303);
+}
+
+#[tokio::test]
+async fn a_change_the_role_may_not_make_is_refused_and_recorded() {
+    let w = world().await;
+    let (role, _, member) = w
+        .people
+        .iter()
+        .find(|(r, _, _)| *r == Role::Member)
+        .unwrap();
+    assert!(!role.grants(Permission::ManageCapturePolicy));
+    let (cookie, csrf) = session(member);
+    let a = raw(
+        &w.server,
+        "POST",
+        "/privacy/policy",
+        cookie,
+        Some(&[
+            ("csrf_token", csrf),
+            ("policy", "mode = \"on-prem\"\n"),
+            ("action", "save"),
+        ]),
+    )
+    .await;
+    assert_eq!(a.status, 403, "{}", page(&a));
+    let tenant = w
+        .server
+        .platform()
+        .meta()
+        .tenant_by_id(&w.tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tenant.capture_policy.is_none(), "nothing changed");
+    // An admin without the session's CSRF token: refused by the API behind the page.
+    let (_, _, admin) = w.people.iter().find(|(r, _, _)| *r == Role::Admin).unwrap();
+    let (cookie, _) = session(admin);
+    let a = raw(
+        &w.server,
+        "POST",
+        "/privacy/policy",
+        cookie,
+        Some(&[
+            ("csrf_token", "forged"),
+            ("policy", "mode = \"on-prem\"\n"),
+            ("action", "save"),
+        ]),
+    )
+    .await;
+    assert!(page(&a).contains("CSRF"), "{}", page(&a));
+    let tenant = w
+        .server
+        .platform()
+        .meta()
+        .tenant_by_id(&w.tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(tenant.capture_policy.is_none(), "nothing changed");
+    // With it: saved, and the page says so.
+    let (_, csrf) = session(admin);
+    let a = raw(
+        &w.server,
+        "POST",
+        "/privacy/policy",
+        cookie,
+        Some(&[
+            ("csrf_token", csrf),
+            ("policy", "[client_ips]\nmethod = \"drop\"\n"),
+            ("action", "save"),
+        ]),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(page(&a).contains("Capture policy saved"), "{}", page(&a));
+    // A policy that does not parse: refused with the reason, the draft kept on the page.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/privacy/policy",
+        cookie,
+        Some(&[
+            ("csrf_token", csrf),
+            ("policy", "[sql]\ncapture = \"rawx\"\n"),
+            ("action", "save"),
+        ]),
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert!(page(&a).contains("rawx"), "{}", page(&a));
+    let tenant = w
+        .server
+        .platform()
+        .meta()
+        .tenant_by_id(&w.tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        tenant.capture_policy.as_deref(),
+        Some("[client_ips]\nmethod = \"drop\"\n")
+    );
+}
+
+#[tokio::test]
+async fn the_password_step_alone_never_signs_in() {
+    let w = world().await;
+    let (_, email, cred) = w.people.iter().find(|(r, _, _)| *r == Role::Owner).unwrap();
+    let begun = call(
+        &w.server,
+        "POST",
+        "/api/v1/me/mfa/totp",
+        cred,
+        Some(json!({})),
+    )
+    .await;
+    let secret = begun.body["secret"].as_str().unwrap().to_owned();
+    let confirmed = call(
+        &w.server,
+        "POST",
+        "/api/v1/me/mfa/totp/confirm",
+        cred,
+        Some(json!({ "code": code_now(&secret, 0) })),
+    )
+    .await;
+    assert_eq!(confirmed.status, 200);
+    // The sign-in form sets its double-submit cookie.
+    let form = raw(&w.server, "GET", "/login", "", None).await;
+    let set = form.headers["set-cookie"].to_str().unwrap().to_owned();
+    let login_cookie = set.split(';').next().unwrap().to_owned();
+    let token = login_cookie.split('=').nth(1).unwrap().to_owned();
+    // Without the cookie the form is refused.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/login",
+        "",
+        Some(&[
+            ("csrf_token", &token),
+            ("email", email),
+            ("password", PASSWORD),
+        ]),
+    )
+    .await;
+    assert_eq!(a.status, 403);
+    // The password alone: the code page, and no session.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/login",
+        &login_cookie,
+        Some(&[
+            ("csrf_token", &token),
+            ("email", email),
+            ("password", PASSWORD),
+        ]),
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(!a.headers.contains_key("set-cookie"), "no session yet");
+    let html = page(&a);
+    assert!(
+        !html.contains(PASSWORD),
+        "the password is not carried to the next page"
+    );
+    let ticket = html
+        .split("name=\"ticket\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let code = code_now(&secret, 1);
+    // A forged ticket, or the right one under another form cookie: refused.
+    let mut forged = ticket.clone();
+    let last = if forged.ends_with('0') { "1" } else { "0" };
+    forged.replace_range(forged.len() - 1.., last);
+    for (cookie, t, tok) in [
+        (login_cookie.as_str(), forged.as_str(), token.as_str()),
+        ("scrim_login_csrf=other", ticket.as_str(), "other"),
+    ] {
+        let a = raw(
+            &w.server,
+            "POST",
+            "/login/code",
+            cookie,
+            Some(&[("csrf_token", tok), ("ticket", t), ("code", &code)]),
+        )
+        .await;
+        assert_eq!(a.status, 401, "{}", page(&a));
+        assert!(!a.headers.contains_key("set-cookie"));
+    }
+    // A wrong code: asked again on the same ticket.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/login/code",
+        &login_cookie,
+        Some(&[
+            ("csrf_token", &token),
+            ("ticket", &ticket),
+            ("code", "000000"),
+        ]),
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    assert!(page(&a).contains(&ticket));
+    // The right code: signed in.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/login/code",
+        &login_cookie,
+        Some(&[("csrf_token", &token), ("ticket", &ticket), ("code", &code)]),
+    )
+    .await;
+    assert_eq!(a.status, 303, "{}", page(&a));
+    let session = a.headers["set-cookie"].to_str().unwrap();
+    assert!(session.starts_with("scrim_session="), "{session}");
+    let cookie = session.split(';').next().unwrap();
+    let me = raw(&w.server, "GET", "/sessions", cookie, None).await;
+    assert!(
+        page(&me).contains("password+totp"),
+        "signed in with the second factor: {}",
+        page(&me)
+    );
+}
+
+#[tokio::test]
+async fn pages_carry_a_strict_policy_and_load_only_their_own_assets() {
+    let w = world().await;
+    let (_, _, owner) = w.people.iter().find(|(r, _, _)| *r == Role::Owner).unwrap();
+    let (cookie, _) = session(owner);
+    for path in ["/login", "/services", "/privacy", "/security"] {
+        let a = raw(&w.server, "GET", path, cookie, None).await;
+        let csp = a.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'"), "{csp}");
+        assert!(
+            csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(a.headers["x-frame-options"], "DENY");
+        let html = page(&a);
+        assert!(
+            !html.contains(" style="),
+            "{path}: no inline style attribute"
+        );
+        assert!(!html.contains("<script>"), "{path}: no inline script");
+        assert!(!html.contains("<style"), "{path}: no inline stylesheet");
+        for asset in html.split("/assets/").skip(1) {
+            let name = asset.split('"').next().unwrap();
+            let a = raw(&w.server, "GET", &format!("/assets/{name}"), "", None).await;
+            assert_eq!(a.status, 200, "{name}");
+            assert!(
+                a.headers["cache-control"]
+                    .to_str()
+                    .unwrap()
+                    .contains("immutable")
+            );
+        }
+    }
+    let a = raw(&w.server, "GET", "/assets/scrim.css", "", None).await;
+    assert_eq!(a.status, 404, "only names with the content digest");
+}
+
+#[tokio::test]
+async fn values_from_telemetry_are_escaped_and_markers_explained() {
+    let w = world().await;
+    let (_, key) = w
+        .server
+        .platform()
+        .meta()
+        .create_api_key(
+            &w.tenant,
+            "ingest".parse::<scrim_auth::Scopes>().unwrap(),
+            scrim_meta::NewApiKey::default(),
+        )
+        .await
+        .unwrap();
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let g = scrim_store::generate::TraceGen {
+        traces: 5,
+        services: vec!["<script>alert(1)</script>".into()],
+        start_ns: now - 60_000_000_000,
+        spacing_ns: 1_000_000_000,
+        ..Default::default()
+    };
+    let outcome = exporter(&w.server, &key.expose())
+        .export(&scrim_otlp::Batch::Traces(g.traces(0..5)))
+        .await;
+    assert!(
+        matches!(outcome, scrim_otlp::ExportOutcome::Delivered { .. }),
+        "{outcome:?}"
+    );
+    let (_, _, owner) = w.people.iter().find(|(r, _, _)| *r == Role::Owner).unwrap();
+    let (cookie, _) = session(owner);
+    let a = raw(&w.server, "GET", "/services?range=15m", cookie, None).await;
+    let html = page(&a);
+    // askama writes numeric references, the charts named ones: either way, escaped.
+    assert!(
+        html.contains(">&#60;script&#62;alert(1)&#60;/script&#62;</a>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(!html.contains("<script>alert"), "{html}");
+    let a = raw(&w.server, "GET", "/traces?range=15m", cookie, None).await;
+    let html = page(&a);
+    let id = html
+        .split("href=\"/traces/")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_owned();
+    let a = raw(&w.server, "GET", &format!("/traces/{id}"), cookie, None).await;
+    assert_eq!(a.status, 200);
+    let html = page(&a);
+    assert!(!html.contains("<script>alert"), "{html}");
+    // Statements: each removed literal marked, with the reason on hover.
+    assert!(
+        html.contains("title=\"a literal removed by the capture policy (sql)\">?</mark>"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_preview_shows_what_would_be_stored_and_keeps_nothing() {
+    let w = world().await;
+    let (_, _, admin) = w.people.iter().find(|(r, _, _)| *r == Role::Admin).unwrap();
+    let preview = |body: serde_json::Value| {
+        let server = &w.server;
+        async move {
+            call(
+                server,
+                "POST",
+                "/api/v1/settings/capture-policy/preview",
+                admin,
+                Some(body),
+            )
+            .await
+        }
+    };
+    let a = preview(json!({
+        "kind": "json",
+        "input": "{\"password\": \"hunter2\", \"note\": \"mail ann@example.com\"}",
+    }))
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let out = a.body["output"].as_str().unwrap();
+    assert!(
+        !out.contains("hunter2") && !out.contains("ann@example.com"),
+        "{out}"
+    );
+    assert_eq!(a.body["found"]["email"], 1);
+    // A draft policy is used instead of the tenant's.
+    let a = preview(json!({
+        "kind": "ip", "input": "203.0.113.7", "policy": "[client_ips]\nmethod = \"drop\"\n",
+    }))
+    .await;
+    assert_eq!(
+        (a.body["stored"].as_bool(), a.status),
+        (Some(false), 200),
+        "{}",
+        a.body
+    );
+    let a = preview(json!({ "kind": "ip", "input": "203.0.113.7" })).await;
+    assert_eq!(a.body["output"], "203.0.113.0", "the default masks to /24");
+    // Pseudonyms use a throwaway key: the same value differs between two previews.
+    let hashed = json!({
+        "kind": "text", "input": "ann@example.com",
+        "policy": "mode = \"on-prem\"\n[detectors]\nmethods = { email = \"hash\" }\n",
+    });
+    let (one, two) = (preview(hashed.clone()).await, preview(hashed).await);
+    assert!(
+        one.body["output"].as_str().unwrap().starts_with("[email:"),
+        "{}",
+        one.body
+    );
+    assert_ne!(one.body["output"], two.body["output"]);
+    // Bad input: a clear 400.
+    let a = preview(json!({ "kind": "yaml", "input": "x" })).await;
+    assert_eq!(a.status, 400);
+    let a = preview(json!({ "kind": "sql", "input": "x", "policy": "[sql]\ncapture = 1\n" })).await;
+    assert_eq!(a.status, 400);
+    assert!(
+        a.body["error"].as_str().unwrap().contains("sql.capture"),
+        "{}",
+        a.body
+    );
+    // A viewer may not see the policy, so not preview it either.
+    let (_, _, viewer) = w
+        .people
+        .iter()
+        .find(|(r, _, _)| *r == Role::Viewer)
+        .unwrap();
+    let a = call(
+        &w.server,
+        "POST",
+        "/api/v1/settings/capture-policy/preview",
+        viewer,
+        Some(json!({ "kind": "text", "input": "x" })),
+    )
+    .await;
+    assert_eq!(a.status, 403);
+    // Nothing typed into a preview reached the audit log.
+    let records = w
+        .server
+        .platform()
+        .meta()
+        .audit_chain(w.tenant.as_str(), 0, 10_000)
+        .await
+        .unwrap();
+    assert!(!records.iter().any(|r| format!("{r:?}").contains("hunter2")));
+}
+
+#[tokio::test]
+async fn the_posture_reads_the_live_controls() {
+    let w = world().await;
+    let (_, _, auditor) = w
+        .people
+        .iter()
+        .find(|(r, _, _)| *r == Role::Auditor)
+        .unwrap();
+    let a = call(&w.server, "GET", "/api/v1/security/posture", auditor, None).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let v = &a.body;
+    assert_eq!(v["tenant"], "acme");
+    assert_eq!(v["mfa"]["members"], 5);
+    assert_eq!(v["mfa"]["enrolled"], 0);
+    assert_eq!(
+        v["tls"]["enabled"], false,
+        "the test server is plain loopback HTTP"
+    );
+    assert_eq!(v["audit_chain"]["intact"], true, "{v}");
+    assert!(v["audit_chain"]["records"].as_u64().unwrap() > 0);
+    assert_eq!(v["ai_diagnostics"]["enabled"], false);
+    assert_eq!(v["encryption_at_rest"]["data_key_version"], 1);
+    let (_, _, viewer) = w
+        .people
+        .iter()
+        .find(|(r, _, _)| *r == Role::Viewer)
+        .unwrap();
+    let a = call(&w.server, "GET", "/api/v1/security/posture", viewer, None).await;
+    assert_eq!(a.status, 403);
+    // What was caught: counts only, by kind and service.
+    let a = call(
+        &w.server,
+        "GET",
+        "/api/v1/redactions?window=1h",
+        auditor,
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body["redactions"].as_array().unwrap().is_empty());
+}
