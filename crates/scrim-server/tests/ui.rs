@@ -590,3 +590,112 @@ async fn the_posture_reads_the_live_controls() {
     assert_eq!(a.status, 200, "{}", a.body);
     assert!(a.body["redactions"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn data_and_access_forms_change_through_the_api() {
+    let w = world().await;
+    let (_, _, admin) = w.people.iter().find(|(r, _, _)| *r == Role::Admin).unwrap();
+    let (cookie, csrf) = session(admin);
+    // Rotating the data key from the Data page.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/data/rotate-key",
+        cookie,
+        Some(&[("csrf_token", csrf)]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", page(&a));
+    assert!(page(&a).contains("version 2 encrypts"), "{}", page(&a));
+    let keys = w
+        .server
+        .platform()
+        .meta()
+        .tenant_data_keys(&w.tenant)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 2);
+    // Retention: a bad number is refused on the page, a good one saved.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/data/retention",
+        cookie,
+        Some(&[("csrf_token", csrf), ("days", "many")]),
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    let a = raw(
+        &w.server,
+        "POST",
+        "/data/retention",
+        cookie,
+        Some(&[("csrf_token", csrf), ("days", "14")]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", page(&a));
+    let tenant = w
+        .server
+        .platform()
+        .meta()
+        .tenant_by_id(&w.tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(tenant.retention_days, 14);
+    // Single sign-on settings that are not JSON, or name an unknown role: refused, said why.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/access/sso",
+        cookie,
+        Some(&[("csrf_token", csrf), ("settings", "{not json")]),
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert!(page(&a).contains("not JSON"), "{}", page(&a));
+    // An API key created on the page is shown once, then only its id.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/access/keys",
+        cookie,
+        Some(&[("csrf_token", csrf), ("name", "ci"), ("scopes", "ingest")]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", page(&a));
+    let html = page(&a);
+    let key = html
+        .split("id=\"new-key\">")
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("scrim_"), "{key}");
+    let again = raw(&w.server, "GET", "/access", cookie, None).await;
+    assert!(!page(&again).contains(&key), "shown once");
+    // A member may not rotate keys: the page is refused before anything happens.
+    let (_, _, member) = w
+        .people
+        .iter()
+        .find(|(r, _, _)| *r == Role::Member)
+        .unwrap();
+    let (cookie, csrf) = session(member);
+    let a = raw(
+        &w.server,
+        "POST",
+        "/data/rotate-key",
+        cookie,
+        Some(&[("csrf_token", csrf)]),
+    )
+    .await;
+    assert_eq!(a.status, 403);
+    let keys = w
+        .server
+        .platform()
+        .meta()
+        .tenant_data_keys(&w.tenant)
+        .await
+        .unwrap();
+    assert_eq!(keys.len(), 2, "no rotation");
+}

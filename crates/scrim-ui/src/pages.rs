@@ -576,6 +576,9 @@ pub struct AccessPage {
     pub security: Vec<(String, String)>,
     pub require_mfa: bool,
     pub require_sso: bool,
+    /// The tenant's OpenID Connect settings as JSON (never the client secret).
+    pub sso_json: String,
+    pub sso_secret_set: bool,
     pub can_manage_members: bool,
     pub can_create_key: bool,
     pub can_revoke: bool,

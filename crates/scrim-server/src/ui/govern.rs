@@ -35,10 +35,12 @@ pub(super) fn routes() -> Router<Ui> {
         .route("/access/keys", post(create_key))
         .route("/access/keys/{id}/revoke", post(revoke_key))
         .route("/access/security", post(save_security))
+        .route("/access/sso", post(save_sso))
         .route("/audit", get(audit))
         .route("/data", get(data))
         .route("/data/retention", post(save_retention))
         .route("/data/deletions", post(request_deletion))
+        .route("/data/rotate-key", post(rotate_key))
         .route("/security", get(security))
 }
 
@@ -355,6 +357,12 @@ async fn access_page(
             minutes(&settings["session_absolute_minutes"]),
         ),
     ];
+    let sso = api.get("/api/v1/settings/sso").await.unwrap_or_default();
+    let sso_json = if sso["settings"].is_null() {
+        String::new()
+    } else {
+        serde_json::to_string_pretty(&sso["settings"]).unwrap_or_default()
+    };
     let roles: Vec<String> = Role::ALL
         .into_iter()
         .filter(|r| *r != Role::Owner || p.may(Permission::ManageOwners))
@@ -376,6 +384,8 @@ async fn access_page(
             security,
             require_mfa: settings["require_mfa"].as_bool().unwrap_or(false),
             require_sso: settings["require_sso"].as_bool().unwrap_or(false),
+            sso_json,
+            sso_secret_set: sso["client_secret_set"].as_bool().unwrap_or(false),
             can_manage_members: p.may(Permission::ManageMembers),
             can_create_key: p.may(Permission::CreateApiKey),
             can_revoke: p.may(Permission::RevokeApiKey),
@@ -573,6 +583,46 @@ async fn save_security(
     .await
 }
 
+async fn save_sso(
+    State(ui): State<Ui>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let text = field(&form, "settings").trim();
+    let settings: Value = if text.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_str(text) {
+            Ok(v) => v,
+            Err(e) => {
+                let api = Api::new(&ui, &headers, peer);
+                let p = match enter(&api, "access").await {
+                    Ok(p) => p,
+                    Err(r) => return r,
+                };
+                // serde_json's message names a line and column, not the content.
+                let message = format!("the single sign-on settings are not JSON: {e}");
+                return access_page(&api, &p, StatusCode::BAD_REQUEST, Some(message), None, None)
+                    .await;
+            }
+        }
+    };
+    access_change(
+        &ui,
+        peer,
+        &headers,
+        &form,
+        Change {
+            method: Method::PUT,
+            path: "/api/v1/settings/sso",
+            body: json!({ "settings": settings }),
+            done: "Single sign-on settings saved.",
+        },
+    )
+    .await
+}
+
 // ---- audit ----
 
 /// Actions people filter by most, offered as suggestions.
@@ -649,12 +699,31 @@ async fn audit(
                 ])
             )
         });
+    // People by e-mail where the role may see members; ids otherwise (and always for keys).
+    let emails: HashMap<String, String> = if p.may(Permission::ViewMembers) {
+        api.get("/api/v1/users")
+            .await
+            .ok()
+            .and_then(|v| v["users"].as_array().cloned())
+            .unwrap_or_default()
+            .iter()
+            .map(|u| (text(&u["id"]), text(&u["email"])))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let rows = records
         .iter()
         .map(|r| AuditRow {
             seq: r.seq,
             time: format::timestamp_ns(r.at_ms.saturating_mul(1_000_000)),
-            actor: crate::audit::actor_column(&r.actor),
+            actor: {
+                let id = crate::audit::actor_column(&r.actor);
+                match emails.get(&id) {
+                    Some(email) => format!("{email} ({id})"),
+                    None => id,
+                }
+            },
             action: r.action.clone(),
             target: r.target.clone().unwrap_or_default(),
             outcome: match &r.outcome {
@@ -923,6 +992,39 @@ async fn request_deletion(
     }
 }
 
+async fn rotate_key(
+    State(ui): State<Ui>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let api = Api::new(&ui, &headers, peer).with_csrf(Some(field(&form, "csrf_token")));
+    let p = match enter(&api, "data").await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match api
+        .send(
+            Method::POST,
+            "/api/v1/settings/data-key/rotate",
+            &Value::Null,
+        )
+        .await
+    {
+        Ok(v) => {
+            let flash = format!(
+                "Data key rotated: version {} encrypts everything written from now on; older data stays readable until compaction re-encrypts it.",
+                v["version"]
+                    .as_u64()
+                    .or_else(|| v["current_version"].as_u64())
+                    .map_or("new".to_owned(), |n| n.to_string())
+            );
+            data_page(&api, &p, StatusCode::OK, None, Some(flash)).await
+        }
+        Err(f) => data_page(&api, &p, f.status, Some(f.message), None).await,
+    }
+}
+
 // ---- security posture ----
 
 async fn security(
@@ -973,7 +1075,7 @@ async fn security(
             key_age.is_some_and(|d| d < 365),
             key_age.map_or("unknown".into(), |d| format!("{d} days")),
             format!(
-                "version {}; rotate at least yearly (Access → Data key, or scrim key rotate-tenant)",
+                "version {}; rotate at least yearly (Data → Rotate the data key, or scrim key rotate-tenant)",
                 v["encryption_at_rest"]["data_key_version"]
             ),
         ),
