@@ -263,6 +263,20 @@ async fn sign_in_with_mfa_explore_a_redacted_trace_and_audit_a_policy_change() {
         .await
         .unwrap();
     assert!(spans.len() >= 2, "{} spans", spans.len());
+    // Spans open from the keyboard: Enter on a focused summary.
+    let first_summary = c
+        .find(Locator::Css(".waterfall details.span summary"))
+        .await
+        .unwrap();
+    first_summary.send_keys("\u{E007}").await.unwrap();
+    let opened = c
+        .find(Locator::Css(".waterfall details.span"))
+        .await
+        .unwrap()
+        .attr("open")
+        .await
+        .unwrap();
+    assert!(opened.is_some(), "Enter opens a span's details");
     // The span with the statement: open it and read the statement as stored.
     let summary = c
         .find(Locator::XPath(
