@@ -370,6 +370,14 @@ async fn pages_carry_a_strict_policy_and_load_only_their_own_assets() {
             "{csp}"
         );
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        // Forms post to this server only, but for the sign-in page's SSO form, which is
+        // redirected to the tenant's identity provider.
+        let form_action = if path == "/login" {
+            "form-action 'self' https:;"
+        } else {
+            "form-action 'self';"
+        };
+        assert!(csp.contains(form_action), "{path}: {csp}");
         assert_eq!(a.headers["x-frame-options"], "DENY");
         let html = page(&a);
         assert!(

@@ -225,6 +225,8 @@ pub struct MessagePage {
     pub error: bool,
     pub link: String,
     pub link_text: String,
+    /// Moves on to this same-site path by itself (a meta refresh: no script needed).
+    pub refresh: Option<String>,
 }
 
 #[derive(Template)]

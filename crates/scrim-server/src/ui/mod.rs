@@ -72,6 +72,12 @@ fn page_permission(key: &str) -> Option<Permission> {
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// The sign-in page's policy: as [`CSP`], but its "Sign in with SSO" form leads (through a
+/// redirect, which `form-action` also governs) to the tenant's identity provider, whose
+/// address is not known in advance.
+const SIGN_IN_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     connect-src 'self'; form-action 'self' https:; frame-ancestors 'none'; base-uri 'none'";
+
 /// Adds the headers every page carries.
 fn secure_headers(response: &mut Response) {
     let h = response.headers_mut();
@@ -362,6 +368,7 @@ fn plain_error(status: StatusCode, message: &str) -> Response {
             error: true,
             link: "/".into(),
             link_text: "Back".into(),
+            refresh: None,
         },
     )
 }

@@ -75,13 +75,17 @@ fn login_response(
     if let Some(v) = login_cookie(&token, secure) {
         response.headers_mut().append(header::SET_COOKIE, v);
     }
+    response.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(super::SIGN_IN_CSP),
+    );
     response
 }
 
 /// After single sign-on: the provider's redirect was a cross-site navigation, so a browser
 /// would not send the new `SameSite=Strict` session cookie on a redirect straight to `/`;
-/// this same-site page moves on when the person follows its link (no script, no refresh:
-/// the policy forbids both).
+/// this same-site page moves on by itself (a meta refresh, which the policy allows; the
+/// link is there for browsers that do not follow it).
 pub(crate) fn continue_home() -> Response {
     html(
         StatusCode::OK,
@@ -92,6 +96,7 @@ pub(crate) fn continue_home() -> Response {
             error: false,
             link: "/".into(),
             link_text: "Continue to Scrim".into(),
+            refresh: Some("/".into()),
         },
     )
 }
