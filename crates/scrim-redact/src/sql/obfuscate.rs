@@ -207,18 +207,19 @@ impl<'a> Obfuscator<'a, '_> {
     fn prev_keyword(&self) -> Lower {
         match self.prev {
             Some(p) if p.kind == TokenKind::Word => {
-                let word = &self.src.as_bytes()[p.start..p.end];
+                let word = p.text(self.src);
                 // With digits replaced, `e3VALUES` is written `e?VALUES`, which a new pass
-                // reads as `e`, `?`, `VALUES`: decide now as it will, on the part after the
-                // last digit run (found by cargo fuzz: the list after it collapsed only on
-                // the second pass). Words with `$` or `#` keep their digits.
-                let digits_go =
-                    self.opts.replace_digits && !word.contains(&b'$') && !word.contains(&b'#');
-                let tail = match word.iter().rposition(u8::is_ascii_digit) {
-                    Some(i) if digits_go => &word[i + 1..],
-                    _ => word,
-                };
-                Lower::new(tail)
+                // reads as `e`, `?`, `VALUES`: decide now as it will, on what follows the
+                // last `?` of the written word (found by cargo fuzz: the list after it
+                // collapsed only on the second pass). `S0AS` is written `S?` when aliases
+                // go, so nothing follows: no keyword either.
+                if self.opts.replace_digits
+                    && let Some(written) = digits_replaced(word, self.opts)
+                {
+                    let tail = written.rsplit('?').next().unwrap_or("");
+                    return Lower::new(tail.as_bytes());
+                }
+                Lower::new(word.as_bytes())
             }
             _ => Lower::new(b""),
         }
@@ -895,6 +896,16 @@ mod tests {
         // A word that only looks like one (`x'…'y` is `x?y` too) changes nothing.
         let out = obfuscate("SELECT a'lit'VALUES (1), (2)", &opts).into_owned();
         assert_eq!(obfuscate(&out, &opts), out);
+        // A segment the written word replaces (an `AS` when aliases go) is no keyword.
+        let bodies = SqlOptions {
+            replace_digits: true,
+            keep_aliases: false,
+            obfuscate_function_bodies: true,
+            ..SqlOptions::for_dialect(Dialect::PostgreSql)
+        };
+        let out = obfuscate("TDINTcG0AS $fu$S $fu$", &bodies).into_owned();
+        assert_eq!(out, "TDINTcG? ?");
+        assert_eq!(obfuscate(&out, &bodies), out);
         // Without digit replacement the word is a word.
         let kept = SqlOptions {
             replace_digits: false,
