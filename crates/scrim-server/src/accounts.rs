@@ -234,27 +234,7 @@ struct LoginTicket {
 
 fn binding_digest(binding: &str) -> String {
     use sha2::Digest;
-    hex(&sha2::Sha256::digest(binding.as_bytes()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) || text.len() > 4096 {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
-fn unix_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
+    scrim_store::convert::hex(&sha2::Sha256::digest(binding.as_bytes()))
 }
 
 /// A TOTP enrolment waiting for its first code.
@@ -389,7 +369,8 @@ impl Accounts {
                     user: user.id.as_str().to_owned(),
                     tenant: req.tenant.map(str::to_owned),
                     binding: binding_digest(binding),
-                    expires_ms: unix_ms().saturating_add(TICKET_LIFETIME.as_millis() as i64),
+                    expires_ms: crate::audit::now_ms()
+                        .saturating_add(TICKET_LIFETIME.as_millis() as i64),
                 };
                 let plain = serde_json::to_vec(&ticket)
                     .map_err(|e| LoginError::Internal(ServerError::Usage(e.to_string())))?;
@@ -397,7 +378,7 @@ impl Accounts {
                     .seal(TICKET_AAD, &plain)
                     .map_err(LoginError::Internal)?;
                 Ok(FirstStep::CodeNeeded {
-                    ticket: hex(&sealed),
+                    ticket: scrim_store::convert::hex(&sealed),
                 })
             }
             Err(e) => Err(e),
@@ -416,11 +397,14 @@ impl Accounts {
         user_agent: Option<&str>,
         request_id: Option<&str>,
     ) -> Result<SignedIn, LoginError> {
-        let ticket: LoginTicket = unhex(ticket)
+        // A ticket is a few hundred characters; anything much longer is not one.
+        let ticket: LoginTicket = Some(ticket)
+            .filter(|t| t.len() <= 4096)
+            .and_then(scrim_store::convert::unhex)
             .and_then(|sealed| self.unseal(TICKET_AAD, &sealed).ok())
             .and_then(|plain| serde_json::from_slice(&plain).ok())
             .ok_or(LoginError::InvalidCredentials)?;
-        if ticket.expires_ms < unix_ms() || ticket.binding != binding_digest(binding) {
+        if ticket.expires_ms < crate::audit::now_ms() || ticket.binding != binding_digest(binding) {
             return Err(LoginError::InvalidCredentials);
         }
         let user_id = UserId::parse(&ticket.user).ok_or(LoginError::InvalidCredentials)?;

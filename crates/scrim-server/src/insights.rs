@@ -3,6 +3,7 @@
 //! capture policy caught, a live preview of a capture policy, and the tenant's security
 //! posture.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
@@ -209,13 +210,10 @@ pub(crate) async fn policy_preview(
             PREVIEW_MAX / 1024
         )));
     }
-    let own;
-    let policy: &Policy = match req.policy.as_deref().filter(|p| !p.trim().is_empty()) {
-        Some(draft) => {
-            own = Policy::from_toml(draft)
-                .map_err(|e| bad_request(format!("invalid policy: {e}")))?;
-            &own
-        }
+    let policy: Cow<'_, Policy> = match req.policy.as_deref().filter(|p| !p.trim().is_empty()) {
+        Some(draft) => Cow::Owned(
+            Policy::from_toml(draft).map_err(|e| bad_request(format!("invalid policy: {e}")))?,
+        ),
         None => {
             let tenant = state
                 .shared
@@ -224,14 +222,7 @@ pub(crate) async fn policy_preview(
                 .tenant_by_id(&c.tenant_id)
                 .await?
                 .ok_or_else(|| not_found("tenant not found"))?;
-            match tenant.capture_policy {
-                Some(text) => {
-                    own = Policy::from_toml(&text)
-                        .map_err(|e| bad_request(format!("the stored policy: {e}")))?;
-                    &own
-                }
-                None => state.shared.tenants.default_policy(),
-            }
+            state.shared.tenants.policy_of(&tenant)?
         }
     };
     let mut key = [0u8; 32];
@@ -241,7 +232,7 @@ pub(crate) async fn policy_preview(
             &format!("no randomness: {e}"),
         )
     })?;
-    let redactor = Redactor::new(policy, Some(&key));
+    let redactor = Redactor::new(&policy, Some(&key));
     let mut counts = Counts::default();
     let input = req.input.as_str();
     let output: Option<String> = match req.kind.as_str() {
@@ -268,7 +259,7 @@ pub(crate) async fn policy_preview(
         "stored": output.is_some(),
         "output": output,
         "found": found,
-        "mode": mode_name(policy),
+        "mode": mode_name(&policy),
     })))
 }
 
@@ -316,12 +307,10 @@ pub(crate) async fn posture(
                 .is_ok_and(|d| d > Duration::from_secs(90 * 86_400))
         })
         .count();
-    let policy_mode = match &tenant.capture_policy {
-        Some(text) => Policy::from_toml(text)
-            .map(|p| mode_name(&p))
-            .unwrap_or("invalid"),
-        None => mode_name(shared.tenants.default_policy()),
-    };
+    let policy_mode = shared
+        .tenants
+        .policy_of(&tenant)
+        .map_or("invalid", |p| mode_name(&p));
     let chain = chain_verdict(&state, c.tenant_id.as_str()).await?;
     Ok(Json(json!({
         "tenant": tenant.name,

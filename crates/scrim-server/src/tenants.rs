@@ -3,6 +3,7 @@
 //! (`crate::tenant_keys`): at once for this node's own rotations, at the next flush round
 //! for others, and before any read that meets a segment under a key it does not hold yet.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -84,11 +85,6 @@ pub(crate) struct Tenants {
 }
 
 impl Tenants {
-    /// The server's capture policy, for tenants without their own.
-    pub fn default_policy(&self) -> &Policy {
-        &self.policy
-    }
-
     pub fn new(platform: Platform, policy: Policy, log_config: LogConfig) -> Tenants {
         Tenants {
             platform,
@@ -205,25 +201,25 @@ impl Tenants {
     /// The tenant's own capture policy, else the server's. A stored policy that no longer
     /// parses is an error, not a fallback: the server's policy might capture more than the
     /// tenant chose.
+    pub fn policy_of(&self, tenant: &Tenant) -> Result<Cow<'_, Policy>, ServerError> {
+        match &tenant.capture_policy {
+            Some(text) => Policy::from_toml(text).map(Cow::Owned).map_err(|e| {
+                ServerError::Usage(format!(
+                    "the capture policy of tenant {} does not parse: {e}",
+                    tenant.id
+                ))
+            }),
+            None => Ok(Cow::Borrowed(&self.policy)),
+        }
+    }
+
     fn redactor_for(
         &self,
         tenant: &Tenant,
         pseudonym_key: &scrim_crypto::DataKey,
     ) -> Result<Redactor, ServerError> {
-        let own;
-        let policy = match &tenant.capture_policy {
-            Some(text) => {
-                own = Policy::from_toml(text).map_err(|e| {
-                    ServerError::Usage(format!(
-                        "the capture policy of tenant {} does not parse: {e}",
-                        tenant.id
-                    ))
-                })?;
-                &own
-            }
-            None => &self.policy,
-        };
-        Ok(Redactor::new(policy, Some(pseudonym_key.as_bytes())))
+        let policy = self.policy_of(tenant)?;
+        Ok(Redactor::new(&policy, Some(pseudonym_key.as_bytes())))
     }
 
     /// Reloads `rt`'s keys from the database and switches to them if a rotation made a

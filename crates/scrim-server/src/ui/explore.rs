@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Form, Path, Query, State};
@@ -22,7 +21,8 @@ use scrim_ui::pages::{
 use serde_json::{Value, json};
 
 use super::{
-    Api, Failure, Person, Ui, failure_page, field, html, not_allowed, person, query, segment,
+    Api, Failure, Person, Ui, enter_page, failure_page, field, html, now_ns, page_start, query,
+    segment, text,
 };
 
 pub(super) fn routes() -> Router<Ui> {
@@ -42,31 +42,12 @@ fn param<'a>(params: &'a HashMap<String, String>, name: &str) -> &'a str {
     params.get(name).map_or("", |v| v.trim())
 }
 
-/// Signs the person in (or answers why not) and checks the page's permission.
-async fn enter(api: &Api<'_>, key: &'static str) -> Result<Person, Response> {
-    let p = person(api).await?;
-    if !p.may_open(key) {
-        return Err(not_allowed(&p, key));
-    }
-    Ok(p)
-}
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i64)
-}
-
 fn f64_of(v: &Value) -> f64 {
     v.as_f64().unwrap_or(0.0)
 }
 
 fn u64_of(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
-}
-
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_owned()
 }
 
 /// One service's row from the API's statistics.
@@ -132,34 +113,32 @@ impl SeriesSet {
 
     /// Sums of a measure over every service, per bucket (missing buckets are zero).
     fn total(&self, pick: impl Fn(&SeriesEntry) -> &Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+        self.summed(self.by_service.iter(), pick)
+    }
+
+    /// A measure of one service, missing buckets as zero.
+    fn of(&self, name: &str, pick: impl Fn(&SeriesEntry) -> &Vec<(i64, f64)>) -> Vec<(i64, f64)> {
+        self.summed(self.by_service.iter().filter(|s| s.0 == name), pick)
+    }
+
+    /// A measure summed over `services` on every bucket of the window.
+    fn summed<'s>(
+        &self,
+        services: impl Iterator<Item = &'s SeriesEntry>,
+        pick: impl Fn(&SeriesEntry) -> &Vec<(i64, f64)>,
+    ) -> Vec<(i64, f64)> {
         let mut sums: std::collections::BTreeMap<i64, f64> = Default::default();
         let mut t = self.start_ns;
         while t < self.end_ns {
             sums.insert(t, 0.0);
             t = t.saturating_add(self.step_ns);
         }
-        for s in &self.by_service {
+        for s in services {
             for (t, v) in pick(s) {
                 *sums.entry(*t).or_default() += v;
             }
         }
         sums.into_iter().collect()
-    }
-
-    /// A measure of one service, missing buckets as zero.
-    fn of(&self, name: &str, pick: impl Fn(&SeriesEntry) -> &Vec<(i64, f64)>) -> Vec<(i64, f64)> {
-        let mut out: std::collections::BTreeMap<i64, f64> = Default::default();
-        let mut t = self.start_ns;
-        while t < self.end_ns {
-            out.insert(t, 0.0);
-            t = t.saturating_add(self.step_ns);
-        }
-        if let Some(s) = self.by_service.iter().find(|s| s.0 == name) {
-            for (t, v) in pick(s) {
-                out.insert(*t, *v);
-            }
-        }
-        out.into_iter().collect()
     }
 }
 
@@ -181,7 +160,7 @@ async fn services(
     Query(params): Params,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "services").await {
+    let p = match enter_page(&api, "services").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -301,7 +280,7 @@ async fn service(
     Query(params): Params,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "services").await {
+    let p = match enter_page(&api, "services").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -469,7 +448,7 @@ async fn traces(
     Query(params): Params,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "traces").await {
+    let p = match enter_page(&api, "traces").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -482,8 +461,7 @@ async fn traces(
         errors: param(&params, "errors") == "1",
     };
     let end = param(&params, "end");
-    let end_s: f64 = end.parse().unwrap_or_else(|_| now_ns() as f64 / 1e9 + 1.0);
-    let start = format!("{:.0}", end_s.floor() - seconds as f64);
+    let start = page_start(end, seconds);
     let limit = PAGE.to_string();
     let mut pairs: Vec<(String, String)> = vec![("start".into(), start), ("limit".into(), limit)];
     if !end.is_empty() {
@@ -584,7 +562,7 @@ async fn trace(
     Path(id): Path<String>,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "traces").await {
+    let p = match enter_page(&api, "traces").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -628,7 +606,7 @@ async fn logs(
     Query(params): Params,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "logs").await {
+    let p = match enter_page(&api, "logs").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -644,10 +622,9 @@ async fn logs(
         trace: param(&params, "trace").to_ascii_lowercase(),
     };
     let end = param(&params, "end");
-    let end_s: f64 = end.parse().unwrap_or_else(|_| now_ns() as f64 / 1e9 + 1.0);
     // A trace's logs are wanted whenever they were written.
     let start = if form.trace.is_empty() {
-        format!("{:.0}", end_s.floor() - seconds as f64)
+        page_start(end, seconds)
     } else {
         String::new()
     };
@@ -747,7 +724,7 @@ async fn sql_page(
     headers: HeaderMap,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "sql").await {
+    let p = match enter_page(&api, "sql").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -778,7 +755,7 @@ async fn sql_run(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer).with_csrf(Some(field(&form, "csrf_token")));
-    let p = match enter(&api, "sql").await {
+    let p = match enter_page(&api, "sql").await {
         Ok(p) => p,
         Err(r) => return r,
     };

@@ -22,7 +22,9 @@ use serde_json::{Value, json};
 
 use crate::audit::actions;
 
-use super::{Api, Person, Ui, failure_page, field, html, not_allowed, person, query, segment};
+use super::{
+    Api, Person, Ui, enter_page, failure_page, field, html, page_start, query, segment, text,
+};
 
 pub(super) fn routes() -> Router<Ui> {
     Router::new()
@@ -42,18 +44,6 @@ pub(super) fn routes() -> Router<Ui> {
         .route("/data/deletions", post(request_deletion))
         .route("/data/rotate-key", post(rotate_key))
         .route("/security", get(security))
-}
-
-async fn enter(api: &Api<'_>, key: &'static str) -> Result<Person, Response> {
-    let p = person(api).await?;
-    if !p.may_open(key) {
-        return Err(not_allowed(&p, key));
-    }
-    Ok(p)
-}
-
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_owned()
 }
 
 /// An RFC 3339 time from the API, shortened to the second and without the zone (pages
@@ -144,7 +134,7 @@ async fn privacy(
     headers: HeaderMap,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "privacy").await {
+    let p = match enter_page(&api, "privacy").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -158,7 +148,7 @@ async fn save_policy(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer).with_csrf(Some(field(&form, "csrf_token")));
-    let p = match enter(&api, "privacy").await {
+    let p = match enter_page(&api, "privacy").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -241,7 +231,7 @@ async fn preview(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer).with_csrf(Some(field(&form, "csrf_token")));
-    let p = match enter(&api, "privacy").await {
+    let p = match enter_page(&api, "privacy").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -400,7 +390,7 @@ async fn access(
     headers: HeaderMap,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "access").await {
+    let p = match enter_page(&api, "access").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -430,7 +420,7 @@ async fn access_change(
         done,
     } = change;
     let api = Api::new(ui, headers, peer).with_csrf(Some(field(form, "csrf_token")));
-    let p = match enter(&api, "access").await {
+    let p = match enter_page(&api, "access").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -597,7 +587,7 @@ async fn save_sso(
             Ok(v) => v,
             Err(e) => {
                 let api = Api::new(&ui, &headers, peer);
-                let p = match enter(&api, "access").await {
+                let p = match enter_page(&api, "access").await {
                     Ok(p) => p,
                     Err(r) => return r,
                 };
@@ -648,7 +638,7 @@ async fn audit(
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "audit").await {
+    let p = match enter_page(&api, "audit").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -659,13 +649,7 @@ async fn audit(
         actor: params.get("actor").map_or("", |v| v.trim()).to_owned(),
     };
     let end = params.get("end").map_or("", |v| v.trim()).to_owned();
-    let end_s: f64 = end.parse().unwrap_or_else(|_| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64())
-            + 1.0
-    });
-    let start = format!("{:.0}", end_s.floor() - seconds as f64);
+    let start = page_start(&end, seconds);
     let page = "100";
     let base = [
         ("action", filter.action.as_str()),
@@ -895,7 +879,7 @@ async fn data(
     headers: HeaderMap,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "data").await {
+    let p = match enter_page(&api, "data").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -909,7 +893,7 @@ async fn save_retention(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer).with_csrf(Some(field(&form, "csrf_token")));
-    let p = match enter(&api, "data").await {
+    let p = match enter_page(&api, "data").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -952,7 +936,7 @@ async fn request_deletion(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer).with_csrf(Some(field(&form, "csrf_token")));
-    let p = match enter(&api, "data").await {
+    let p = match enter_page(&api, "data").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -999,7 +983,7 @@ async fn rotate_key(
     Form(form): Form<Vec<(String, String)>>,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer).with_csrf(Some(field(&form, "csrf_token")));
-    let p = match enter(&api, "data").await {
+    let p = match enter_page(&api, "data").await {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -1033,7 +1017,7 @@ async fn security(
     headers: HeaderMap,
 ) -> Response {
     let api = Api::new(&ui, &headers, peer);
-    let p = match enter(&api, "security").await {
+    let p = match enter_page(&api, "security").await {
         Ok(p) => p,
         Err(r) => return r,
     };

@@ -424,6 +424,33 @@ async fn home(
     redirect(first)
 }
 
+/// Signs the person in (or answers why not) and checks the page's permission.
+pub(crate) async fn enter_page(api: &Api<'_>, key: &'static str) -> Result<Person, Response> {
+    let p = person(api).await?;
+    if !p.may_open(key) {
+        return Err(not_allowed(&p, key));
+    }
+    Ok(p)
+}
+
+/// A JSON string from an API answer, or "".
+pub(crate) fn text(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
+}
+
+pub(crate) fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
+/// The `start` (Unix seconds) of one page of a list that pages backwards in time: `seconds`
+/// before `end`, the bound an "Older" link carries (Unix seconds), or before now.
+pub(crate) fn page_start(end: &str, seconds: i64) -> String {
+    let end_s: f64 = end.parse().unwrap_or_else(|_| now_ns() as f64 / 1e9 + 1.0);
+    format!("{:.0}", end_s.floor() - seconds as f64)
+}
+
 /// A URL path segment, percent-encoded.
 pub(crate) fn segment(text: &str) -> String {
     percent_encoding::utf8_percent_encode(text, percent_encoding::NON_ALPHANUMERIC).to_string()
