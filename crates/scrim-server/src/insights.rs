@@ -44,12 +44,15 @@ pub(crate) async fn service_series(
         }
     }
     let range = window(&params)?;
-    let step_ns = match params.get("step") {
+    let asked = match params.get("step") {
         Some(v) => number::<i64>("step", v)?
             .max(1)
             .saturating_mul(1_000_000_000),
         None => ((range.end_ns - range.start_ns) / 60).max(1_000_000_000),
     };
+    // The step the buckets really have (the store allows at most 1 000): the answer's
+    // points start on its grid.
+    let step_ns = range.series_step(asked);
     let service = params.get("service").filter(|s| !s.is_empty());
     let result = async {
         let q = tenant_query(&state, &p).await?;

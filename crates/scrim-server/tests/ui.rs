@@ -586,6 +586,17 @@ async fn the_posture_reads_the_live_controls() {
         .unwrap();
     let a = call(&w.server, "GET", "/api/v1/security/posture", viewer, None).await;
     assert_eq!(a.status, 403);
+    // A time series reports the step its buckets really have: at most 1 000 per window.
+    let a = call(
+        &w.server,
+        "GET",
+        "/api/v1/services/timeseries?window=1h&step=1",
+        viewer,
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(a.body["step_ns"], 3_600_000_000_i64, "{}", a.body);
     // What was caught: counts only, by kind and service.
     let a = call(
         &w.server,

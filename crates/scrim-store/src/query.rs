@@ -134,6 +134,13 @@ impl TimeRange {
         TimeRange { start_ns, end_ns }
     }
 
+    /// The bucket length a time series over this range uses when `step_ns` is asked for:
+    /// never more than 1 000 buckets, never under 1 ns.
+    pub fn series_step(&self, step_ns: i64) -> i64 {
+        let span = self.end_ns.saturating_sub(self.start_ns).max(1);
+        step_ns.max(span / 1000).max(1)
+    }
+
     fn seconds(&self) -> f64 {
         (self.end_ns.saturating_sub(self.start_ns)).max(1) as f64 / 1e9
     }
@@ -849,9 +856,7 @@ impl TenantQuery {
         step_ns: i64,
         service: Option<&str>,
     ) -> Result<Vec<SeriesPoint>> {
-        let span = range.end_ns.saturating_sub(range.start_ns).max(1);
-        // At most 1 000 buckets, whatever the caller asked for.
-        let step = step_ns.max(span / 1000).max(1);
+        let step = range.series_step(step_ns);
         let ctx = self.session(Some(range), service).await?;
         let only = if service.is_some() {
             "AND service_name = $3"

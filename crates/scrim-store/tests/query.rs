@@ -812,6 +812,12 @@ async fn service_series_buckets_add_up_to_the_window() {
     // Narrowed to one service, and never more than 1 000 buckets however small the step.
     let one = q.service_series(window, 1, Some("checkout")).await.unwrap();
     assert!(one.iter().all(|p| p.service == "checkout"));
+    let grid = window.series_step(1);
+    assert_eq!(grid, (400 * SEC / 1000) as i64);
+    assert!(
+        one.iter()
+            .all(|p| (p.start_ns - window.start_ns) % grid == 0)
+    );
     assert!(one.len() <= 1000, "{}", one.len());
     assert_eq!(one.iter().map(|p| p.requests).sum::<u64>(), 160);
     let other = w.b();
