@@ -90,11 +90,18 @@ fn the_demo_opens_on_the_web_ui_with_data_to_look_at() {
         .expect("scrim demo starts");
     let mut demo = Demo(child);
     let stdout = demo.0.stdout.take().unwrap();
-    // "  Open       http://127.0.0.1:PORT/   sign in as EMAIL / PASSWORD"
-    let open = BufReader::new(stdout)
-        .lines()
-        .map_while(Result::ok)
-        .find(|l| l.trim_start().starts_with("Open"))
+    // "  Open       http://127.0.0.1:PORT/   sign in as EMAIL / PASSWORD". The rest of its
+    // output is read too, to the end: a closed pipe would make the demo's next line fail.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.trim_start().starts_with("Open") {
+                let _ = tx.send(line);
+            }
+        }
+    });
+    let open = rx
+        .recv_timeout(Duration::from_secs(120))
         .expect("the demo prints where to open it");
     let words: Vec<&str> = open.split_whitespace().collect();
     let url = words[1];
