@@ -52,7 +52,8 @@ impl Role {
         use Permission::*;
         match self {
             Role::Owner => true,
-            Role::Admin => !matches!(permission, ManageOwners),
+            // Turning AI diagnostics on sends the tenant's data to a third party: owners only.
+            Role::Admin => !matches!(permission, ManageOwners | ManageAiDiagnostics),
             Role::Member => matches!(
                 permission,
                 IngestTraces
@@ -63,6 +64,7 @@ impl Role {
                     | SqlConsole
                     | Export
                     | CreateApiKey
+                    | UseAiDiagnostics
                     | ManageOwnAccount
             ),
             Role::Viewer => matches!(permission, ViewServices | ManageOwnAccount),
@@ -166,10 +168,15 @@ pub enum Permission {
     AccessReview,
     /// One's own password, MFA and sessions.
     ManageOwnAccount,
+    /// Ask the tenant's AI provider to explain a trace, a statement or a service's errors
+    /// (when the tenant turned AI diagnostics on); what is sent is redacted data only.
+    UseAiDiagnostics,
+    /// Turn AI diagnostics on or off and choose the provider.
+    ManageAiDiagnostics,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 20] = [
+    pub const ALL: [Permission; 22] = [
         Permission::IngestTraces,
         Permission::IngestLogs,
         Permission::IngestMetrics,
@@ -190,6 +197,8 @@ impl Permission {
         Permission::ReadAudit,
         Permission::AccessReview,
         Permission::ManageOwnAccount,
+        Permission::UseAiDiagnostics,
+        Permission::ManageAiDiagnostics,
     ];
 
     /// The name used in the documentation and in denial messages.
@@ -215,6 +224,8 @@ impl Permission {
             Permission::ReadAudit => "read audit log",
             Permission::AccessReview => "access review",
             Permission::ManageOwnAccount => "manage own account",
+            Permission::UseAiDiagnostics => "use AI diagnostics",
+            Permission::ManageAiDiagnostics => "manage AI diagnostics",
         }
     }
 
@@ -239,8 +250,12 @@ impl Permission {
             | ManageSecuritySettings
             | ManageCapturePolicy => one(Scope::Admin),
             ReadAudit => one(Scope::AuditRead),
-            // Owners are made by owners, in person; accounts are managed by their holder.
-            ManageOwners | ManageOwnAccount => Scopes::empty(),
+            // Owners are made by owners, in person; accounts are managed by their holder;
+            // questions to the AI provider are asked, and the provider chosen, by people (the
+            // audit log names who sent what).
+            ManageOwners | ManageOwnAccount | UseAiDiagnostics | ManageAiDiagnostics => {
+                Scopes::empty()
+            }
         }
     }
 }
@@ -475,7 +490,10 @@ mod tests {
             assert!(authorize(&user(Role::Owner), p).is_ok(), "{p}");
             assert_eq!(
                 authorize(&user(Role::Admin), p).is_ok(),
-                p != Permission::ManageOwners,
+                !matches!(
+                    p,
+                    Permission::ManageOwners | Permission::ManageAiDiagnostics
+                ),
                 "{p}"
             );
         }
@@ -510,9 +528,18 @@ mod tests {
         assert!(authorize(&admin, Permission::ReadAudit).is_err());
         assert!(authorize(&key("audit:read"), Permission::AccessReview).is_ok());
         assert!(authorize(&key("audit:read"), Permission::ManageMembers).is_err());
+        assert!(authorize(&key("read"), Permission::UseAiDiagnostics).is_err());
+        // Only an owner chooses where the tenant's data may go.
+        assert!(authorize(&user(Role::Admin), Permission::ManageAiDiagnostics).is_err());
+        assert!(authorize(&user(Role::Owner), Permission::ManageAiDiagnostics).is_ok());
         // Nothing a key holds reaches the people-only permissions.
         let all = key("ingest,read,export,delete,admin,audit:read");
-        for p in [Permission::ManageOwners, Permission::ManageOwnAccount] {
+        for p in [
+            Permission::ManageOwners,
+            Permission::ManageOwnAccount,
+            Permission::UseAiDiagnostics,
+            Permission::ManageAiDiagnostics,
+        ] {
             let err = authorize(&all, p).unwrap_err();
             assert!(err.to_string().contains("signed-in person"), "{err}");
         }

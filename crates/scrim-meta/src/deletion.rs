@@ -370,6 +370,7 @@ impl crate::Meta {
         );
         let shred = "UPDATE tenants SET deleted_at = $2, name = $3, \
                      capture_policy = NULL, sso_config = NULL, sso_client_secret = NULL, \
+                     ai_config = NULL, ai_api_key = NULL, \
                      require_mfa = 0, require_sso = 0, policy_version = policy_version + 1 \
                      WHERE id = $1 AND deleted_at IS NULL";
         let paths = "SELECT path FROM segments WHERE tenant_id = $1 ORDER BY path";

@@ -186,6 +186,24 @@ impl fmt::Debug for SecuritySettings {
     }
 }
 
+/// A tenant's AI diagnostics settings as stored ([`Meta::ai_settings`]).
+#[derive(Clone, Default, PartialEq)]
+pub struct AiSettingsRow {
+    /// The settings as JSON, without the provider's API key.
+    pub config: Option<String>,
+    /// The provider's API key, sealed under a key derived from the tenant's data key.
+    pub sealed_api_key: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for AiSettingsRow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AiSettingsRow")
+            .field("configured", &self.config.is_some())
+            .field("api_key_set", &self.sealed_api_key.is_some())
+            .finish()
+    }
+}
+
 const MAX_EMAIL: usize = 254;
 const MAX_DISPLAY_NAME: usize = 200;
 const MAX_USER_AGENT: usize = 300;
@@ -906,6 +924,56 @@ impl Meta {
                 .bind(s.sso_client_secret.as_deref())
                 .bind(minutes(s.session_idle_minutes))
                 .bind(minutes(s.session_absolute_minutes))
+                .bind(tenant.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if affected == 0 {
+            return Err(MetaError::NotFound { what: "tenant" });
+        }
+        Ok(())
+    }
+
+    /// A tenant's AI diagnostics settings: the settings as JSON (no secret in them) and the
+    /// provider's API key, sealed by the caller. `(None, None)` when never configured.
+    pub async fn ai_settings(&self, tenant: &TenantId) -> Result<AiSettingsRow, MetaError> {
+        let sql = "SELECT ai_config, ai_api_key FROM tenants WHERE id = $1 AND deleted_at IS NULL";
+        on_pool!(self, pool => {
+            let row = sqlx::query(sql)
+                .bind(tenant.as_str())
+                .fetch_optional(pool)
+                .await?
+                .ok_or(MetaError::NotFound { what: "tenant" })?;
+            Ok(AiSettingsRow {
+                config: row.try_get("ai_config")?,
+                sealed_api_key: row.try_get("ai_api_key")?,
+            })
+        })
+    }
+
+    /// Replaces a tenant's AI diagnostics settings (the caller checked them).
+    pub async fn set_ai_settings(
+        &self,
+        tenant: &TenantId,
+        row: &AiSettingsRow,
+    ) -> Result<(), MetaError> {
+        if row
+            .config
+            .as_ref()
+            .is_some_and(|c| c.len() > MAX_SSO_CONFIG)
+        {
+            return Err(MetaError::Invalid {
+                field: "AI settings",
+                reason: "must be at most 64 KiB",
+            });
+        }
+        let sql = "UPDATE tenants SET ai_config = $1, ai_api_key = $2 \
+                   WHERE id = $3 AND deleted_at IS NULL";
+        let affected = on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(row.config.as_deref())
+                .bind(row.sealed_api_key.as_deref())
                 .bind(tenant.as_str())
                 .execute(pool)
                 .await?

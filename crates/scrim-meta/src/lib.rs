@@ -65,8 +65,8 @@ pub use catalog::{NewSegment, Segment, Signal, TimeRange, WalMark};
 pub use deletion::{Deletion, DeletionScope, DeletionStatus, NewDeletion, Shredded};
 pub use error::MetaError;
 pub use identity::{
-    AuthMethod, Member, Membership, NewSession, NewUser, SecuritySettings, SessionRecord, User,
-    check_security_settings, normalize_email,
+    AiSettingsRow, AuthMethod, Member, Membership, NewSession, NewUser, SecuritySettings,
+    SessionRecord, User, check_security_settings, normalize_email,
 };
 pub use scrim_auth::{ApiKey, KeyId, Role, Scope, Scopes, SessionHash, UserId};
 pub use tenant::{
@@ -323,6 +323,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "replaced segments",
         include_str!("../migrations/sqlite/0009_replaced_segments.sql"),
     ),
+    (
+        10,
+        "AI settings",
+        include_str!("../migrations/sqlite/0010_ai_settings.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: MigrationList = &[
     (
@@ -369,6 +374,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         9,
         "replaced segments",
         include_str!("../migrations/postgres/0009_replaced_segments.sql"),
+    ),
+    (
+        10,
+        "AI settings",
+        include_str!("../migrations/postgres/0010_ai_settings.sql"),
     ),
 ];
 

@@ -50,6 +50,9 @@ pub struct HttpOptions {
     pub timeout: Duration,
     /// Largest response body accepted.
     pub max_response_bytes: usize,
+    /// Whether plain `http://` to a loopback host is allowed (default true, for a provider
+    /// on the same machine). Off, every request goes over TLS.
+    pub plain_http_on_loopback: bool,
 }
 
 impl Default for HttpOptions {
@@ -59,6 +62,7 @@ impl Default for HttpOptions {
             system_roots: true,
             timeout: DEFAULT_TIMEOUT,
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            plain_http_on_loopback: true,
         }
     }
 }
@@ -76,6 +80,7 @@ impl std::fmt::Debug for HttpOptions {
             .field("system_roots", &self.system_roots)
             .field("timeout", &self.timeout)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("plain_http_on_loopback", &self.plain_http_on_loopback)
             .finish()
     }
 }
@@ -87,6 +92,7 @@ pub struct HttpClient {
     client: Client<Connector, Full<Bytes>>,
     timeout: Duration,
     max_response_bytes: usize,
+    plain_http_on_loopback: bool,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -107,6 +113,7 @@ impl HttpClient {
         let tls = tls_config(&options)?;
         let connector = Connector {
             tls: TlsConnector::from(Arc::new(tls)),
+            plain_http_on_loopback: options.plain_http_on_loopback,
         };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
@@ -115,6 +122,7 @@ impl HttpClient {
             client,
             timeout: options.timeout,
             max_response_bytes: options.max_response_bytes,
+            plain_http_on_loopback: options.plain_http_on_loopback,
         })
     }
 
@@ -125,7 +133,7 @@ impl HttpClient {
         request: http::Request<Vec<u8>>,
     ) -> Result<http::Response<Vec<u8>>, OidcError> {
         let (parts, body) = request.into_parts();
-        check_url(&parts.uri)?;
+        check_url(&parts.uri, self.plain_http_on_loopback)?;
         let mut request = http::Request::from_parts(parts, Full::new(Bytes::from(body)));
         request.headers_mut().insert(
             http::header::USER_AGENT,
@@ -211,13 +219,16 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
     host.eq_ignore_ascii_case("localhost")
 }
 
-/// `https`, or `http` to a loopback host; nothing else is fetched.
-pub(crate) fn check_url(uri: &Uri) -> Result<(), OidcError> {
+/// `https`, or (if `plain_on_loopback`) `http` to a loopback host; nothing else is fetched.
+pub(crate) fn check_url(uri: &Uri, plain_on_loopback: bool) -> Result<(), OidcError> {
     let host = uri
         .host()
         .ok_or_else(|| OidcError::Http("the URL has no host".into()))?;
     match uri.scheme_str() {
         Some("https") => Ok(()),
+        Some("http") if !plain_on_loopback => Err(OidcError::Http(format!(
+            "plain http:// to {host} refused: only https is used"
+        ))),
         Some("http") if is_loopback_host(host) => Ok(()),
         Some("http") => Err(OidcError::Http(format!(
             "plain http:// to {host} refused: use https (plain http is allowed on loopback only)"
@@ -266,6 +277,7 @@ fn tls_config(options: &HttpOptions) -> Result<rustls::ClientConfig, OidcError> 
 #[derive(Clone)]
 struct Connector {
     tls: TlsConnector,
+    plain_http_on_loopback: bool,
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -281,9 +293,10 @@ impl tower::Service<Uri> for Connector {
 
     fn call(&mut self, uri: Uri) -> Self::Future {
         let tls = self.tls.clone();
+        let plain_on_loopback = self.plain_http_on_loopback;
         Box::pin(async move {
             // `send` checked the URL already; the pool may also dial for it, so again here.
-            check_url(&uri)?;
+            check_url(&uri, plain_on_loopback)?;
             let https = uri.scheme_str() == Some("https");
             let host = uri.host().unwrap_or_default().to_string();
             let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });

@@ -68,6 +68,7 @@ fn api_routes() -> Router<ApiState> {
         .route("/api/v1/sql", post(sql))
         .route("/api/v1/export", get(export))
         .route("/api/v1/audit", get(audit_log))
+        .merge(crate::ai::routes())
         .merge(crate::identity_api::routes())
         .merge(crate::deletion::routes())
         .merge(crate::sso::routes())
@@ -270,7 +271,7 @@ pub(crate) async fn tenant_query(state: &ApiState, p: &Caller) -> Result<TenantQ
 
 /// [`tenant_query`], with the span segments' trace filters when `trace_filters` (only trace
 /// lookups use them).
-async fn tenant_query_with(
+pub(crate) async fn tenant_query_with(
     state: &ApiState,
     p: &Caller,
     trace_filters: bool,
@@ -815,23 +816,23 @@ pub(crate) fn range(start: Option<i64>, end: Option<i64>) -> Option<TimeRange> {
 /// `window=15m` (s, m, h, d; default 1h), ending now.
 pub(crate) fn window(params: &HashMap<String, String>) -> Result<TimeRange, ApiError> {
     let spec = params.get("window").map(String::as_str).unwrap_or("1h");
+    window_ending_now(spec).map_err(bad_request)
+}
+
+/// A window such as `30s`, `15m`, `1h` or `7d` (1 s to 366 d) that ends now.
+pub(crate) fn window_ending_now(spec: &str) -> Result<TimeRange, String> {
     let (n, unit) = spec.split_at(spec.len().saturating_sub(1));
-    let n: u64 = n
-        .parse()
-        .map_err(|_| bad_request("window is a number and a unit: 30s, 15m, 1h, 7d"))?;
+    let form = || "window is a number and a unit: 30s, 15m, 1h, 7d".to_owned();
+    let n: u64 = n.parse().map_err(|_| form())?;
     let seconds = match unit {
         "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => {
-            return Err(bad_request(
-                "window is a number and a unit: 30s, 15m, 1h, 7d",
-            ));
-        }
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        "d" => n.saturating_mul(86_400),
+        _ => return Err(form()),
     };
     if seconds == 0 || seconds > 366 * 86_400 {
-        return Err(bad_request("window must be between 1s and 366d"));
+        return Err("window must be between 1s and 366d".into());
     }
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)

@@ -291,6 +291,23 @@ pub(crate) async fn posture(
         .await?
         .ok_or_else(|| not_found("tenant not found"))?;
     let settings = meta.security_settings(&c.tenant_id).await?;
+    let ai = match crate::ai::settings(&state.shared.platform, &c.tenant_id).await? {
+        Some(s) if s.enabled => json!({
+            "enabled": true,
+            "provider": s.provider.as_str(),
+            "host": s.host().unwrap_or_default(),
+            "model": s.model,
+            "region": s.region,
+            "same_region": s.region == tenant.region,
+            "note": format!(
+                "an owner turned it on; only redacted data is sent, after a second detector pass, and every request is audited with its digest; provider region {}",
+                s.region
+            ),
+        }),
+        _ => {
+            json!({ "enabled": false, "note": "off: nothing is sent; an owner can turn it on (Privacy page)" })
+        }
+    };
     let members = meta.tenant_members(&c.tenant_id).await?;
     let with_mfa = members.iter().filter(|m| m.user.has_totp()).count();
     let keys = meta.tenant_data_keys(&c.tenant_id).await?;
@@ -348,7 +365,7 @@ pub(crate) async fn posture(
             "mode": policy_mode,
         },
         "retention_days": tenant.retention_days,
-        "ai_diagnostics": { "enabled": false, "note": "not available in this version; off for every tenant" },
+        "ai_diagnostics": ai,
         "audit_chain": chain,
     })))
 }

@@ -15,6 +15,7 @@
 mod access;
 pub mod accounts;
 pub mod admin;
+pub mod ai;
 mod api;
 pub mod audit;
 pub mod backup;

@@ -2323,6 +2323,334 @@ pub(crate) const DOCUMENT: &str = r##"{
         },
         "x-scrim-permission": "view services"
       }
+    },
+    "/api/v1/settings/ai": {
+      "get": {
+        "summary": "The tenant's AI diagnostics settings (never the provider's API key: api_key_set says whether one is stored), the provider's data-handling terms and the tenant's region.",
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "Settings",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          }
+        },
+        "x-scrim-permission": "view security settings"
+      },
+      "put": {
+        "summary": "Turn AI diagnostics on or off and choose the provider (owners, in person). settings: {enabled, provider: openai | azure-openai | openai-compatible, url (https only), model, region, allowed_hosts, cross_region_confirmed, max_context_bytes, timeout_seconds, ca_pem} or null to remove; api_key: a string to store (sealed), null to remove, absent to keep; accept_terms: required when data would start going to a new destination. Refused: a url host off allowed_hosts, plain http, a provider region other than the tenant's without cross_region_confirmed. Recorded as settings.ai_change with the terms agreed to.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "properties": {
+                  "settings": {
+                    "type": [
+                      "object",
+                      "null"
+                    ]
+                  },
+                  "api_key": {
+                    "type": [
+                      "string",
+                      "null"
+                    ]
+                  },
+                  "accept_terms": {
+                    "type": "boolean"
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "configured, enabled, api_key_set",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          }
+        },
+        "x-scrim-permission": "manage AI diagnostics"
+      }
+    },
+    "/api/v1/ai/status": {
+      "get": {
+        "summary": "Whether the tenant's AI diagnostics are on, and the provider host and model a question would go to.",
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "Status",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          }
+        },
+        "x-scrim-permission": "use AI diagnostics"
+      }
+    },
+    "/api/v1/ai/explain/trace/{trace_id}": {
+      "post": {
+        "summary": "Ask the tenant's AI provider to explain a trace: critical path, failing and slow spans, likely cause. Built from the stored (redacted) trace, passed through every detector again, cut to the size budget. Recorded as ai.preview or ai.request (before sending) with the SHA-256 of the exact body, the provider, host, model and the person.",
+        "parameters": [
+          {
+            "name": "trace_id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "32 hexadecimal digits"
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "properties": {
+                  "preview": {
+                    "type": "boolean",
+                    "description": "true: answer with the exact request body (payload) and its sha256, send nothing"
+                  },
+                  "expect_sha256": {
+                    "type": "string",
+                    "description": "send only if the body's SHA-256 is this one (from a preview); otherwise 409 and nothing is sent"
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "The answer (answer, answered_by) or, with preview, the payload; always feature, provider, host, model, sha256, bytes",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such trace, statement or service in the window"
+          },
+          "409": {
+            "description": "AI diagnostics are off for the tenant (nothing built or sent, no connection made), or the body is not the one confirmed"
+          },
+          "502": {
+            "description": "The provider failed or refused (recorded as failed)"
+          },
+          "504": {
+            "description": "The provider did not answer in time"
+          }
+        },
+        "x-scrim-permission": "use AI diagnostics"
+      }
+    },
+    "/api/v1/ai/explain/sql": {
+      "post": {
+        "summary": "Ask the tenant's AI provider why a statement of a service is slow or failing: its figures, the messages of failed executions and the captured plan, if any. Only a statement the service ran in the window is sent.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "required": [
+                  "service",
+                  "statement"
+                ],
+                "properties": {
+                  "preview": {
+                    "type": "boolean",
+                    "description": "true: answer with the exact request body (payload) and its sha256, send nothing"
+                  },
+                  "expect_sha256": {
+                    "type": "string",
+                    "description": "send only if the body's SHA-256 is this one (from a preview); otherwise 409 and nothing is sent"
+                  },
+                  "service": {
+                    "type": "string"
+                  },
+                  "statement": {
+                    "type": "string",
+                    "description": "as stored (literals replaced by ?), as GET /api/v1/services/{name}/queries lists it"
+                  },
+                  "window": {
+                    "type": "string",
+                    "default": "1h"
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "The answer (answer, answered_by) or, with preview, the payload; always feature, provider, host, model, sha256, bytes",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such trace, statement or service in the window"
+          },
+          "409": {
+            "description": "AI diagnostics are off for the tenant (nothing built or sent, no connection made), or the body is not the one confirmed"
+          },
+          "502": {
+            "description": "The provider failed or refused (recorded as failed)"
+          },
+          "504": {
+            "description": "The provider did not answer in time"
+          }
+        },
+        "x-scrim-permission": "use AI diagnostics"
+      }
+    },
+    "/api/v1/ai/summarize/service/{name}": {
+      "post": {
+        "summary": "Ask the tenant's AI provider to summarise a service's errors over a window: failed spans grouped by operation and status, their exceptions, and error logs.",
+        "parameters": [
+          {
+            "name": "name",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "window",
+            "in": "query",
+            "schema": {
+              "type": "string",
+              "default": "1h"
+            },
+            "description": "how far back from now: 30s, 15m, 1h, 7d (at most 366d)"
+          }
+        ],
+        "requestBody": {
+          "required": false,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object",
+                "properties": {
+                  "preview": {
+                    "type": "boolean",
+                    "description": "true: answer with the exact request body (payload) and its sha256, send nothing"
+                  },
+                  "expect_sha256": {
+                    "type": "string",
+                    "description": "send only if the body's SHA-256 is this one (from a preview); otherwise 409 and nothing is sent"
+                  }
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "The answer (answer, answered_by) or, with preview, the payload; always feature, provider, host, model, sha256, bytes",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such trace, statement or service in the window"
+          },
+          "409": {
+            "description": "AI diagnostics are off for the tenant (nothing built or sent, no connection made), or the body is not the one confirmed"
+          },
+          "502": {
+            "description": "The provider failed or refused (recorded as failed)"
+          },
+          "504": {
+            "description": "The provider did not answer in time"
+          }
+        },
+        "x-scrim-permission": "use AI diagnostics"
+      }
     }
   }
 }"##;
@@ -2338,6 +2666,7 @@ mod tests {
             include_str!("identity_api.rs"),
             include_str!("sso.rs"),
             include_str!("deletion.rs"),
+            include_str!("ai.rs"),
         ];
         let mut routed = 0;
         for source in sources {

@@ -213,6 +213,41 @@ pub struct ServiceQueries {
     pub most_frequent: Vec<StatementStats>,
 }
 
+/// One statement of one service in detail ([`TenantQuery::statement_detail`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StatementDetail {
+    pub statement: String,
+    pub db_system: Option<String>,
+    pub count: u64,
+    pub errors: u64,
+    pub p50_ns: f64,
+    pub p95_ns: f64,
+    pub max_ns: i64,
+    /// A captured query plan (`db.query.plan` or `db.plan`, as the capture policy stored
+    /// it), if any span of the statement has one.
+    pub plan: Option<String>,
+    /// Status messages of failed executions, most frequent first, with their counts.
+    pub error_messages: Vec<(String, u64)>,
+    /// The trace of the slowest execution.
+    pub slowest_trace_id: String,
+}
+
+/// Failed spans of one service grouped by span name and status message
+/// ([`TenantQuery::error_groups`]).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorGroup {
+    pub operation: String,
+    pub kind: String,
+    pub status_message: String,
+    pub count: u64,
+    /// The latest start, ns since the epoch.
+    pub last_ns: i64,
+    /// One trace of the group (the latest).
+    pub sample_trace_id: String,
+    /// `exception.type: exception.message` of the latest span's first exception event.
+    pub exception: Option<String>,
+}
+
 /// Log search.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct LogFilter {
@@ -803,6 +838,180 @@ impl TenantQuery {
         Ok(result)
     }
 
+    /// One statement of `service` over `range`: counts, latency, a captured plan, the
+    /// messages of failed executions and the slowest execution's trace. `None` when the
+    /// service ran no such statement in the window (the text must match the stored,
+    /// obfuscated statement exactly).
+    pub async fn statement_detail(
+        &self,
+        service: &str,
+        statement: &str,
+        range: TimeRange,
+    ) -> Result<Option<StatementDetail>> {
+        let ctx = self.session(Some(range), Some(service)).await?;
+        let filter = "FROM spans WHERE service_name = $1 AND start_time >= $2 \
+                      AND start_time < $3 AND db_statement = $4";
+        let params = || {
+            vec![
+                ScalarValue::Utf8(Some(service.to_owned())),
+                ts_param(range.start_ns),
+                ts_param(range.end_ns),
+                ScalarValue::Utf8(Some(statement.to_owned())),
+            ]
+        };
+        let run = |text: String| {
+            let ctx = &ctx;
+            async move {
+                Ok::<_, StoreError>(
+                    ctx.sql(&text)
+                        .await?
+                        .with_param_values(params())?
+                        .collect()
+                        .await?,
+                )
+            }
+        };
+        let stats = run(format!(
+            "SELECT count(*) AS n, \
+               sum(CASE WHEN status_code = 'ERROR' THEN 1 ELSE 0 END) AS errors, \
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY CAST(duration_ns AS DOUBLE)) AS p50, \
+               percentile_cont(0.95) WITHIN GROUP (ORDER BY CAST(duration_ns AS DOUBLE)) AS p95, \
+               max(duration_ns) AS max_ns, max(db_system) AS db_system, \
+               max(attributes['db.query.plan']) AS plan, max(attributes['db.plan']) AS old_plan \
+             {filter}"
+        ))
+        .await?;
+        let Some(b) = stats.iter().find(|b| b.num_rows() > 0) else {
+            return Ok(None);
+        };
+        let count = int_like(b, "n")?[0].max(0) as u64;
+        if count == 0 {
+            return Ok(None);
+        }
+        let opt = |name: &str| -> Result<Option<String>> {
+            let c = string_col(b, name)?;
+            Ok((!c.is_null(0)).then(|| c.value(0).to_owned()))
+        };
+        let mut detail = StatementDetail {
+            statement: statement.to_owned(),
+            db_system: opt("db_system")?,
+            count,
+            errors: int_like(b, "errors")?[0].max(0) as u64,
+            p50_ns: float_like(b, "p50")?[0],
+            p95_ns: float_like(b, "p95")?[0],
+            max_ns: int_like(b, "max_ns")?[0],
+            plan: opt("plan")?.or(opt("old_plan")?),
+            error_messages: Vec::new(),
+            slowest_trace_id: String::new(),
+        };
+        let messages = run(format!(
+            "SELECT coalesce(status_message, '') AS message, count(*) AS n {filter} \
+               AND status_code = 'ERROR' GROUP BY 1 ORDER BY n DESC, message LIMIT 5"
+        ))
+        .await?;
+        for b in &messages {
+            let (m, n) = (string_col(b, "message")?, int_like(b, "n")?);
+            for (i, count) in n.iter().enumerate() {
+                detail
+                    .error_messages
+                    .push((m.value(i).to_owned(), (*count).max(0) as u64));
+            }
+        }
+        let slowest = run(format!(
+            "SELECT trace_id {filter} ORDER BY duration_ns DESC, trace_id LIMIT 1"
+        ))
+        .await?;
+        if let Some(b) = slowest.iter().find(|b| b.num_rows() > 0) {
+            detail.slowest_trace_id = string_col(b, "trace_id")?.value(0).to_owned();
+        }
+        Ok(Some(detail))
+    }
+
+    /// The failed spans (status ERROR) of `service` over `range`, grouped by span name and
+    /// status message, most frequent first, at most `limit` groups; each with the first
+    /// exception event of its latest span.
+    pub async fn error_groups(
+        &self,
+        service: &str,
+        range: TimeRange,
+        limit: usize,
+    ) -> Result<Vec<ErrorGroup>> {
+        let limit = limit.clamp(1, 1000);
+        let ctx = self.session(Some(range), Some(service)).await?;
+        let text = format!(
+            "SELECT name, kind, coalesce(status_message, '') AS message, count(*) AS n, \
+               max(CAST(start_time AS BIGINT)) AS last_ns, \
+               max(trace_id) AS sample \
+             FROM spans \
+             WHERE service_name = $1 AND start_time >= $2 AND start_time < $3 \
+               AND status_code = 'ERROR' \
+             GROUP BY name, kind, 3 ORDER BY n DESC, name, message LIMIT {limit}"
+        );
+        let batches = ctx
+            .sql(&text)
+            .await?
+            .with_param_values(vec![
+                ScalarValue::Utf8(Some(service.to_owned())),
+                ts_param(range.start_ns),
+                ts_param(range.end_ns),
+            ])?
+            .collect()
+            .await?;
+        let mut out = Vec::new();
+        for b in &batches {
+            let name = string_col(b, "name")?;
+            let kind = string_col(b, "kind")?;
+            let message = string_col(b, "message")?;
+            let sample = string_col(b, "sample")?;
+            let (n, last) = (int_like(b, "n")?, int_like(b, "last_ns")?);
+            for i in 0..b.num_rows() {
+                out.push(ErrorGroup {
+                    operation: name.value(i).to_owned(),
+                    kind: kind.value(i).to_owned(),
+                    status_message: message.value(i).to_owned(),
+                    count: n[i].max(0) as u64,
+                    last_ns: last[i],
+                    sample_trace_id: sample.value(i).to_owned(),
+                    exception: None,
+                });
+            }
+        }
+        // The first exception of the latest failed span of each group.
+        let events = ctx
+            .sql(
+                "SELECT name, coalesce(status_message, '') AS message, events FROM spans \
+                 WHERE service_name = $1 AND start_time >= $2 AND start_time < $3 \
+                   AND status_code = 'ERROR' AND events <> '[]' \
+                 ORDER BY start_time DESC LIMIT 500",
+            )
+            .await?
+            .with_param_values(vec![
+                ScalarValue::Utf8(Some(service.to_owned())),
+                ts_param(range.start_ns),
+                ts_param(range.end_ns),
+            ])?
+            .collect()
+            .await?;
+        for b in &events {
+            let (name, message, ev) = (
+                string_col(b, "name")?,
+                string_col(b, "message")?,
+                string_col(b, "events")?,
+            );
+            for i in 0..b.num_rows() {
+                let Some(group) = out.iter_mut().find(|g| {
+                    g.exception.is_none()
+                        && g.operation == name.value(i)
+                        && g.status_message == message.value(i)
+                }) else {
+                    continue;
+                };
+                group.exception = first_exception(ev.value(i));
+            }
+        }
+        Ok(out)
+    }
+
     /// The names of the services with spans in `range`, sorted, read from the catalog's
     /// per-segment service lists and the buffer: no segment is opened, so it costs the
     /// same at any volume. A service is left out where a deletion request (by service,
@@ -1208,6 +1417,33 @@ fn statement_kind(s: &SqlStatement) -> String {
         .chars()
         .take(40)
         .collect()
+}
+
+/// `exception.type: exception.message` of the first `exception` event in a span's stored
+/// events (OTLP/JSON), if any.
+fn first_exception(events: &str) -> Option<String> {
+    let events: serde_json::Value = serde_json::from_str(events).ok()?;
+    let event = events
+        .as_array()?
+        .iter()
+        .find(|e| e.get("name").and_then(|n| n.as_str()) == Some("exception"))?;
+    let attr = |key: &str| {
+        event
+            .get("attributes")?
+            .as_array()?
+            .iter()
+            .find(|a| a.get("key").and_then(|k| k.as_str()) == Some(key))?
+            .get("value")?
+            .get("stringValue")?
+            .as_str()
+            .map(str::to_owned)
+    };
+    match (attr("exception.type"), attr("exception.message")) {
+        (Some(t), Some(m)) => Some(format!("{t}: {m}")),
+        (Some(t), None) => Some(t),
+        (None, Some(m)) => Some(m),
+        (None, None) => None,
+    }
 }
 
 fn ts_param(ns: i64) -> ScalarValue {

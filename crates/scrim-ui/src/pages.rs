@@ -287,6 +287,8 @@ pub struct OperationRow {
 pub struct StatementRow {
     /// HTML from [`marked_sql`].
     pub statement: String,
+    /// The statement as stored (for a form that names it).
+    pub raw: String,
     pub system: String,
     pub count: String,
     pub avg: String,
@@ -320,6 +322,42 @@ pub struct ServicePage {
     pub slowest: Vec<StatementRow>,
     pub frequent: Vec<StatementRow>,
     pub errors: Vec<TraceRow>,
+    /// Where AI questions would go, when the tenant turned them on and the person may ask.
+    pub ai: Option<AiOffer>,
+}
+
+/// The AI provider a question would go to (shown on the buttons that ask).
+#[derive(Debug, Clone)]
+pub struct AiOffer {
+    pub host: String,
+    pub model: String,
+}
+
+/// An AI answer or preview on a page of its own (a browser without scripts).
+#[derive(Template)]
+#[template(path = "ai_page.html")]
+pub struct AiPage {
+    pub frame: Frame,
+    /// The rendered [`AiFragment`].
+    pub fragment: String,
+}
+
+/// The answer to an AI button: what would be sent (with the form that sends exactly it),
+/// the provider's answer, or why there is none.
+#[derive(Template)]
+#[template(path = "ai.html")]
+pub struct AiFragment {
+    pub csrf: String,
+    pub error: Option<String>,
+    /// The fields that name the question (feature, trace id, service, …).
+    pub fields: Vec<(String, String)>,
+    pub host: String,
+    pub model: String,
+    pub sha256: String,
+    pub bytes: String,
+    /// The exact request body (escaped by the template).
+    pub payload: Option<String>,
+    pub answer: Option<String>,
 }
 
 /// The trace search form as it was filled in.
@@ -378,6 +416,7 @@ pub struct EventView {
 #[template(path = "trace.html")]
 pub struct TracePage {
     pub frame: Frame,
+    pub ai: Option<AiOffer>,
     pub wf: crate::waterfall::Waterfall,
     pub started: String,
     pub duration: String,
@@ -430,6 +469,7 @@ impl TracePage {
             .collect();
         TracePage {
             frame,
+            ai: None,
             started: format::timestamp_ns(wf.start_ns),
             duration: format::duration_ns(wf.duration_ns as f64),
             rows,
@@ -526,6 +566,24 @@ pub struct PrivacyPage {
     pub preview: String,
     pub caught_hours: u32,
     pub caught: Vec<CaughtRow>,
+    pub ai: AiSettingsView,
+}
+
+/// The tenant's AI diagnostics settings on the privacy page.
+#[derive(Debug, Clone, Default)]
+pub struct AiSettingsView {
+    pub enabled: bool,
+    pub configured: bool,
+    /// Where a question would go (`host`, model), when on.
+    pub destination: String,
+    pub tenant_region: String,
+    pub api_key_set: bool,
+    /// The settings as pretty JSON (no key in them), or an example when not configured.
+    pub settings_json: String,
+    /// The provider's data-handling terms.
+    pub terms: String,
+    /// Owners only.
+    pub can_edit: bool,
 }
 
 /// What the live preview can take, as (value, label).

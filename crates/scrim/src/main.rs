@@ -15,6 +15,7 @@ use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
 use scrim_redact::sql::{self, Dialect, SqlOptions};
 
+mod ai_cli;
 mod audit_cli;
 mod backup_cli;
 mod delete_cli;
@@ -90,6 +91,12 @@ enum Command {
     /// tenant's audit log first; kept as a tombstone that a backup restore re-applies.
     #[command(subcommand, arg_required_else_help = true)]
     Delete(delete_cli::DeleteCommand),
+    /// AI diagnostics (when the tenant turned them on): ask the tenant's AI provider about a
+    /// trace, a statement or a service's errors, from stored (redacted) data, passed through
+    /// every detector again. `--preview` prints exactly what would be sent. Recorded in the
+    /// tenant's audit log with the SHA-256 of what was sent.
+    #[command(subcommand, arg_required_else_help = true)]
+    Ai(ai_cli::AiCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -648,6 +655,7 @@ fn main() -> ExitCode {
         Command::Export(args) => run_platform(|| export_cli::run(*args)),
         Command::Backup(cmd) => run_platform(|| backup_cli::run(cmd)),
         Command::Delete(cmd) => run_platform(|| delete_cli::run(cmd)),
+        Command::Ai(cmd) => run_platform(|| ai_cli::run(cmd)),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {

@@ -45,6 +45,19 @@ pub const APIKEY_NEW_ADDRESS: &str = "apikey.new_address";
 pub const SECURITY_SETTINGS: &str = "settings.security_change";
 pub const CAPTURE_POLICY: &str = "settings.capture_policy_change";
 pub const SSO_SETTINGS: &str = "settings.sso_change";
+/// AI diagnostics turned on, off or changed (owners only): `changes.ai` before and after
+/// (never the provider's API key; `api_key_changed` says whether it changed), and when data
+/// starts going to a new destination the provider's terms agreed to, with their SHA-256.
+pub const AI_SETTINGS: &str = "settings.ai_change";
+/// The exact request body for the AI provider shown to the actor, not sent. Target: what it
+/// is about (`traces/<id>`, `services/<name>`, `services/<name>/queries`); details: feature,
+/// provider, host, model, `payload_sha256`, `payload_bytes`, what the second detector pass
+/// removed.
+pub const AI_PREVIEW: &str = "ai.preview";
+/// A request sent to the tenant's AI provider, recorded before it is sent (a second,
+/// `failed` record when the call fails), with the same details as `ai.preview`:
+/// `payload_sha256` is the SHA-256 of exactly the bytes sent.
+pub const AI_REQUEST: &str = "ai.request";
 /// The master key rotated (`scrim key rotate-master`), by public key ids, in the platform
 /// chain.
 pub const MASTER_KEY_ROTATE: &str = "key.master_rotate";

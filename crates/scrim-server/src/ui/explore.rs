@@ -14,7 +14,7 @@ use scrim_auth::Permission;
 use scrim_ui::chart::{Chart, Series};
 use scrim_ui::format;
 use scrim_ui::pages::{
-    Charts, LogForm, LogRow, LogsPage, OperationRow, RangePicker, ServicePage, ServiceRow,
+    AiOffer, Charts, LogForm, LogRow, LogsPage, OperationRow, RangePicker, ServicePage, ServiceRow,
     ServicesPage, SqlPage, SqlResultFragment, StatementRow, TraceForm, TracePage, TraceRow,
     TracesPage, marked, marked_sql,
 };
@@ -241,6 +241,7 @@ fn statement_rows(v: &Value) -> Vec<StatementRow> {
         .flatten()
         .map(|q| StatementRow {
             statement: marked_sql(q["statement"].as_str().unwrap_or_default()),
+            raw: q["statement"].as_str().unwrap_or_default().to_owned(),
             system: q["db_system"].as_str().unwrap_or("").to_owned(),
             count: format::count(u64_of(&q["count"])),
             avg: format::duration_ns(f64_of(&q["avg_ns"])),
@@ -417,8 +418,22 @@ async fn service(
             slowest,
             frequent,
             errors,
+            ai: ai_offer(&api, &p).await,
         },
     )
+}
+
+/// Where an AI question would go, if the tenant turned AI diagnostics on and the person may
+/// ask (and read what would be sent).
+pub(super) async fn ai_offer(api: &Api<'_>, p: &Person) -> Option<AiOffer> {
+    if !(p.may(Permission::UseAiDiagnostics) && p.may(Permission::ReadTelemetry)) {
+        return None;
+    }
+    let v = api.get("/api/v1/ai/status").await.ok()?;
+    (v["enabled"] == true).then(|| AiOffer {
+        host: text(&v["host"]),
+        model: text(&v["model"]),
+    })
 }
 
 /// The services that sent spans in the last 30 days, for the filter lists (from the
@@ -582,10 +597,11 @@ async fn trace(
         Err(f) => return failure_page(&p, "traces", &f),
     };
     match scrim_ui::waterfall::layout(&v) {
-        Some(wf) => html(
-            StatusCode::OK,
-            &TracePage::new(p.frame(&format!("Trace {}", &id[..12]), "traces"), wf),
-        ),
+        Some(wf) => {
+            let mut page = TracePage::new(p.frame(&format!("Trace {}", &id[..12]), "traces"), wf);
+            page.ai = ai_offer(&api, &p).await;
+            html(StatusCode::OK, &page)
+        }
         None => failure_page(
             &p,
             "traces",

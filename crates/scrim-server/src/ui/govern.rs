@@ -14,9 +14,9 @@ use scrim_auth::Permission;
 use scrim_auth::rbac::Role;
 use scrim_ui::format;
 use scrim_ui::pages::{
-    AccessPage, AuditForm, AuditPage, AuditRow, CaughtRow, Control, DataPage, DeletionRow, KeyRow,
-    MemberRow, PREVIEW_KINDS, PreviewFragment, PrivacyPage, RangePicker, SecurityPage, marked,
-    marked_sql,
+    AccessPage, AiSettingsView, AuditForm, AuditPage, AuditRow, CaughtRow, Control, DataPage,
+    DeletionRow, KeyRow, MemberRow, PREVIEW_KINDS, PreviewFragment, PrivacyPage, RangePicker,
+    SecurityPage, marked, marked_sql,
 };
 use serde_json::{Value, json};
 
@@ -31,6 +31,7 @@ pub(super) fn routes() -> Router<Ui> {
         .route("/privacy", get(privacy))
         .route("/privacy/policy", post(save_policy))
         .route("/privacy/preview", post(preview))
+        .route("/privacy/ai", post(save_ai))
         .route("/access", get(access))
         .route("/access/members", post(add_member))
         .route("/access/members/{id}", post(change_member))
@@ -109,6 +110,7 @@ async fn privacy_page(
         "SELECT * FROM users WHERE email = 'ann@example.com' AND card = '4111 1111 1111 1111'";
     let (kind, input) = typed.unwrap_or(("sql", sample));
     let preview = render_preview(&api.own_call(&p.who.csrf), kind, input, draft.as_deref()).await;
+    let ai = ai_settings_view(api, p).await;
     html(
         status,
         &PrivacyPage {
@@ -124,8 +126,113 @@ async fn privacy_page(
             preview,
             caught_hours: CAUGHT_HOURS,
             caught,
+            ai,
         },
     )
+}
+
+/// An example for a tenant that has none: a server on its own network, off.
+const AI_EXAMPLE: &str = r#"{
+  "enabled": false,
+  "provider": "openai-compatible",
+  "url": "https://llm.internal.example/v1/chat/completions",
+  "model": "llama3.1:8b",
+  "region": "eu",
+  "allowed_hosts": ["llm.internal.example"]
+}"#;
+
+async fn ai_settings_view(api: &Api<'_>, p: &Person) -> AiSettingsView {
+    let Ok(v) = api.get("/api/v1/settings/ai").await else {
+        return AiSettingsView::default();
+    };
+    let settings = &v["settings"];
+    AiSettingsView {
+        enabled: v["enabled"] == true,
+        configured: v["configured"] == true,
+        destination: format!(
+            "{} ({})",
+            url_host(&text(&settings["url"])),
+            text(&settings["model"])
+        ),
+        tenant_region: text(&v["tenant_region"]),
+        api_key_set: v["api_key_set"] == true,
+        settings_json: if settings.is_null() {
+            AI_EXAMPLE.to_owned()
+        } else {
+            serde_json::to_string_pretty(settings).unwrap_or_default()
+        },
+        terms: text(&v["terms"]),
+        can_edit: p.may(Permission::ManageAiDiagnostics),
+    }
+}
+
+/// The host of a URL, for display.
+fn url_host(url: &str) -> String {
+    url.split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', '?']).next())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+async fn save_ai(
+    State(ui): State<Ui>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Form(form): Form<Vec<(String, String)>>,
+) -> Response {
+    let api = Api::new(&ui, &headers, peer).with_csrf(Some(field(&form, "csrf_token")));
+    let p = match enter_page(&api, "privacy").await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let mut body = json!({ "accept_terms": field(&form, "accept_terms") == "1" });
+    if field(&form, "action") == "remove" {
+        body["settings"] = Value::Null;
+    } else {
+        match serde_json::from_str::<Value>(field(&form, "settings")) {
+            Ok(v) => body["settings"] = v,
+            Err(e) => {
+                let error = format!("the AI settings are not JSON: {e}");
+                return privacy_page(
+                    &api,
+                    &p,
+                    StatusCode::BAD_REQUEST,
+                    None,
+                    Some(error),
+                    None,
+                    None,
+                )
+                .await;
+            }
+        }
+    }
+    if field(&form, "remove_key") == "1" {
+        body["api_key"] = Value::Null;
+    } else if !field(&form, "api_key").is_empty() {
+        body["api_key"] = json!(field(&form, "api_key"));
+    }
+    match api.send(Method::PUT, "/api/v1/settings/ai", &body).await {
+        Ok(v) => {
+            let flash = if v["enabled"] == true {
+                "AI diagnostics are on. The change and the terms agreed to are in the audit log."
+            } else {
+                "AI diagnostics are off. The change is in the audit log."
+            };
+            privacy_page(
+                &api,
+                &p,
+                StatusCode::OK,
+                None,
+                None,
+                Some(flash.into()),
+                None,
+            )
+            .await
+        }
+        Err(f) if f.status == StatusCode::FORBIDDEN => failure_page(&p, "privacy", &f),
+        Err(f) => privacy_page(&api, &p, f.status, None, Some(f.message), None, None).await,
+    }
 }
 
 async fn privacy(
@@ -1117,8 +1224,14 @@ async fn security(
         ),
         control(
             "AI-assisted diagnostics",
-            true,
-            "off".into(),
+            // On is a choice an owner made and accepted terms for; what leaves is redacted
+            // and audited. Data leaving the tenant's region is worth a second look.
+            v["ai_diagnostics"]["same_region"].as_bool() != Some(false),
+            if v["ai_diagnostics"]["enabled"] == true {
+                format!("on: {}", text(&v["ai_diagnostics"]["host"]))
+            } else {
+                "off".into()
+            },
             text(&v["ai_diagnostics"]["note"]),
         ),
         control(

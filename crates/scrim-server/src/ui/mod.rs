@@ -13,6 +13,7 @@
 //! a strict Content-Security-Policy: scripts and styles from this server only, nothing
 //! inline, no framing.
 
+mod ai;
 mod explore;
 mod govern;
 mod signin;
@@ -52,6 +53,7 @@ pub(crate) fn routes(api: Router, state: ApiState) -> Router {
         .route("/", get(home))
         .merge(signin::routes())
         .merge(explore::routes())
+        .merge(ai::routes())
         .merge(govern::routes())
         .with_state(Ui { api, state })
 }
