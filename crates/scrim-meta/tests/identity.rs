@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use common::TestDb;
 use scrim_meta::{
-    AuthMethod, Meta, MetaError, NewSession, NewTenant, NewUser, Role, SecuritySettings,
-    SessionHash, TenantId,
+    AiSettingsRow, AuthMethod, Meta, MetaError, NewSession, NewTenant, NewUser, Role,
+    SecuritySettings, SessionHash, TenantId,
 };
 
 on_both_backends!(
@@ -19,6 +19,7 @@ on_both_backends!(
     sessions_are_void_when_revoked_signed_out_everywhere_or_disabled,
     failed_logins_lock_the_account_across_connections,
     security_settings_round_trip_and_are_checked,
+    ai_settings_round_trip_per_tenant_and_go_with_the_tenant,
     the_platform_key_is_created_once,
 );
 
@@ -395,4 +396,42 @@ async fn the_platform_key_is_created_once(db: &TestDb) {
         .unwrap();
     assert_eq!(again, first);
     other_node.close().await;
+}
+
+async fn ai_settings_round_trip_per_tenant_and_go_with_the_tenant(db: &TestDb) {
+    let meta = &db.meta;
+    let (a, b) = (tenant(meta, "acme").await, tenant(meta, "beta").await);
+    assert_eq!(
+        meta.ai_settings(&a).await.unwrap(),
+        AiSettingsRow::default()
+    );
+    let row = AiSettingsRow {
+        config: Some(r#"{"enabled":true,"provider":"openai","model":"m"}"#.into()),
+        sealed_api_key: Some(vec![5; 48]),
+    };
+    meta.set_ai_settings(&a, &row).await.unwrap();
+    assert_eq!(meta.ai_settings(&a).await.unwrap(), row);
+    assert_eq!(
+        meta.ai_settings(&b).await.unwrap(),
+        AiSettingsRow::default()
+    );
+    // Never printed.
+    let shown = format!("{row:?}");
+    assert!(
+        !shown.contains("openai") && !shown.contains("5, 5"),
+        "{shown}"
+    );
+    let too_big = AiSettingsRow {
+        config: Some("x".repeat(65 * 1024)),
+        sealed_api_key: None,
+    };
+    assert!(meta.set_ai_settings(&b, &too_big).await.is_err());
+    // A deleted tenant keeps no provider settings or key.
+    meta.shred_tenant(&a).await.unwrap();
+    assert!(matches!(
+        meta.ai_settings(&a).await,
+        Err(MetaError::NotFound { .. })
+    ));
+    let missing = TenantId::generate().unwrap();
+    assert!(meta.set_ai_settings(&missing, &row).await.is_err());
 }

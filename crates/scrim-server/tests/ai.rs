@@ -606,3 +606,81 @@ async fn a_statement_and_a_service_are_explained_from_stored_data_only() {
     assert_no_planted(payload);
     assert_eq!(s.stub.connections(), 0);
 }
+
+fn session(cred: &Cred) -> (&str, &str) {
+    match cred {
+        Cred::Session { cookie, csrf } => (cookie.as_str(), csrf.as_str()),
+        _ => panic!("a session"),
+    }
+}
+
+#[tokio::test]
+async fn the_trace_page_shows_the_exact_request_before_the_button_that_sends_it() {
+    let s = scene().await;
+    let (cookie, csrf) = session(&s.member);
+    let page = format!("/traces/{}", s.trace_id);
+    // Off: no button.
+    let a = common::raw(&s.server, "GET", &page, cookie, None).await;
+    assert_eq!(a.status, 200);
+    assert!(!a.body.as_str().unwrap().contains("/ai/preview"));
+    s.turn_on().await;
+    let a = common::raw(&s.server, "GET", &page, cookie, None).await;
+    let html = a.body.as_str().unwrap();
+    assert!(
+        html.contains("Explain this trace with AI") && html.contains("localhost"),
+        "{html}"
+    );
+    let service = common::raw(&s.server, "GET", "/services/payments", cookie, None).await;
+    assert!(
+        service
+            .body
+            .as_str()
+            .unwrap()
+            .contains("Summarise errors with AI")
+    );
+
+    // The preview: the body as text (escaped), and a form that sends exactly it.
+    let form = [
+        ("csrf_token", csrf),
+        ("feature", "explain-trace"),
+        ("trace_id", s.trace_id.as_str()),
+    ];
+    let a = common::raw(&s.server, "POST", "/ai/preview", cookie, Some(&form)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let html = a.body.as_str().unwrap().to_owned();
+    assert!(html.contains("What will be sent to localhost"), "{html}");
+    assert!(
+        html.contains("&#34;messages&#34;"),
+        "the payload is escaped: {html}"
+    );
+    assert_no_planted(&html);
+    let sha = html
+        .split("name=\"expect_sha256\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap_or_else(|| panic!("{html}"))
+        .to_owned();
+    assert_eq!(s.stub.connections(), 0);
+    let send = [
+        ("csrf_token", csrf),
+        ("feature", "explain-trace"),
+        ("trace_id", s.trace_id.as_str()),
+        ("expect_sha256", sha.as_str()),
+    ];
+    let a = common::raw(&s.server, "POST", "/ai/send", cookie, Some(&send)).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert!(a.body.as_str().unwrap().contains(ANSWER), "{}", a.body);
+    let bodies = s.stub.bodies();
+    assert_eq!(bodies.len(), 1);
+    assert_eq!(sha256_hex(&bodies[0]), sha);
+    // Without the session's CSRF token nothing is sent.
+    let forged = [
+        ("csrf_token", "forged"),
+        ("feature", "explain-trace"),
+        ("trace_id", s.trace_id.as_str()),
+        ("expect_sha256", sha.as_str()),
+    ];
+    let a = common::raw(&s.server, "POST", "/ai/send", cookie, Some(&forged)).await;
+    assert!(!a.body.as_str().unwrap().contains(ANSWER));
+    assert_eq!(s.stub.bodies().len(), 1);
+}

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::SystemTime;
 
-use common::{Answer, Cred, PASSWORD, USER_AGENT, call, code_now, exporter, world};
+use common::{Answer, Cred, PASSWORD, call, code_now, exporter, raw, world};
 use http_body_util::{BodyExt, Full};
 use hyper::Request;
 use hyper::body::Bytes;
@@ -16,47 +16,6 @@ use scrim_auth::Permission;
 use scrim_auth::rbac::Role;
 use scrim_server::Server;
 use serde_json::json;
-
-/// A request with a raw `Cookie` header and an optional form body.
-async fn raw(
-    server: &Server,
-    method: &str,
-    path: &str,
-    cookie: &str,
-    form: Option<&[(&str, &str)]>,
-) -> Answer {
-    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let mut req = Request::builder()
-        .method(method)
-        .uri(format!("http://{}{path}", server.http_addr()))
-        .header("user-agent", USER_AGENT);
-    if !cookie.is_empty() {
-        req = req.header("cookie", cookie);
-    }
-    let body = match form {
-        Some(pairs) => {
-            req = req.header("content-type", "application/x-www-form-urlencoded");
-            let mut s = form_urlencoded::Serializer::new(String::new());
-            for (k, v) in pairs {
-                s.append_pair(k, v);
-            }
-            Bytes::from(s.finish())
-        }
-        None => Bytes::new(),
-    };
-    let resp = client
-        .request(req.body(Full::new(body)).unwrap())
-        .await
-        .unwrap();
-    let status = resp.status().as_u16();
-    let headers = resp.headers().clone();
-    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    Answer {
-        status,
-        body: serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()),
-        headers,
-    }
-}
 
 fn session(cred: &Cred) -> (&str, &str) {
     match cred {

@@ -96,6 +96,47 @@ pub async fn call_with(
     }
 }
 
+/// A request with a raw `Cookie` header and an optional form body.
+pub async fn raw(
+    server: &Server,
+    method: &str,
+    path: &str,
+    cookie: &str,
+    form: Option<&[(&str, &str)]>,
+) -> Answer {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = Request::builder()
+        .method(method)
+        .uri(format!("http://{}{path}", server.http_addr()))
+        .header("user-agent", USER_AGENT);
+    if !cookie.is_empty() {
+        req = req.header("cookie", cookie);
+    }
+    let body = match form {
+        Some(pairs) => {
+            req = req.header("content-type", "application/x-www-form-urlencoded");
+            let mut s = form_urlencoded::Serializer::new(String::new());
+            for (k, v) in pairs {
+                s.append_pair(k, v);
+            }
+            Bytes::from(s.finish())
+        }
+        None => Bytes::new(),
+    };
+    let resp = client
+        .request(req.body(Full::new(body)).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        body: serde_json::Value::String(String::from_utf8_lossy(&bytes).into_owned()),
+        headers,
+    }
+}
+
 /// Signs in over HTTP; panics unless it works.
 pub async fn sign_in(server: &Server, email: &str, password: &str, code: Option<&str>) -> Cred {
     let mut body = json!({ "email": email, "password": password });
