@@ -26,48 +26,130 @@ pub(super) struct Masks {
     pub(super) key: u64,
 }
 
-const DIGIT: u8 = 1;
-const WORD: u8 = 2;
-const DOT: u8 = 4;
-const SEP: u8 = 8;
-const KEY: u8 = 16;
-const LO: u64 = 0x0101_0101_0101_0101;
-/// Multiplying bytes of 0 or 1 by this gathers them into the top byte (byte `k`'s bit
-/// to bit `56 + k`; no two products overlap, so there are no carries).
-const GATHER: u64 = 0x0102_0408_1020_4080;
-
-/// The class bits of one byte (a sum of the constants above). Branch-free, so that the
-/// compiler computes it sixteen bytes at a time.
-#[inline(always)]
-fn class(c: u8) -> u8 {
-    let digit = c.wrapping_sub(b'0') < 10;
-    let upper = c.wrapping_sub(b'A') < 26;
-    let lower = c.wrapping_sub(b'a') < 26;
-    let word = digit | upper | lower | (c == b'_');
-    let dot = c == b'.';
-    (u8::from(digit) * DIGIT)
-        | (u8::from(word) * WORD)
-        | (u8::from(dot) * DOT)
-        | (u8::from((c == b'=') | (c == b':')) * SEP)
-        | (u8::from(word | dot | (c == b'-')) * KEY)
+impl Masks {
+    /// The bits of `block`. Bytes of no class (the spaces that pad a text's tail) give 0
+    /// bits, so a block is always read whole.
+    #[inline(always)]
+    fn of(block: &[u8; 64]) -> Masks {
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        {
+            sse2::masks(block)
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+        {
+            Masks::portable(block)
+        }
+    }
 }
 
-impl Masks {
-    /// The bits of the first `words` eight-byte words of `block` (the others stay 0).
+/// [`Masks::of`] without SIMD instructions, for other targets; the x86-64 build uses
+/// `sse2::masks` and tests it against this.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+mod portable {
+    use super::Masks;
+
+    const DIGIT: u8 = 1;
+    const WORD: u8 = 2;
+    const DOT: u8 = 4;
+    const SEP: u8 = 8;
+    const KEY: u8 = 16;
+    const LO: u64 = 0x0101_0101_0101_0101;
+    /// Multiplying bytes of 0 or 1 by this gathers them into the top byte (byte `k`'s bit
+    /// to bit `56 + k`; no two products overlap, so there are no carries).
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+
+    /// The class bits of one byte (a sum of the constants above). Branch-free, so that
+    /// the compiler computes it sixteen bytes at a time.
     #[inline(always)]
-    fn of(block: &[u8; 64], words: usize) -> Masks {
-        let cls: [u8; 64] = std::array::from_fn(|k| class(block[k]));
+    fn class(c: u8) -> u8 {
+        let digit = c.wrapping_sub(b'0') < 10;
+        let upper = c.wrapping_sub(b'A') < 26;
+        let lower = c.wrapping_sub(b'a') < 26;
+        let word = digit | upper | lower | (c == b'_');
+        let dot = c == b'.';
+        (u8::from(digit) * DIGIT)
+            | (u8::from(word) * WORD)
+            | (u8::from(dot) * DOT)
+            | (u8::from((c == b'=') | (c == b':')) * SEP)
+            | (u8::from(word | dot | (c == b'-')) * KEY)
+    }
+
+    impl Masks {
+        /// The class bytes, computed branch-free so that the compiler vectorises them,
+        /// gathered eight at a time by a multiply.
+        #[inline(always)]
+        pub(in super::super) fn portable(block: &[u8; 64]) -> Masks {
+            let cls: [u8; 64] = std::array::from_fn(|k| class(block[k]));
+            let mut m = Masks::default();
+            for q in 0..8 {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&cls[q * 8..q * 8 + 8]);
+                let x = u64::from_le_bytes(w);
+                let g = |bit: u32| ((((x >> bit) & LO).wrapping_mul(GATHER)) >> 56) << (8 * q);
+                m.digit |= g(0);
+                m.word |= g(1);
+                m.dot |= g(2);
+                m.sep |= g(3);
+                m.key |= g(4);
+            }
+            m
+        }
+    }
+}
+
+/// The class masks with SSE2 (part of the x86-64 baseline): sixteen bytes per compare,
+/// the bits taken out with `pmovmskb`. Through `safe_arch`, whose functions wrap the
+/// `core::arch` intrinsics for the target features the build enables: the intrinsics
+/// themselves can only be called from `unsafe` code or a `#[target_feature]` function
+/// (rustc 1.95 does not count the features enabled by default), and this workspace
+/// forbids `unsafe`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use safe_arch::{
+        add_i8_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i, m128i,
+        move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+
+    use super::Masks;
+
+    /// Bytes `c` with `lo <= c < lo + n` (unsigned), as 0xff: shifted so that the range
+    /// starts at -128, then one signed compare.
+    #[inline(always)]
+    fn range(v: m128i, lo: u8, n: u8) -> m128i {
+        let shifted = add_i8_m128i(v, set_splat_i8_m128i(0x80u8.wrapping_sub(lo) as i8));
+        cmp_lt_mask_i8_m128i(shifted, set_splat_i8_m128i(i8::MIN.wrapping_add(n as i8)))
+    }
+
+    #[inline(always)]
+    fn eq(v: m128i, c: u8) -> m128i {
+        cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(c as i8))
+    }
+
+    #[inline(always)]
+    fn bits(v: m128i) -> u64 {
+        u64::from(move_mask_i8_m128i(v) as u16)
+    }
+
+    #[inline(always)]
+    pub(super) fn masks(block: &[u8; 64]) -> Masks {
         let mut m = Masks::default();
-        for q in 0..words {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&cls[q * 8..q * 8 + 8]);
-            let x = u64::from_le_bytes(w);
-            let g = |bit: u32| ((((x >> bit) & LO).wrapping_mul(GATHER)) >> 56) << (8 * q);
-            m.digit |= g(0);
-            m.word |= g(1);
-            m.dot |= g(2);
-            m.sep |= g(3);
-            m.key |= g(4);
+        for k in 0..4 {
+            let mut lane = [0u8; 16];
+            lane.copy_from_slice(&block[16 * k..16 * k + 16]);
+            let v = load_unaligned_m128i(&lane);
+            let digit = range(v, b'0', 10);
+            // `c | 0x20` maps exactly the ASCII letters (and nothing else) to `a..=z`.
+            let alpha = range(v | set_splat_i8_m128i(0x20), b'a', 26);
+            let word = digit | alpha | eq(v, b'_');
+            let dot = eq(v, b'.');
+            let sep = eq(v, b'=') | eq(v, b':');
+            let key = word | dot | eq(v, b'-');
+            let s = 16 * k;
+            m.digit |= bits(digit) << s;
+            m.word |= bits(word) << s;
+            m.dot |= bits(dot) << s;
+            m.sep |= bits(sep) << s;
+            m.key |= bits(key) << s;
         }
         m
     }
@@ -107,14 +189,13 @@ pub(super) fn find(
             Some(chunk) => {
                 let mut w = [0u8; 64];
                 w.copy_from_slice(chunk);
-                Masks::of(&w, 8)
+                Masks::of(&w)
             }
             None => {
-                // The tail, padded with spaces (of no class); short texts (most JSON
-                // strings) only pay for the words they have.
+                // The tail, padded with spaces (of no class).
                 let mut w = [b' '; 64];
                 w[..n - i].copy_from_slice(&b[i..]);
-                Masks::of(&w, (n - i).div_ceil(8))
+                Masks::of(&w)
             }
         };
         if let Some(num) = &mut numbers {
@@ -211,5 +292,51 @@ impl KeyCache {
         self.keys[h] = [lo, hi];
         self.hit[h] = v;
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::Masks;
+
+    fn same(a: Masks, b: Masks) -> bool {
+        (a.digit, a.word, a.dot, a.sep, a.key) == (b.digit, b.word, b.dot, b.sep, b.key)
+    }
+
+    /// Every byte value at every position of a block gives the same bits either way.
+    #[test]
+    fn masks_of_every_byte_match_the_portable_masks() {
+        for c in 0..=255u8 {
+            for k in 0..64 {
+                let mut block = [b' '; 64];
+                block[k] = c;
+                block[(k + 17) % 64] = c.wrapping_add(1);
+                assert!(
+                    same(Masks::of(&block), Masks::portable(&block)),
+                    "byte {c:#x} at {k}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Random blocks, and blocks of the bytes around the class boundaries.
+        #[test]
+        fn masks_match_the_portable_masks(
+            bytes in proptest::collection::vec(any::<u8>(), 64),
+            near in proptest::collection::vec(
+                proptest::sample::select(b"/09:;@AZ[_`az{-.=\\x7f\\x80\\xaf\\xb0\\xba\\xc1\\xfa\\xff ".to_vec()),
+                64,
+            ),
+        ) {
+            for v in [bytes, near] {
+                let mut block = [0u8; 64];
+                block.copy_from_slice(&v);
+                prop_assert!(same(Masks::of(&block), Masks::portable(&block)));
+            }
+        }
     }
 }
