@@ -9,7 +9,8 @@ use crate::kind::Kind;
 /// The number detectors' state over one pass of [`super::scan::find`].
 pub(super) struct Numbers {
     st: State,
-    want4: u64,
+    want_card: u64,
+    want_ssn: u64,
     want_iban: u64,
     want_ip: u64,
 }
@@ -29,7 +30,8 @@ impl Numbers {
             return None;
         }
         Some(Numbers {
-            want4: if st.card || st.ssn { u64::MAX } else { 0 },
+            want_card: if st.card { u64::MAX } else { 0 },
+            want_ssn: if st.ssn { u64::MAX } else { 0 },
             want_iban: if st.iban { u64::MAX } else { 0 },
             want_ip: if st.ipv4 { u64::MAX } else { 0 },
             st,
@@ -40,10 +42,14 @@ impl Numbers {
     ///
     /// Without branches, it computes where a candidate can be:
     /// - four digits starting right after a non-word byte (the first group of a card, a
-    ///   card without separators, the serial of an SSN, whose start is then 7 bytes back);
+    ///   card without separators, the serial of an SSN, whose start is then 7 bytes back),
+    ///   and then only if the first of them is `2` to `6` (as every card's) or they end
+    ///   the shape `AAA-GG-SSSS` (digits and dashes);
     /// - two letters and two digits after a non-word byte (an IBAN's start, if the
     ///   letters are uppercase);
-    /// - a digit, a dot and a digit (inside an IPv4 address).
+    /// - a digit, a dot and a digit (inside an IPv4 address), and then only if two more
+    ///   such triples follow, each 2 to 4 bytes after the one before (as the other two
+    ///   octets of a dotted quad do), or the block ends too soon to tell.
     ///
     /// Only there do the anchored checks run. Ordinary log text (short numbers, hex ids,
     /// dates) triggers a few times per line at most.
@@ -57,13 +63,25 @@ impl Numbers {
         out: &mut Vec<Finding>,
     ) {
         let d = m.digit;
-        let d1 = back(d, p.digit, 1);
+        let bd = |k| back(d, p.digit, k);
+        let d1 = bd(1);
         let nw4 = !back(m.word, p.word, 4);
-        let four = d & d1 & back(d, p.digit, 2) & back(d, p.digit, 3) & nw4 & self.want4;
+        let four = d & d1 & bd(2) & bd(3) & nw4;
+        // `-`: a key character that is neither a word character nor a dot.
+        let (dash, pdash) = (m.key & !m.word & !m.dot, p.key & !p.word & !p.dot);
+        let ssn_shape =
+            back(dash, pdash, 4) & bd(5) & bd(6) & back(dash, pdash, 7) & bd(8) & bd(9) & bd(10);
+        let four =
+            four & ((back(m.lead, p.lead, 3) & self.want_card) | (ssn_shape & self.want_ssn));
         // Letters or `_` (the IBAN check wants uppercase letters: a superset is enough).
         let (l, pl) = (m.word & !m.digit, p.word & !p.digit);
         let iban = d & d1 & back(l, pl, 2) & back(l, pl, 3) & nw4 & self.want_iban;
-        let ip = d & back(m.dot, p.dot, 1) & back(d, p.digit, 2) & self.want_ip;
+        let ip = d & back(m.dot, p.dot, 1) & bd(2) & self.want_ip;
+        // A dotted quad found from `ip` bit `j` has its first dot right before `j`, and
+        // the other two octets start 2 to 4 bytes apart after it: `ip` bits too, within
+        // `j..=j + 8` (past the block for `j > 55`, where the check always runs).
+        let next = |x: u64| (x >> 2) | (x >> 3) | (x >> 4);
+        let ip = ip & (next(ip & next(ip)) | (u64::MAX << 56));
         let mut trig = four | iban | ip;
         let st = &mut self.st;
         while trig != 0 {
@@ -91,10 +109,7 @@ impl Numbers {
             if pos >= st.done && iban & bit != 0 {
                 st.iban(b, pos - 3, out);
             }
-            // A dotted quad found from here has its first dot right before `pos`, and its
-            // other two within 8 bytes after: three `ip` bits in `pos..=pos + 8`.
-            if pos >= st.done && ip & bit != 0 && (j > 55 || ((ip >> j) & 0x1ff).count_ones() >= 3)
-            {
+            if pos >= st.done && ip & bit != 0 {
                 st.dotted(b, pos - 2, out);
             }
         }

@@ -24,6 +24,8 @@ pub(super) struct Masks {
     pub(super) sep: u64,
     /// Key characters of the assignment detector: word characters, `.`, `-`.
     pub(super) key: u64,
+    /// The digits `2` to `6` (the first digit of every card).
+    pub(super) lead: u64,
 }
 
 impl Masks {
@@ -53,6 +55,7 @@ mod portable {
     const DOT: u8 = 4;
     const SEP: u8 = 8;
     const KEY: u8 = 16;
+    const LEAD: u8 = 32;
     const LO: u64 = 0x0101_0101_0101_0101;
     /// Multiplying bytes of 0 or 1 by this gathers them into the top byte (byte `k`'s bit
     /// to bit `56 + k`; no two products overlap, so there are no carries).
@@ -72,6 +75,7 @@ mod portable {
             | (u8::from(dot) * DOT)
             | (u8::from((c == b'=') | (c == b':')) * SEP)
             | (u8::from(word | dot | (c == b'-')) * KEY)
+            | (u8::from(c.wrapping_sub(b'2') < 5) * LEAD)
     }
 
     impl Masks {
@@ -91,6 +95,7 @@ mod portable {
                 m.dot |= g(2);
                 m.sep |= g(3);
                 m.key |= g(4);
+                m.lead |= g(5);
             }
             m
         }
@@ -150,6 +155,7 @@ mod sse2 {
             m.dot |= bits(dot) << s;
             m.sep |= bits(sep) << s;
             m.key |= bits(key) << s;
+            m.lead |= bits(range(v, b'2', 5)) << s;
         }
         m
     }
@@ -302,7 +308,8 @@ mod tests {
     use super::Masks;
 
     fn same(a: Masks, b: Masks) -> bool {
-        (a.digit, a.word, a.dot, a.sep, a.key) == (b.digit, b.word, b.dot, b.sep, b.key)
+        (a.digit, a.word, a.dot, a.sep, a.key, a.lead)
+            == (b.digit, b.word, b.dot, b.sep, b.key, b.lead)
     }
 
     /// Every byte value at every position of a block gives the same bits either way.
