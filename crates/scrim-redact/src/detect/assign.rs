@@ -280,13 +280,16 @@ impl<'a> Separators<'a> {
     }
 
     /// The `=` or `:` at `p`. `fast`: the key cache and the start of the key ending right
-    /// before `p`, where [`super::scan`] found it from its bits.
+    /// before `p`, where [`super::scan`] found it from its bits. `may_v6`: `false` if the
+    /// IPv6 check cannot find an address around this colon (nor around any other colon of
+    /// its run).
     #[inline]
     pub(super) fn visit(
         &mut self,
         b: &[u8],
         p: usize,
         fast: Option<(&mut KeyCache, usize)>,
+        may_v6: impl FnOnce() -> bool,
         out: &mut Vec<Finding>,
     ) {
         let c = b[p];
@@ -294,7 +297,7 @@ impl<'a> Separators<'a> {
         let prev = before(b, p);
         if c == b':' && self.ipv6 && p >= self.v6_done {
             let hexish = |x: u8| x.is_ascii_hexdigit() || x == b':';
-            if hexish(prev) || hexish(next) {
+            if (hexish(prev) || hexish(next)) && may_v6() {
                 let (found, run_end) = ipv6_around(b, p);
                 self.v6_done = run_end;
                 if let Some((s, e)) = found {
@@ -508,7 +511,7 @@ mod tests {
         let mut out = Vec::new();
         let mut s = Separators::new(a.as_ref(), true);
         for p in memchr::memchr2_iter(b'=', b':', text.as_bytes()) {
-            s.visit(text.as_bytes(), p, None, &mut out);
+            s.visit(text.as_bytes(), p, None, || true, &mut out);
         }
         out.iter()
             .map(|f| (f.kind, &text[f.start..f.end]))

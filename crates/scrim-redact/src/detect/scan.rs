@@ -26,6 +26,10 @@ pub(super) struct Masks {
     pub(super) key: u64,
     /// The digits `2` to `6` (the first digit of every card).
     pub(super) lead: u64,
+    /// `:`.
+    pub(super) colon: u64,
+    /// The bytes of an IPv6 address: hex digits, `:`, `.`.
+    pub(super) v6: u64,
 }
 
 impl Masks {
@@ -56,6 +60,8 @@ mod portable {
     const SEP: u8 = 8;
     const KEY: u8 = 16;
     const LEAD: u8 = 32;
+    const COLON: u8 = 64;
+    const V6: u8 = 128;
     const LO: u64 = 0x0101_0101_0101_0101;
     /// Multiplying bytes of 0 or 1 by this gathers them into the top byte (byte `k`'s bit
     /// to bit `56 + k`; no two products overlap, so there are no carries).
@@ -76,6 +82,8 @@ mod portable {
             | (u8::from((c == b'=') | (c == b':')) * SEP)
             | (u8::from(word | dot | (c == b'-')) * KEY)
             | (u8::from(c.wrapping_sub(b'2') < 5) * LEAD)
+            | (u8::from(c == b':') * COLON)
+            | (u8::from(c.is_ascii_hexdigit() || c == b':' || dot) * V6)
     }
 
     impl Masks {
@@ -96,6 +104,8 @@ mod portable {
                 m.sep |= g(3);
                 m.key |= g(4);
                 m.lead |= g(5);
+                m.colon |= g(6);
+                m.v6 |= g(7);
             }
             m
         }
@@ -144,11 +154,14 @@ mod sse2 {
             let v = load_unaligned_m128i(&lane);
             let digit = range(v, b'0', 10);
             // `c | 0x20` maps exactly the ASCII letters (and nothing else) to `a..=z`.
-            let alpha = range(v | set_splat_i8_m128i(0x20), b'a', 26);
+            let lower = v | set_splat_i8_m128i(0x20);
+            let alpha = range(lower, b'a', 26);
             let word = digit | alpha | eq(v, b'_');
             let dot = eq(v, b'.');
-            let sep = eq(v, b'=') | eq(v, b':');
+            let colon = eq(v, b':');
+            let sep = eq(v, b'=') | colon;
             let key = word | dot | eq(v, b'-');
+            let hex = digit | range(lower, b'a', 6);
             let s = 16 * k;
             m.digit |= bits(digit) << s;
             m.word |= bits(word) << s;
@@ -156,6 +169,8 @@ mod sse2 {
             m.sep |= bits(sep) << s;
             m.key |= bits(key) << s;
             m.lead |= bits(range(v, b'2', 5)) << s;
+            m.colon |= bits(colon) << s;
+            m.v6 |= bits(hex | colon | dot) << s;
         }
         m
     }
@@ -178,7 +193,26 @@ pub(super) fn find(
     seps: bool,
     out: &mut Vec<Finding>,
 ) {
+    find_with(set, assign, b, nums, seps, false, out);
+}
+
+/// [`find`]; `exhaustive` (tests only) turns the number triggers' rejections off.
+#[inline(always)]
+fn find_with(
+    set: DetectorSet,
+    assign: Option<&Assignments>,
+    b: &[u8],
+    nums: bool,
+    seps: bool,
+    #[cfg_attr(not(test), allow(unused_variables))] exhaustive: bool,
+    out: &mut Vec<Finding>,
+) {
+    #[cfg_attr(not(test), allow(unused_mut))]
     let mut numbers = if nums { Numbers::new(set) } else { None };
+    #[cfg(test)]
+    if let Some(n) = &mut numbers {
+        n.exhaustive = exhaustive;
+    }
     let ipv6 = set.contains(Kind::Ipv6);
     let mut seps = (seps && (assign.is_some() || ipv6)).then(|| Separators::new(assign, ipv6));
     if numbers.is_none() && seps.is_none() {
@@ -211,6 +245,12 @@ pub(super) fn find(
             // Key characters over this block and the one before (bit `64 + j`: byte
             // `j` of this block).
             let keys = (u128::from(m.key) << 64) | u128::from(prev.key);
+            let two = |f: fn(&Masks) -> u64| (u128::from(f(&m)) << 64) | u128::from(f(&prev));
+            let v6 = V6Bits {
+                v6: two(|x| x.v6),
+                colon: two(|x| x.colon),
+                word: two(|x| x.word),
+            };
             let mut sep = m.sep;
             while sep != 0 {
                 let j = sep.trailing_zeros() as usize;
@@ -220,11 +260,45 @@ pub(super) fn find(
                     Some(c) => key_start(keys, j, p).map(|ks| (&mut *c, ks)),
                     None => None,
                 };
-                s.visit(b, p, fast, out);
+                s.visit(b, p, fast, || v6.may_hold_address(j), out);
             }
         }
         prev = m;
         i += 64;
+    }
+}
+
+/// The IPv6 bytes (hex digits, `:`, `.`), the colons and the word characters over a
+/// block and the one before (bit `64 + j`: byte `j` of the block), as for `keys` in
+/// [`find`].
+struct V6Bits {
+    v6: u128,
+    colon: u128,
+    word: u128,
+}
+
+impl V6Bits {
+    /// Whether the IPv6 check ([`super::net::ipv6_around`]) may find an address around the
+    /// colon at byte `j` of the block: `false` only when the whole run of IPv6 bytes around
+    /// it lies in the two blocks, and is glued to a word character before, or has neither
+    /// a `::` nor six colons (an address has seven, or six and an IPv4 tail, or a `::`).
+    /// The answer is the same for every colon of the run.
+    #[inline(always)]
+    fn may_hold_address(&self, j: usize) -> bool {
+        let t = j + 64;
+        let below = !self.v6 & ((1u128 << t) - 1);
+        let above = !self.v6 >> t;
+        if below == 0 || above == 0 {
+            // The run may go on past the two blocks: let the full check decide.
+            return true;
+        }
+        // The run is `s..e`; byte `s - 1` is in the window (it is not an IPv6 byte).
+        let s = 128 - below.leading_zeros() as usize;
+        let e = t + above.trailing_zeros() as usize;
+        let run = ((1u128 << e) - 1) & !((1u128 << s) - 1);
+        let colons = self.colon & run;
+        let glued = (self.word >> (s - 1)) & 1 != 0;
+        !glued && (colons & (colons >> 1) != 0 || colons.count_ones() >= 6)
     }
 }
 
@@ -305,11 +379,140 @@ impl KeyCache {
 mod tests {
     use proptest::prelude::*;
 
-    use super::Masks;
+    use super::super::assign::{Assignments, Separators};
+    use super::super::{DetectorSet, Finding};
+    use super::{Masks, find_with};
+    use crate::keys::SensitiveKeys;
+    use crate::kind::Kind;
+
+    /// Pieces of numbers, addresses, assignments and times, glued at random.
+    const PIECES: &[&str] = &[
+        "1",
+        "12",
+        "123",
+        "2024",
+        "4111",
+        "1111",
+        "5500",
+        "0004",
+        "378282246310005",
+        "6011000990139424",
+        "6011 0009 9013 9424",
+        "2221000000000009",
+        "123",
+        "45",
+        "6789",
+        "123-45-6789",
+        "078-05-1120",
+        "-",
+        ".",
+        " ",
+        ":",
+        "::",
+        "=",
+        "\n",
+        "a",
+        "fe80",
+        "db8",
+        "ffff",
+        "T",
+        "x",
+        "_",
+        "Z",
+        "DE89",
+        "3704",
+        "0044",
+        "0532",
+        "013000",
+        "GB82",
+        "WEST",
+        "10.0.0.1",
+        "192.168.",
+        "255",
+        "08:52:44.123",
+        "2001:db8::1",
+        "password",
+        "token",
+        "ssn",
+        "\"",
+        "key",
+        "1.2.3",
+        "[REDACTED:card]",
+        "é",
+        "   ",
+        "0",
+        "9",
+        "6",
+        "v",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(PIECES), 0..120).prop_map(|v| v.concat())
+    }
+
+    fn scan(text: &str, nums: bool, seps: bool, exhaustive: bool) -> Vec<Finding> {
+        let a = Assignments::new(DetectorSet::all(), &SensitiveKeys::default());
+        let mut out = Vec::new();
+        let b = text.as_bytes();
+        find_with(
+            DetectorSet::all(),
+            a.as_ref(),
+            b,
+            nums,
+            seps,
+            exhaustive,
+            &mut out,
+        );
+        out
+    }
+
+    /// The separator detectors visiting every `=` and `:` by themselves: no bits, no key
+    /// cache, no IPv6 rejection.
+    fn plain_separators(text: &str) -> Vec<Finding> {
+        let a = Assignments::new(DetectorSet::all(), &SensitiveKeys::default());
+        let mut out = Vec::new();
+        let mut s = Separators::new(a.as_ref(), true);
+        for p in memchr::memchr2_iter(b'=', b':', text.as_bytes()) {
+            s.visit(text.as_bytes(), p, None, || true, &mut out);
+        }
+        out
+    }
+
+    /// Texts long enough for the key cache, with its runs at every block offset.
+    fn long(text: &str, pad: usize) -> String {
+        format!("{}{text} {text} {text}", " ".repeat(pad))
+    }
+
+    #[test]
+    fn ipv6_rejection_keeps_every_address() {
+        for t in [
+            "at 2024-11-24T08:52:44.123Z x=fe80::1 y=2001:db8:0:0:1:0:0:1 z=::ffff:10.0.0.1",
+            "a 1:2:3:4:5:6:7:8 b 1:2:3:4:5:6:1.2.3.4 c Foo.java:123 d ab:cd:ef:01:23:45",
+        ] {
+            for pad in 0..70 {
+                let t = long(t, pad);
+                let found = scan(&t, false, true, false);
+                assert_eq!(found, plain_separators(&t), "{t:?}");
+                assert!(found.iter().filter(|f| f.kind == Kind::Ipv6).count() >= 6);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The fused pass finds what the separator detectors find visiting every
+        /// separator, and what the number checks find at every trigger of old.
+        #[test]
+        fn rejections_in_the_mask_stage_change_nothing(t in text(), pad in 0usize..64) {
+            let t = long(&t, pad);
+            prop_assert_eq!(scan(&t, false, true, false), plain_separators(&t));
+            prop_assert_eq!(scan(&t, true, false, false), scan(&t, true, false, true));
+        }
+    }
 
     fn same(a: Masks, b: Masks) -> bool {
-        (a.digit, a.word, a.dot, a.sep, a.key, a.lead)
-            == (b.digit, b.word, b.dot, b.sep, b.key, b.lead)
+        (a.digit, a.word, a.dot, a.sep, a.key, a.lead, a.colon, a.v6)
+            == (b.digit, b.word, b.dot, b.sep, b.key, b.lead, b.colon, b.v6)
     }
 
     /// Every byte value at every position of a block gives the same bits either way.
