@@ -100,6 +100,8 @@ impl Numbers {
         } else {
             (four, ip)
         };
+        #[cfg(test)]
+        let exhaustive = self.exhaustive;
         let mut trig = four | iban | ip;
         let st = &mut self.st;
         while trig != 0 {
@@ -122,7 +124,23 @@ impl Numbers {
                 } else {
                     pos + 1 + run_digits(b, pos + 1)
                 };
-                st.four_digits(b, pos - 3, e, out);
+                // A card in dashed groups from here: the digits and the dashes between
+                // two digits, from the bits (`None` when the run may leave the block).
+                let dashed = || {
+                    #[cfg(test)]
+                    if exhaustive {
+                        return None;
+                    }
+                    let chain = d | (dash & d1 & (d >> 1));
+                    let rest = !chain >> j;
+                    let end = j + rest.trailing_zeros() as usize;
+                    if rest == 0 || end >= 63 {
+                        return None;
+                    }
+                    let digits = 4 + (d & ((1u64 << end) - (2u64 << j))).count_ones();
+                    Some((digits, i + end))
+                };
+                st.four_digits(b, pos - 3, e, dashed, out);
             }
             if pos >= st.done && iban & bit != 0 {
                 st.iban(b, pos - 3, out);
@@ -151,9 +169,18 @@ impl State {
         self.done = end;
     }
 
-    /// A run of at least four digits, `s..e`, after a non-word byte.
+    /// A run of at least four digits, `s..e`, after a non-word byte. `dashed`: the number
+    /// of digits in the groups joined by single dashes from `s`, and where they end, if
+    /// known.
     #[inline]
-    fn four_digits(&mut self, b: &[u8], s: usize, e: usize, out: &mut Vec<Finding>) {
+    fn four_digits(
+        &mut self,
+        b: &[u8],
+        s: usize,
+        e: usize,
+        dashed: impl FnOnce() -> Option<(u32, usize)>,
+        out: &mut Vec<Finding>,
+    ) {
         let len = e - s;
         if self.ssn
             && len == 4
@@ -171,6 +198,16 @@ impl State {
             && matches!(b[s], b'2'..=b'6')
             && (len >= 12 || (matches!(next, b' ' | b'-') && at(b, e + 1).is_ascii_digit()))
         {
+            // Dates (`2024-11-24T…`) have too few digits for a card: `card_at` would say
+            // so, and where to skip to, after walking them.
+            if len < 12
+                && next == b'-'
+                && let Some((digits, end)) = dashed()
+                && digits < 12
+            {
+                self.card_skip = end;
+                return;
+            }
             match card_at(b, s) {
                 CardScan::Found(end) => self.push(Kind::Card, s, end, out),
                 CardScan::TooShort(end) => self.card_skip = end,
