@@ -33,13 +33,13 @@ pub(super) struct Masks {
 }
 
 impl Masks {
-    /// The bits of `block`. Bytes of no class (the spaces that pad a text's tail) give 0
-    /// bits, so a block is always read whole.
+    /// The bits of `block`, whose bytes from `16 * LANES` on are of no class (the spaces
+    /// that pad a text's tail) and give 0 bits.
     #[inline(always)]
-    fn of(block: &[u8; 64]) -> Masks {
+    fn of<const LANES: usize>(block: &[u8; 64]) -> Masks {
         #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
         {
-            sse2::masks(block)
+            sse2::masks::<LANES>(block)
         }
         #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
         {
@@ -146,9 +146,9 @@ mod sse2 {
     }
 
     #[inline(always)]
-    pub(super) fn masks(block: &[u8; 64]) -> Masks {
+    pub(super) fn masks<const LANES: usize>(block: &[u8; 64]) -> Masks {
         let mut m = Masks::default();
-        for k in 0..4 {
+        for k in 0..LANES {
             let mut lane = [0u8; 16];
             lane.copy_from_slice(&block[16 * k..16 * k + 16]);
             let v = load_unaligned_m128i(&lane);
@@ -229,13 +229,19 @@ fn find_with(
             Some(chunk) => {
                 let mut w = [0u8; 64];
                 w.copy_from_slice(chunk);
-                Masks::of(&w)
+                Masks::of::<4>(&w)
             }
             None => {
-                // The tail, padded with spaces (of no class).
+                // The tail, padded with spaces (of no class); short texts (most JSON
+                // strings) only pay for the sixteen-byte lanes they have.
                 let mut w = [b' '; 64];
                 w[..n - i].copy_from_slice(&b[i..]);
-                Masks::of(&w)
+                match (n - i).div_ceil(16) {
+                    1 => Masks::of::<1>(&w),
+                    2 => Masks::of::<2>(&w),
+                    3 => Masks::of::<3>(&w),
+                    _ => Masks::of::<4>(&w),
+                }
             }
         };
         if let Some(num) = &mut numbers {
@@ -529,7 +535,7 @@ mod tests {
                 block[k] = c;
                 block[(k + 17) % 64] = c.wrapping_add(1);
                 assert!(
-                    same(Masks::of(&block), Masks::portable(&block)),
+                    same(Masks::of::<4>(&block), Masks::portable(&block)),
                     "byte {c:#x} at {k}"
                 );
             }
@@ -550,7 +556,18 @@ mod tests {
             for v in [bytes, near] {
                 let mut block = [0u8; 64];
                 block.copy_from_slice(&v);
-                prop_assert!(same(Masks::of(&block), Masks::portable(&block)));
+                prop_assert!(same(Masks::of::<4>(&block), Masks::portable(&block)));
+                // A tail block: the lanes past the text are spaces, and not read.
+                for lanes in 1..4 {
+                    block[16 * lanes..].fill(b' ');
+                    let portable = Masks::portable(&block);
+                    let m = match lanes {
+                        1 => Masks::of::<1>(&block),
+                        2 => Masks::of::<2>(&block),
+                        _ => Masks::of::<3>(&block),
+                    };
+                    prop_assert!(same(m, portable));
+                }
             }
         }
     }
