@@ -310,7 +310,25 @@ impl<'a> Separators<'a> {
             }
         }
         let Some(a) = self.assign else { return };
-        if p < self.covered || !is_key(prev) && !matches!(prev, b' ' | b'\t' | b'"' | b'\'') {
+        if p < self.covered {
+            return;
+        }
+        // Most keys are not sensitive: with the cache, that is known first.
+        let fast = match fast {
+            Some((cache, ks)) => {
+                let hit = cache.get(b, ks, p, || {
+                    let k = a.key_before(b, p);
+                    debug_assert!(k.is_none_or(|k| k == (ks, p)));
+                    k.is_some()
+                });
+                if !hit {
+                    return;
+                }
+                Some(ks)
+            }
+            None => None,
+        };
+        if !is_key(prev) && !matches!(prev, b' ' | b'\t' | b'"' | b'\'') {
             return;
         }
         let sep_len = match (c, next) {
@@ -323,13 +341,7 @@ impl<'a> Separators<'a> {
             _ => 1,
         };
         let key = match fast {
-            Some((cache, ks)) => cache
-                .get(b, ks, p, || {
-                    let k = a.key_before(b, p);
-                    debug_assert!(k.is_none_or(|k| k == (ks, p)));
-                    k.is_some()
-                })
-                .then_some((ks, p)),
+            Some(ks) => Some((ks, p)),
             None => a.key_before(b, p),
         };
         let Some((ks, ke)) = key else {
