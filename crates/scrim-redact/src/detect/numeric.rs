@@ -78,8 +78,21 @@ impl Numbers {
         let (dash, pdash) = (m.key & !m.word & !m.dot, p.key & !p.word & !p.dot);
         let ssn_shape =
             back(dash, pdash, 4) & bd(5) & bd(6) & back(dash, pdash, 7) & bd(8) & bd(9) & bd(10);
-        let four =
-            four & ((back(m.lead, p.lead, 3) & self.want_card) | (ssn_shape & self.want_ssn));
+        // Runs whose card check can neither find a card nor change what a later one
+        // finds: the groups joined by single dashes from here end within 8 bytes (so
+        // they hold fewer than 12 digits) and not at a space or other byte before a
+        // digit. (`card_at` would only move `card_skip` to their end, and any trigger
+        // inside them would do the same; dates: `2024-11-24T…`.) Unknown for `j > 54`.
+        let chain = d | (dash & d1 & (d >> 1));
+        let end_ok = !chain & !(!m.word & (d >> 1));
+        let (mut run, mut short) = (u64::MAX, 0);
+        for k in 1..=8 {
+            short |= run & (end_ok >> k);
+            run &= chain >> k;
+        }
+        let short = short & (u64::MAX >> 9);
+        let four = four
+            & ((back(m.lead, p.lead, 3) & !short & self.want_card) | (ssn_shape & self.want_ssn));
         // Letters or `_` (the IBAN check wants uppercase letters: a superset is enough).
         let (l, pl) = (m.word & !m.digit, p.word & !p.digit);
         let iban = d & d1 & back(l, pl, 2) & back(l, pl, 3) & nw4 & self.want_iban;
