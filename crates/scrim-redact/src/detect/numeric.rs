@@ -50,8 +50,9 @@ impl Numbers {
     /// Without branches, it computes where a candidate can be:
     /// - four digits starting right after a non-word byte (the first group of a card, a
     ///   card without separators, the serial of an SSN, whose start is then 7 bytes back),
-    ///   and then only if the first of them is `2` to `6` (as every card's) or they end
-    ///   the shape `AAA-GG-SSSS` (digits and dashes);
+    ///   and then only if they end the shape `AAA-GG-SSSS` (digits and dashes), or if the
+    ///   first of them is `2` to `6` (as every card's) and the groups from there may hold
+    ///   a card (see `short` below);
     /// - two letters and two digits after a non-word byte (an IBAN's start, if the
     ///   letters are uppercase);
     /// - a digit, a dot and a digit (inside an IPv4 address), and then only if two more
@@ -137,14 +138,13 @@ impl Numbers {
                 } else {
                     pos + 1 + run_digits(b, pos + 1)
                 };
-                // A card in dashed groups from here: the digits and the dashes between
-                // two digits, from the bits (`None` when the run may leave the block).
+                // A card in dashed groups from here: `chain` (digits, and dashes between
+                // two digits) from the bits (`None` when it may leave the block).
                 let dashed = || {
                     #[cfg(test)]
                     if exhaustive {
                         return None;
                     }
-                    let chain = d | (dash & d1 & (d >> 1));
                     let rest = !chain >> j;
                     let end = j + rest.trailing_zeros() as usize;
                     if rest == 0 || end >= 63 {
