@@ -280,13 +280,16 @@ impl<'a> Separators<'a> {
     }
 
     /// The `=` or `:` at `p`. `fast`: the key cache and the start of the key ending right
-    /// before `p`, where [`super::scan`] found it from its bits.
+    /// before `p`, where [`super::scan`] found it from its bits. `may_v6`: `false` if the
+    /// IPv6 check cannot find an address around this colon (nor around any other colon of
+    /// its run).
     #[inline]
     pub(super) fn visit(
         &mut self,
         b: &[u8],
         p: usize,
         fast: Option<(&mut KeyCache, usize)>,
+        may_v6: impl FnOnce() -> bool,
         out: &mut Vec<Finding>,
     ) {
         let c = b[p];
@@ -294,7 +297,7 @@ impl<'a> Separators<'a> {
         let prev = before(b, p);
         if c == b':' && self.ipv6 && p >= self.v6_done {
             let hexish = |x: u8| x.is_ascii_hexdigit() || x == b':';
-            if hexish(prev) || hexish(next) {
+            if (hexish(prev) || hexish(next)) && may_v6() {
                 let (found, run_end) = ipv6_around(b, p);
                 self.v6_done = run_end;
                 if let Some((s, e)) = found {
@@ -307,7 +310,25 @@ impl<'a> Separators<'a> {
             }
         }
         let Some(a) = self.assign else { return };
-        if p < self.covered || !is_key(prev) && !matches!(prev, b' ' | b'\t' | b'"' | b'\'') {
+        if p < self.covered {
+            return;
+        }
+        // Most keys are not sensitive: with the cache, that is known first.
+        let fast = match fast {
+            Some((cache, ks)) => {
+                let hit = cache.get(b, ks, p, || {
+                    let k = a.key_before(b, p);
+                    debug_assert!(k.is_none_or(|k| k == (ks, p)));
+                    k.is_some()
+                });
+                if !hit {
+                    return;
+                }
+                Some(ks)
+            }
+            None => None,
+        };
+        if !is_key(prev) && !matches!(prev, b' ' | b'\t' | b'"' | b'\'') {
             return;
         }
         let sep_len = match (c, next) {
@@ -320,13 +341,7 @@ impl<'a> Separators<'a> {
             _ => 1,
         };
         let key = match fast {
-            Some((cache, ks)) => cache
-                .get(b, ks, p, || {
-                    let k = a.key_before(b, p);
-                    debug_assert!(k.is_none_or(|k| k == (ks, p)));
-                    k.is_some()
-                })
-                .then_some((ks, p)),
+            Some(ks) => Some((ks, p)),
             None => a.key_before(b, p),
         };
         let Some((ks, ke)) = key else {
@@ -508,7 +523,7 @@ mod tests {
         let mut out = Vec::new();
         let mut s = Separators::new(a.as_ref(), true);
         for p in memchr::memchr2_iter(b'=', b':', text.as_bytes()) {
-            s.visit(text.as_bytes(), p, None, &mut out);
+            s.visit(text.as_bytes(), p, None, || true, &mut out);
         }
         out.iter()
             .map(|f| (f.kind, &text[f.start..f.end]))

@@ -120,9 +120,11 @@
 //!
 //! Every detector is linear in the text: three prefilter passes (an Aho-Corasick
 //! automaton over the fixed prefixes, `memchr` for `@`, and one fused pass that reads the
-//! text 64 bytes at a time into one bit per byte for digits, word characters, `.`, `=`
-//! and `:`, and finds the candidate numbers and separators with shifts and masks over
-//! those bits) and small, bounded checks around each trigger. No regular expression runs
+//! text 64 bytes at a time into one bit per byte for each byte class it needs (digits,
+//! word characters, `.`, `=` and `:`, key characters, IPv6 characters; SSE2 compares on
+//! x86-64), and finds the candidate numbers, separators and IPv6 runs with shifts and
+//! masks over those bits, rejecting there what cannot be one) and small, bounded checks
+//! around each trigger. No regular expression runs
 //! over the text. A text of at most 256 bytes (a JSON string, an attribute value) is
 //! first read once for the bytes each pass needs (a pattern's first two bytes, `@`, `=` or
 //! `:`, as many digits and dots as the shortest number), and the passes that cannot find

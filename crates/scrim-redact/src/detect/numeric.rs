@@ -9,9 +9,15 @@ use crate::kind::Kind;
 /// The number detectors' state over one pass of [`super::scan::find`].
 pub(super) struct Numbers {
     st: State,
-    want4: u64,
+    want_card: u64,
+    want_ssn: u64,
     want_iban: u64,
     want_ip: u64,
+    /// Tests: trigger as before the mask-stage rejections (every four-digit run after a
+    /// non-word byte, every digit-dot-digit with three such in 9 bytes), to check that
+    /// they change nothing.
+    #[cfg(test)]
+    pub(super) exhaustive: bool,
 }
 
 impl Numbers {
@@ -29,10 +35,13 @@ impl Numbers {
             return None;
         }
         Some(Numbers {
-            want4: if st.card || st.ssn { u64::MAX } else { 0 },
+            want_card: if st.card { u64::MAX } else { 0 },
+            want_ssn: if st.ssn { u64::MAX } else { 0 },
             want_iban: if st.iban { u64::MAX } else { 0 },
             want_ip: if st.ipv4 { u64::MAX } else { 0 },
             st,
+            #[cfg(test)]
+            exhaustive: false,
         })
     }
 
@@ -40,10 +49,15 @@ impl Numbers {
     ///
     /// Without branches, it computes where a candidate can be:
     /// - four digits starting right after a non-word byte (the first group of a card, a
-    ///   card without separators, the serial of an SSN, whose start is then 7 bytes back);
+    ///   card without separators, the serial of an SSN, whose start is then 7 bytes back),
+    ///   and then only if they end the shape `AAA-GG-SSSS` (digits and dashes), or if the
+    ///   first of them is `2` to `6` (as every card's) and the groups from there may hold
+    ///   a card (see `short` below);
     /// - two letters and two digits after a non-word byte (an IBAN's start, if the
     ///   letters are uppercase);
-    /// - a digit, a dot and a digit (inside an IPv4 address).
+    /// - a digit, a dot and a digit (inside an IPv4 address), and then only if two more
+    ///   such triples follow, each 2 to 4 bytes after the one before (as the other two
+    ///   octets of a dotted quad do), or the block ends too soon to tell.
     ///
     /// Only there do the anchored checks run. Ordinary log text (short numbers, hex ids,
     /// dates) triggers a few times per line at most.
@@ -57,13 +71,51 @@ impl Numbers {
         out: &mut Vec<Finding>,
     ) {
         let d = m.digit;
-        let d1 = back(d, p.digit, 1);
+        let bd = |k| back(d, p.digit, k);
+        let d1 = bd(1);
         let nw4 = !back(m.word, p.word, 4);
-        let four = d & d1 & back(d, p.digit, 2) & back(d, p.digit, 3) & nw4 & self.want4;
+        let four = d & d1 & bd(2) & bd(3) & nw4;
+        // `-`: a key character that is neither a word character nor a dot.
+        let (dash, pdash) = (m.key & !m.word & !m.dot, p.key & !p.word & !p.dot);
+        let ssn_shape =
+            back(dash, pdash, 4) & bd(5) & bd(6) & back(dash, pdash, 7) & bd(8) & bd(9) & bd(10);
+        // Runs whose card check can neither find a card nor change what a later one
+        // finds: the groups joined by single dashes from here end within 8 bytes (so
+        // they hold fewer than 12 digits) and not at a space or other byte before a
+        // digit. (`card_at` would only move `card_skip` to their end, and any trigger
+        // inside them would do the same; dates: `2024-11-24T…`.) Unknown for `j > 54`.
+        let chain = d | (dash & d1 & (d >> 1));
+        let end_ok = !chain & !(!m.word & (d >> 1));
+        let (mut run, mut short) = (u64::MAX, 0);
+        for k in 1..=8 {
+            short |= run & (end_ok >> k);
+            run &= chain >> k;
+        }
+        let short = short & (u64::MAX >> 9);
+        let four = four
+            & ((back(m.lead, p.lead, 3) & !short & self.want_card) | (ssn_shape & self.want_ssn));
         // Letters or `_` (the IBAN check wants uppercase letters: a superset is enough).
         let (l, pl) = (m.word & !m.digit, p.word & !p.digit);
         let iban = d & d1 & back(l, pl, 2) & back(l, pl, 3) & nw4 & self.want_iban;
-        let ip = d & back(m.dot, p.dot, 1) & back(d, p.digit, 2) & self.want_ip;
+        let ip = d & back(m.dot, p.dot, 1) & bd(2) & self.want_ip;
+        // A dotted quad found from `ip` bit `j` has its first dot right before `j`, and
+        // the other two octets start 2 to 4 bytes apart after it: `ip` bits too, within
+        // `j..=j + 8` (past the block for `j > 55`, where the check always runs).
+        let next = |x: u64| (x >> 2) | (x >> 3) | (x >> 4);
+        let ip = ip & (next(ip & next(ip)) | (u64::MAX << 56));
+        #[cfg(test)]
+        let (four, ip) = if self.exhaustive {
+            let ip = d & back(m.dot, p.dot, 1) & bd(2) & self.want_ip;
+            let three = (0..64).fold(0u64, |a, j| {
+                a | (u64::from(j > 55 || ((ip >> j) & 0x1ff).count_ones() >= 3) << j)
+            });
+            let four = d & d1 & bd(2) & bd(3) & nw4 & (self.want_card | self.want_ssn);
+            (four, ip & three)
+        } else {
+            (four, ip)
+        };
+        #[cfg(test)]
+        let exhaustive = self.exhaustive;
         let mut trig = four | iban | ip;
         let st = &mut self.st;
         while trig != 0 {
@@ -86,15 +138,27 @@ impl Numbers {
                 } else {
                     pos + 1 + run_digits(b, pos + 1)
                 };
-                st.four_digits(b, pos - 3, e, out);
+                // A card in dashed groups from here: `chain` (digits, and dashes between
+                // two digits) from the bits (`None` when it may leave the block).
+                let dashed = || {
+                    #[cfg(test)]
+                    if exhaustive {
+                        return None;
+                    }
+                    let rest = !chain >> j;
+                    let end = j + rest.trailing_zeros() as usize;
+                    if rest == 0 || end >= 63 {
+                        return None;
+                    }
+                    let digits = 4 + (d & ((1u64 << end) - (2u64 << j))).count_ones();
+                    Some((digits, i + end))
+                };
+                st.four_digits(b, pos - 3, e, dashed, out);
             }
             if pos >= st.done && iban & bit != 0 {
                 st.iban(b, pos - 3, out);
             }
-            // A dotted quad found from here has its first dot right before `pos`, and its
-            // other two within 8 bytes after: three `ip` bits in `pos..=pos + 8`.
-            if pos >= st.done && ip & bit != 0 && (j > 55 || ((ip >> j) & 0x1ff).count_ones() >= 3)
-            {
+            if pos >= st.done && ip & bit != 0 {
                 st.dotted(b, pos - 2, out);
             }
         }
@@ -118,9 +182,18 @@ impl State {
         self.done = end;
     }
 
-    /// A run of at least four digits, `s..e`, after a non-word byte.
+    /// A run of at least four digits, `s..e`, after a non-word byte. `dashed`: the number
+    /// of digits in the groups joined by single dashes from `s`, and where they end, if
+    /// known.
     #[inline]
-    fn four_digits(&mut self, b: &[u8], s: usize, e: usize, out: &mut Vec<Finding>) {
+    fn four_digits(
+        &mut self,
+        b: &[u8],
+        s: usize,
+        e: usize,
+        dashed: impl FnOnce() -> Option<(u32, usize)>,
+        out: &mut Vec<Finding>,
+    ) {
         let len = e - s;
         if self.ssn
             && len == 4
@@ -138,6 +211,16 @@ impl State {
             && matches!(b[s], b'2'..=b'6')
             && (len >= 12 || (matches!(next, b' ' | b'-') && at(b, e + 1).is_ascii_digit()))
         {
+            // Dates (`2024-11-24T…`) have too few digits for a card: `card_at` would say
+            // so, and where to skip to, after walking them.
+            if len < 12
+                && next == b'-'
+                && let Some((digits, end)) = dashed()
+                && digits < 12
+            {
+                self.card_skip = end;
+                return;
+            }
             match card_at(b, s) {
                 CardScan::Found(end) => self.push(Kind::Card, s, end, out),
                 CardScan::TooShort(end) => self.card_skip = end,

@@ -24,50 +24,153 @@ pub(super) struct Masks {
     pub(super) sep: u64,
     /// Key characters of the assignment detector: word characters, `.`, `-`.
     pub(super) key: u64,
-}
-
-const DIGIT: u8 = 1;
-const WORD: u8 = 2;
-const DOT: u8 = 4;
-const SEP: u8 = 8;
-const KEY: u8 = 16;
-const LO: u64 = 0x0101_0101_0101_0101;
-/// Multiplying bytes of 0 or 1 by this gathers them into the top byte (byte `k`'s bit
-/// to bit `56 + k`; no two products overlap, so there are no carries).
-const GATHER: u64 = 0x0102_0408_1020_4080;
-
-/// The class bits of one byte (a sum of the constants above). Branch-free, so that the
-/// compiler computes it sixteen bytes at a time.
-#[inline(always)]
-fn class(c: u8) -> u8 {
-    let digit = c.wrapping_sub(b'0') < 10;
-    let upper = c.wrapping_sub(b'A') < 26;
-    let lower = c.wrapping_sub(b'a') < 26;
-    let word = digit | upper | lower | (c == b'_');
-    let dot = c == b'.';
-    (u8::from(digit) * DIGIT)
-        | (u8::from(word) * WORD)
-        | (u8::from(dot) * DOT)
-        | (u8::from((c == b'=') | (c == b':')) * SEP)
-        | (u8::from(word | dot | (c == b'-')) * KEY)
+    /// The digits `2` to `6` (the first digit of every card).
+    pub(super) lead: u64,
+    /// `:`.
+    pub(super) colon: u64,
+    /// The bytes of an IPv6 address: hex digits, `:`, `.`.
+    pub(super) v6: u64,
 }
 
 impl Masks {
-    /// The bits of the first `words` eight-byte words of `block` (the others stay 0).
+    /// The bits of `block`, whose bytes from `16 * LANES` on are of no class (the spaces
+    /// that pad a text's tail) and give 0 bits.
     #[inline(always)]
-    fn of(block: &[u8; 64], words: usize) -> Masks {
-        let cls: [u8; 64] = std::array::from_fn(|k| class(block[k]));
+    fn of<const LANES: usize>(block: &[u8; 64]) -> Masks {
+        #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+        {
+            sse2::masks::<LANES>(block)
+        }
+        #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+        {
+            Masks::portable(block)
+        }
+    }
+}
+
+/// [`Masks::of`] without SIMD instructions, for other targets; the x86-64 build uses
+/// `sse2::masks` and tests it against this.
+#[cfg(any(test, not(all(target_arch = "x86_64", target_feature = "sse2"))))]
+mod portable {
+    use super::Masks;
+
+    const DIGIT: u8 = 1;
+    const WORD: u8 = 2;
+    const DOT: u8 = 4;
+    const SEP: u8 = 8;
+    const KEY: u8 = 16;
+    const LEAD: u8 = 32;
+    const COLON: u8 = 64;
+    const V6: u8 = 128;
+    const LO: u64 = 0x0101_0101_0101_0101;
+    /// Multiplying bytes of 0 or 1 by this gathers them into the top byte (byte `k`'s bit
+    /// to bit `56 + k`; no two products overlap, so there are no carries).
+    const GATHER: u64 = 0x0102_0408_1020_4080;
+
+    /// The class bits of one byte (a sum of the constants above). Branch-free, so that
+    /// the compiler computes it sixteen bytes at a time.
+    #[inline(always)]
+    fn class(c: u8) -> u8 {
+        let digit = c.wrapping_sub(b'0') < 10;
+        let upper = c.wrapping_sub(b'A') < 26;
+        let lower = c.wrapping_sub(b'a') < 26;
+        let word = digit | upper | lower | (c == b'_');
+        let dot = c == b'.';
+        (u8::from(digit) * DIGIT)
+            | (u8::from(word) * WORD)
+            | (u8::from(dot) * DOT)
+            | (u8::from((c == b'=') | (c == b':')) * SEP)
+            | (u8::from(word | dot | (c == b'-')) * KEY)
+            | (u8::from(c.wrapping_sub(b'2') < 5) * LEAD)
+            | (u8::from(c == b':') * COLON)
+            | (u8::from(c.is_ascii_hexdigit() || c == b':' || dot) * V6)
+    }
+
+    impl Masks {
+        /// The class bytes, computed branch-free so that the compiler vectorises them,
+        /// gathered eight at a time by a multiply.
+        #[inline(always)]
+        pub(in super::super) fn portable(block: &[u8; 64]) -> Masks {
+            let cls: [u8; 64] = std::array::from_fn(|k| class(block[k]));
+            let mut m = Masks::default();
+            for q in 0..8 {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(&cls[q * 8..q * 8 + 8]);
+                let x = u64::from_le_bytes(w);
+                let g = |bit: u32| ((((x >> bit) & LO).wrapping_mul(GATHER)) >> 56) << (8 * q);
+                m.digit |= g(0);
+                m.word |= g(1);
+                m.dot |= g(2);
+                m.sep |= g(3);
+                m.key |= g(4);
+                m.lead |= g(5);
+                m.colon |= g(6);
+                m.v6 |= g(7);
+            }
+            m
+        }
+    }
+}
+
+/// The class masks with SSE2 (part of the x86-64 baseline): sixteen bytes per compare,
+/// the bits taken out with `pmovmskb`. Through `safe_arch`, whose functions wrap the
+/// `core::arch` intrinsics for the target features the build enables: the intrinsics
+/// themselves can only be called from `unsafe` code or a `#[target_feature]` function
+/// (rustc 1.95 does not count the features enabled by default), and this workspace
+/// forbids `unsafe`.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use safe_arch::{
+        add_i8_m128i, cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i, m128i,
+        move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+
+    use super::Masks;
+
+    /// Bytes `c` with `lo <= c < lo + n` (unsigned), as 0xff: shifted so that the range
+    /// starts at -128, then one signed compare.
+    #[inline(always)]
+    fn range(v: m128i, lo: u8, n: u8) -> m128i {
+        let shifted = add_i8_m128i(v, set_splat_i8_m128i(0x80u8.wrapping_sub(lo) as i8));
+        cmp_lt_mask_i8_m128i(shifted, set_splat_i8_m128i(i8::MIN.wrapping_add(n as i8)))
+    }
+
+    #[inline(always)]
+    fn eq(v: m128i, c: u8) -> m128i {
+        cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(c as i8))
+    }
+
+    #[inline(always)]
+    fn bits(v: m128i) -> u64 {
+        u64::from(move_mask_i8_m128i(v) as u16)
+    }
+
+    #[inline(always)]
+    pub(super) fn masks<const LANES: usize>(block: &[u8; 64]) -> Masks {
         let mut m = Masks::default();
-        for q in 0..words {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&cls[q * 8..q * 8 + 8]);
-            let x = u64::from_le_bytes(w);
-            let g = |bit: u32| ((((x >> bit) & LO).wrapping_mul(GATHER)) >> 56) << (8 * q);
-            m.digit |= g(0);
-            m.word |= g(1);
-            m.dot |= g(2);
-            m.sep |= g(3);
-            m.key |= g(4);
+        for k in 0..LANES {
+            let mut lane = [0u8; 16];
+            lane.copy_from_slice(&block[16 * k..16 * k + 16]);
+            let v = load_unaligned_m128i(&lane);
+            let digit = range(v, b'0', 10);
+            // `c | 0x20` maps exactly the ASCII letters (and nothing else) to `a..=z`.
+            let lower = v | set_splat_i8_m128i(0x20);
+            let alpha = range(lower, b'a', 26);
+            let word = digit | alpha | eq(v, b'_');
+            let dot = eq(v, b'.');
+            let colon = eq(v, b':');
+            let sep = eq(v, b'=') | colon;
+            let key = word | dot | eq(v, b'-');
+            let hex = digit | range(lower, b'a', 6);
+            let s = 16 * k;
+            m.digit |= bits(digit) << s;
+            m.word |= bits(word) << s;
+            m.dot |= bits(dot) << s;
+            m.sep |= bits(sep) << s;
+            m.key |= bits(key) << s;
+            m.lead |= bits(range(v, b'2', 5)) << s;
+            m.colon |= bits(colon) << s;
+            m.v6 |= bits(hex | colon | dot) << s;
         }
         m
     }
@@ -90,7 +193,26 @@ pub(super) fn find(
     seps: bool,
     out: &mut Vec<Finding>,
 ) {
+    find_with(set, assign, b, nums, seps, false, out);
+}
+
+/// [`find`]; `exhaustive` (tests only) turns the number triggers' rejections off.
+#[inline(always)]
+fn find_with(
+    set: DetectorSet,
+    assign: Option<&Assignments>,
+    b: &[u8],
+    nums: bool,
+    seps: bool,
+    #[cfg_attr(not(test), allow(unused_variables))] exhaustive: bool,
+    out: &mut Vec<Finding>,
+) {
+    #[cfg_attr(not(test), allow(unused_mut))]
     let mut numbers = if nums { Numbers::new(set) } else { None };
+    #[cfg(test)]
+    if let Some(n) = &mut numbers {
+        n.exhaustive = exhaustive;
+    }
     let ipv6 = set.contains(Kind::Ipv6);
     let mut seps = (seps && (assign.is_some() || ipv6)).then(|| Separators::new(assign, ipv6));
     if numbers.is_none() && seps.is_none() {
@@ -107,14 +229,19 @@ pub(super) fn find(
             Some(chunk) => {
                 let mut w = [0u8; 64];
                 w.copy_from_slice(chunk);
-                Masks::of(&w, 8)
+                Masks::of::<4>(&w)
             }
             None => {
                 // The tail, padded with spaces (of no class); short texts (most JSON
-                // strings) only pay for the words they have.
+                // strings) only pay for the sixteen-byte lanes they have.
                 let mut w = [b' '; 64];
                 w[..n - i].copy_from_slice(&b[i..]);
-                Masks::of(&w, (n - i).div_ceil(8))
+                match (n - i).div_ceil(16) {
+                    1 => Masks::of::<1>(&w),
+                    2 => Masks::of::<2>(&w),
+                    3 => Masks::of::<3>(&w),
+                    _ => Masks::of::<4>(&w),
+                }
             }
         };
         if let Some(num) = &mut numbers {
@@ -124,6 +251,12 @@ pub(super) fn find(
             // Key characters over this block and the one before (bit `64 + j`: byte
             // `j` of this block).
             let keys = (u128::from(m.key) << 64) | u128::from(prev.key);
+            let two = |f: fn(&Masks) -> u64| (u128::from(f(&m)) << 64) | u128::from(f(&prev));
+            let v6 = V6Bits {
+                v6: two(|x| x.v6),
+                colon: two(|x| x.colon),
+                word: two(|x| x.word),
+            };
             let mut sep = m.sep;
             while sep != 0 {
                 let j = sep.trailing_zeros() as usize;
@@ -133,11 +266,45 @@ pub(super) fn find(
                     Some(c) => key_start(keys, j, p).map(|ks| (&mut *c, ks)),
                     None => None,
                 };
-                s.visit(b, p, fast, out);
+                s.visit(b, p, fast, || v6.may_hold_address(j), out);
             }
         }
         prev = m;
         i += 64;
+    }
+}
+
+/// The IPv6 bytes (hex digits, `:`, `.`), the colons and the word characters over a
+/// block and the one before (bit `64 + j`: byte `j` of the block), as for `keys` in
+/// [`find`].
+struct V6Bits {
+    v6: u128,
+    colon: u128,
+    word: u128,
+}
+
+impl V6Bits {
+    /// Whether the IPv6 check ([`super::net::ipv6_around`]) may find an address around the
+    /// colon at byte `j` of the block: `false` only when the whole run of IPv6 bytes around
+    /// it lies in the two blocks, and is glued to a word character before, or has neither
+    /// a `::` nor six colons (an address has seven, or six and an IPv4 tail, or a `::`).
+    /// The answer is the same for every colon of the run.
+    #[inline(always)]
+    fn may_hold_address(&self, j: usize) -> bool {
+        let t = j + 64;
+        let below = !self.v6 & ((1u128 << t) - 1);
+        let above = !self.v6 >> t;
+        if below == 0 || above == 0 {
+            // The run may go on past the two blocks: let the full check decide.
+            return true;
+        }
+        // The run is `s..e`; byte `s - 1` is in the window (it is not an IPv6 byte).
+        let s = 128 - below.leading_zeros() as usize;
+        let e = t + above.trailing_zeros() as usize;
+        let run = ((1u128 << e) - 1) & !((1u128 << s) - 1);
+        let colons = self.colon & run;
+        let glued = (self.word >> (s - 1)) & 1 != 0;
+        !glued && (colons & (colons >> 1) != 0 || colons.count_ones() >= 6)
     }
 }
 
@@ -211,5 +378,198 @@ impl KeyCache {
         self.keys[h] = [lo, hi];
         self.hit[h] = v;
         v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::super::assign::{Assignments, Separators};
+    use super::super::{DetectorSet, Finding};
+    use super::{Masks, find_with};
+    use crate::keys::SensitiveKeys;
+    use crate::kind::Kind;
+
+    /// Pieces of numbers, addresses, assignments and times, glued at random.
+    const PIECES: &[&str] = &[
+        "1",
+        "12",
+        "123",
+        "2024",
+        "4111",
+        "1111",
+        "5500",
+        "0004",
+        "378282246310005",
+        "6011000990139424",
+        "6011 0009 9013 9424",
+        "2221000000000009",
+        "123",
+        "45",
+        "6789",
+        "123-45-6789",
+        "078-05-1120",
+        "2024-11-24T08",
+        "2024-4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "5500-0000-0000-0004",
+        "5018-0000-0009",
+        "501800000009",
+        "-",
+        ".",
+        " ",
+        ":",
+        "::",
+        "=",
+        "\n",
+        "a",
+        "fe80",
+        "db8",
+        "ffff",
+        "T",
+        "x",
+        "_",
+        "Z",
+        "DE89",
+        "3704",
+        "0044",
+        "0532",
+        "013000",
+        "GB82",
+        "WEST",
+        "10.0.0.1",
+        "192.168.",
+        "255",
+        "08:52:44.123",
+        "2001:db8::1",
+        "password",
+        "token",
+        "ssn",
+        "\"",
+        "key",
+        "1.2.3",
+        "[REDACTED:card]",
+        "é",
+        "   ",
+        "0",
+        "9",
+        "6",
+        "v",
+    ];
+
+    fn text() -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(PIECES), 0..120).prop_map(|v| v.concat())
+    }
+
+    fn scan(text: &str, nums: bool, seps: bool, exhaustive: bool) -> Vec<Finding> {
+        let a = Assignments::new(DetectorSet::all(), &SensitiveKeys::default());
+        let mut out = Vec::new();
+        let b = text.as_bytes();
+        find_with(
+            DetectorSet::all(),
+            a.as_ref(),
+            b,
+            nums,
+            seps,
+            exhaustive,
+            &mut out,
+        );
+        out
+    }
+
+    /// The separator detectors visiting every `=` and `:` by themselves: no bits, no key
+    /// cache, no IPv6 rejection.
+    fn plain_separators(text: &str) -> Vec<Finding> {
+        let a = Assignments::new(DetectorSet::all(), &SensitiveKeys::default());
+        let mut out = Vec::new();
+        let mut s = Separators::new(a.as_ref(), true);
+        for p in memchr::memchr2_iter(b'=', b':', text.as_bytes()) {
+            s.visit(text.as_bytes(), p, None, || true, &mut out);
+        }
+        out
+    }
+
+    /// Texts long enough for the key cache, with its runs at every block offset.
+    fn long(text: &str, pad: usize) -> String {
+        format!("{}{text} {text} {text}", " ".repeat(pad))
+    }
+
+    #[test]
+    fn ipv6_rejection_keeps_every_address() {
+        for t in [
+            "at 2024-11-24T08:52:44.123Z x=fe80::1 y=2001:db8:0:0:1:0:0:1 z=::ffff:10.0.0.1",
+            "a 1:2:3:4:5:6:7:8 b 1:2:3:4:5:6:1.2.3.4 c Foo.java:123 d ab:cd:ef:01:23:45",
+        ] {
+            for pad in 0..70 {
+                let t = long(t, pad);
+                let found = scan(&t, false, true, false);
+                assert_eq!(found, plain_separators(&t), "{t:?}");
+                assert!(found.iter().filter(|f| f.kind == Kind::Ipv6).count() >= 6);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        /// The fused pass finds what the separator detectors find visiting every
+        /// separator, and what the number checks find at every trigger of old.
+        #[test]
+        fn rejections_in_the_mask_stage_change_nothing(t in text(), pad in 0usize..64) {
+            let t = long(&t, pad);
+            prop_assert_eq!(scan(&t, false, true, false), plain_separators(&t));
+            prop_assert_eq!(scan(&t, true, false, false), scan(&t, true, false, true));
+        }
+    }
+
+    fn same(a: Masks, b: Masks) -> bool {
+        (a.digit, a.word, a.dot, a.sep, a.key, a.lead, a.colon, a.v6)
+            == (b.digit, b.word, b.dot, b.sep, b.key, b.lead, b.colon, b.v6)
+    }
+
+    /// Every byte value at every position of a block gives the same bits either way.
+    #[test]
+    fn masks_of_every_byte_match_the_portable_masks() {
+        for c in 0..=255u8 {
+            for k in 0..64 {
+                let mut block = [b' '; 64];
+                block[k] = c;
+                block[(k + 17) % 64] = c.wrapping_add(1);
+                assert!(
+                    same(Masks::of::<4>(&block), Masks::portable(&block)),
+                    "byte {c:#x} at {k}"
+                );
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// Random blocks, and blocks of the bytes around the class boundaries.
+        #[test]
+        fn masks_match_the_portable_masks(
+            bytes in proptest::collection::vec(any::<u8>(), 64),
+            near in proptest::collection::vec(
+                proptest::sample::select(b"/09:;@AZ[_`az{-.=\\x7f\\x80\\xaf\\xb0\\xba\\xc1\\xfa\\xff ".to_vec()),
+                64,
+            ),
+        ) {
+            for v in [bytes, near] {
+                let mut block = [0u8; 64];
+                block.copy_from_slice(&v);
+                prop_assert!(same(Masks::of::<4>(&block), Masks::portable(&block)));
+                // A tail block: the lanes past the text are spaces, and not read.
+                for lanes in 1..4 {
+                    block[16 * lanes..].fill(b' ');
+                    let portable = Masks::portable(&block);
+                    let m = match lanes {
+                        1 => Masks::of::<1>(&block),
+                        2 => Masks::of::<2>(&block),
+                        _ => Masks::of::<3>(&block),
+                    };
+                    prop_assert!(same(m, portable));
+                }
+            }
+        }
     }
 }
