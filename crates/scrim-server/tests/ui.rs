@@ -7,14 +7,13 @@ mod common;
 use std::time::SystemTime;
 
 use common::{Answer, Cred, PASSWORD, call, code_now, exporter, raw, world};
-use http_body_util::{BodyExt, Full};
+use http_body_util::Full;
 use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use scrim_auth::Permission;
 use scrim_auth::rbac::Role;
-use scrim_server::Server;
 use serde_json::json;
 
 fn session(cred: &Cred) -> (&str, &str) {
