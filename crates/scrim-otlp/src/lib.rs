@@ -80,6 +80,7 @@ mod model;
 pub mod proto;
 mod receivers;
 pub mod redact;
+pub mod wire;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
