@@ -126,7 +126,8 @@ pub fn redact_traces_wire(body: &[u8], r: &Redactor, limits: &Limits) -> Option<
         total: Counts::default(),
         spans: 0,
     };
-    let mut out = Vec::with_capacity(body.len() + body.len() / 16);
+    // Room for what the policy adds (count attributes, summaries) without growing.
+    let mut out = Vec::with_capacity(body.len() + body.len() / 4);
     w.request(body, &mut out).ok()?;
     Some(RedactedTraces {
         body: out,
@@ -577,7 +578,7 @@ impl<'w> Wire<'w> {
         let mut fields = Fields(body);
         let mut name: Option<Field<'_>> = None;
         let mut status: Option<&[u8]> = None;
-        let mut attrs = Vec::new();
+        let mut attrs = Vec::with_capacity(16);
         let mut events = Vec::new();
         let mut links = Vec::new();
         while let Some(f) = fields.next()? {
