@@ -77,7 +77,11 @@ fn the_benchmark_workload_is_redacted_alike() {
         assert!(wire.counts.iter().count() > 3, "{:?}", wire.counts);
         assert_eq!(wire.spans, 512);
         // The walk reserves a quarter more than the input for what the policy adds.
-        eprintln!("request {} bytes, redacted {} bytes", bytes.len(), wire.body.len());
+        eprintln!(
+            "request {} bytes, redacted {} bytes",
+            bytes.len(),
+            wire.body.len()
+        );
         assert!(wire.body.len() <= bytes.len() + bytes.len() / 4);
         // Again over its own output: the counts add up, nothing else changes twice.
         assert!(compare(&wire.body, &r, &Limits::default()));
