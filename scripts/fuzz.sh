@@ -7,7 +7,9 @@
 # nosql (Redis, Memcached and JSON-query scrubbing never panic), json_body (JSON body
 # redaction: no panic, idempotent, valid JSON stays valid, no value under a sensitive key
 # survives) and url (URL, query, path and IP redaction: no panic, idempotent, no query
-# value of an absolute URL survives unless allow-listed; checks in fuzz/checks/url.rs).
+# value of an absolute URL survives unless allow-listed; checks in fuzz/checks/url.rs), and
+# wire_traces (scrim-otlp's wire-format trace redactor against the decoded path: no panic,
+# equal results and errors).
 #
 # cargo-fuzz passes nightly-only flags to rustc (-Zsanitizer=address and friends). The
 # project has only the stable toolchain, which accepts them with RUSTC_BOOTSTRAP=1; this
@@ -27,7 +29,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(sql_obfuscate nosql json_body url)
+[ ${#targets[@]} -gt 0 ] || targets=(sql_obfuscate nosql json_body url wire_traces)
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "cargo-fuzz is not installed: cargo install --locked cargo-fuzz" >&2
@@ -114,6 +116,55 @@ seed_url() {
     printf '\023for=192.0.2.60;proto=http;by="[2001:db8:cafe::17]:4711", fe80::1%%eth0, ::ffff:1.2.3.4:80' >"$dir/ip-hash"
 }
 
+# Byte 0: flags (bit 0 small limits, bit 1 attribute rules); the rest an
+# ExportTraceServiceRequest (fuzz/fuzz_targets/wire_traces.rs), written here by hand.
+seed_wire_traces() {
+    local dir=fuzz/corpus/wire_traces
+    mkdir -p "$dir"
+    [ -z "$(ls -A "$dir")" ] || return 0
+    python3 - "$dir" <<'PY'
+import pathlib, struct, sys
+def varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+def field(tag, body):
+    if isinstance(body, str):
+        body = body.encode()
+    return varint(tag << 3 | 2) + varint(len(body)) + body
+def kv(key, value):
+    if isinstance(value, int):
+        any_value = varint(3 << 3) + varint(value)
+    elif isinstance(value, list):
+        any_value = field(5, b"".join(field(1, field(1, v)) for v in value))
+    else:
+        any_value = field(1, value)
+    return field(1, key) + field(2, any_value)
+span = (field(1, b"\x01" * 16) + field(2, b"\x02" * 8)
+        + field(5, "SELECT * FROM users WHERE email = 'alice@example.com'")
+        + varint(7 << 3 | 1) + struct.pack("<Q", 1700000000000000000)
+        + field(9, kv("db.system.name", "postgresql"))
+        + field(9, kv("url.full", "https://x.example/p?token=abc&card=4111111111111111"))
+        + field(9, kv("client.address", "203.0.113.57"))
+        + field(9, kv("enduser.id", "u-42"))
+        + field(9, kv("n", 4111111111111111))
+        + field(9, kv("tags", ["a@b.example", "x"]))
+        + field(11, field(2, "exception") + field(3, kv("exception.message", "bad card 4111 1111 1111 1111")))
+        + field(15, field(2, "mail bob@example.com") + varint(3 << 3) + varint(2)))
+scope = field(1, field(1, "io.opentelemetry.jdbc") + field(2, "2.1")) + field(2, span)
+resource = field(1, field(1, kv("service.name", "checkout")))
+request = field(1, resource + field(2, scope))
+out = pathlib.Path(sys.argv[1])
+(out / "span").write_bytes(b"\x00" + request)
+(out / "span-small-limits-rules").write_bytes(b"\x03" + request)
+PY
+}
+
 status=0
 for target in "${targets[@]}"; do
     case "$target" in
@@ -121,6 +172,7 @@ for target in "${targets[@]}"; do
         nosql) seed_nosql ;;
         json_body) seed_json_body ;;
         url) seed_url ;;
+        wire_traces) seed_wire_traces ;;
     esac
     echo "fuzz: $target for ${seconds}s"
     if ! RUSTC_BOOTSTRAP=1 cargo fuzz run "${target_dir[@]}" "$target" "fuzz/corpus/$target" -- \

@@ -17,12 +17,13 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use prost::Message;
+use scrim_otlp::wire::RedactedTraces;
 use scrim_otlp::{
     Accepted, Batch, BoxFuture, ClientIdentity, Credential, ExportOutcome, Exporter,
     ExporterConfig, Protocol, Receivers, ReceiversConfig, RequestContext, Signal, Sink, SinkError,
 };
 use scrim_redact::policy::Mode;
-use scrim_redact::{Policy, Redactor};
+use scrim_redact::{Counts, Policy, Redactor};
 use scrim_tls::{ALPN_HTTP, Listener};
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -403,31 +404,69 @@ impl Sink for AgentSink {
             })
             .await
             .map_err(|e| SinkError::Internal(format!("redaction task failed: {e}")))?;
-            match result {
-                Ok(()) => {
-                    self.metrics.received.add(signal, items);
-                    self.metrics.add_redacted(&counts);
-                    self.wake.notify_one();
-                    Ok(Accepted::all())
-                }
-                Err(QueueError::Full) => {
-                    self.metrics.refused.add(signal, items);
-                    Err(SinkError::Throttled {
-                        retry_after: Some(Duration::from_secs(1)),
-                    })
-                }
-                Err(e @ QueueError::TooLarge { .. }) => {
-                    self.metrics.refused.add(signal, items);
-                    Err(SinkError::Invalid(e.to_string()))
-                }
-                Err(QueueError::Io(e)) => {
-                    tracing::error!("disk queue: {e}");
-                    Err(SinkError::Unavailable {
-                        retry_after: Some(Duration::from_secs(1)),
-                    })
-                }
-            }
+            self.queued(result, signal, items, &counts)
         })
+    }
+
+    fn trace_policy(&self) -> Option<Arc<Redactor>> {
+        Some(Arc::clone(&self.redactor))
+    }
+
+    fn consume_redacted_traces(
+        &self,
+        traces: RedactedTraces,
+        _ctx: RequestContext,
+    ) -> BoxFuture<'_, Result<Accepted, SinkError>> {
+        Box::pin(async move {
+            let queue = Arc::clone(&self.queue);
+            let RedactedTraces {
+                body,
+                spans,
+                counts,
+            } = traces;
+            // The push waits for fsync: off the async workers.
+            let result =
+                tokio::task::spawn_blocking(move || queue.push(&record(b'T', spans, &body)))
+                    .await
+                    .map_err(|e| SinkError::Internal(format!("queue task failed: {e}")))?;
+            self.queued(result, Signal::Traces, spans, &counts)
+        })
+    }
+}
+
+impl AgentSink {
+    /// The answer to a request once its record was pushed (or not).
+    fn queued(
+        &self,
+        result: Result<(), QueueError>,
+        signal: Signal,
+        items: u64,
+        counts: &Counts,
+    ) -> Result<Accepted, SinkError> {
+        match result {
+            Ok(()) => {
+                self.metrics.received.add(signal, items);
+                self.metrics.add_redacted(counts);
+                self.wake.notify_one();
+                Ok(Accepted::all())
+            }
+            Err(QueueError::Full) => {
+                self.metrics.refused.add(signal, items);
+                Err(SinkError::Throttled {
+                    retry_after: Some(Duration::from_secs(1)),
+                })
+            }
+            Err(e @ QueueError::TooLarge { .. }) => {
+                self.metrics.refused.add(signal, items);
+                Err(SinkError::Invalid(e.to_string()))
+            }
+            Err(QueueError::Io(e)) => {
+                tracing::error!("disk queue: {e}");
+                Err(SinkError::Unavailable {
+                    retry_after: Some(Duration::from_secs(1)),
+                })
+            }
+        }
     }
 }
 
@@ -435,6 +474,15 @@ impl Sink for AgentSink {
 /// u64 little-endian, then the protobuf `Export*ServiceRequest`, exactly the body the
 /// forwarder sends upstream over OTLP/HTTP. Records written by the first version hold a
 /// lowercase tag (`t`, `l`, `m`) and the protobuf directly; they are still read.
+fn record(tag: u8, items: u64, protobuf: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(RECORD_HEADER + protobuf.len());
+    out.push(tag);
+    out.extend_from_slice(&items.to_le_bytes());
+    out.extend_from_slice(protobuf);
+    out
+}
+
+/// [`record`] of a decoded batch.
 fn encode_record(batch: &Batch) -> Vec<u8> {
     fn record(tag: u8, items: u64, message: &impl Message) -> Vec<u8> {
         let mut out = Vec::with_capacity(RECORD_HEADER + message.encoded_len());

@@ -5,7 +5,8 @@
 //! Workload (`benches/common/workload.rs`): requests of 512 spans from one service, HTTP
 //! server spans with database, HTTP client, cache and internal children, about 5% of the
 //! values carrying a planted secret. `decode_encode` is the same work without the policy,
-//! for reference.
+//! for reference. `wire_redact` is the same work as `decode_redact_encode` (limits check
+//! included) on the wire format (`scrim_otlp::wire`), as the agent does it.
 //!
 //! Run: `cargo bench -p scrim-otlp --bench redact`. Figures in BENCHMARKS.md.
 
@@ -15,6 +16,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message;
 use scrim_otlp::proto::ExportTraceServiceRequest;
 use scrim_otlp::redact::redact_traces;
+use scrim_otlp::wire::redact_traces_wire;
 use scrim_redact::{Policy, Redactor};
 
 #[path = "common/workload.rs"]
@@ -43,6 +45,17 @@ fn bench(c: &mut Criterion) {
             let counts = redact_traces(&mut req, &redactor);
             black_box(counts);
             black_box(req.encode_to_vec())
+        })
+    });
+    let limits = scrim_otlp::Limits::default();
+    assert!(redact_traces_wire(&bytes, &redactor, &limits).is_some());
+    group.bench_function("wire_redact", |b| {
+        b.iter(|| {
+            black_box(redact_traces_wire(
+                black_box(bytes.as_slice()),
+                &redactor,
+                &limits,
+            ))
         })
     });
     group.bench_function("decode_encode", |b| {

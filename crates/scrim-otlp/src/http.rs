@@ -24,7 +24,9 @@ use crate::proto::{
     ExportMetricsPartialSuccess, ExportMetricsServiceRequest, ExportMetricsServiceResponse,
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse, RpcStatus,
 };
+use crate::wire::{self, RedactedTraces};
 use crate::{DEFAULT_THROTTLE_RETRY_AFTER, Limits, json};
+use scrim_redact::Redactor;
 
 const PROTOBUF: &str = "application/x-protobuf";
 const JSON: &str = "application/json";
@@ -281,18 +283,25 @@ async fn receive(
         Ok(Err(_)) => return Err(Failure::bad_request("could not read the request body")),
     };
 
+    // A sink with one policy for every trace request has protobuf ones redacted here, on
+    // the wire format, as they are decoded.
+    let policy = if signal == Signal::Traces && encoding == Encoding::Protobuf {
+        state.sink.trace_policy()
+    } else {
+        None
+    };
     // Inflating and decoding are CPU work proportional to the body: off the async workers.
-    let decoded =
-        tokio::task::spawn_blocking(move || prepare(signal, encoding, gzip, raw, &limits))
-            .await
-            .map_err(|_| {
-                Failure::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    code::INTERNAL,
-                    "internal error",
-                )
-            })?;
-    let (batch, checked) = decoded?;
+    let decoded = tokio::task::spawn_blocking(move || {
+        prepare(signal, encoding, gzip, raw, &limits, policy.as_deref())
+    })
+    .await
+    .map_err(|_| {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            code::INTERNAL,
+            "internal error",
+        )
+    })?;
 
     let ctx = RequestContext {
         authorization: headers
@@ -311,23 +320,44 @@ async fn receive(
             Encoding::Json => Transport::HttpJson,
         },
     };
-    let accepted = if batch.item_count() == 0 {
-        Accepted::all()
-    } else {
-        state.sink.consume(batch, ctx).await.map_err(sink_failure)?
+    let (accepted, checked) = match decoded? {
+        Prepared::Batch(batch, checked) if batch.item_count() > 0 => (
+            state.sink.consume(batch, ctx).await.map_err(sink_failure)?,
+            checked,
+        ),
+        Prepared::Redacted(traces) if traces.spans > 0 => (
+            state
+                .sink
+                .consume_redacted_traces(traces, ctx)
+                .await
+                .map_err(sink_failure)?,
+            Checked::default(),
+        ),
+        Prepared::Batch(_, checked) => (Accepted::all(), checked),
+        Prepared::Redacted(_) => (Accepted::all(), Checked::default()),
     };
     let (rejected, message) = merge(checked, accepted);
     Ok(success(signal, encoding, rejected, message))
 }
 
-/// Inflates (with a cap), decodes and checks a body.
+/// A request ready for the sink.
+enum Prepared {
+    /// Decoded and checked.
+    Batch(Batch, Checked),
+    /// A protobuf trace request, checked and redacted with the sink's policy (the limits
+    /// reject no spans: they only cut values and attributes, or refuse the request).
+    Redacted(RedactedTraces),
+}
+
+/// Inflates (with a cap), decodes and checks a body; with `policy`, also redacts it.
 fn prepare(
     signal: Signal,
     encoding: Encoding,
     gzip: bool,
     raw: Bytes,
     limits: &Limits,
-) -> Result<(Batch, Checked), Failure> {
+    policy: Option<&Redactor>,
+) -> Result<Prepared, Failure> {
     let body = if gzip {
         Bytes::from(gunzip(&raw, limits.max_decompressed_bytes)?)
     } else {
@@ -339,12 +369,17 @@ fn prepare(
         }
         raw
     };
+    if let Some(r) = policy {
+        return wire::redact_traces_protobuf(&body, r, limits)
+            .map(Prepared::Redacted)
+            .map_err(|e| Failure::bad_request(e.to_string()));
+    }
     let mut batch = match encoding {
         Encoding::Protobuf => decode_protobuf(signal, &body)?,
         Encoding::Json => json::decode(signal, &body).map_err(Failure::bad_request)?,
     };
     let checked = check(&mut batch, limits).map_err(Failure::bad_request)?;
-    Ok((batch, checked))
+    Ok(Prepared::Batch(batch, checked))
 }
 
 /// Inflates a gzip body, refusing (413) as soon as the output passes `max` bytes: never

@@ -7,9 +7,13 @@
 //! Batch ──▶ Exporter::export ──OTLP/gRPC or OTLP/HTTP protobuf, TLS, retries──▶ upstream
 //! ```
 //!
-//! This crate knows nothing about storage or tenants, and its receivers do not redact:
-//! [`redact`] applies a capture policy to a whole request, and the caller's sink calls it
-//! before anything is queued, written or forwarded. Receivers decode and
+//! This crate knows nothing about storage or tenants, and its receivers do not redact on
+//! their own: [`redact`] applies a capture policy to a whole request, and the caller's sink
+//! calls it before anything is queued, written or forwarded. A sink with one policy for
+//! every request (the agent's) may instead give it to the receivers
+//! ([`Sink::trace_policy`]): the OTLP/HTTP receiver then applies it to protobuf trace
+//! requests on the wire format as it decodes them ([`wire`]), and the sink gets them
+//! redacted and encoded ([`Sink::consume_redacted_traces`]). Receivers decode and
 //! validate each request, then hand it as one [`Batch`] to a [`Sink`] the caller provides
 //! (the agent's disk queue, the server's WAL), together with a [`RequestContext`]
 //! (credentials, peer, user agent) for the caller to authenticate. The caller redacts inside
@@ -80,6 +84,7 @@ mod model;
 pub mod proto;
 mod receivers;
 pub mod redact;
+pub mod wire;
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;

@@ -276,7 +276,7 @@ fn trim_attributes(
     Ok(())
 }
 
-fn trim_value(value: Option<&mut AnyValue>, limits: &Limits) -> Result<(), String> {
+pub(crate) fn trim_value(value: Option<&mut AnyValue>, limits: &Limits) -> Result<(), String> {
     if let Some(v) = value {
         check_depth(v, 1, limits)?;
         truncate_value(v, limits.max_attribute_value_bytes);

@@ -4,13 +4,16 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use prost::Message;
+use scrim_redact::Redactor;
 
 use crate::proto::{
     ExportLogsServiceRequest, ExportMetricsServiceRequest, ExportTraceServiceRequest, metric_data,
 };
+use crate::wire::RedactedTraces;
 
 /// A boxed, `Send` future, as returned by [`Sink::consume`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -323,4 +326,29 @@ pub trait Sink: Send + Sync + 'static {
         batch: Batch,
         ctx: RequestContext,
     ) -> BoxFuture<'_, Result<Accepted, SinkError>>;
+
+    /// The capture policy this sink applies to every trace request, when it is one policy
+    /// for all of them (the agent's). With `Some`, the OTLP/HTTP receiver applies it to
+    /// protobuf trace requests itself as it decodes and checks them, on the wire format
+    /// ([`wire`](crate::wire): no `prost` structures are built), and hands the result to
+    /// [`Sink::consume_redacted_traces`] instead of [`Sink::consume`]. Default `None`.
+    fn trace_policy(&self) -> Option<Arc<Redactor>> {
+        None
+    }
+
+    /// Takes one trace request that passed the limits and was redacted with
+    /// [`Sink::trace_policy`]'s policy, encoded, with at least one span. Called only when
+    /// `trace_policy` gives a policy; the default refuses (500).
+    fn consume_redacted_traces(
+        &self,
+        traces: RedactedTraces,
+        ctx: RequestContext,
+    ) -> BoxFuture<'_, Result<Accepted, SinkError>> {
+        let _ = (traces, ctx);
+        Box::pin(async {
+            Err(SinkError::Internal(
+                "this sink takes no redacted trace requests".into(),
+            ))
+        })
+    }
 }

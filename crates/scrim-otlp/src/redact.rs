@@ -59,7 +59,7 @@ use crate::Batch;
 /// One request's walk: the redactor, and the sensitivity of the attribute names met so
 /// far. A request repeats the same few dozen names on every item, and deciding whether a
 /// name is sensitive is otherwise the costliest step of the walk.
-struct Walker<'r> {
+pub(crate) struct Walker<'r> {
     redactor: &'r Redactor,
     sensitive: RefCell<Memo<bool>>,
     /// `db.query.summary` of obfuscated statements, per dialect: spans repeat the same few
@@ -121,7 +121,7 @@ impl std::hash::Hasher for Fx {
 }
 
 impl<'r> Walker<'r> {
-    fn new(redactor: &'r Redactor) -> Self {
+    pub(crate) fn new(redactor: &'r Redactor) -> Self {
         Walker {
             redactor,
             sensitive: RefCell::new(HashMap::with_hasher(FastHash)),
@@ -130,7 +130,7 @@ impl<'r> Walker<'r> {
     }
 
     /// [`summarize`]`(sql, dialect).summary`, remembered.
-    fn summary(&self, sql: &str, dialect: Dialect) -> String {
+    pub(crate) fn summary(&self, sql: &str, dialect: Dialect) -> String {
         let mut memos = self.summaries.borrow_mut();
         let i = match memos.iter().position(|(d, _)| *d == dialect) {
             Some(i) => i,
@@ -311,7 +311,7 @@ fn redact_exemplars(exemplars: &mut [Exemplar], r: &Walker<'_>, c: &mut Counts) 
 
 /// What an attribute name means to the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(crate) enum Role {
     Sql,
     Plan,
     Url,
@@ -325,7 +325,7 @@ enum Role {
     Other,
 }
 
-fn role(key: &str) -> Role {
+pub(crate) fn role(key: &str) -> Role {
     match key {
         "db.query.text" | "db.statement" => Role::Sql,
         "db.query.plan" | "db.plan" => Role::Plan,
@@ -374,7 +374,7 @@ pub fn redact_attributes(attrs: &mut Vec<KeyValue>, r: &Redactor, c: &mut Counts
     attributes(attrs, &Walker::new(r), c);
 }
 
-fn attributes(attrs: &mut Vec<KeyValue>, r: &Walker<'_>, c: &mut Counts) {
+pub(crate) fn attributes(attrs: &mut Vec<KeyValue>, r: &Walker<'_>, c: &mut Counts) {
     if attrs.is_empty() {
         return;
     }
@@ -405,8 +405,130 @@ fn attributes(attrs: &mut Vec<KeyValue>, r: &Walker<'_>, c: &mut Counts) {
     }
 }
 
+/// A scalar attribute value, borrowed (the wire-format walk reads them in place).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Scalar<'a> {
+    Str(&'a str),
+    Int(i64),
+    Double(f64),
+    Bool(bool),
+}
+
+impl<'a> Scalar<'a> {
+    fn of(v: &'a Value) -> Option<Scalar<'a>> {
+        Some(match v {
+            Value::StringValue(s) => Scalar::Str(s),
+            Value::IntValue(i) => Scalar::Int(*i),
+            Value::DoubleValue(d) => Scalar::Double(*d),
+            Value::BoolValue(b) => Scalar::Bool(*b),
+            _ => return None,
+        })
+    }
+
+    /// [`value_text`] of the value.
+    fn text(self) -> Option<Cow<'a, str>> {
+        let text = match self {
+            Scalar::Str(s) => Cow::Borrowed(s),
+            Scalar::Int(i) => Cow::Owned(i.to_string()),
+            Scalar::Double(d) => Cow::Owned(d.to_string()),
+            Scalar::Bool(b) => Cow::Owned(b.to_string()),
+        };
+        (!text.is_empty()).then_some(text)
+    }
+}
+
+/// What the policy does to an attribute with a scalar value.
+#[derive(Debug, PartialEq)]
+pub(crate) enum Outcome {
+    Keep,
+    Drop,
+    /// The value becomes this string.
+    Set(String),
+}
+
+/// [`redact_attribute`] for a scalar value: one implementation for the walk on decoded
+/// requests and the one on the wire format.
+pub(crate) fn redact_scalar(
+    key: &str,
+    value: Scalar<'_>,
+    system: Option<&str>,
+    r: &Walker<'_>,
+    c: &mut Counts,
+) -> Outcome {
+    let whole = |f: &dyn for<'s> Fn(&'s str, &mut Counts) -> Cow<'s, str>, c: &mut Counts| {
+        let Some(text) = value.text() else {
+            return Outcome::Keep;
+        };
+        match changed(&text, f(&text, c)) {
+            Some(n) => Outcome::Set(n),
+            None => Outcome::Keep,
+        }
+    };
+    match r.attribute_rule(key) {
+        AttributeRule::Drop => return Outcome::Drop,
+        AttributeRule::Pseudonymize => return whole(&|t, c| r.pseudonymize(t, c), c),
+        AttributeRule::Redact => {}
+    }
+    let role = role(key);
+    let string = |out: Option<Cow<'_, str>>, s: &str| match out.map(|out| changed(s, out)) {
+        Some(Some(n)) => Outcome::Set(n),
+        Some(None) => Outcome::Keep,
+        None => Outcome::Drop,
+    };
+    match (role, value) {
+        (Role::Count, _) => Outcome::Keep,
+        (Role::Identity, _) => whole(&|t, c| r.pseudonymize(t, c), c),
+        (
+            Role::Sql
+            | Role::Plan
+            | Role::Url
+            | Role::Query
+            | Role::Path
+            | Role::Ip
+            | Role::Body
+            | Role::Exception,
+            Scalar::Str(s),
+        ) => string(
+            match role {
+                Role::Sql => r.sql(s, system, c),
+                Role::Plan => r.query_plan(s, system, c),
+                Role::Url => Some(r.url(s, c)),
+                Role::Query => r.query(s, c),
+                Role::Path => Some(r.path(s, c)),
+                Role::Ip => r.ip(s, c),
+                Role::Body => r.body(s, c),
+                _ => r.exception(s, c),
+            },
+            s,
+        ),
+        // A number where a string was expected: drop rather than guess.
+        (
+            Role::Sql
+            | Role::Plan
+            | Role::Url
+            | Role::Query
+            | Role::Path
+            | Role::Ip
+            | Role::Body
+            | Role::Exception,
+            _,
+        ) => Outcome::Drop,
+        (Role::Other, _) if r.is_sensitive_key(key) => whole(&|t, c| r.sensitive_value(t, c), c),
+        (Role::Other, Scalar::Str(s)) => string(Some(r.text(s, c)), s),
+        (Role::Other, Scalar::Int(i)) => {
+            // A card number sent as an integer is still a card number.
+            let text = i.to_string();
+            match changed(&text, r.text(&text, c)) {
+                Some(n) => Outcome::Set(n),
+                None => Outcome::Keep,
+            }
+        }
+        (Role::Other, Scalar::Double(_) | Scalar::Bool(_)) => Outcome::Keep,
+    }
+}
+
 /// Rewrites one attribute; false when it must be dropped.
-fn redact_attribute(
+pub(crate) fn redact_attribute(
     kv: &mut KeyValue,
     system: Option<&str>,
     r: &Walker<'_>,
@@ -415,6 +537,16 @@ fn redact_attribute(
     let Some(value) = kv.value.as_mut() else {
         return true;
     };
+    if let Some(scalar) = value.value.as_ref().and_then(Scalar::of) {
+        return match redact_scalar(&kv.key, scalar, system, r, c) {
+            Outcome::Keep => true,
+            Outcome::Drop => false,
+            Outcome::Set(n) => {
+                value.value = Some(Value::StringValue(n));
+                true
+            }
+        };
+    }
     match r.attribute_rule(&kv.key) {
         AttributeRule::Drop => return false,
         AttributeRule::Pseudonymize => {
@@ -590,23 +722,34 @@ fn looks_like_json(s: &str) -> bool {
 
 /// A span name: SQL (on a database span) obfuscated, anything else through the detectors.
 fn redact_span_name(name: &mut String, system: Option<&str>, r: &Walker<'_>, c: &mut Counts) {
+    if let Some(n) = span_name(name, system, r, c) {
+        *name = n;
+    }
+}
+
+/// The new span name, `None` when it stays (see [`redact_span_name`]).
+pub(crate) fn span_name(
+    name: &str,
+    system: Option<&str>,
+    r: &Walker<'_>,
+    c: &mut Counts,
+) -> Option<String> {
     if system.is_some() && looks_like_sql(name) {
         match r.sql(name, system, c).map(|out| changed(name, out)) {
-            Some(Some(n)) => *name = n,
-            Some(None) => {}
+            Some(n) => n,
             None => {
                 // SQL is not captured: the span keeps only the statement's summary.
                 let dialect = system.map(Dialect::from_db_system).unwrap_or_default();
                 let summary = summarize(name, dialect).summary;
-                *name = if summary.is_empty() {
+                Some(if summary.is_empty() {
                     "db.query".into()
                 } else {
                     summary
-                };
+                })
             }
         }
-    } else if let Some(n) = changed(name, r.text(name, c)) {
-        *name = n;
+    } else {
+        changed(name, r.text(name, c))
     }
 }
 
@@ -628,7 +771,7 @@ fn looks_like_sql(name: &str) -> bool {
 
 /// The new text when a redaction changed `orig`, else `None`. A borrowed result can still
 /// be new text (a static marker), so "unchanged" means "the very same slice".
-fn changed(orig: &str, out: Cow<'_, str>) -> Option<String> {
+pub(crate) fn changed(orig: &str, out: Cow<'_, str>) -> Option<String> {
     match out {
         Cow::Borrowed(b) if std::ptr::eq(b, orig) => None,
         out => Some(out.into_owned()),

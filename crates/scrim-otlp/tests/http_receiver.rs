@@ -415,3 +415,94 @@ async fn a_body_that_never_finishes_is_408() {
     assert_eq!(sink.calls(), 0);
     receivers.shutdown().await.unwrap();
 }
+
+/// A sink with one capture policy: protobuf trace requests reach it redacted on the wire.
+struct PolicySink {
+    redactor: Arc<scrim_redact::Redactor>,
+    redacted: std::sync::Mutex<Vec<scrim_otlp::wire::RedactedTraces>>,
+    inner: Arc<TestSink>,
+}
+
+impl Sink for PolicySink {
+    fn consume(
+        &self,
+        batch: Batch,
+        ctx: scrim_otlp::RequestContext,
+    ) -> scrim_otlp::BoxFuture<'_, Result<Accepted, SinkError>> {
+        self.inner.consume(batch, ctx)
+    }
+
+    fn trace_policy(&self) -> Option<Arc<scrim_redact::Redactor>> {
+        Some(Arc::clone(&self.redactor))
+    }
+
+    fn consume_redacted_traces(
+        &self,
+        traces: scrim_otlp::wire::RedactedTraces,
+        _ctx: scrim_otlp::RequestContext,
+    ) -> scrim_otlp::BoxFuture<'_, Result<Accepted, SinkError>> {
+        self.redacted.lock().unwrap().push(traces);
+        Box::pin(async { Ok(Accepted::all()) })
+    }
+}
+
+#[tokio::test]
+async fn a_sink_with_a_policy_gets_protobuf_traces_redacted_and_the_rest_decoded() {
+    let redactor = Arc::new(scrim_redact::Redactor::new(
+        &scrim_redact::Policy::default(),
+        Some(b"receiver test key"),
+    ));
+    let sink = Arc::new(PolicySink {
+        redactor: Arc::clone(&redactor),
+        redacted: Default::default(),
+        inner: TestSink::new(),
+    });
+    let (receivers, addr) = start(sink.clone(), Limits::default()).await;
+    let mut req = traces(2);
+    req.resource_spans[0].scope_spans[0].spans[1]
+        .attributes
+        .push(string_kv("note", "mail alice@example.com"));
+    let answer = post(addr, "/v1/traces", &[PB], req.encode_to_vec()).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    {
+        let redacted = sink.redacted.lock().unwrap();
+        assert_eq!(redacted.len(), 1);
+        let mut expected = req.clone();
+        let counts = scrim_otlp::redact::redact_traces(&mut expected, &redactor);
+        assert_eq!(redacted[0].spans, 2);
+        assert_eq!(redacted[0].counts, counts);
+        assert_eq!(
+            ExportTraceServiceRequest::decode(redacted[0].body.as_slice()).unwrap(),
+            expected
+        );
+        assert!(!String::from_utf8_lossy(&redacted[0].body).contains("alice@"));
+    }
+    // Invalid protobuf, or a request the limits refuse: 400 as before, nothing sunk.
+    let answer = post(addr, "/v1/traces", &[PB], vec![0x0a, 0x05, 0x01]).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        rpc_status(&answer.body)
+            .message
+            .starts_with("invalid protobuf")
+    );
+    req.resource_spans[0].scope_spans[0].spans[0].span_id = vec![1, 2, 3];
+    let answer = post(addr, "/v1/traces", &[PB], req.encode_to_vec()).await;
+    assert_eq!(answer.status, StatusCode::BAD_REQUEST);
+    assert!(
+        rpc_status(&answer.body)
+            .message
+            .contains("span_id must be 8 bytes")
+    );
+    // No spans: nothing to sink.
+    let answer = post(addr, "/v1/traces", &[PB], Vec::new()).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(sink.redacted.lock().unwrap().len(), 1);
+    // JSON traces and other signals take the decoded path.
+    let body = scrim_otlp::json::encode(&Batch::Traces(traces(1)));
+    let answer = post(addr, "/v1/traces", &[JSON], body).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    let answer = post(addr, "/v1/logs", &[PB], logs(1).encode_to_vec()).await;
+    assert_eq!(answer.status, StatusCode::OK);
+    assert_eq!(sink.inner.calls(), 2);
+    receivers.shutdown().await.unwrap();
+}
