@@ -52,20 +52,18 @@ pub(crate) fn routes() -> Router<ApiState> {
         )
 }
 
+/// What the provider's API key is sealed under ([`crate::tenant_keys::secret_key`]).
+const KEY_LABEL: &[u8] = b"scrim ai api key";
+
 fn key_aad(tenant: &TenantId) -> Vec<u8> {
-    let mut aad = b"scrim ai api key\0".to_vec();
-    aad.extend_from_slice(tenant.as_str().as_bytes());
-    aad
+    crate::tenant_keys::secret_aad(tenant, KEY_LABEL)
 }
 
-/// The key the provider's API key is sealed under: derived from version 1 of the tenant's
-/// data key, so destroying the tenant's keys shreds it and rotations keep it.
 async fn sealing_key(
     platform: &Platform,
     tenant: &TenantId,
 ) -> Result<scrim_crypto::DataKey, ServerError> {
-    let data_key = crate::tenant_keys::first_key(platform, tenant).await?;
-    Ok(data_key.derive(tenant.as_str().as_bytes(), b"scrim ai api key"))
+    crate::tenant_keys::secret_key(platform, tenant, KEY_LABEL).await
 }
 
 /// The tenant's settings as stored, if any (unreadable settings are an error, not "off").
@@ -545,22 +543,7 @@ pub async fn segment_query(
     let keys = crate::tenant_keys::load(platform, &tenant.id)
         .await?
         .keyring;
-    let mut segments = Vec::new();
-    for signal in scrim_store::Signal::ALL {
-        let rows = platform
-            .meta
-            .segments(
-                &tenant.id,
-                crate::api::meta_signal(signal),
-                scrim_meta::TimeRange::all(),
-                None,
-            )
-            .await?;
-        segments.extend(
-            rows.into_iter()
-                .map(|s| crate::api::store_meta(s, signal, None)),
-        );
-    }
+    let segments = crate::api::catalogued_segments(platform, &tenant.id).await?;
     let store = &platform.regions.of(tenant)?.store;
     let erasures = crate::deletion::active_erasures(platform, tenant).await?;
     Ok(TenantQuery::new(

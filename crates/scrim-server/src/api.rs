@@ -317,6 +317,23 @@ pub(crate) async fn tenant_query_with(
     )
 }
 
+/// Every catalogued segment of `tenant`, of every signal, as the store describes them
+/// (without trace filters): what a query over flushed data alone reads.
+pub(crate) async fn catalogued_segments(
+    platform: &crate::Platform,
+    tenant: &scrim_meta::TenantId,
+) -> Result<Vec<SegmentMeta>, crate::ServerError> {
+    let mut segments = Vec::new();
+    for signal in scrim_store::Signal::ALL {
+        let rows = platform
+            .meta
+            .segments(tenant, meta_signal(signal), CatalogRange::all(), None)
+            .await?;
+        segments.extend(rows.into_iter().map(|s| store_meta(s, signal, None)));
+    }
+    Ok(segments)
+}
+
 /// A catalog segment as the store describes it (its key id from its key version).
 pub(crate) fn store_meta(
     s: scrim_meta::Segment,

@@ -662,23 +662,7 @@ async fn remaining(
     keys: &Keyring,
     erasure: &Erasure,
 ) -> Result<u64, ServerError> {
-    let mut segments = Vec::new();
-    for signal in Signal::ALL {
-        let rows = d
-            .platform
-            .meta
-            .segments(
-                &tenant.id,
-                crate::api::meta_signal(signal),
-                scrim_meta::TimeRange::all(),
-                None,
-            )
-            .await?;
-        segments.extend(
-            rows.into_iter()
-                .map(|s| crate::api::store_meta(s, signal, None)),
-        );
-    }
+    let segments = crate::api::catalogued_segments(d.platform, &tenant.id).await?;
     let query = TenantQuery::new(
         tenant.id.as_str(),
         keys.clone(),

@@ -76,20 +76,18 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/api/v1/sso/callback", get(sso_callback))
 }
 
+/// What the client secret is sealed under ([`crate::tenant_keys::secret_key`]).
+const SECRET_LABEL: &[u8] = b"scrim sso client secret";
+
 fn tenant_secret_aad(tenant: &TenantId) -> Vec<u8> {
-    let mut aad = b"scrim sso client secret\0".to_vec();
-    aad.extend_from_slice(tenant.as_str().as_bytes());
-    aad
+    crate::tenant_keys::secret_aad(tenant, SECRET_LABEL)
 }
 
-/// A key for the tenant's SSO secret, derived from version 1 of its data key (so destroying
-/// the tenant's keys shreds the secret too, and rotating the data key does not lose it).
 async fn tenant_key(
     platform: &Platform,
     tenant: &TenantId,
 ) -> Result<scrim_crypto::DataKey, ServerError> {
-    let data_key = crate::tenant_keys::first_key(platform, tenant).await?;
-    Ok(data_key.derive(tenant.as_str().as_bytes(), b"scrim sso client secret"))
+    crate::tenant_keys::secret_key(platform, tenant, SECRET_LABEL).await
 }
 
 /// Whether a mapping can make someone an owner (which only owners may configure).

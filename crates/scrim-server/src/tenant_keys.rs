@@ -106,6 +106,27 @@ pub(crate) async fn load(
     })
 }
 
+/// The key a tenant's secret setting (the SSO client secret, the AI provider's key) is
+/// sealed under: derived from version 1 of its data key under `label`, so destroying the
+/// tenant's keys shreds the secret and rotating the data key does not lose it.
+pub(crate) async fn secret_key(
+    platform: &Platform,
+    tenant: &TenantId,
+    label: &[u8],
+) -> Result<scrim_crypto::DataKey, ServerError> {
+    Ok(first_key(platform, tenant)
+        .await?
+        .derive(tenant.as_str().as_bytes(), label))
+}
+
+/// The associated data that binds a secret sealed under [`secret_key`] to its tenant.
+pub(crate) fn secret_aad(tenant: &TenantId, label: &[u8]) -> Vec<u8> {
+    let mut aad = label.to_vec();
+    aad.push(0);
+    aad.extend_from_slice(tenant.as_str().as_bytes());
+    aad
+}
+
 /// Version 1 of `tenant`'s data key alone (what its pseudonyms and SSO secret derive from).
 pub(crate) async fn first_key(
     platform: &Platform,
