@@ -1,14 +1,14 @@
 //! Sending a prepared request to the provider: TLS only, a deadline, a capped answer.
 //!
-//! The HTTP client is scrim-oidc's (hyper + rustls with the ring provider, TLS 1.2 and 1.3,
-//! the system's roots plus an optional private CA, no redirects followed) with plain HTTP
+//! The HTTP client is scrim-http-client's (hyper + rustls with the ring provider, TLS 1.2 and
+//! 1.3, the system's roots plus an optional private CA, no redirects followed) with plain HTTP
 //! turned off even on loopback. The settings are checked again before every call, so a
 //! provider taken off the allow-list, or a URL changed behind the API's back, is refused
 //! before any connection is opened.
 
 use std::time::Duration;
 
-use scrim_oidc::{HttpClient, HttpOptions};
+use scrim_http_client::{HttpClient, HttpOptions};
 use serde_json::Value;
 
 use crate::error::AiError;
@@ -54,6 +54,7 @@ impl Provider {
             timeout: Duration::from_secs(settings.timeout_seconds),
             max_response_bytes: MAX_ANSWER_BYTES,
             plain_http_on_loopback: false,
+            ..HttpOptions::default()
         })
         .map_err(|e| AiError::Settings(e.to_string()))?;
         Ok(Provider {

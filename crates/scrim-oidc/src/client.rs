@@ -21,7 +21,9 @@ use url::Url;
 use zeroize::Zeroize;
 
 use crate::error::{IdTokenError, OidcError, oauth_error_code};
-use crate::http::{HttpClient, is_loopback_host};
+use scrim_http_client::{HttpClient, is_loopback_host};
+
+use crate::http::ProviderHttp;
 use crate::verify::{self, Expected, OtherClaims};
 
 /// How long a [`PendingLogin`] stays usable: the time a person has to sign in at the provider.
@@ -216,7 +218,7 @@ type Client = CoreClient<
 /// it; it is `Send + Sync`.
 pub struct OidcClient {
     config: OidcConfig,
-    http: HttpClient,
+    http: ProviderHttp,
     metadata: CoreProviderMetadata,
     keys: RwLock<CoreJsonWebKeySet>,
     issuer: IssuerUrl,
@@ -245,6 +247,7 @@ impl OidcClient {
         let issuer_url = Url::parse(&config.issuer)
             .map_err(|_| OidcError::Config("the issuer is not a valid URL".into()))?;
         let plain_loopback = issuer_url.scheme() == "http";
+        let http = ProviderHttp(http.clone());
         check_endpoint("the issuer", &issuer_url, true)?;
         if issuer_url.query().is_some() || issuer_url.fragment().is_some() {
             return Err(OidcError::Config(
@@ -273,7 +276,7 @@ impl OidcClient {
 
         let issuer = IssuerUrl::new(config.issuer.clone())
             .map_err(|_| OidcError::Config("the issuer is not a valid URL".into()))?;
-        let metadata = CoreProviderMetadata::discover_async(issuer.clone(), http)
+        let metadata = CoreProviderMetadata::discover_async(issuer.clone(), &http)
             .await
             .map_err(discovery_error)?;
 
@@ -322,7 +325,7 @@ impl OidcClient {
                 .as_ref()
                 .map(|s| openidconnect::ClientSecret::new(s.expose().to_string())),
             config,
-            http: http.clone(),
+            http,
             metadata,
             keys: RwLock::new(keys),
             issuer,

@@ -31,8 +31,9 @@
 //! The identity of a person is the pair (`issuer`, `subject`): never the e-mail address,
 //! which the provider may let users change.
 //!
-//! All HTTP goes through [`HttpClient`]: rustls with the system's roots plus an optional
-//! private CA, plain `http://` only to loopback, a deadline and a size cap on every answer.
+//! All HTTP goes through [`HttpClient`] (from `scrim-http-client`, re-exported): rustls with
+//! the system's roots plus an optional private CA, plain `http://` only to loopback, a deadline
+//! and a size cap on every answer, no redirects.
 //! Errors ([`OidcError`]) never carry a token, code, secret or response body.
 
 mod client;
@@ -46,6 +47,8 @@ pub use client::{
     VerifiedIdentity,
 };
 pub use error::{IdTokenError, OidcError};
-pub use http::{DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HttpClient, HttpOptions};
 pub use roles::{RoleMapping, RoleMatch, RoleRule};
+pub use scrim_http_client::{
+    DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_TIMEOUT, HttpClient, HttpError, HttpOptions,
+};
 pub use url::Url;

@@ -1,8 +1,8 @@
-//! `HttpClient`: trust roots, plain-HTTP refusal, the size cap and the deadline, against small
-//! servers on loopback (rustls with a CA made by rcgen for the TLS cases).
+//! Discovery's refusals (plain-HTTP issuers and endpoints, documents that are not a
+//! provider's), against small servers on loopback (rustls with a CA made by rcgen for the TLS
+//! cases). The HTTP client itself is tested in scrim-http-client.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls_pki_types::pem::PemObject;
@@ -52,12 +52,6 @@ enum Answer {
     Body(Arc<str>),
     /// 200 with the body of the first route whose path the request line names, else 404.
     Routes(Arc<[(&'static str, String)]>),
-    /// 200 with `n` bytes, chunked (no Content-Length).
-    Chunked(usize),
-    /// 200 announcing this Content-Length, then nothing.
-    Announce(u64),
-    /// Reads the request and never answers.
-    Silent,
 }
 
 async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answer: Answer) {
@@ -92,31 +86,6 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, answer: Answer)
                 .unwrap_or_else(|| "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".into());
             let _ = stream.write_all(response.as_bytes()).await;
         }
-        Answer::Chunked(n) => {
-            let _ = stream
-                .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
-                .await;
-            let chunk = vec![b'x'; 64 * 1024];
-            let mut left = n;
-            while left > 0 {
-                let size = left.min(chunk.len());
-                let head = format!("{size:x}\r\n");
-                if stream.write_all(head.as_bytes()).await.is_err()
-                    || stream.write_all(&chunk[..size]).await.is_err()
-                    || stream.write_all(b"\r\n").await.is_err()
-                {
-                    return;
-                }
-                left -= size;
-            }
-            let _ = stream.write_all(b"0\r\n\r\n").await;
-        }
-        Answer::Announce(length) => {
-            let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {length}\r\n\r\n");
-            let _ = stream.write_all(head.as_bytes()).await;
-            tokio::time::sleep(Duration::from_secs(30)).await;
-        }
-        Answer::Silent => tokio::time::sleep(Duration::from_secs(30)).await,
     }
     let _ = stream.shutdown().await;
 }
@@ -134,10 +103,6 @@ async fn plain_server(answer: Answer) -> u16 {
         }
     });
     port
-}
-
-async fn tls_server(pki: &Pki, answer: Answer) -> u16 {
-    tls_server_for(pki, |_| answer).await
 }
 
 /// A TLS server whose answer depends on its own port.
@@ -167,131 +132,6 @@ async fn tls_server_for(pki: &Pki, answer: impl FnOnce(u16) -> Answer) -> u16 {
         }
     });
     port
-}
-
-fn get(url: &str) -> http::Request<Vec<u8>> {
-    http::Request::get(url).body(Vec::new()).unwrap()
-}
-
-#[tokio::test]
-async fn https_is_trusted_through_the_extra_ca_only() {
-    let ours = pki();
-    let port = tls_server(&ours, body(r#"{"ok":true}"#)).await;
-    for host in ["localhost", "127.0.0.1"] {
-        let response = client_trusting(&ours.ca_pem)
-            .send(get(&format!("https://{host}:{port}/x")))
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        assert_eq!(response.body(), br#"{"ok":true}"#);
-    }
-    // Another CA does not vouch for this server.
-    let other = pki();
-    let error = client_trusting(&other.ca_pem)
-        .send(get(&format!("https://localhost:{port}/x")))
-        .await
-        .unwrap_err();
-    assert!(matches!(error, OidcError::Http(_)), "{error:?}");
-    assert!(error.to_string().contains("certificate"), "{error}");
-}
-
-#[tokio::test]
-async fn plain_http_only_on_loopback() {
-    let port = plain_server(body("{}")).await;
-    let client = client_trusting(&pki().ca_pem);
-    for host in ["127.0.0.1", "localhost", "[::1]"] {
-        let result = client.send(get(&format!("http://{host}:{port}/x"))).await;
-        if host == "[::1]" {
-            // The server listens on IPv4 only; refused by the socket, not by the client.
-            assert!(
-                !matches!(&result, Err(OidcError::Http(m)) if m.contains("refused: use https")),
-                "{result:?}"
-            );
-            continue;
-        }
-        assert_eq!(result.unwrap().status(), 200, "{host}");
-    }
-    for url in [
-        "http://example.test/x",
-        "http://10.0.0.1/x",
-        "http://127.0.0.1.example.test/x",
-    ] {
-        let error = client.send(get(url)).await.unwrap_err();
-        assert!(
-            matches!(&error, OidcError::Http(m) if m.contains("refused: use https")),
-            "{url}: {error:?}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn answers_over_the_cap_are_refused() {
-    let client = HttpClient::new(HttpOptions {
-        extra_ca_pem: Some(pki().ca_pem.into_bytes()),
-        system_roots: false,
-        max_response_bytes: 1000,
-        ..HttpOptions::default()
-    })
-    .unwrap();
-    for answer in [Answer::Chunked(5 * 1024 * 1024), Answer::Announce(1 << 40)] {
-        let port = plain_server(answer).await;
-        let started = Instant::now();
-        let error = client
-            .send(get(&format!("http://127.0.0.1:{port}/x")))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&error, OidcError::Http(m) if m.contains("larger than 1000 bytes")),
-            "{error:?}"
-        );
-        assert!(started.elapsed() < Duration::from_secs(5));
-    }
-    let port = plain_server(Answer::Chunked(1000)).await;
-    let response = client
-        .send(get(&format!("http://127.0.0.1:{port}/x")))
-        .await
-        .unwrap();
-    assert_eq!(response.body().len(), 1000);
-}
-
-#[tokio::test]
-async fn a_silent_provider_times_out() {
-    let client = HttpClient::new(HttpOptions {
-        extra_ca_pem: Some(pki().ca_pem.into_bytes()),
-        system_roots: false,
-        timeout: Duration::from_millis(300),
-        ..HttpOptions::default()
-    })
-    .unwrap();
-    let port = plain_server(Answer::Silent).await;
-    let started = Instant::now();
-    let error = client
-        .send(get(&format!("http://127.0.0.1:{port}/x")))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&error, OidcError::Http(m) if m.contains("within 300 ms")),
-        "{error:?}"
-    );
-    assert!(started.elapsed() < Duration::from_secs(5));
-}
-
-#[tokio::test]
-async fn bad_trust_configuration_is_refused() {
-    let error = HttpClient::new(HttpOptions {
-        extra_ca_pem: Some(b"not a certificate".to_vec()),
-        system_roots: false,
-        ..HttpOptions::default()
-    })
-    .unwrap_err();
-    assert!(matches!(error, OidcError::Config(_)), "{error:?}");
-    let error = HttpClient::new(HttpOptions {
-        extra_ca_pem: None,
-        system_roots: false,
-        ..HttpOptions::default()
-    })
-    .unwrap_err();
-    assert!(matches!(error, OidcError::Config(_)), "{error:?}");
 }
 
 #[tokio::test]
