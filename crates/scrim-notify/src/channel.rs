@@ -139,7 +139,9 @@ pub enum Channel {
         ca_pem: Option<String>,
     },
     /// A Slack incoming webhook. The URL is itself the credential.
-    Slack { url: String },
+    Slack {
+        url: String,
+    },
     Email(EmailChannel),
 }
 
@@ -358,17 +360,25 @@ impl EmailChannel {
         if let Some(user) = &self.username
             && (user.is_empty() || user.len() > 256 || user.chars().any(char::is_control))
         {
-            return Err(ChannelError::new("username", "1 to 256 printable characters"));
+            return Err(ChannelError::new(
+                "username",
+                "1 to 256 printable characters",
+            ));
         }
         check_pem(self.ca_pem.as_deref())
     }
 }
 
-fn address(field: &'static str, value: &str) -> Result<lettre::Address, ChannelError> {
-    if value.len() > 254 {
+/// An address, with or without a display name (`Scrim <scrim@example.com>`).
+fn address(field: &'static str, value: &str) -> Result<(), ChannelError> {
+    if value.len() > 320 {
         return Err(ChannelError::new(field, "address too long"));
     }
-    lettre::Address::from_str(value)
+    if value.chars().any(char::is_control) {
+        return Err(ChannelError::new(field, "control characters in an address"));
+    }
+    lettre::message::Mailbox::from_str(value)
+        .map(drop)
         .map_err(|_| ChannelError::new(field, "not a valid e-mail address"))
 }
 
@@ -541,7 +551,10 @@ mod tests {
         refused(webhook("ftp://hooks.example.test/in", SECRET), "url");
         refused(webhook("https://hooks.example.test/in#frag", SECRET), "url");
         refused(webhook("not a url", SECRET), "url");
-        refused(webhook("https://hooks.example.test/in", "short-secret"), "secret");
+        refused(
+            webhook("https://hooks.example.test/in", "short-secret"),
+            "secret",
+        );
         webhook("http://localhost:8080/in", SECRET).check().unwrap();
         refused(
             Channel::Slack {
@@ -568,7 +581,10 @@ mod tests {
         };
         refused(with(&|e| e.to.clear()), "to");
         refused(with(&|e| e.to.push("not-an-address".into())), "to");
-        refused(with(&|e| e.to.push("a@b.test\r\nBcc: x@y.test".into())), "to");
+        refused(
+            with(&|e| e.to.push("a@b.test\r\nBcc: x@y.test".into())),
+            "to",
+        );
         refused(with(&|e| e.from = "nobody".into()), "from");
         refused(with(&|e| e.tls = SmtpTls::None), "tls");
         refused(with(&|e| e.username = None), "password");
@@ -592,8 +608,8 @@ mod tests {
         let mut bad = public.clone();
         bad["type"] = "pager".into();
         assert_eq!(Channel::join(&bad, &secret).unwrap_err().field, "type");
-        let short = serde_json::to_vec(&json!({"url": "https://h.test/", "secret": "short"}))
-            .unwrap();
+        let short =
+            serde_json::to_vec(&json!({"url": "https://h.test/", "secret": "short"})).unwrap();
         assert_eq!(Channel::join(&public, &short).unwrap_err().field, "secret");
         // Here: a Slack channel with the webhook's URL, whose user name and password `check`
         // refuses for Slack.

@@ -338,12 +338,11 @@ impl Notifier {
     ) -> Result<AsyncSmtpTransport<lettre::Tokio1Executor>, DeliveryError> {
         let host = email.host.trim_start_matches('[').trim_end_matches(']');
         let tls = || -> Result<TlsParameters, DeliveryError> {
-            let mut builder = TlsParameters::builder(host.to_owned())
-                .set_min_tls_version(TlsVersion::Tlsv12);
+            let mut builder =
+                TlsParameters::builder(host.to_owned()).set_min_tls_version(TlsVersion::Tlsv12);
             if !self.options.system_roots {
-                builder = builder.certificate_store(
-                    lettre::transport::smtp::client::CertificateStore::None,
-                );
+                builder = builder
+                    .certificate_store(lettre::transport::smtp::client::CertificateStore::None);
             }
             for pem in [
                 self.options.extra_ca_pem.as_deref(),
@@ -402,7 +401,10 @@ fn http_failure(what: &str, e: &HttpError) -> DeliveryError {
         HttpError::Connect(m) if m.contains("certificate") || m.contains("TLS") => {
             (FailureKind::Tls, format!("{what}: TLS handshake failed"))
         }
-        HttpError::Connect(_) => (FailureKind::Unreachable, format!("{what}: could not connect")),
+        HttpError::Connect(_) => (
+            FailureKind::Unreachable,
+            format!("{what}: could not connect"),
+        ),
         HttpError::Timeout(d) => (
             FailureKind::Unreachable,
             format!("{what}: no answer within {} ms", d.as_millis()),
@@ -510,11 +512,7 @@ fn smtp_code(code: lettre::transport::smtp::response::Code) -> u16 {
 
 /// A server's reply line, redacted and cut: servers may quote an address or a queue id.
 fn safe_reply(line: &str) -> String {
-    let printable: String = line
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(120)
-        .collect();
+    let printable: String = line.chars().filter(|c| !c.is_control()).take(120).collect();
     let mut counts = scrim_redact::Counts::default();
     scrim_redact::detect::TextRedactor::default()
         .scrub(&printable, &mut counts)
@@ -532,7 +530,11 @@ fn smtp_failure(e: &lettre::transport::smtp::Error) -> DeliveryError {
     } else if e.is_tls() {
         (FailureKind::Tls, false, "email: TLS failed".to_owned())
     } else if e.is_timeout() {
-        (FailureKind::Unreachable, true, "email: timed out".to_owned())
+        (
+            FailureKind::Unreachable,
+            true,
+            "email: timed out".to_owned(),
+        )
     } else if e.is_client() {
         (
             FailureKind::Channel,
@@ -589,7 +591,10 @@ mod tests {
     #[test]
     fn retry_after_reads_seconds_and_dates() {
         let now = 1_772_366_400; // 2026-03-01T12:00:00Z
-        assert_eq!(parse_retry_after("120", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after("120", now),
+            Some(Duration::from_secs(120))
+        );
         assert_eq!(
             parse_retry_after("Sun, 01 Mar 2026 12:02:00 GMT", now),
             Some(Duration::from_secs(120))

@@ -197,7 +197,10 @@ mod tests {
         });
         let v: Value = serde_json::from_slice(&out.slack_body()).unwrap();
         let text = v["text"].as_str().unwrap();
-        assert!(text.starts_with("[Critical] acme: &lt;!channel&gt; &amp; "), "{text}");
+        assert!(
+            text.starts_with("[Critical] acme: &lt;!channel&gt; &amp; "),
+            "{text}"
+        );
         let blocks = v["blocks"].as_array().unwrap();
         assert_eq!(blocks[0]["type"], "header");
         assert_eq!(
@@ -259,6 +262,9 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle:?} not in {text}");
         }
-        assert_eq!(out.email_subject(), "[Scrim] Error rate above 5% on checkout");
+        assert_eq!(
+            out.email_subject(),
+            "[Scrim] Error rate above 5% on checkout"
+        );
     }
 }

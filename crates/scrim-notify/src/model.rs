@@ -87,9 +87,8 @@ impl Outgoing {
     /// not an absolute http(s) URL is dropped).
     pub fn new(n: Notification) -> Outgoing {
         let mut counts = Counts::default();
-        let mut c = |text: &str, cap: usize, lines: Lines| {
-            settle(&clean(text, lines), cap, &mut counts)
-        };
+        let mut c =
+            |text: &str, cap: usize, lines: Lines| settle(&clean(text, lines), cap, &mut counts);
         let out = Notification {
             id: String::new(),
             tenant: c(&n.tenant, MAX_NAME_CHARS, Lines::One),
@@ -273,11 +272,7 @@ fn safe_id(id: &str, counts: &mut Counts) -> String {
         return id.to_owned();
     }
     let digest = Sha256::digest(id.as_bytes());
-    let hex: String = digest
-        .iter()
-        .take(13)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex: String = digest.iter().take(13).map(|b| format!("{b:02x}")).collect();
     format!("ntf_{hex}")
 }
 
@@ -355,7 +350,7 @@ pub(crate) mod tests {
 
     #[test]
     fn planted_values_are_removed_from_every_field() {
-        for i in 0..PLANTED.len() {
+        for (i, planted) in PLANTED.iter().enumerate() {
             let v = carrier(i);
             let n = Notification {
                 id: v.clone(),
@@ -369,7 +364,7 @@ pub(crate) mod tests {
             };
             let o = Outgoing::new(n);
             let text = all_text(&o);
-            assert!(!text.contains(PLANTED[i]), "{} left in {text}", PLANTED[i]);
+            assert!(!text.contains(planted), "{planted} left in {text}");
             assert!(o.redacted_count() >= 7, "{i}: {}", o.redacted_count());
             assert!(o.notification().id.starts_with("ntf_"));
         }
@@ -380,7 +375,9 @@ pub(crate) mod tests {
         let n = Notification {
             title: "é".repeat(1000),
             summary: "ü".repeat(5000),
-            fields: (0..50).map(|i| (format!("f{i}"), "ß".repeat(900))).collect(),
+            fields: (0..50)
+                .map(|i| (format!("f{i}"), "ß".repeat(900)))
+                .collect(),
             ..sample()
         };
         let o = Outgoing::new(n);
@@ -388,7 +385,11 @@ pub(crate) mod tests {
         assert_eq!(n.title.chars().count(), MAX_TITLE_CHARS);
         assert_eq!(n.summary.chars().count(), MAX_SUMMARY_CHARS);
         assert_eq!(n.fields.len(), MAX_FIELDS);
-        assert!(n.fields.iter().all(|(_, v)| v.chars().count() == MAX_FIELD_CHARS));
+        assert!(
+            n.fields
+                .iter()
+                .all(|(_, v)| v.chars().count() == MAX_FIELD_CHARS)
+        );
     }
 
     #[test]
@@ -404,10 +405,7 @@ pub(crate) mod tests {
             })
             .expect("some 17-digit run is not redacted");
         let title = format!("{} {seventeen}", "x".repeat(MAX_TITLE_CHARS - 17));
-        let o = Outgoing::new(Notification {
-            title,
-            ..sample()
-        });
+        let o = Outgoing::new(Notification { title, ..sample() });
         assert!(!o.notification().title.contains("4111111111111111"));
     }
 

@@ -239,11 +239,7 @@ impl Verifier {
 /// compatibility); at least one is required.
 fn parse_signatures(header: &str) -> Result<Vec<[u8; 32]>, VerifyError> {
     let mut tags = Vec::new();
-    for item in header
-        .split([' ', ','])
-        .filter(|s| !s.is_empty())
-        .take(16)
-    {
+    for item in header.split([' ', ',']).filter(|s| !s.is_empty()).take(16) {
         let Some(hex) = item.strip_prefix("v1=") else {
             continue;
         };
@@ -305,7 +301,8 @@ mod tests {
         let body = br#"{"id":"ntf_1"}"#;
         let sig = sign(SECRET, "ntf_1", NOW, body);
         let mut v = Verifier::new(SECRET);
-        v.verify(&headers("ntf_1", NOW, &sig), body, NOW + 10).unwrap();
+        v.verify(&headers("ntf_1", NOW, &sig), body, NOW + 10)
+            .unwrap();
         assert_eq!(
             v.verify(&headers("ntf_1", NOW, &sig), body, NOW + 11),
             Err(VerifyError::Replayed)
@@ -358,8 +355,12 @@ mod tests {
             Err(VerifyError::TooNew)
         );
         let edge = NOW - 300;
-        v.verify(&headers("c", edge, &sign(SECRET, "c", edge, body)), body, NOW)
-            .unwrap();
+        v.verify(
+            &headers("c", edge, &sign(SECRET, "c", edge, body)),
+            body,
+            NOW,
+        )
+        .unwrap();
     }
 
     #[test]
