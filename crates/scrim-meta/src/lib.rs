@@ -36,6 +36,7 @@
 //! [`TenantId`] and filters on it in SQL. The only read without one is
 //! [`Meta::authenticate_api_key`], whose whole purpose is to find the tenant of a key.
 
+mod alerting;
 mod apikey;
 mod audit;
 mod catalog;
@@ -59,6 +60,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use alerting::{
+    AlertEventRow, AlertRuleRow, ChannelRow, DeliveryOutcome, DeliveryRow, FindingRow,
+    FindingTotal, NewAlertRule, NotificationRow,
+};
 pub use apikey::{ApiKeyRecord, AuthError, NewApiKey, Principal};
 pub use audit::{AuditQuery, AuditRow, CheckpointRow};
 pub use catalog::{NewSegment, Segment, Signal, TimeRange, WalMark};
@@ -328,6 +333,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "AI settings",
         include_str!("../migrations/sqlite/0010_ai_settings.sql"),
     ),
+    (
+        11,
+        "alerting",
+        include_str!("../migrations/sqlite/0011_alerting.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: MigrationList = &[
     (
@@ -379,6 +389,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         10,
         "AI settings",
         include_str!("../migrations/postgres/0010_ai_settings.sql"),
+    ),
+    (
+        11,
+        "alerting",
+        include_str!("../migrations/postgres/0011_alerting.sql"),
     ),
 ];
 
