@@ -1,5 +1,5 @@
-//! Scrim's metadata database: tenants, people (users, memberships, sessions), API keys and
-//! the segment catalog.
+//! Scrim's metadata database: tenants, people (users, memberships, sessions), API keys,
+//! the segment catalog, the audit log and alerting (rules, notifications, findings).
 //!
 //! One API over two engines: SQLite (embedded, the single-node default: `meta.db` in the
 //! data directory, WAL journal) and PostgreSQL (several stateless nodes). It holds
@@ -33,8 +33,11 @@
 //! # Tenant isolation
 //!
 //! Every read of tenant-owned rows (API keys listed or revoked, catalog segments) takes a
-//! [`TenantId`] and filters on it in SQL. The only read without one is
-//! [`Meta::authenticate_api_key`], whose whole purpose is to find the tenant of a key.
+//! [`TenantId`] and filters on it in SQL. The reads without one are those whose whole
+//! purpose is to find the tenant: [`Meta::authenticate_api_key`] (the tenant of a key),
+//! and the background jobs' work lists, [`Meta::due_deliveries`] (each row names its
+//! tenant) and [`Meta::tenants_with_alert_rules`]. A delivery is recorded by its
+//! notification's id, which the caller read with its tenant.
 
 mod alerting;
 mod apikey;

@@ -410,7 +410,7 @@ async fn deliveries_are_retried_delivered_once_and_failed_with_their_channel(db:
     )
     .await
     .unwrap();
-    meta.enqueue_notification(&note("n_2", &t, 2_000), &[hook.id.clone()])
+    meta.enqueue_notification(&note("n_2", &t, 2_000), std::slice::from_ref(&hook.id))
         .await
         .unwrap();
     let err = meta
@@ -441,7 +441,7 @@ async fn deliveries_are_retried_delivered_once_and_failed_with_their_channel(db:
         .iter()
         .map(|(n, d)| (n.id.as_str(), d.channel_id.as_str()))
         .collect();
-    let mut first_two = vec![hook.id.as_str(), slack.id.as_str()];
+    let mut first_two = [hook.id.as_str(), slack.id.as_str()];
     first_two.sort();
     assert_eq!(
         order,
@@ -510,7 +510,7 @@ async fn deliveries_are_retried_delivered_once_and_failed_with_their_channel(db:
     assert!(meta.notifications(&other, 10).await.unwrap().is_empty());
 
     // A retry's error is kept, cut on a character boundary.
-    meta.enqueue_notification(&note("n_3", &t, 3_000), &[slack.id.clone()])
+    meta.enqueue_notification(&note("n_3", &t, 3_000), std::slice::from_ref(&slack.id))
         .await
         .unwrap();
     meta.record_delivery("n_3", &slack.id, &retry, 3_000)
