@@ -21,6 +21,11 @@ pub struct Principal {
     pub tenant_id: TenantId,
     pub key_id: KeyId,
     pub scopes: Scopes,
+    /// The key's last recorded use before this one (`None`: never used). Read with the key
+    /// itself, so the server can tell a key coming back after long disuse. Writes of the
+    /// last use are throttled ([`Meta::set_last_used_interval`]), so this may be up to that
+    /// interval older than the true previous use.
+    pub last_used_at: Option<SystemTime>,
 }
 
 /// A stored API key, without its hash.
@@ -36,6 +41,8 @@ pub struct ApiKeyRecord {
     pub last_used_at: Option<SystemTime>,
     pub last_used_addr: Option<IpAddr>,
     pub revoked_at: Option<SystemTime>,
+    /// Containment: refused since then, until [`Meta::restore_api_keys`].
+    pub suspended_at: Option<SystemTime>,
     /// Who created it: a user id (`u_…`) or an API key id; `None` for the CLI.
     pub created_by: Option<String>,
 }
@@ -66,8 +73,12 @@ pub enum AuthError {
     UnknownKey,
     /// The id exists, the secret is wrong.
     WrongSecret,
-    /// Right secret, but the key was revoked.
-    Revoked,
+    /// Right secret, but the key was revoked. Names the key's tenant and id so that the
+    /// server can record the attempt in that tenant's audit chain (a revoked key still in
+    /// use is a sign of a leaked key).
+    Revoked { tenant_id: TenantId, key_id: KeyId },
+    /// Right secret, but the key is suspended (containment); it may be restored.
+    Suspended,
     /// Right secret, but the key has expired.
     Expired,
     /// The database could not answer: the request should fail with a `503`, not a `401`.
@@ -87,7 +98,8 @@ impl fmt::Display for AuthError {
             Self::Malformed(e) => write!(f, "API key refused: {e}"),
             Self::UnknownKey => f.write_str("API key refused: unknown key id"),
             Self::WrongSecret => f.write_str("API key refused: wrong secret"),
-            Self::Revoked => f.write_str("API key refused: revoked"),
+            Self::Revoked { .. } => f.write_str("API key refused: revoked"),
+            Self::Suspended => f.write_str("API key refused: suspended"),
             Self::Expired => f.write_str("API key refused: expired"),
             Self::Unavailable(e) => write!(f, "API key could not be checked: {e}"),
         }
@@ -122,7 +134,7 @@ const MAX_DESCRIPTION: usize = 2000;
 const LAST_USED_PRUNE_AT: usize = 10_000;
 
 const KEY_COLUMNS: &str = "id, tenant_id, scopes, name, description, created_at, expires_at, \
-                           last_used_at, last_used_addr, revoked_at, created_by";
+                           last_used_at, last_used_addr, revoked_at, suspended_at, created_by";
 
 macro_rules! key_from_row {
     ($row:expr) => {{
@@ -133,6 +145,7 @@ macro_rules! key_from_row {
         let expires_at: Option<i64> = row.try_get("expires_at")?;
         let last_used_at: Option<i64> = row.try_get("last_used_at")?;
         let revoked_at: Option<i64> = row.try_get("revoked_at")?;
+        let suspended_at: Option<i64> = row.try_get("suspended_at")?;
         ApiKeyRecord {
             id: KeyId::parse(&id).map_err(|_| MetaError::Corrupt { what: "API key id" })?,
             tenant_id: TenantId::from_db(row.try_get("tenant_id")?),
@@ -146,6 +159,7 @@ macro_rules! key_from_row {
             last_used_at: last_used_at.map(from_ms),
             last_used_addr: addr.and_then(|a| a.parse().ok()),
             revoked_at: revoked_at.map(from_ms),
+            suspended_at: suspended_at.map(from_ms),
             created_by: row.try_get("created_by")?,
         }
     }};
@@ -225,6 +239,7 @@ impl Meta {
             last_used_at: None,
             last_used_addr: None,
             revoked_at: None,
+            suspended_at: None,
             created_by: details.created_by,
         };
         Ok((record, key))
@@ -233,17 +248,18 @@ impl Meta {
     /// Checks a key presented by a client (`peer` is the client's address, recorded as
     /// the key's last use) and returns the principal it speaks for.
     ///
-    /// The secret is checked before revocation and expiry, so only the holder of the
-    /// secret can learn those. Revocation takes effect at once: nothing is cached.
+    /// The secret is checked before revocation, suspension and expiry, so only the holder
+    /// of the secret can learn those. Revocation and suspension take effect at once:
+    /// nothing is cached.
     pub async fn authenticate_api_key(
         &self,
         presented: &str,
         peer: Option<IpAddr>,
     ) -> Result<Principal, AuthError> {
         let key = ApiKey::parse(presented).map_err(AuthError::Malformed)?;
-        let sql = "SELECT tenant_id, secret_hash, scopes, expires_at, revoked_at \
-                   FROM api_keys WHERE id = $1";
-        let (tenant_id, hash, scopes, expires_at, revoked_at) = on_pool!(self, pool => {
+        let sql = "SELECT tenant_id, secret_hash, scopes, expires_at, revoked_at, suspended_at, \
+                   last_used_at FROM api_keys WHERE id = $1";
+        let (tenant_id, hash, scopes, expires_at, revoked_at, suspended_at, last_used_at) = on_pool!(self, pool => {
             let Some(row) = sqlx::query(sql)
                 .bind(key.id().as_str())
                 .fetch_optional(pool)
@@ -256,7 +272,9 @@ impl Meta {
             let scopes: String = row.try_get("scopes")?;
             let expires_at: Option<i64> = row.try_get("expires_at")?;
             let revoked_at: Option<i64> = row.try_get("revoked_at")?;
-            (tenant_id, hash, scopes, expires_at, revoked_at)
+            let suspended_at: Option<i64> = row.try_get("suspended_at")?;
+            let last_used_at: Option<i64> = row.try_get("last_used_at")?;
+            (tenant_id, hash, scopes, expires_at, revoked_at, suspended_at, last_used_at)
         });
         let hash = KeyHash::from_bytes(&hash).ok_or(MetaError::Corrupt {
             what: "API key hash",
@@ -264,8 +282,15 @@ impl Meta {
         if !hash.verify(&key) {
             return Err(AuthError::WrongSecret);
         }
+        let tenant_id = TenantId::from_db(tenant_id);
         if revoked_at.is_some() {
-            return Err(AuthError::Revoked);
+            return Err(AuthError::Revoked {
+                tenant_id,
+                key_id: key.id().clone(),
+            });
+        }
+        if suspended_at.is_some() {
+            return Err(AuthError::Suspended);
         }
         let now = now_ms();
         if expires_at.is_some_and(|exp| exp <= now) {
@@ -276,9 +301,10 @@ impl Meta {
         })?;
         self.touch_last_used(key.id(), now, peer).await;
         Ok(Principal {
-            tenant_id: TenantId::from_db(tenant_id),
+            tenant_id,
             key_id: key.id().clone(),
             scopes,
+            last_used_at: last_used_at.map(from_ms),
         })
     }
 
@@ -386,6 +412,40 @@ impl Meta {
             return Err(MetaError::NotFound { what: "API key" });
         }
         Ok(())
+    }
+
+    /// Containment: suspends every key of `tenant` that is neither revoked nor suspended
+    /// already, as of `now_ms`, in one statement; returns how many. A suspended key is
+    /// refused ([`AuthError::Suspended`]) until [`Meta::restore_api_keys`].
+    ///
+    /// Why not revoke: a security response must be able to stop ingest and API access at
+    /// once without destroying the keys that the tenant's agents are configured with; once
+    /// the incident is understood, the keys are restored (or revoked one by one).
+    pub async fn suspend_api_keys(&self, tenant: &TenantId, now_ms: i64) -> Result<u64, MetaError> {
+        let sql = "UPDATE api_keys SET suspended_at = $2 WHERE tenant_id = $1 \
+                   AND revoked_at IS NULL AND suspended_at IS NULL";
+        on_pool!(self, pool => {
+            Ok(sqlx::query(sql)
+                .bind(tenant.as_str())
+                .bind(now_ms)
+                .execute(pool)
+                .await?
+                .rows_affected())
+        })
+    }
+
+    /// Ends a suspension: clears `suspended_at` on every key of `tenant`; returns how many
+    /// keys were suspended. Revoked keys stay revoked.
+    pub async fn restore_api_keys(&self, tenant: &TenantId) -> Result<u64, MetaError> {
+        let sql = "UPDATE api_keys SET suspended_at = NULL WHERE tenant_id = $1 \
+                   AND suspended_at IS NOT NULL";
+        on_pool!(self, pool => {
+            Ok(sqlx::query(sql)
+                .bind(tenant.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected())
+        })
     }
 
     /// One key of `tenant`.

@@ -215,6 +215,32 @@ impl Meta {
         })
     }
 
+    /// How many of `tenant`'s records have action `action` (and outcome `outcome`, if
+    /// given) and `at_ms >= since_ms`.
+    ///
+    /// Why: security detections count recent events (failed sign-ins, refused keys, mass
+    /// exports) with one indexed query instead of reading the records.
+    pub async fn count_audit(
+        &self,
+        tenant: &str,
+        action: &str,
+        outcome: Option<&str>,
+        since_ms: i64,
+    ) -> Result<u64, MetaError> {
+        let sql = "SELECT COUNT(*) FROM audit_records WHERE tenant = $1 AND action = $2 \
+                   AND ($3 IS NULL OR outcome = $3) AND at_ms >= $4";
+        let n: i64 = on_pool!(self, pool => {
+            sqlx::query_scalar(sql)
+                .bind(tenant)
+                .bind(action)
+                .bind(outcome)
+                .bind(since_ms)
+                .fetch_one(pool)
+                .await?
+        });
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// The end of `tenant`'s chain: the last record's seq and hash, `None` if nothing was
     /// ever appended.
     ///

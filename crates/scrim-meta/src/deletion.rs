@@ -118,6 +118,9 @@ pub struct Shredded {
     pub api_keys: u64,
     pub members: u64,
     pub sessions: u64,
+    pub alert_rules: u64,
+    pub notification_channels: u64,
+    pub notifications: u64,
 }
 
 const COLUMNS: &str = "id, tenant_id, scope, erasure, status, requested_by, requested_at, \
@@ -357,7 +360,9 @@ impl crate::Meta {
     /// of the wrapped data key is removed, as [`Meta::destroy_tenant_keys`] does
     /// (crypto-shredding: every segment, WAL record and backup of the tenant becomes
     /// unreadable), the name freed (`deleted-…`), settings cleared, API keys,
-    /// members, sessions, catalog entries and WAL marks removed. The row itself stays,
+    /// members, sessions, catalog entries and WAL marks removed, and everything of alerting
+    /// (rules and their history, channels, notifications and their deliveries,
+    /// sensitive-data findings, detector cursors). The row itself stays,
     /// marked deleted, for the audit chain and the deletion requests that refer to it.
     /// A tenant that does not exist or is already deleted is `NotFound`.
     pub async fn shred_tenant(&self, tenant: &TenantId) -> Result<Shredded, MetaError> {
@@ -427,6 +432,34 @@ impl crate::Meta {
                 .await?
                 .rows_affected();
             out.members = sqlx::query(&by_tenant("memberships"))
+                .bind(tenant.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            // Deliveries before the notifications they refer to.
+            for table in [
+                "notification_deliveries",
+                "alert_events",
+                "redaction_findings",
+                "redaction_first_seen",
+                "alert_cursors",
+            ] {
+                sqlx::query(&by_tenant(table))
+                    .bind(tenant.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            out.notifications = sqlx::query(&by_tenant("notifications"))
+                .bind(tenant.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            out.notification_channels = sqlx::query(&by_tenant("notification_channels"))
+                .bind(tenant.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            out.alert_rules = sqlx::query(&by_tenant("alert_rules"))
                 .bind(tenant.as_str())
                 .execute(&mut *tx)
                 .await?

@@ -865,6 +865,25 @@ impl Meta {
         Ok(())
     }
 
+    /// Containment: revokes, as of `now_ms`, every session acting in `tenant` (whoever its
+    /// user); returns how many. Sessions of the same users in other tenants are left
+    /// alone: the response is scoped to the tenant under attack.
+    pub async fn revoke_tenant_sessions(
+        &self,
+        tenant: &TenantId,
+        now_ms: i64,
+    ) -> Result<u64, MetaError> {
+        let sql = "UPDATE sessions SET revoked_at = $1 WHERE tenant_id = $2 AND revoked_at IS NULL";
+        on_pool!(self, pool => {
+            Ok(sqlx::query(sql)
+                .bind(now_ms)
+                .bind(tenant.as_str())
+                .execute(pool)
+                .await?
+                .rows_affected())
+        })
+    }
+
     /// Active (not revoked) sessions of a user, as `(tenant, method, created, last seen)`.
     pub async fn count_active_sessions(&self, id: &UserId) -> Result<u64, MetaError> {
         let sql = "SELECT COUNT(*) AS n FROM sessions s JOIN users u ON u.id = s.user_id \

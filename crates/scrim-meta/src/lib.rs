@@ -1,5 +1,5 @@
-//! Scrim's metadata database: tenants, people (users, memberships, sessions), API keys and
-//! the segment catalog.
+//! Scrim's metadata database: tenants, people (users, memberships, sessions), API keys,
+//! the segment catalog, the audit log and alerting (rules, notifications, findings).
 //!
 //! One API over two engines: SQLite (embedded, the single-node default: `meta.db` in the
 //! data directory, WAL journal) and PostgreSQL (several stateless nodes). It holds
@@ -33,9 +33,13 @@
 //! # Tenant isolation
 //!
 //! Every read of tenant-owned rows (API keys listed or revoked, catalog segments) takes a
-//! [`TenantId`] and filters on it in SQL. The only read without one is
-//! [`Meta::authenticate_api_key`], whose whole purpose is to find the tenant of a key.
+//! [`TenantId`] and filters on it in SQL. The reads without one are those whose whole
+//! purpose is to find the tenant: [`Meta::authenticate_api_key`] (the tenant of a key),
+//! and the background jobs' work lists, [`Meta::due_deliveries`] (each row names its
+//! tenant) and [`Meta::tenants_with_alert_rules`]. A delivery is recorded by its
+//! notification's id, which the caller read with its tenant.
 
+mod alerting;
 mod apikey;
 mod audit;
 mod catalog;
@@ -59,6 +63,10 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use alerting::{
+    AlertEventRow, AlertRuleRow, ChannelRow, DeliveryOutcome, DeliveryRow, FindingRow,
+    FindingTotal, NewAlertRule, NotificationRow,
+};
 pub use apikey::{ApiKeyRecord, AuthError, NewApiKey, Principal};
 pub use audit::{AuditQuery, AuditRow, CheckpointRow};
 pub use catalog::{NewSegment, Segment, Signal, TimeRange, WalMark};
@@ -328,6 +336,11 @@ const SQLITE_MIGRATIONS: MigrationList = &[
         "AI settings",
         include_str!("../migrations/sqlite/0010_ai_settings.sql"),
     ),
+    (
+        11,
+        "alerting",
+        include_str!("../migrations/sqlite/0011_alerting.sql"),
+    ),
 ];
 const POSTGRES_MIGRATIONS: MigrationList = &[
     (
@@ -379,6 +392,11 @@ const POSTGRES_MIGRATIONS: MigrationList = &[
         10,
         "AI settings",
         include_str!("../migrations/postgres/0010_ai_settings.sql"),
+    ),
+    (
+        11,
+        "alerting",
+        include_str!("../migrations/postgres/0011_alerting.sql"),
     ),
 ];
 

@@ -22,17 +22,7 @@ const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 impl TenantId {
     /// A new random id.
     pub fn generate() -> Result<Self, MetaError> {
-        let mut bytes = [0u8; TENANT_ID_RANDOM];
-        getrandom::fill(&mut bytes)?;
-        let mut id = String::with_capacity(TENANT_ID_PREFIX.len() + TENANT_ID_RANDOM);
-        id.push_str(TENANT_ID_PREFIX);
-        // 256 is a multiple of 32: `b % 32` keeps exactly 5 uniform bits.
-        id.extend(
-            bytes
-                .iter()
-                .map(|b| char::from(BASE32[usize::from(b % 32)])),
-        );
-        Ok(Self(id))
+        random_id(TENANT_ID_PREFIX).map(Self)
     }
 
     /// Checks the format of an id that came from outside (a command line, a URL).
@@ -58,6 +48,23 @@ impl TenantId {
     pub(crate) fn from_db(s: String) -> Self {
         Self(s)
     }
+}
+
+/// `prefix` followed by 16 characters of lowercase base32 (80 random bits): the form of
+/// every random id in this crate (`t_` tenants, `al_` alert rules, `ch_` channels), so
+/// they all read alike and fit in a URL path segment as they are.
+pub(crate) fn random_id(prefix: &str) -> Result<String, MetaError> {
+    let mut bytes = [0u8; TENANT_ID_RANDOM];
+    getrandom::fill(&mut bytes)?;
+    let mut id = String::with_capacity(prefix.len() + TENANT_ID_RANDOM);
+    id.push_str(prefix);
+    // 256 is a multiple of 32: `b % 32` keeps exactly 5 uniform bits.
+    id.extend(
+        bytes
+            .iter()
+            .map(|b| char::from(BASE32[usize::from(b % 32)])),
+    );
+    Ok(id)
 }
 
 impl fmt::Display for TenantId {
@@ -87,6 +94,11 @@ pub struct Tenant {
     /// The version of the tenant's current data key (the highest in
     /// [`Meta::tenant_data_keys`]); 0 once [`Meta::destroy_tenant_keys`] removed them all.
     pub data_key_version: u32,
+    /// Containment: since when reads of the tenant's telemetry are refused (a security
+    /// response freezes them while an incident is looked into); `None`: reads allowed.
+    pub reads_frozen_at: Option<SystemTime>,
+    /// Who froze them, as the audit log names them.
+    pub reads_frozen_by: Option<String>,
 }
 
 /// One version of a tenant's data key.
@@ -129,6 +141,8 @@ impl fmt::Debug for Tenant {
             )
             .field("policy_version", &self.policy_version)
             .field("data_key_version", &self.data_key_version)
+            .field("reads_frozen_at", &self.reads_frozen_at)
+            .field("reads_frozen_by", &self.reads_frozen_by)
             .finish()
     }
 }
@@ -230,12 +244,16 @@ macro_rules! tenant_from_row {
             capture_policy: row.try_get("capture_policy")?,
             policy_version: row.try_get("policy_version")?,
             data_key_version: key_version(row.try_get("data_key_version")?)?,
+            reads_frozen_at: row
+                .try_get::<Option<i64>, _>("reads_frozen_at")?
+                .map(from_ms),
+            reads_frozen_by: row.try_get("reads_frozen_by")?,
         }
     }};
 }
 
 const TENANT_COLUMNS: &str = "id, name, region, retention_days, created_at, capture_policy, \
-     policy_version, (SELECT COALESCE(MAX(k.version), 0) FROM tenant_data_keys k \
+     policy_version, reads_frozen_at, reads_frozen_by, (SELECT COALESCE(MAX(k.version), 0) FROM tenant_data_keys k \
      WHERE k.tenant_id = tenants.id) AS data_key_version";
 
 /// Crypto-shredding: every version of a tenant's data key, in one statement.
@@ -298,6 +316,8 @@ impl Meta {
             capture_policy: new.capture_policy.clone(),
             policy_version: 0,
             data_key_version: 1,
+            reads_frozen_at: None,
+            reads_frozen_by: None,
         })
     }
 
@@ -440,6 +460,32 @@ impl Meta {
                 .await?
         });
         version.ok_or(MetaError::NotFound { what: "tenant" })
+    }
+
+    /// Containment: freezes reads of the tenant's telemetry (`Some((at_ms, by))`: since
+    /// `at_ms`, by `by` as the audit log names them) or lifts the freeze (`None`). The
+    /// server refuses queries of a frozen tenant; ingest goes on, so nothing is lost while
+    /// an incident is looked into. An unknown or deleted tenant is `NotFound`.
+    pub async fn set_reads_frozen(
+        &self,
+        id: &TenantId,
+        frozen: Option<(i64, &str)>,
+    ) -> Result<(), MetaError> {
+        let sql = "UPDATE tenants SET reads_frozen_at = $2, reads_frozen_by = $3 \
+                   WHERE id = $1 AND deleted_at IS NULL";
+        let changed = on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(id.as_str())
+                .bind(frozen.map(|(at, _)| at))
+                .bind(frozen.map(|(_, by)| by))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        if changed == 0 {
+            return Err(MetaError::NotFound { what: "tenant" });
+        }
+        Ok(())
     }
 
     /// Sets how many days the tenant's telemetry is kept (1 to
@@ -694,6 +740,8 @@ mod tests {
             capture_policy: None,
             policy_version: 0,
             data_key_version: 1,
+            reads_frozen_at: None,
+            reads_frozen_by: None,
         };
         let shown = format!("{t:?}");
         assert!(shown.contains("data_key_version: 1"), "{shown}");

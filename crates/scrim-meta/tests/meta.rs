@@ -733,7 +733,11 @@ async fn revocation_takes_effect_at_once_on_every_node(db: &TestDb) {
             .authenticate_api_key(&plaintext, None)
             .await
             .unwrap_err();
-        assert!(matches!(err, AuthError::Revoked), "{err:?}");
+        assert!(
+            matches!(&err, AuthError::Revoked { tenant_id, key_id }
+                if tenant_id == &t && key_id == key.id()),
+            "{err:?}"
+        );
     }
     // A wrong secret for a revoked key is still just a wrong secret.
     let err = node2

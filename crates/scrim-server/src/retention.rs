@@ -192,6 +192,8 @@ mod tests {
             capture_policy: None,
             policy_version: 0,
             data_key_version: 1,
+            reads_frozen_at: None,
+            reads_frozen_by: None,
         }
     }
 }
