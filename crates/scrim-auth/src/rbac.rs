@@ -65,9 +65,10 @@ impl Role {
                     | Export
                     | CreateApiKey
                     | UseAiDiagnostics
+                    | ViewAlerts
                     | ManageOwnAccount
             ),
-            Role::Viewer => matches!(permission, ViewServices | ManageOwnAccount),
+            Role::Viewer => matches!(permission, ViewServices | ViewAlerts | ManageOwnAccount),
             Role::Auditor => matches!(
                 permission,
                 ReadAudit
@@ -75,6 +76,8 @@ impl Role {
                     | ViewMembers
                     | ViewApiKeys
                     | ViewSecuritySettings
+                    | ViewAlerts
+                    | ViewDetections
                     | CreateApiKey
                     | ManageOwnAccount
             ),
@@ -173,10 +176,18 @@ pub enum Permission {
     UseAiDiagnostics,
     /// Turn AI diagnostics on or off and choose the provider.
     ManageAiDiagnostics,
+    /// Alert rules and their history, sensitive-data insights, notifications sent.
+    ViewAlerts,
+    /// Create, change and delete alert rules and notification channels.
+    ManageAlerts,
+    /// Security detections (failed sign-in bursts, key misuse, escalations, …).
+    ViewDetections,
+    /// Containment: suspend every API key, end every session, freeze reads; and undo them.
+    Contain,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 22] = [
+    pub const ALL: [Permission; 26] = [
         Permission::IngestTraces,
         Permission::IngestLogs,
         Permission::IngestMetrics,
@@ -199,6 +210,10 @@ impl Permission {
         Permission::ManageOwnAccount,
         Permission::UseAiDiagnostics,
         Permission::ManageAiDiagnostics,
+        Permission::ViewAlerts,
+        Permission::ManageAlerts,
+        Permission::ViewDetections,
+        Permission::Contain,
     ];
 
     /// The name used in the documentation and in denial messages.
@@ -226,6 +241,10 @@ impl Permission {
             Permission::ManageOwnAccount => "manage own account",
             Permission::UseAiDiagnostics => "use AI diagnostics",
             Permission::ManageAiDiagnostics => "manage AI diagnostics",
+            Permission::ViewAlerts => "view alerts",
+            Permission::ManageAlerts => "manage alerts",
+            Permission::ViewDetections => "view security detections",
+            Permission::Contain => "contain incidents",
         }
     }
 
@@ -238,17 +257,20 @@ impl Permission {
             IngestTraces => one(Scope::IngestTraces),
             IngestLogs => one(Scope::IngestLogs),
             IngestMetrics => one(Scope::IngestMetrics),
-            ViewServices | ReadTelemetry | SqlConsole => one(Scope::Read),
+            ViewServices | ReadTelemetry | SqlConsole | ViewAlerts => one(Scope::Read),
             Export => one(Scope::Export),
             DeleteTelemetry => one(Scope::Delete),
-            ViewMembers | ViewApiKeys | ViewSecuritySettings | AccessReview => {
+            ViewMembers | ViewApiKeys | ViewSecuritySettings | AccessReview | ViewDetections => {
                 one(Scope::Admin).with(Scope::AuditRead)
             }
             ManageMembers
             | CreateApiKey
             | RevokeApiKey
             | ManageSecuritySettings
-            | ManageCapturePolicy => one(Scope::Admin),
+            | ManageCapturePolicy
+            | ManageAlerts
+            // A security tool holding an admin key may contain an incident it detected.
+            | Contain => one(Scope::Admin),
             ReadAudit => one(Scope::AuditRead),
             // Owners are made by owners, in person; accounts are managed by their holder;
             // questions to the AI provider are asked, and the provider chosen, by people (the

@@ -15,7 +15,9 @@ use opentelemetry_proto::tonic::trace::v1::{
     ResourceSpans, ScopeSpans, Span, Status, span::Event, span::Link,
 };
 use scrim_otlp::Batch;
-use scrim_otlp::redact::{count_key, redact_batch, redact_logs, redact_metrics, redact_traces};
+use scrim_otlp::redact::{
+    count_key, redact_batch, redact_batch_located, redact_logs, redact_metrics, redact_traces,
+};
 use scrim_redact::{Kind, Policy, Redactor};
 
 const CARD: &str = "4111 1111 1111 1111";
@@ -423,4 +425,53 @@ fn policy_drops_and_attribute_rules() {
     assert!(attr(&spans[1].events[0].attributes, "exception.message").is_none());
     let res = &req.resource_spans[0].resource.as_ref().unwrap().attributes;
     assert!(str_attr(res, "host.owner").starts_with("[id:"));
+}
+
+/// Where each removal was found, per service: what sensitive-data insights are built from.
+/// The totals agree with the plain walk, and the redacted request is the same.
+#[test]
+fn located_counts_name_the_service_and_the_place() {
+    let r = redactor();
+    let mut plain = Batch::Traces(trace_request());
+    let counts = redact_batch(&mut plain, &r);
+    let mut located = Batch::Traces(trace_request());
+    let (same, found) = redact_batch_located(&mut located, &r);
+    assert_eq!(counts, same);
+    let (Batch::Traces(a), Batch::Traces(b)) = (&plain, &located) else {
+        unreachable!()
+    };
+    assert_eq!(a, b, "asking where changes nothing in the output");
+    let at = |place: &str, kind: Kind| {
+        found
+            .iter()
+            .filter(|(s, l, k, _)| *s == "checkout" && *l == place && *k == kind)
+            .map(|(_, _, _, n)| n)
+            .sum::<u64>()
+    };
+    assert!(at("http.request.body", Kind::Secret) >= 1, "{found:?}");
+    assert_eq!(at("exception.message", Kind::Card), 1, "{found:?}");
+    assert_eq!(at("status.message", Kind::Email), 1, "{found:?}");
+    assert_eq!(at("host.owner", Kind::Email), 1, "{found:?}");
+    assert!(at("span.name", Kind::SqlStatement) >= 1, "{found:?}");
+    assert!(found.iter().all(|(s, ..)| s == "checkout"));
+    // Every removal the spans count is somewhere in the locations.
+    let total: u64 = found.iter().map(|(.., n)| n).sum();
+    assert_eq!(total, counts.total());
+
+    let mut logs = Batch::Logs(ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            resource: None,
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord {
+                    body: Some(s(&format!("charged card {CARD}"))),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    });
+    let (_, found) = redact_batch_located(&mut logs, &r);
+    let places: Vec<_> = found.iter().collect();
+    assert_eq!(places, vec![("unknown_service", "log.body", Kind::Card, 1)]);
 }

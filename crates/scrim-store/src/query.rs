@@ -1282,6 +1282,29 @@ impl TenantQuery {
         Ok(out)
     }
 
+    /// How many log records match `filter` (its `limit` and `trace_id` are ignored): what a
+    /// `log_count` alert rule measures.
+    pub async fn log_count(&self, filter: &LogFilter) -> Result<u64> {
+        let ctx = self
+            .session(filter.range, filter.service.as_deref())
+            .await?;
+        let mut df = ctx.table("logs").await?;
+        if let Some(r) = filter.range {
+            df = df.filter(time_filter("time", r))?;
+        }
+        if let Some(s) = &filter.service {
+            df = df.filter(col("service_name").eq(lit(s.as_str())))?;
+        }
+        if let Some(sev) = filter.min_severity {
+            df = df.filter(col("severity_number").gt_eq(lit(sev)))?;
+        }
+        if let Some(t) = filter.text.as_deref().filter(|t| !t.is_empty()) {
+            use datafusion::functions::expr_fn::{lower, strpos};
+            df = df.filter(strpos(lower(col("body")), lit(t.to_lowercase())).gt(lit(0_i64)))?;
+        }
+        Ok(df.count().await? as u64)
+    }
+
     /// The rows of `signal` that match `filter`, as a stream of record batches in the
     /// table's schema, for an export ([`crate::export`]). Rows come in storage order (no
     /// sort: nothing but the batches in flight is held in memory), segments first, then the

@@ -376,6 +376,45 @@ async fn logs_filter_by_severity_text_service_and_window() {
 }
 
 #[tokio::test]
+async fn log_count_counts_what_logs_would_list() {
+    let w = world().await;
+    let q = w.a();
+    let errors = LogFilter {
+        min_severity: Some(17),
+        ..Default::default()
+    };
+    assert_eq!(q.log_count(&errors).await.unwrap(), 32);
+    let narrow = LogFilter {
+        text: Some("BOOM".into()),
+        service: Some("checkout".into()),
+        range: Some(TimeRange::new(HOUR0 as i64, (HOUR0 + 100 * SEC) as i64)),
+        limit: Some(1),
+        ..Default::default()
+    };
+    let listed = q
+        .logs(&LogFilter {
+            limit: Some(10_000),
+            ..narrow.clone()
+        })
+        .await
+        .unwrap()
+        .len() as u64;
+    assert!(listed > 1, "the limit does not cap the count");
+    assert_eq!(q.log_count(&narrow).await.unwrap(), listed);
+    // Each tenant counts its own records only.
+    let b_listed = w
+        .b()
+        .logs(&LogFilter {
+            limit: Some(10_000),
+            ..errors.clone()
+        })
+        .await
+        .unwrap()
+        .len() as u64;
+    assert_eq!(w.b().log_count(&errors).await.unwrap(), b_listed);
+}
+
+#[tokio::test]
 async fn sql_sees_only_the_tenants_rows() {
     let w = world().await;
     let (a, b) = (w.a(), w.b());
