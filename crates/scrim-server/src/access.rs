@@ -90,7 +90,16 @@ pub(crate) struct Gate {
     /// (key id, address) pairs known to be recorded, so that the database is asked once
     /// per pair and process, not on every request.
     seen_addresses: Mutex<HashSet<(String, IpAddr)>>,
+    /// When each revoked key's use was last recorded.
+    revoked_uses: Mutex<std::collections::HashMap<String, Instant>>,
 }
+
+/// A revoked key's use is recorded at most this often per key and process.
+const REVOKED_USE_EVERY: Duration = Duration::from_secs(3600);
+/// A key unused this long is recorded when it comes back (`apikey.dormant_use`); the
+/// detection decides by its own threshold (`dormant_key_days`, 30 by default), so this is
+/// the smallest threshold it can have.
+const DORMANT_RECORD_AFTER: Duration = Duration::from_secs(7 * 86_400);
 
 /// Pairs remembered before the set is emptied (a bound on memory; forgetting costs one
 /// indexed insert per pair).
@@ -104,6 +113,7 @@ impl Gate {
             accounts,
             keys,
             seen_addresses: Mutex::new(HashSet::new()),
+            revoked_uses: Mutex::new(Default::default()),
         }
     }
 
@@ -135,29 +145,114 @@ impl Gate {
                 if let Some(addr) = peer {
                     self.note_address(&p, addr, origin).await?;
                 }
+                self.note_dormant_use(&p, origin).await?;
                 Ok(p)
+            }
+            Err(AuthError::Revoked {
+                tenant_id,
+                key_id: revoked,
+            }) => {
+                self.note_revoked_use(&tenant_id, revoked.as_str(), origin)
+                    .await;
+                self.refuse(peer, &key_id, now)
             }
             Err(AuthError::Unavailable(e)) => {
                 tracing::warn!("API key check failed: {e}");
                 Err(KeyRefusal::Unavailable)
             }
-            Err(_) => {
-                let mut locked = None;
-                if let Some(addr) = peer {
-                    locked = guard.addresses.fail(&addr, now);
-                }
-                if let Some(id) = &key_id {
-                    locked = guard.keys.fail(id, now).or(locked);
-                }
-                match locked {
-                    Some(l) => {
-                        tracing::warn!(addr = ?peer, "API key checks locked out after repeated failures");
-                        Err(KeyRefusal::Locked(l))
-                    }
-                    None => Err(KeyRefusal::Unauthenticated),
-                }
-            }
+            Err(_) => self.refuse(peer, &key_id, now),
         }
+    }
+
+    /// A refused key: counted against the address and the key id, locked out past the
+    /// threshold.
+    fn refuse(
+        &self,
+        peer: Option<IpAddr>,
+        key_id: &Option<String>,
+        now: Instant,
+    ) -> Result<Principal, KeyRefusal> {
+        let guard = &self.keys;
+        let mut locked = None;
+        if let Some(addr) = peer {
+            locked = guard.addresses.fail(&addr, now);
+        }
+        if let Some(id) = key_id {
+            locked = guard.keys.fail(id, now).or(locked);
+        }
+        match locked {
+            Some(l) => {
+                tracing::warn!(addr = ?peer, "API key checks locked out after repeated failures");
+                Err(KeyRefusal::Locked(l))
+            }
+            None => Err(KeyRefusal::Unauthenticated),
+        }
+    }
+
+    /// Records a revoked key presented with its right secret (`apikey.revoked_use`,
+    /// `denied`) in its tenant's chain, at most once an hour per key in this process: an
+    /// application or an attacker still holds it. Best effort: the request is refused
+    /// either way.
+    async fn note_revoked_use(&self, tenant: &scrim_meta::TenantId, key_id: &str, origin: &Origin) {
+        {
+            let mut seen = self.revoked_uses.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            if seen
+                .get(key_id)
+                .is_some_and(|t| now.duration_since(*t) < REVOKED_USE_EVERY)
+            {
+                return;
+            }
+            if seen.len() >= SEEN_ADDRESSES_MAX {
+                seen.clear();
+            }
+            seen.insert(key_id.to_owned(), now);
+        }
+        let written = self
+            .audit
+            .entry(
+                tenant.as_str(),
+                AuditActor::ApiKey {
+                    id: key_id.to_owned(),
+                },
+                actions::APIKEY_REVOKED_USE,
+                origin,
+            )
+            .target(key_id.to_owned())
+            .denied("the key is revoked")
+            .await;
+        if written.is_err() {
+            tracing::warn!("the use of a revoked key could not be recorded in the audit log");
+        }
+    }
+
+    /// Records a key's return after [`DORMANT_RECORD_AFTER`] unused
+    /// (`apikey.dormant_use`, with `idle_days`); refused if that record cannot be written.
+    async fn note_dormant_use(&self, p: &Principal, origin: &Origin) -> Result<(), KeyRefusal> {
+        let Some(idle) = p
+            .last_used_at
+            .and_then(|t| std::time::SystemTime::now().duration_since(t).ok())
+        else {
+            return Ok(());
+        };
+        if idle < DORMANT_RECORD_AFTER {
+            return Ok(());
+        }
+        self.audit
+            .entry(
+                p.tenant_id.as_str(),
+                AuditActor::ApiKey {
+                    id: p.key_id.as_str().to_owned(),
+                },
+                actions::APIKEY_DORMANT_USE,
+                origin,
+            )
+            .target(p.key_id.as_str().to_owned())
+            .detail("idle_days", idle.as_secs() / 86_400)
+            .success()
+            .await
+            .map(|_| ())
+            .map_err(|_| KeyRefusal::Unavailable)
     }
 
     /// Records the first use of `p`'s key from `addr`, once per pair across every node.
@@ -190,6 +285,8 @@ impl Gate {
                     origin,
                 )
                 .target(pair.0.clone())
+                // The first address a key is used from is not news for the detections.
+                .detail("first_address", p.last_used_at.is_none())
                 .success()
                 .await;
             if written.is_err() {

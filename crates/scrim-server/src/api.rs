@@ -69,6 +69,7 @@ fn api_routes() -> Router<ApiState> {
         .route("/api/v1/export", get(export))
         .route("/api/v1/audit", get(audit_log))
         .merge(crate::ai::routes())
+        .merge(crate::alerts::api::routes())
         .merge(crate::identity_api::routes())
         .merge(crate::deletion::routes())
         .merge(crate::sso::routes())
@@ -228,6 +229,9 @@ impl From<crate::ServerError> for ApiError {
             e @ crate::ServerError::OtherRegion { .. } => {
                 ApiError::new(StatusCode::MISDIRECTED_REQUEST, &e.to_string())
             }
+            e @ crate::ServerError::ReadsFrozen => {
+                ApiError::new(StatusCode::LOCKED, &e.to_string())
+            }
             e => {
                 tracing::error!("{e}");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
@@ -276,16 +280,22 @@ pub(crate) async fn tenant_query_with(
     p: &Caller,
     trace_filters: bool,
 ) -> Result<TenantQuery, ApiError> {
-    let shared = &state.shared;
-    let rt = shared.tenants.get(&p.tenant_id).await?;
+    // Containment: a frozen tenant's telemetry is not read through the API (or the UI,
+    // the AI diagnostics and exports, which come through here).
+    crate::containment::check_reads(&state.shared.platform, &p.tenant_id).await?;
+    Ok(query_for_tenant(&state.shared, &p.tenant_id, trace_filters).await?)
+}
+
+/// [`tenant_query_with`] for the server's own jobs (alert rules), without a caller.
+pub(crate) async fn query_for_tenant(
+    shared: &Shared,
+    tenant: &scrim_meta::TenantId,
+    trace_filters: bool,
+) -> Result<TenantQuery, crate::ServerError> {
+    let rt = shared.tenants.get(tenant).await?;
     let snapshot = rt.gate.read().await;
     let mut filters = if trace_filters {
-        shared
-            .platform
-            .meta
-            .trace_filters(&p.tenant_id)
-            .await
-            .map_err(crate::ServerError::from)?
+        shared.platform.meta.trace_filters(tenant).await?
     } else {
         Default::default()
     };
@@ -295,9 +305,8 @@ pub(crate) async fn tenant_query_with(
         let rows = shared
             .platform
             .meta
-            .segments(&p.tenant_id, meta_signal(signal), CatalogRange::all(), None)
-            .await
-            .map_err(crate::ServerError::from)?;
+            .segments(tenant, meta_signal(signal), CatalogRange::all(), None)
+            .await?;
         segments.extend(rows.into_iter().map(|s| {
             newest_key = newest_key.max(s.key_version);
             let filter = filters.remove(&s.path);
@@ -668,12 +677,37 @@ async fn export(
     // No record, no export: written before the first byte of the body.
     entry.success().await.map_err(audit_unavailable)?;
     let tenant = p.tenant_id.to_string();
-    let chunks = scrim_store::export::encode_stream(rows, encoder).inspect(move |chunk| {
-        if let Err(e) = chunk {
-            // The answer ends without its last chunk, so the client sees it incomplete.
-            tracing::error!(tenant, "export stopped: {e}");
+    let rows_sent = encoder.row_counter();
+    let bytes_sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let complete = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (counted, ok) = (Arc::clone(&bytes_sent), Arc::clone(&complete));
+    let chunks =
+        scrim_store::export::encode_stream(rows, encoder).inspect(move |chunk| match chunk {
+            Ok(b) => {
+                counted.fetch_add(b.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            }
+            Err(e) => {
+                ok.store(false, std::sync::atomic::Ordering::Relaxed);
+                // The answer ends without its last chunk, so the client sees it incomplete.
+                tracing::error!(tenant, "export stopped: {e}");
+            }
+        });
+    // Once the last byte went out: how much left, for the large-export detection.
+    let done = entry.clone().for_action(actions::EXPORT_DONE);
+    let finished = futures::stream::once(async move {
+        use std::sync::atomic::Ordering::Relaxed;
+        let written = done
+            .detail("rows", rows_sent.load(Relaxed))
+            .detail("bytes", bytes_sent.load(Relaxed))
+            .detail("complete", complete.load(Relaxed))
+            .success()
+            .await;
+        if written.is_err() {
+            tracing::warn!("the end of an export could not be recorded in the audit log");
         }
-    });
+    })
+    .filter_map(|()| async { None });
+    let chunks = chunks.chain(finished);
     Ok((
         crate::export::response_headers(&request),
         axum::body::Body::from_stream(chunks),

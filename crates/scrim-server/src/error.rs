@@ -23,6 +23,8 @@ pub enum ServerError {
     /// The tenant's telemetry lives in a region this node does not serve (421 on the
     /// APIs): it is neither read nor written here.
     OtherRegion { region: String, served: String },
+    /// The tenant's reads are frozen by containment (423 on the API); ingest goes on.
+    ReadsFrozen,
 }
 
 impl fmt::Display for ServerError {
@@ -34,6 +36,10 @@ impl fmt::Display for ServerError {
             ServerError::Io(e) => write!(f, "{e}"),
             ServerError::Store(e) => write!(f, "storage: {e}"),
             ServerError::AuditUnavailable => write!(f, "{}", crate::audit::AuditUnavailable),
+            ServerError::ReadsFrozen => f.write_str(
+                "reads of this tenant's telemetry are frozen (containment); an owner or admin \
+                 can lift it with POST /api/v1/containment/unfreeze-reads",
+            ),
             ServerError::OtherRegion { region, served } => write!(
                 f,
                 "the tenant's data stays in region {region}, which this node does not serve \

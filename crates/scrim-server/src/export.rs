@@ -305,12 +305,27 @@ pub async fn export_to_writer(
         .success()
         .await?;
     let mut chunks = scrim_store::export::encode_stream(batches, encoder);
+    let mut bytes = 0u64;
     while let Some(chunk) = chunks.next().await {
-        out.write_all(&chunk?)?;
+        let chunk = chunk?;
+        out.write_all(&chunk)?;
+        bytes += chunk.len() as u64;
         progress(counter.load(Ordering::Relaxed));
     }
     out.flush()?;
-    Ok(counter.load(Ordering::Relaxed))
+    let rows = counter.load(Ordering::Relaxed);
+    // The end, with its size, for the large-export detection.
+    request
+        .describe(
+            Act::operator(tenant.id.as_str()).entry(platform.audit(), actions::EXPORT_DONE, ""),
+            &scrubber,
+        )
+        .detail("rows", rows)
+        .detail("bytes", bytes)
+        .detail("complete", true)
+        .success()
+        .await?;
+    Ok(rows)
 }
 
 /// The answer's headers for `request`: type, download name, no caching.

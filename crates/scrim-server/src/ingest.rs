@@ -24,6 +24,8 @@ pub(crate) struct IngestSink {
     pub rate_limits: Option<crate::rate::RateLimits>,
     /// Accepted requests and items per key and hour, for the audit log.
     pub counts: Arc<crate::audit::IngestCounts>,
+    /// What the capture policy removed where, for sensitive-data insights.
+    pub alerting: Arc<crate::alerts::Alerting>,
 }
 
 impl Sink for IngestSink {
@@ -73,13 +75,18 @@ impl Sink for IngestSink {
             let worker = Arc::clone(&rt);
             // Redaction is CPU work and the WAL append waits for fsync: off the async threads.
             let appended = tokio::task::spawn_blocking(move || {
-                scrim_otlp::redact::redact_batch(&mut batch, &worker.redactor());
-                worker.log.append(&batch)
+                let (_, found) =
+                    scrim_otlp::redact::redact_batch_located(&mut batch, &worker.redactor());
+                worker.log.append(&batch).map(|()| found)
             })
             .await
             .map_err(|e| SinkError::Internal(format!("ingest task: {e}")))?;
             match appended {
-                Ok(()) => {}
+                Ok(found) => self.alerting.findings.add(
+                    principal.tenant_id.as_str(),
+                    &found,
+                    crate::audit::now_ms(),
+                ),
                 Err(StoreError::Full) => {
                     self.flush_now.notify_one();
                     return Err(SinkError::Unavailable {

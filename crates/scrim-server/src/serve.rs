@@ -61,6 +61,8 @@ pub struct ServerConfig {
     /// finished hours are written, audit records past their retention are removed, and so
     /// is telemetry past each tenant's retention.
     pub audit_checkpoint_interval: Duration,
+    /// Alert rules, detections and notifications: how often, with which thresholds.
+    pub alerts: crate::alerts::AlertConfig,
 }
 
 impl ServerConfig {
@@ -83,6 +85,7 @@ impl ServerConfig {
             session_timeouts: scrim_auth::SessionTimeouts::default(),
             audit_retention: AuditRetention::default(),
             audit_checkpoint_interval: Duration::from_secs(3600),
+            alerts: crate::alerts::AlertConfig::default(),
         }
     }
 
@@ -334,6 +337,8 @@ pub(crate) struct Shared {
     pub scrubber: scrim_redact::Redactor,
     /// Each tenant's last audit chain verdict for the security posture, and when it was
     /// reached (walking a long chain on every page view would cost too much).
+    /// Alert rules, insights, detections and notifications (the job and its counts).
+    pub alerting: Arc<crate::alerts::Alerting>,
     pub chain_checks: std::sync::Mutex<
         std::collections::HashMap<String, (std::time::Instant, serde_json::Value)>,
     >,
@@ -423,10 +428,12 @@ impl Server {
             scrubber: scrim_redact::Redactor::new(&Policy::default(), None),
             chain_checks: Default::default(),
             deletions_due: Notify::new(),
+            alerting: Arc::new(crate::alerts::Alerting::new(config.alerts.clone())?),
         });
         let flush_now = Arc::new(Notify::new());
         let sink = Arc::new(IngestSink {
             gate,
+            alerting: Arc::clone(&shared.alerting),
             counts: Arc::clone(&shared.ingest_counts),
             tenants: Arc::clone(&tenants),
             flush_now: Arc::clone(&flush_now),
@@ -447,23 +454,25 @@ impl Server {
         )
         .await?;
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = Vec::new();
-        tasks.push(tokio::spawn(flusher(
-            Arc::clone(&shared),
-            config.flush_interval,
-            flush_now,
-            stopped.clone(),
-        )));
-        tasks.push(tokio::spawn(deleter(
-            Arc::clone(&shared),
-            config.flush_interval,
-            stopped.clone(),
-        )));
-        tasks.push(tokio::spawn(audit_keeper(
-            Arc::clone(&shared),
-            config.audit_checkpoint_interval,
-            stopped.clone(),
-        )));
+        let mut tasks = vec![
+            tokio::spawn(flusher(
+                Arc::clone(&shared),
+                config.flush_interval,
+                flush_now,
+                stopped.clone(),
+            )),
+            tokio::spawn(deleter(
+                Arc::clone(&shared),
+                config.flush_interval,
+                stopped.clone(),
+            )),
+            tokio::spawn(crate::alerts::alerter(Arc::clone(&shared), stopped.clone())),
+            tokio::spawn(audit_keeper(
+                Arc::clone(&shared),
+                config.audit_checkpoint_interval,
+                stopped.clone(),
+            )),
+        ];
         let listener = scrim_tls::Listener::bind(
             config.http,
             tls_config(scrim_tls::ALPN_HTTP)?,
@@ -554,6 +563,18 @@ impl Server {
         }
         self.shared.retired.delete_due(false).await;
         Ok(merged)
+    }
+
+    /// One run of the alerting job now, at `now` (rules evaluated for the windows ending
+    /// then), as it runs every [`crate::alerts::AlertConfig::interval`].
+    pub async fn evaluate_alerts(
+        &self,
+        now: std::time::SystemTime,
+    ) -> Result<crate::alerts::AlertReport, ServerError> {
+        let now_ms = now
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        crate::alerts::run_once(&self.shared, now_ms).await
     }
 
     /// The audit log's upkeep now, as it runs every checkpoint interval: ingest counts of

@@ -116,3 +116,32 @@ pub const AUDIT_VERIFY: &str = "audit.verify";
 /// Records older than the retention period removed (recorded in the chain they were
 /// removed from, by `system:retention`).
 pub const AUDIT_PRUNE: &str = "audit.prune";
+
+/// A key used again after at least `dormant_key_days` unused (details: `idle_days`), once
+/// per such return. The `detection.key_dormant_use` detection reads it.
+pub const APIKEY_DORMANT_USE: &str = "apikey.dormant_use";
+/// A revoked key presented with its right secret (outcome `denied`), at most once an hour
+/// per key and process. The `detection.revoked_key_use` detection reads it.
+pub const APIKEY_REVOKED_USE: &str = "apikey.revoked_use";
+/// An export finished: target the signal; details `rows`, `bytes`, `complete`. Recorded
+/// when its last byte was sent (the `telemetry.export` record came before the first).
+pub const EXPORT_DONE: &str = "telemetry.export_done";
+
+/// Alert rules: target the rule's name (create) or id; details the rule, or before/after.
+pub const ALERT_RULE_CREATE: &str = "alert.rule_create";
+pub const ALERT_RULE_UPDATE: &str = "alert.rule_update";
+pub const ALERT_RULE_DELETE: &str = "alert.rule_delete";
+/// Notification channels: target the name (create) or id; details the channel's public
+/// settings (never its signing secret, Slack URL or SMTP password).
+pub const CHANNEL_CREATE: &str = "notification.channel_create";
+pub const CHANNEL_DELETE: &str = "notification.channel_delete";
+/// A test notification sent to a channel.
+pub const CHANNEL_TEST: &str = "notification.channel_test";
+
+/// Containment (target the tenant): every key suspended, the suspension lifted, every
+/// session ended, reads frozen, reads unfrozen.
+pub const CONTAIN_KEYS_SUSPEND: &str = "containment.keys_suspend";
+pub const CONTAIN_KEYS_RESTORE: &str = "containment.keys_restore";
+pub const CONTAIN_SESSIONS_END: &str = "containment.sessions_end";
+pub const CONTAIN_READS_FREEZE: &str = "containment.reads_freeze";
+pub const CONTAIN_READS_UNFREEZE: &str = "containment.reads_unfreeze";

@@ -189,6 +189,14 @@ impl Entry {
         self
     }
 
+    /// The same record for another action: a second record about the same act (the end
+    /// of an export after its start), with the same target and details.
+    #[must_use]
+    pub fn for_action(mut self, action: &'static str) -> Entry {
+        self.action = action;
+        self
+    }
+
     /// One detail (values under secret-looking keys are redacted by scrim-audit).
     #[must_use]
     pub fn detail(mut self, key: &str, value: impl Into<Value>) -> Entry {
