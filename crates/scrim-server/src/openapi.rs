@@ -2651,6 +2651,592 @@ pub(crate) const DOCUMENT: &str = r##"{
         },
         "x-scrim-permission": "use AI diagnostics"
       }
+    },
+    "/api/v1/alerts/rules": {
+      "get": {
+        "summary": "The tenant's alert rules with their state (ok, pending, firing), last value and description.",
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "Rules",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          }
+        },
+        "x-scrim-permission": "view alerts"
+      },
+      "post": {
+        "summary": "Create an alert rule: metric (error_rate, p95_latency, p99_latency, request_rate, log_count), service, op (>, >=, <, <=), threshold (error_rate a fraction; latencies in ms; req/s; records), window_seconds (60 to 604800, default 300), for_seconds (0 to 86400), min_requests, log_query {min_severity, contains}, severity (info, warning, critical). Recorded as alert.rule_create.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object"
+              },
+              "example": {
+                "name": "checkout p95",
+                "metric": "p95_latency",
+                "service": "checkout",
+                "op": ">",
+                "threshold": 500,
+                "window_seconds": 300,
+                "for_seconds": 60,
+                "severity": "critical"
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "201": {
+            "description": "The rule",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "A rule with that name exists"
+          }
+        },
+        "x-scrim-permission": "manage alerts"
+      }
+    },
+    "/api/v1/alerts/rules/{id}": {
+      "get": {
+        "summary": "One alert rule.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "al_ and 16 base32 characters"
+          }
+        ],
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "The rule",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such rule or channel in the tenant"
+          }
+        },
+        "x-scrim-permission": "view alerts"
+      },
+      "put": {
+        "summary": "Replace an alert rule (same body as creating one); a changed rule starts over from ok. Recorded as alert.rule_update with before and after.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "al_ and 16 base32 characters"
+          }
+        ],
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object"
+              },
+              "example": {
+                "name": "checkout p95",
+                "metric": "p95_latency",
+                "service": "checkout",
+                "op": ">",
+                "threshold": 500,
+                "window_seconds": 300,
+                "for_seconds": 60,
+                "severity": "critical"
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "The rule",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such rule or channel in the tenant"
+          }
+        },
+        "x-scrim-permission": "manage alerts"
+      },
+      "delete": {
+        "summary": "Delete an alert rule; its history stays. Recorded as alert.rule_delete.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "al_ and 16 base32 characters"
+          }
+        ],
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "204": {
+            "description": "Deleted"
+          },
+          "404": {
+            "description": "No such rule or channel in the tenant"
+          }
+        },
+        "x-scrim-permission": "manage alerts"
+      }
+    },
+    "/api/v1/alerts/history": {
+      "get": {
+        "summary": "Firing and resolved events, newest first.",
+        "parameters": [
+          {
+            "name": "rule",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "Only this rule's events"
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "At most this many (default 100, at most 1000)"
+          }
+        ],
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "events: rule_id, rule_name, state, value, threshold, at",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          }
+        },
+        "x-scrim-permission": "view alerts"
+      }
+    },
+    "/api/v1/insights/sensitive-data": {
+      "get": {
+        "summary": "What the capture policy removed in the window, by service, attribute and kind, each with its sentence (\"service `payments` sent 1,204 card numbers in `http.request.body` in the last 1h\"), and the (service, attribute, kind) first seen in the window. Counts only, never values.",
+        "parameters": [
+          {
+            "name": "window",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "30s, 15m, 1h (default), 7d"
+          }
+        ],
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "findings and first_seen",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          }
+        },
+        "x-scrim-permission": "view alerts"
+      }
+    },
+    "/api/v1/detections": {
+      "get": {
+        "summary": "Security detections (detection.* audit records), newest first: failed_sign_ins, key_new_address, key_dormant_use, role_escalation, large_export, audit_chain_broken, revoked_key_use.",
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "At most this many (default 100, at most 1000)"
+          }
+        ],
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "detections: seq, at, kind, target, summary, severity, fields, source_seq",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          }
+        },
+        "x-scrim-permission": "view security detections"
+      }
+    },
+    "/api/v1/notifications/channels": {
+      "get": {
+        "summary": "Notification channels, without their secrets (a webhook's signing secret, a Slack URL's token, an SMTP password).",
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "Channels",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          }
+        },
+        "x-scrim-permission": "view alerts"
+      },
+      "post": {
+        "summary": "Add a notification channel: {\"name\", \"channel\": {\"type\": \"webhook\", \"url\", \"secret\"?} | {\"type\": \"slack\", \"url\"} | {\"type\": \"email\", \"host\", \"port\", \"tls\", \"username\"?, \"password\"?, \"from\", \"to\": [..]}}. https only, except http to a loopback host. A webhook without secret gets one, returned once as signing_secret. Secrets are sealed under a key derived from the tenant's data key. Recorded as notification.channel_create.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "type": "object"
+              },
+              "example": {
+                "name": "on-call",
+                "channel": {
+                  "type": "webhook",
+                  "url": "https://hooks.example.com/scrim"
+                }
+              }
+            }
+          }
+        },
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "201": {
+            "description": "The channel",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "A channel with that name exists"
+          }
+        },
+        "x-scrim-permission": "manage alerts"
+      }
+    },
+    "/api/v1/notifications/channels/{id}": {
+      "delete": {
+        "summary": "Delete a notification channel; its pending deliveries are marked failed. Recorded as notification.channel_delete.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "ch_ and 16 base32 characters"
+          }
+        ],
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "204": {
+            "description": "Deleted"
+          },
+          "404": {
+            "description": "No such rule or channel in the tenant"
+          }
+        },
+        "x-scrim-permission": "manage alerts"
+      }
+    },
+    "/api/v1/notifications/channels/{id}/test": {
+      "post": {
+        "summary": "Send a test notification to the channel now; answers whether it was delivered, with the receiver's status or the error. Recorded as notification.channel_test.",
+        "parameters": [
+          {
+            "name": "id",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "ch_ and 16 base32 characters"
+          }
+        ],
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "delivered, status, detail or error",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such rule or channel in the tenant"
+          }
+        },
+        "x-scrim-permission": "manage alerts"
+      }
+    },
+    "/api/v1/notifications": {
+      "get": {
+        "summary": "Notifications, newest first, each with its deliveries: channel, state (pending, delivered, failed), attempts, last status or error, next attempt.",
+        "parameters": [
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "At most this many (default 100, at most 1000)"
+          }
+        ],
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "notifications",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          }
+        },
+        "x-scrim-permission": "view alerts"
+      }
+    },
+    "/api/v1/containment": {
+      "get": {
+        "summary": "What containment is in force: reads frozen (when, by whom), keys active and suspended.",
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "Containment state",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          }
+        },
+        "x-scrim-permission": "contain incidents"
+      }
+    },
+    "/api/v1/containment/{action}": {
+      "post": {
+        "summary": "Containment, audited before it takes effect and reversible: suspend-keys (every key not revoked; refused like a revoked key), restore-keys (lifts exactly the suspension), end-sessions (every session in the tenant, the caller's included), freeze-reads (telemetry reads, exports and AI questions answer 423; ingest continues), unfreeze-reads.",
+        "parameters": [
+          {
+            "name": "action",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            },
+            "description": "suspend-keys, restore-keys, end-sessions, freeze-reads or unfreeze-reads"
+          }
+        ],
+        "responses": {
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "200": {
+            "description": "The containment state after the action, with action and changed",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "type": "object"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "Unknown action"
+          },
+          "503": {
+            "description": "The audit record could not be written, so nothing was done"
+          }
+        },
+        "x-scrim-permission": "contain incidents"
+      }
     }
   }
 }"##;
@@ -2667,6 +3253,7 @@ mod tests {
             include_str!("sso.rs"),
             include_str!("deletion.rs"),
             include_str!("ai.rs"),
+            include_str!("alerts/api.rs"),
         ];
         let mut routed = 0;
         for source in sources {

@@ -16,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use scrim_redact::sql::{self, Dialect, SqlOptions};
 
 mod ai_cli;
+mod alerts_cli;
 mod audit_cli;
 mod backup_cli;
 mod delete_cli;
@@ -97,6 +98,22 @@ enum Command {
     /// tenant's audit log with the SHA-256 of what was sent.
     #[command(subcommand, arg_required_else_help = true)]
     Ai(ai_cli::AiCommand),
+    /// Alert rules, sensitive-data insights, security detections, notification channels
+    /// and the notifications sent (rules are evaluated and notifications delivered by
+    /// `scrim serve`). Changes are recorded in the tenant's audit log.
+    #[command(subcommand, arg_required_else_help = true)]
+    Alerts(alerts_cli::AlertsCommand),
+    /// Containment during an incident, recorded in the tenant's audit log and reversible:
+    /// status, suspend-keys, restore-keys, end-sessions, freeze-reads (telemetry reads
+    /// refused, ingest continues), unfreeze-reads.
+    Contain {
+        /// status, suspend-keys, restore-keys, end-sessions, freeze-reads or unfreeze-reads.
+        action: String,
+        #[arg(long, value_name = "NAME")]
+        tenant: String,
+        #[command(flatten)]
+        platform: PlatformArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -656,6 +673,12 @@ fn main() -> ExitCode {
         Command::Backup(cmd) => run_platform(|| backup_cli::run(cmd)),
         Command::Delete(cmd) => run_platform(|| delete_cli::run(cmd)),
         Command::Ai(cmd) => run_platform(|| ai_cli::run(cmd)),
+        Command::Alerts(cmd) => run_platform(|| alerts_cli::run(cmd)),
+        Command::Contain {
+            action,
+            tenant,
+            platform,
+        } => run_platform(|| alerts_cli::contain(action, tenant, platform)),
     };
     match result {
         Err(e) if e.kind() == io::ErrorKind::InvalidInput => {

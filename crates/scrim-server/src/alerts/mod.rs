@@ -19,7 +19,9 @@ pub(crate) mod api;
 mod detections;
 pub(crate) mod findings;
 pub(crate) mod notify;
+pub mod ops;
 mod rules;
+pub mod views;
 
 use std::time::Duration;
 
@@ -220,7 +222,7 @@ async fn digest(
             .await?;
         return Ok(false);
     }
-    let findings = findings_between(shared, &tenant.id, now_ms - DAY_MS, now_ms).await?;
+    let findings = findings_between(&shared.platform, &tenant.id, now_ms - DAY_MS, now_ms).await?;
     meta.set_cursor(tenant.id.as_str(), DIGEST_CURSOR, day)
         .await?;
     if findings.iter().all(|f| is_routine(&f.kind)) {
@@ -258,13 +260,12 @@ async fn digest(
 
 /// The findings of `tenant` between two instants, biggest first.
 pub(crate) async fn findings_between(
-    shared: &Shared,
+    platform: &crate::Platform,
     tenant: &TenantId,
     since_ms: i64,
     until_ms: i64,
 ) -> Result<Vec<Finding>, ServerError> {
-    Ok(shared
-        .platform
+    Ok(platform
         .meta
         .redaction_findings(tenant, since_ms, until_ms)
         .await?
