@@ -136,6 +136,12 @@ struct ConfigFile {
     audit_retention_days: Option<u32>,
     /// How often the audit chains get a signed checkpoint.
     audit_checkpoint_interval_seconds: Option<u64>,
+    /// How often alert rules are evaluated, detections read and notifications sent.
+    alert_interval_seconds: Option<u64>,
+    /// The web UI's address as people reach it, for links in notifications.
+    public_url: Option<String>,
+    /// Thresholds of the security detections (docs/alerts.md).
+    detections: Option<scrim_alerts::DetectionSettings>,
 }
 
 impl ServerConfig {
@@ -208,6 +214,20 @@ impl ServerConfig {
         }
         if let Some(s) = file.audit_checkpoint_interval_seconds {
             config.audit_checkpoint_interval = Duration::from_secs(s.max(1));
+        }
+        if let Some(s) = file.alert_interval_seconds {
+            config.alerts.interval = Duration::from_secs(s.max(1));
+        }
+        if let Some(url) = file.public_url {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(ServerError::Usage(
+                    "public_url must start with https:// (or http://)".into(),
+                ));
+            }
+            config.alerts.public_url = Some(url);
+        }
+        if let Some(d) = file.detections {
+            config.alerts.detections = d;
         }
         let relative = |f: std::path::PathBuf| relative_to(path, f);
         match (file.tls_cert_file, file.tls_key_file, file.tls_self_signed) {
