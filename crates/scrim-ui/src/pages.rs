@@ -68,7 +68,7 @@ pub struct NavGroup {
 }
 
 /// Every page of the signed-in UI, by group: (group, key, href, label).
-pub const PAGES: [(&str, &str, &str, &str); 9] = [
+pub const PAGES: [(&str, &str, &str, &str); 12] = [
     ("Explore", "services", "/services", "Services"),
     ("Explore", "traces", "/traces", "Traces"),
     ("Explore", "logs", "/logs", "Logs"),
@@ -78,6 +78,10 @@ pub const PAGES: [(&str, &str, &str, &str); 9] = [
     ("Govern", "audit", "/audit", "Audit log"),
     ("Govern", "data", "/data", "Data"),
     ("Govern", "security", "/security", "Security posture"),
+    // Last, so that each role's home page stays what it was.
+    ("Respond", "alerts", "/alerts", "Alerts"),
+    ("Respond", "insights", "/insights", "Insights"),
+    ("Respond", "detections", "/security/detections", "Detections"),
 ];
 
 /// What every signed-in page shares: who, where, and the navigation the role allows.
@@ -738,6 +742,187 @@ pub struct MfaPage {
 pub struct SessionsPage {
     pub frame: Frame,
     pub facts: Vec<(String, String)>,
+}
+
+// ---- respond ----
+
+/// An alert rule as the alerts page lists it.
+#[derive(Debug, Clone)]
+pub struct RuleRow {
+    pub id: String,
+    pub name: String,
+    /// `p95_latency of checkout > 500 ms over 5m for 1m`.
+    pub description: String,
+    pub severity: String,
+    pub enabled: bool,
+    /// `ok`, `pending` or `firing`.
+    pub state: String,
+    /// The badge's class: `ok`, `warn` or `error`.
+    pub badge: &'static str,
+    pub since: String,
+    pub last_value: String,
+    pub evaluated: String,
+}
+
+/// The new-rule form as it was filled in (kept when the API refuses it).
+#[derive(Debug, Clone)]
+pub struct RuleDraft {
+    pub name: String,
+    pub metric: String,
+    pub service: String,
+    pub op: String,
+    pub threshold: String,
+    pub window_seconds: String,
+    pub for_seconds: String,
+    pub severity: String,
+}
+
+impl Default for RuleDraft {
+    fn default() -> Self {
+        RuleDraft {
+            name: String::new(),
+            metric: "error_rate".into(),
+            service: String::new(),
+            op: ">".into(),
+            threshold: String::new(),
+            window_seconds: "300".into(),
+            for_seconds: "60".into(),
+            severity: "warning".into(),
+        }
+    }
+}
+
+/// How a rule compares its value with the threshold.
+pub const RULE_OPS: [&str; 4] = [">", ">=", "<", "<="];
+pub const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
+
+/// One move of a rule into or out of `firing`.
+#[derive(Debug, Clone)]
+pub struct AlertEventRow {
+    pub at: String,
+    pub rule: String,
+    pub state: String,
+    pub firing: bool,
+    pub value: String,
+    pub threshold: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    /// Where it delivers, as the API shows it (no secret, no query values).
+    pub target: String,
+    pub enabled: bool,
+    pub created: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryRow {
+    pub channel: String,
+    pub state: String,
+    /// The badge's class: `ok`, `warn` or `error`.
+    pub badge: &'static str,
+    pub attempts: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationRow {
+    pub at: String,
+    pub title: String,
+    pub kind: String,
+    pub severity: String,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+pub struct AlertsPage {
+    pub frame: Frame,
+    pub error: Option<String>,
+    /// A webhook's generated signing secret, shown once after the channel is created.
+    pub new_secret: Option<String>,
+    pub rules: Vec<RuleRow>,
+    pub history: Vec<AlertEventRow>,
+    pub channels: Vec<ChannelRow>,
+    pub notifications: Vec<NotificationRow>,
+    pub can_manage: bool,
+    pub draft: RuleDraft,
+    /// (value, label) of each metric a rule may watch.
+    pub metrics: Vec<(&'static str, &'static str)>,
+    /// [`RULE_OPS`] and [`SEVERITIES`], for the form's selects.
+    pub ops: Vec<String>,
+    pub severities: Vec<String>,
+}
+
+/// The windows the insights page offers, as (key, label).
+pub const INSIGHT_WINDOWS: [(&str, &str); 3] = [
+    ("1h", "Last hour"),
+    ("24h", "Last 24 hours"),
+    ("7d", "Last 7 days"),
+];
+
+/// One thing the capture policy removed, said as a sentence.
+#[derive(Debug, Clone)]
+pub struct FindingRow {
+    pub sentence: String,
+    /// Removed as a matter of course (SQL literals, query parameters): listed after the rest.
+    pub routine: bool,
+}
+
+#[derive(Template)]
+#[template(path = "insights.html")]
+pub struct InsightsPage {
+    pub frame: Frame,
+    pub error: Option<String>,
+    pub window: String,
+    pub windows: Vec<(&'static str, &'static str)>,
+    pub findings: Vec<FindingRow>,
+    /// Places where a kind of sensitive value was seen for the first time in the window.
+    pub first_seen: Vec<FindingRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DetectionRow {
+    pub at: String,
+    pub kind: String,
+    pub severity: String,
+    /// The badge's class: `ok`, `warn` or `error`.
+    pub badge: &'static str,
+    pub summary: String,
+    pub target: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// One containment button.
+#[derive(Debug, Clone)]
+pub struct ContainAction {
+    pub action: &'static str,
+    pub label: &'static str,
+    pub explain: &'static str,
+    /// What the person confirms by ticking a box before a destructive action.
+    pub confirm: Option<&'static str>,
+}
+
+/// The containment in force, and what may be done (contain incidents only).
+#[derive(Debug, Clone)]
+pub struct ContainmentView {
+    pub reads_frozen: bool,
+    pub frozen: String,
+    pub keys_active: String,
+    pub keys_suspended: String,
+    pub actions: Vec<ContainAction>,
+}
+
+#[derive(Template)]
+#[template(path = "detections.html")]
+pub struct DetectionsPage {
+    pub frame: Frame,
+    pub error: Option<String>,
+    pub detections: Vec<DetectionRow>,
+    pub containment: Option<ContainmentView>,
 }
 
 #[cfg(test)]
