@@ -994,4 +994,86 @@ mod tests {
         let (p, secs) = RangePicker::new(Some("1y"));
         assert_eq!((p.key.as_str(), secs), ("1h", 3_600));
     }
+
+    #[test]
+    fn alert_and_containment_pages_escape_values_and_ask_before_destroying() {
+        let frame = Frame::new("Alerts", "alerts", who(), |k| k == "alerts");
+        let html = AlertsPage {
+            frame,
+            error: None,
+            new_secret: Some("whsec_<i>x</i>".into()),
+            rules: vec![RuleRow {
+                id: "r\"1".into(),
+                name: "<script>alert(1)</script>".into(),
+                description: "p95_latency of checkout > 500 ms over 5m".into(),
+                severity: "critical".into(),
+                enabled: true,
+                state: "firing".into(),
+                badge: "error",
+                since: "2026-01-01 00:00:00".into(),
+                last_value: "900.0 ms".into(),
+                evaluated: "2026-01-01 00:01:00".into(),
+            }],
+            history: Vec::new(),
+            channels: Vec::new(),
+            notifications: Vec::new(),
+            can_manage: false,
+            draft: RuleDraft::default(),
+            metrics: vec![("error_rate", "Error rate")],
+            ops: RULE_OPS.iter().map(|s| (*s).to_owned()).collect(),
+            severities: SEVERITIES.iter().map(|s| (*s).to_owned()).collect(),
+        }
+        .render()
+        .unwrap();
+        assert!(!html.contains("<script>alert") && !html.contains("<i>x"), "{html}");
+        assert!(html.contains("whsec_&#60;i&#62;x&#60;/i&#62;"), "{html}");
+        assert!(html.contains("<span class=\"badge error\">firing</span>"), "{html}");
+        assert!(html.contains("checkout &#62; 500 ms"), "{html}");
+        assert!(!html.contains("action=\"/alerts/rules\""), "no form without the permission");
+
+        let frame = Frame::new("Detections", "detections", who(), |k| k == "detections");
+        let html = DetectionsPage {
+            frame,
+            error: None,
+            detections: Vec::new(),
+            containment: Some(ContainmentView {
+                reads_frozen: false,
+                frozen: String::new(),
+                keys_active: "2".into(),
+                keys_suspended: "0".into(),
+                actions: vec![
+                    ContainAction {
+                        action: "freeze-reads",
+                        label: "Freeze",
+                        explain: "reads refused",
+                        confirm: Some("I want to freeze"),
+                    },
+                    ContainAction {
+                        action: "unfreeze-reads",
+                        label: "Unfreeze",
+                        explain: "reads allowed",
+                        confirm: None,
+                    },
+                ],
+            }),
+        }
+        .render()
+        .unwrap();
+        let forms: Vec<&str> = html.split("<form").skip(1).collect();
+        let freeze = forms
+            .iter()
+            .find(|f| f.contains("/security/containment/freeze-reads"))
+            .unwrap();
+        assert!(
+            freeze.contains("name=\"confirm\" value=\"yes\" required") && freeze.contains("I want to freeze"),
+            "{freeze}"
+        );
+        assert!(freeze.contains("name=\"csrf_token\" value=\"c5rf\""), "{freeze}");
+        let unfreeze = forms
+            .iter()
+            .find(|f| f.contains("/security/containment/unfreeze-reads"))
+            .unwrap();
+        assert!(!unfreeze.contains("name=\"confirm\""), "{unfreeze}");
+        assert!(html.contains("href=\"/security/detections\" aria-current=\"page\""), "{html}");
+    }
 }

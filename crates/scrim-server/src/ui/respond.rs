@@ -85,7 +85,7 @@ impl Outcome {
 }
 
 fn list(v: &Value) -> &[Value] {
-    v.as_array().map_or(&[], Vec::as_slice)
+    v.as_array().map(Vec::as_slice).unwrap_or_default()
 }
 
 // ---- alerts ----
@@ -629,7 +629,9 @@ async fn detections_page(api: &Api<'_>, p: &Person, o: Outcome) -> Response {
                 actions: Action::ALL.into_iter().map(contain_action).collect(),
             }),
             Err(f) => {
-                error.get_or_insert(f.message);
+                if error.is_none() {
+                    error = Some(f.message);
+                }
                 None
             }
         }
