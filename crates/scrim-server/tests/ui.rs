@@ -12,8 +12,8 @@ use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use scrim_auth::{Permission, Scope};
 use scrim_auth::rbac::Role;
+use scrim_auth::{Permission, Scope};
 use serde_json::json;
 
 fn session(cred: &Cred) -> (&str, &str) {
@@ -681,7 +681,12 @@ async fn data_and_access_forms_change_through_the_api() {
 }
 
 fn person(w: &World, role: Role) -> Cred {
-    w.people.iter().find(|(r, _, _)| *r == role).unwrap().2.clone()
+    w.people
+        .iter()
+        .find(|(r, _, _)| *r == role)
+        .unwrap()
+        .2
+        .clone()
 }
 
 fn key(w: &World, scope: Scope) -> String {
@@ -781,13 +786,19 @@ async fn alerts_insights_detections_and_containment_pages_change_through_the_api
     assert_eq!(rules().await.len(), 1);
     let a = raw(&w.server, "GET", "/alerts", cookie, None).await;
     let html = page(&a);
-    assert!(html.contains("checkout &#60;b&#62;slow&#60;/b&#62;"), "{html}");
+    assert!(
+        html.contains("checkout &#60;b&#62;slow&#60;/b&#62;"),
+        "{html}"
+    );
     assert!(!html.contains("<b>slow"), "{html}");
     assert!(
         html.contains("p95_latency of checkout &#62; 500 ms over 5m for 1m"),
         "{html}"
     );
-    assert!(html.contains("<span class=\"badge ok\">ok</span>"), "{html}");
+    assert!(
+        html.contains("<span class=\"badge ok\">ok</span>"),
+        "{html}"
+    );
     // A threshold that is no number: refused on the page, what was typed kept, nothing made.
     let mut bad = rule;
     bad[5] = ("threshold", "fast");
@@ -825,7 +836,10 @@ async fn alerts_insights_detections_and_containment_pages_change_through_the_api
         None,
     )
     .await;
-    let channel = channels.body["channels"][0]["id"].as_str().unwrap().to_owned();
+    let channel = channels.body["channels"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // Nobody listens on port 9: the test button says so.
     let a = raw(
         &w.server,

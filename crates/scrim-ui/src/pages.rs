@@ -81,7 +81,12 @@ pub const PAGES: [(&str, &str, &str, &str); 12] = [
     // Last, so that each role's home page stays what it was.
     ("Respond", "alerts", "/alerts", "Alerts"),
     ("Respond", "insights", "/insights", "Insights"),
-    ("Respond", "detections", "/security/detections", "Detections"),
+    (
+        "Respond",
+        "detections",
+        "/security/detections",
+        "Detections",
+    ),
 ];
 
 /// What every signed-in page shares: who, where, and the navigation the role allows.
@@ -1025,11 +1030,20 @@ mod tests {
         }
         .render()
         .unwrap();
-        assert!(!html.contains("<script>alert") && !html.contains("<i>x"), "{html}");
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<i>x"),
+            "{html}"
+        );
         assert!(html.contains("whsec_&#60;i&#62;x&#60;/i&#62;"), "{html}");
-        assert!(html.contains("<span class=\"badge error\">firing</span>"), "{html}");
+        assert!(
+            html.contains("<span class=\"badge error\">firing</span>"),
+            "{html}"
+        );
         assert!(html.contains("checkout &#62; 500 ms"), "{html}");
-        assert!(!html.contains("action=\"/alerts/rules\""), "no form without the permission");
+        assert!(
+            !html.contains("action=\"/alerts/rules\""),
+            "no form without the permission"
+        );
 
         let frame = Frame::new("Detections", "detections", who(), |k| k == "detections");
         let html = DetectionsPage {
@@ -1065,15 +1079,22 @@ mod tests {
             .find(|f| f.contains("/security/containment/freeze-reads"))
             .unwrap();
         assert!(
-            freeze.contains("name=\"confirm\" value=\"yes\" required") && freeze.contains("I want to freeze"),
+            freeze.contains("name=\"confirm\" value=\"yes\" required")
+                && freeze.contains("I want to freeze"),
             "{freeze}"
         );
-        assert!(freeze.contains("name=\"csrf_token\" value=\"c5rf\""), "{freeze}");
+        assert!(
+            freeze.contains("name=\"csrf_token\" value=\"c5rf\""),
+            "{freeze}"
+        );
         let unfreeze = forms
             .iter()
             .find(|f| f.contains("/security/containment/unfreeze-reads"))
             .unwrap();
         assert!(!unfreeze.contains("name=\"confirm\""), "{unfreeze}");
-        assert!(html.contains("href=\"/security/detections\" aria-current=\"page\""), "{html}");
+        assert!(
+            html.contains("href=\"/security/detections\" aria-current=\"page\""),
+            "{html}"
+        );
     }
 }

@@ -24,8 +24,7 @@ use crate::containment::Action;
 
 use super::govern::when;
 use super::{
-    Api, Failure, Person, Ui, enter_page, failure_page, field, html, query, redirect, segment,
-    text,
+    Api, Failure, Person, Ui, enter_page, failure_page, field, html, query, redirect, segment, text,
 };
 
 pub(super) fn routes() -> Router<Ui> {
@@ -581,10 +580,7 @@ fn contain_action(a: Action) -> ContainAction {
 }
 
 async fn detections_page(api: &Api<'_>, p: &Person, o: Outcome) -> Response {
-    let v = match api
-        .get(&format!("/api/v1/detections?limit={RECENT}"))
-        .await
-    {
+    let v = match api.get(&format!("/api/v1/detections?limit={RECENT}")).await {
         Ok(v) => v,
         Err(f) => return failure_page(p, "detections", &f),
     };
@@ -641,7 +637,9 @@ async fn detections_page(api: &Api<'_>, p: &Person, o: Outcome) -> Response {
     html(
         o.status,
         &DetectionsPage {
-            frame: p.frame("Security detections", "detections").with_flash(o.flash),
+            frame: p
+                .frame("Security detections", "detections")
+                .with_flash(o.flash),
             error,
             detections,
             containment,
