@@ -6,14 +6,14 @@ mod common;
 
 use std::time::SystemTime;
 
-use common::{Answer, Cred, PASSWORD, call, code_now, exporter, raw, world};
+use common::{Answer, Cred, PASSWORD, World, call, code_now, exporter, raw, world};
 use http_body_util::Full;
 use hyper::Request;
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use scrim_auth::Permission;
 use scrim_auth::rbac::Role;
+use scrim_auth::{Permission, Scope};
 use serde_json::json;
 
 fn session(cred: &Cred) -> (&str, &str) {
@@ -28,7 +28,7 @@ fn page(a: &Answer) -> &str {
 }
 
 /// Pages, the permission each needs, and a link only a permitted role is offered.
-const PAGES: [(&str, Permission); 9] = [
+const PAGES: [(&str, Permission); 12] = [
     ("/services", Permission::ViewServices),
     ("/traces", Permission::ReadTelemetry),
     ("/logs", Permission::ReadTelemetry),
@@ -38,6 +38,9 @@ const PAGES: [(&str, Permission); 9] = [
     ("/audit", Permission::ReadAudit),
     ("/data", Permission::ViewSecuritySettings),
     ("/security", Permission::ViewSecuritySettings),
+    ("/alerts", Permission::ViewAlerts),
+    ("/insights", Permission::ViewAlerts),
+    ("/security/detections", Permission::ViewDetections),
 ];
 
 #[tokio::test]
@@ -675,4 +678,380 @@ async fn data_and_access_forms_change_through_the_api() {
         .await
         .unwrap();
     assert_eq!(keys.len(), 2, "no rotation");
+}
+
+fn person(w: &World, role: Role) -> Cred {
+    w.people
+        .iter()
+        .find(|(r, _, _)| *r == role)
+        .unwrap()
+        .2
+        .clone()
+}
+
+fn key(w: &World, scope: Scope) -> String {
+    w.keys
+        .iter()
+        .find_map(|(s, c)| match c {
+            Cred::Key(k) if *s == scope => Some(k.clone()),
+            _ => None,
+        })
+        .unwrap()
+}
+
+/// The text of the element with `id` (a secret shown once).
+fn shown(html: &str, id: &str) -> Option<String> {
+    html.split(&format!("id=\"{id}\">"))
+        .nth(1)
+        .and_then(|r| r.split('<').next())
+        .map(str::to_owned)
+}
+
+/// `n` spans of `service`, each with the attribute `key` = `value`, ending now.
+fn spans_with(service: &str, n: u8, key: &str, value: &str) -> scrim_otlp::Batch {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+    use opentelemetry_proto::tonic::resource::v1::Resource;
+    use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span, span};
+    let kv = |k: &str, v: &str| KeyValue {
+        key: k.into(),
+        value: Some(AnyValue {
+            value: Some(any_value::Value::StringValue(v.into())),
+        }),
+        ..Default::default()
+    };
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let spans = (0..n)
+        .map(|i| Span {
+            trace_id: [i + 1; 16].to_vec(),
+            span_id: [i + 1; 8].to_vec(),
+            name: "POST /pay".into(),
+            kind: span::SpanKind::Server as i32,
+            start_time_unix_nano: now - 2_000_000_000,
+            end_time_unix_nano: now - 1_000_000_000,
+            attributes: vec![kv(key, value)],
+            ..Default::default()
+        })
+        .collect();
+    scrim_otlp::Batch::Traces(ExportTraceServiceRequest {
+        resource_spans: vec![ResourceSpans {
+            resource: Some(Resource {
+                attributes: vec![kv("service.name", service)],
+                ..Default::default()
+            }),
+            scope_spans: vec![ScopeSpans {
+                spans,
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    })
+}
+
+#[tokio::test]
+async fn alerts_insights_detections_and_containment_pages_change_through_the_api() {
+    let w = world().await;
+    let admin = person(&w, Role::Admin);
+    let (cookie, csrf) = session(&admin);
+    let rules = || {
+        let (server, admin) = (&w.server, &admin);
+        async move {
+            call(server, "GET", "/api/v1/alerts/rules", admin, None)
+                .await
+                .body["rules"]
+                .as_array()
+                .unwrap()
+                .clone()
+        }
+    };
+
+    // A rule made with the page's form is listed with its state and description, escaped.
+    let rule = [
+        ("csrf_token", csrf),
+        ("name", "checkout <b>slow</b>"),
+        ("metric", "p95_latency"),
+        ("service", "checkout"),
+        ("op", ">"),
+        ("threshold", "500"),
+        ("window_seconds", "300"),
+        ("for_seconds", "60"),
+        ("severity", "critical"),
+    ];
+    let a = raw(&w.server, "POST", "/alerts/rules", cookie, Some(&rule)).await;
+    assert_eq!(a.status, 200, "{}", page(&a));
+    assert!(page(&a).contains("created"), "{}", page(&a));
+    assert_eq!(rules().await.len(), 1);
+    let a = raw(&w.server, "GET", "/alerts", cookie, None).await;
+    let html = page(&a);
+    assert!(
+        html.contains("checkout &#60;b&#62;slow&#60;/b&#62;"),
+        "{html}"
+    );
+    assert!(!html.contains("<b>slow"), "{html}");
+    assert!(
+        html.contains("p95_latency of checkout &#62; 500 ms over 5m for 1m"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<span class=\"badge ok\">ok</span>"),
+        "{html}"
+    );
+    // A threshold that is no number: refused on the page, what was typed kept, nothing made.
+    let mut bad = rule;
+    bad[5] = ("threshold", "fast");
+    let a = raw(&w.server, "POST", "/alerts/rules", cookie, Some(&bad)).await;
+    assert_eq!(a.status, 400, "{}", page(&a));
+    assert!(page(&a).contains("value=\"fast\""), "{}", page(&a));
+    assert_eq!(rules().await.len(), 1);
+
+    // A webhook channel: its signing secret shown once, then never again.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/alerts/channels",
+        cookie,
+        Some(&[
+            ("csrf_token", csrf),
+            ("name", "on-call"),
+            ("type", "webhook"),
+            ("url", "http://127.0.0.1:9/hooks/scrim"),
+        ]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", page(&a));
+    let secret = shown(page(&a), "new-secret").unwrap_or_else(|| panic!("{}", page(&a)));
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    let a = raw(&w.server, "GET", "/alerts", cookie, None).await;
+    let html = page(&a);
+    assert!(html.contains("on-call") && html.contains("http://127.0.0.1:9/hooks/scrim"));
+    assert!(!html.contains(&secret), "shown once");
+    let channels = call(
+        &w.server,
+        "GET",
+        "/api/v1/notifications/channels",
+        &admin,
+        None,
+    )
+    .await;
+    let channel = channels.body["channels"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Nobody listens on port 9: the test button says so.
+    let a = raw(
+        &w.server,
+        "POST",
+        &format!("/alerts/channels/{channel}/test"),
+        cookie,
+        Some(&[("csrf_token", csrf)]),
+    )
+    .await;
+    assert!(
+        page(&a).contains("Test notification not delivered"),
+        "{}",
+        page(&a)
+    );
+
+    // A forged CSRF token changes nothing, whatever the form.
+    let mut forged = rule;
+    forged[0] = ("csrf_token", "forged");
+    forged[1] = ("name", "forged rule");
+    let a = raw(&w.server, "POST", "/alerts/rules", cookie, Some(&forged)).await;
+    assert!(page(&a).contains("CSRF"), "{}", page(&a));
+    let id = rules().await[0]["id"].as_str().unwrap().to_owned();
+    for path in [
+        format!("/alerts/rules/{id}/delete"),
+        format!("/alerts/channels/{channel}/delete"),
+    ] {
+        let a = raw(
+            &w.server,
+            "POST",
+            &path,
+            cookie,
+            Some(&[("csrf_token", "forged")]),
+        )
+        .await;
+        assert!(page(&a).contains("CSRF"), "{path}: {}", page(&a));
+    }
+    assert_eq!(rules().await.len(), 1);
+    let channels = call(
+        &w.server,
+        "GET",
+        "/api/v1/notifications/channels",
+        &admin,
+        None,
+    )
+    .await;
+    assert_eq!(channels.body["channels"].as_array().unwrap().len(), 1);
+
+    // A viewer sees the rules and channels but is offered no form, and is refused one.
+    let viewer = person(&w, Role::Viewer);
+    let (v_cookie, v_csrf) = session(&viewer);
+    let a = raw(&w.server, "GET", "/alerts", v_cookie, None).await;
+    assert_eq!(a.status, 200);
+    let html = page(&a);
+    assert!(html.contains("checkout &#60;b&#62;slow") && html.contains("on-call"));
+    for form in [
+        "action=\"/alerts/rules\"",
+        "action=\"/alerts/channels\"",
+        "/delete\"",
+        "/test\"",
+    ] {
+        assert!(!html.contains(form), "a viewer is offered {form}");
+    }
+    let mut theirs = rule;
+    theirs[0] = ("csrf_token", v_csrf);
+    let a = raw(&w.server, "POST", "/alerts/rules", v_cookie, Some(&theirs)).await;
+    assert_eq!(a.status, 403, "{}", page(&a));
+    assert_eq!(rules().await.len(), 1);
+
+    // Deleting through the page.
+    let a = raw(
+        &w.server,
+        "POST",
+        &format!("/alerts/rules/{id}/delete"),
+        cookie,
+        Some(&[("csrf_token", csrf)]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", page(&a));
+    assert!(rules().await.is_empty());
+
+    // Insights: a card number in an attribute is a sentence; the number itself is nowhere.
+    let outcome = exporter(&w.server, &key(&w, Scope::IngestTraces))
+        .export(&spans_with(
+            "payments",
+            3,
+            "app.note",
+            "charged card 4111 1111 1111 1111 ok",
+        ))
+        .await;
+    assert!(
+        matches!(outcome, scrim_otlp::ExportOutcome::Delivered { .. }),
+        "{outcome:?}"
+    );
+    w.server.evaluate_alerts(SystemTime::now()).await.unwrap();
+    let a = raw(&w.server, "GET", "/insights?window=24h", v_cookie, None).await;
+    assert_eq!(a.status, 200, "{}", page(&a));
+    let html = page(&a);
+    assert!(
+        html.contains("service `payments` sent 3 card numbers in `app.note` in the last 24h"),
+        "{html}"
+    );
+    assert!(
+        html.contains("service `payments` first sent card numbers in `app.note` at "),
+        "{html}"
+    );
+    assert!(html.contains("<option value=\"24h\" selected>"), "{html}");
+    for planted in ["4111 1111 1111 1111", "4111111111111111"] {
+        assert!(!html.contains(planted), "{html}");
+    }
+
+    // Detections: ten refused sign-ins, then the job.
+    for _ in 0..10 {
+        let a = call(
+            &w.server,
+            "POST",
+            "/api/v1/session",
+            &Cred::None,
+            Some(json!({"email": "member@acme.example", "password": "not the password at all"})),
+        )
+        .await;
+        assert!(a.status == 401 || a.status == 429, "{}", a.status);
+    }
+    w.server.evaluate_alerts(SystemTime::now()).await.unwrap();
+    let auditor = person(&w, Role::Auditor);
+    let a = raw(
+        &w.server,
+        "GET",
+        "/security/detections",
+        session(&auditor).0,
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", page(&a));
+    let html = page(&a);
+    assert!(html.contains("Burst of failed sign-ins"), "{html}");
+    assert!(html.contains("10 sign-ins were refused"), "{html}");
+    assert!(!html.contains("not the password"), "{html}");
+    assert!(
+        !html.contains("/security/containment/"),
+        "an auditor may not contain: {html}"
+    );
+
+    // Containment: the admin sees the state and the five buttons.
+    let a = raw(&w.server, "GET", "/security/detections", cookie, None).await;
+    let html = page(&a);
+    for action in [
+        "suspend-keys",
+        "restore-keys",
+        "end-sessions",
+        "freeze-reads",
+        "unfreeze-reads",
+    ] {
+        assert!(
+            html.contains(&format!("action=\"/security/containment/{action}\"")),
+            "{action}: {html}"
+        );
+    }
+    let read = Cred::Key(key(&w, Scope::Read));
+    let traces = || {
+        let (server, read) = (&w.server, &read);
+        async move {
+            call(server, "GET", "/api/v1/traces", read, None)
+                .await
+                .status
+        }
+    };
+    assert_eq!(traces().await, 200);
+    // Unconfirmed, or with a forged token: nothing happens.
+    for (token, confirm) in [(csrf, ""), ("forged", "yes")] {
+        let a = raw(
+            &w.server,
+            "POST",
+            "/security/containment/freeze-reads",
+            cookie,
+            Some(&[("csrf_token", token), ("confirm", confirm)]),
+        )
+        .await;
+        assert_ne!(a.status, 200, "{}", page(&a));
+        assert_eq!(traces().await, 200);
+    }
+    let a = raw(
+        &w.server,
+        "POST",
+        "/security/containment/freeze-reads",
+        cookie,
+        Some(&[("csrf_token", csrf), ("confirm", "yes")]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", page(&a));
+    assert!(page(&a).contains("<span class=\"badge error\">frozen</span>"));
+    assert_eq!(traces().await, 423);
+    let a = raw(
+        &w.server,
+        "POST",
+        "/security/containment/unfreeze-reads",
+        cookie,
+        Some(&[("csrf_token", csrf)]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", page(&a));
+    assert_eq!(traces().await, 200);
+    // Ending every session ends this one too: back to the sign-in page.
+    let a = raw(
+        &w.server,
+        "POST",
+        "/security/containment/end-sessions",
+        cookie,
+        Some(&[("csrf_token", csrf), ("confirm", "yes")]),
+    )
+    .await;
+    assert_eq!(a.status, 303, "{}", page(&a));
+    assert_eq!(a.headers["location"], "/login");
+    let a = raw(&w.server, "GET", "/alerts", cookie, None).await;
+    assert_eq!(a.status, 303);
 }

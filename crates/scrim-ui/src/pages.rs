@@ -68,7 +68,7 @@ pub struct NavGroup {
 }
 
 /// Every page of the signed-in UI, by group: (group, key, href, label).
-pub const PAGES: [(&str, &str, &str, &str); 9] = [
+pub const PAGES: [(&str, &str, &str, &str); 12] = [
     ("Explore", "services", "/services", "Services"),
     ("Explore", "traces", "/traces", "Traces"),
     ("Explore", "logs", "/logs", "Logs"),
@@ -78,6 +78,15 @@ pub const PAGES: [(&str, &str, &str, &str); 9] = [
     ("Govern", "audit", "/audit", "Audit log"),
     ("Govern", "data", "/data", "Data"),
     ("Govern", "security", "/security", "Security posture"),
+    // Last, so that each role's home page stays what it was.
+    ("Respond", "alerts", "/alerts", "Alerts"),
+    ("Respond", "insights", "/insights", "Insights"),
+    (
+        "Respond",
+        "detections",
+        "/security/detections",
+        "Detections",
+    ),
 ];
 
 /// What every signed-in page shares: who, where, and the navigation the role allows.
@@ -740,6 +749,187 @@ pub struct SessionsPage {
     pub facts: Vec<(String, String)>,
 }
 
+// ---- respond ----
+
+/// An alert rule as the alerts page lists it.
+#[derive(Debug, Clone)]
+pub struct RuleRow {
+    pub id: String,
+    pub name: String,
+    /// `p95_latency of checkout > 500 ms over 5m for 1m`.
+    pub description: String,
+    pub severity: String,
+    pub enabled: bool,
+    /// `ok`, `pending` or `firing`.
+    pub state: String,
+    /// The badge's class: `ok`, `warn` or `error`.
+    pub badge: &'static str,
+    pub since: String,
+    pub last_value: String,
+    pub evaluated: String,
+}
+
+/// The new-rule form as it was filled in (kept when the API refuses it).
+#[derive(Debug, Clone)]
+pub struct RuleDraft {
+    pub name: String,
+    pub metric: String,
+    pub service: String,
+    pub op: String,
+    pub threshold: String,
+    pub window_seconds: String,
+    pub for_seconds: String,
+    pub severity: String,
+}
+
+impl Default for RuleDraft {
+    fn default() -> Self {
+        RuleDraft {
+            name: String::new(),
+            metric: "error_rate".into(),
+            service: String::new(),
+            op: ">".into(),
+            threshold: String::new(),
+            window_seconds: "300".into(),
+            for_seconds: "60".into(),
+            severity: "warning".into(),
+        }
+    }
+}
+
+/// How a rule compares its value with the threshold.
+pub const RULE_OPS: [&str; 4] = [">", ">=", "<", "<="];
+pub const SEVERITIES: [&str; 3] = ["info", "warning", "critical"];
+
+/// One move of a rule into or out of `firing`.
+#[derive(Debug, Clone)]
+pub struct AlertEventRow {
+    pub at: String,
+    pub rule: String,
+    pub state: String,
+    pub firing: bool,
+    pub value: String,
+    pub threshold: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct ChannelRow {
+    pub id: String,
+    pub name: String,
+    pub kind: String,
+    /// Where it delivers, as the API shows it (no secret, no query values).
+    pub target: String,
+    pub enabled: bool,
+    pub created: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryRow {
+    pub channel: String,
+    pub state: String,
+    /// The badge's class: `ok`, `warn` or `error`.
+    pub badge: &'static str,
+    pub attempts: String,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NotificationRow {
+    pub at: String,
+    pub title: String,
+    pub kind: String,
+    pub severity: String,
+    pub deliveries: Vec<DeliveryRow>,
+}
+
+#[derive(Template)]
+#[template(path = "alerts.html")]
+pub struct AlertsPage {
+    pub frame: Frame,
+    pub error: Option<String>,
+    /// A webhook's generated signing secret, shown once after the channel is created.
+    pub new_secret: Option<String>,
+    pub rules: Vec<RuleRow>,
+    pub history: Vec<AlertEventRow>,
+    pub channels: Vec<ChannelRow>,
+    pub notifications: Vec<NotificationRow>,
+    pub can_manage: bool,
+    pub draft: RuleDraft,
+    /// (value, label) of each metric a rule may watch.
+    pub metrics: Vec<(&'static str, &'static str)>,
+    /// [`RULE_OPS`] and [`SEVERITIES`], for the form's selects.
+    pub ops: Vec<String>,
+    pub severities: Vec<String>,
+}
+
+/// The windows the insights page offers, as (key, label).
+pub const INSIGHT_WINDOWS: [(&str, &str); 3] = [
+    ("1h", "Last hour"),
+    ("24h", "Last 24 hours"),
+    ("7d", "Last 7 days"),
+];
+
+/// One thing the capture policy removed, said as a sentence.
+#[derive(Debug, Clone)]
+pub struct FindingRow {
+    pub sentence: String,
+    /// Removed as a matter of course (SQL literals, query parameters): listed after the rest.
+    pub routine: bool,
+}
+
+#[derive(Template)]
+#[template(path = "insights.html")]
+pub struct InsightsPage {
+    pub frame: Frame,
+    pub error: Option<String>,
+    pub window: String,
+    pub windows: Vec<(&'static str, &'static str)>,
+    pub findings: Vec<FindingRow>,
+    /// Places where a kind of sensitive value was seen for the first time in the window.
+    pub first_seen: Vec<FindingRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DetectionRow {
+    pub at: String,
+    pub kind: String,
+    pub severity: String,
+    /// The badge's class: `ok`, `warn` or `error`.
+    pub badge: &'static str,
+    pub summary: String,
+    pub target: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// One containment button.
+#[derive(Debug, Clone)]
+pub struct ContainAction {
+    pub action: &'static str,
+    pub label: &'static str,
+    pub explain: &'static str,
+    /// What the person confirms by ticking a box before a destructive action.
+    pub confirm: Option<&'static str>,
+}
+
+/// The containment in force, and what may be done (contain incidents only).
+#[derive(Debug, Clone)]
+pub struct ContainmentView {
+    pub reads_frozen: bool,
+    pub frozen: String,
+    pub keys_active: String,
+    pub keys_suspended: String,
+    pub actions: Vec<ContainAction>,
+}
+
+#[derive(Template)]
+#[template(path = "detections.html")]
+pub struct DetectionsPage {
+    pub frame: Frame,
+    pub error: Option<String>,
+    pub detections: Vec<DetectionRow>,
+    pub containment: Option<ContainmentView>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -808,5 +998,103 @@ mod tests {
         assert_eq!(RangePicker::new(Some("7d")).1, 604_800);
         let (p, secs) = RangePicker::new(Some("1y"));
         assert_eq!((p.key.as_str(), secs), ("1h", 3_600));
+    }
+
+    #[test]
+    fn alert_and_containment_pages_escape_values_and_ask_before_destroying() {
+        let frame = Frame::new("Alerts", "alerts", who(), |k| k == "alerts");
+        let html = AlertsPage {
+            frame,
+            error: None,
+            new_secret: Some("whsec_<i>x</i>".into()),
+            rules: vec![RuleRow {
+                id: "r\"1".into(),
+                name: "<script>alert(1)</script>".into(),
+                description: "p95_latency of checkout > 500 ms over 5m".into(),
+                severity: "critical".into(),
+                enabled: true,
+                state: "firing".into(),
+                badge: "error",
+                since: "2026-01-01 00:00:00".into(),
+                last_value: "900.0 ms".into(),
+                evaluated: "2026-01-01 00:01:00".into(),
+            }],
+            history: Vec::new(),
+            channels: Vec::new(),
+            notifications: Vec::new(),
+            can_manage: false,
+            draft: RuleDraft::default(),
+            metrics: vec![("error_rate", "Error rate")],
+            ops: RULE_OPS.iter().map(|s| (*s).to_owned()).collect(),
+            severities: SEVERITIES.iter().map(|s| (*s).to_owned()).collect(),
+        }
+        .render()
+        .unwrap();
+        assert!(
+            !html.contains("<script>alert") && !html.contains("<i>x"),
+            "{html}"
+        );
+        assert!(html.contains("whsec_&#60;i&#62;x&#60;/i&#62;"), "{html}");
+        assert!(
+            html.contains("<span class=\"badge error\">firing</span>"),
+            "{html}"
+        );
+        assert!(html.contains("checkout &#62; 500 ms"), "{html}");
+        assert!(
+            !html.contains("action=\"/alerts/rules\""),
+            "no form without the permission"
+        );
+
+        let frame = Frame::new("Detections", "detections", who(), |k| k == "detections");
+        let html = DetectionsPage {
+            frame,
+            error: None,
+            detections: Vec::new(),
+            containment: Some(ContainmentView {
+                reads_frozen: false,
+                frozen: String::new(),
+                keys_active: "2".into(),
+                keys_suspended: "0".into(),
+                actions: vec![
+                    ContainAction {
+                        action: "freeze-reads",
+                        label: "Freeze",
+                        explain: "reads refused",
+                        confirm: Some("I want to freeze"),
+                    },
+                    ContainAction {
+                        action: "unfreeze-reads",
+                        label: "Unfreeze",
+                        explain: "reads allowed",
+                        confirm: None,
+                    },
+                ],
+            }),
+        }
+        .render()
+        .unwrap();
+        let forms: Vec<&str> = html.split("<form").skip(1).collect();
+        let freeze = forms
+            .iter()
+            .find(|f| f.contains("/security/containment/freeze-reads"))
+            .unwrap();
+        assert!(
+            freeze.contains("name=\"confirm\" value=\"yes\" required")
+                && freeze.contains("I want to freeze"),
+            "{freeze}"
+        );
+        assert!(
+            freeze.contains("name=\"csrf_token\" value=\"c5rf\""),
+            "{freeze}"
+        );
+        let unfreeze = forms
+            .iter()
+            .find(|f| f.contains("/security/containment/unfreeze-reads"))
+            .unwrap();
+        assert!(!unfreeze.contains("name=\"confirm\""), "{unfreeze}");
+        assert!(
+            html.contains("href=\"/security/detections\" aria-current=\"page\""),
+            "{html}"
+        );
     }
 }

@@ -49,7 +49,7 @@ pub(super) fn routes() -> Router<Ui> {
 
 /// An RFC 3339 time from the API, shortened to the second and without the zone (pages
 /// say UTC once).
-fn when(v: &Value) -> String {
+pub(super) fn when(v: &Value) -> String {
     match v.as_str() {
         Some(s) => s
             .get(..19)

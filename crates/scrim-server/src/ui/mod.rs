@@ -16,6 +16,7 @@
 mod ai;
 mod explore;
 mod govern;
+mod respond;
 mod signin;
 
 use std::net::SocketAddr;
@@ -55,6 +56,7 @@ pub(crate) fn routes(api: Router, state: ApiState) -> Router {
         .merge(explore::routes())
         .merge(ai::routes())
         .merge(govern::routes())
+        .merge(respond::routes())
         .with_state(Ui { api, state })
 }
 
@@ -67,6 +69,8 @@ fn page_permission(key: &str) -> Option<Permission> {
         "privacy" | "data" | "security" => Permission::ViewSecuritySettings,
         "access" => Permission::ViewMembers,
         "audit" => Permission::ReadAudit,
+        "alerts" | "insights" => Permission::ViewAlerts,
+        "detections" => Permission::ViewDetections,
         _ => return None,
     })
 }
