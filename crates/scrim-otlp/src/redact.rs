@@ -213,16 +213,23 @@ impl<'r> Walker<'r> {
     fn at<T>(&self, location: &str, c: &mut Counts, f: impl FnOnce(&mut Counts) -> T) -> T {
         match &self.located {
             None => f(c),
-            Some(l) => {
+            Some(_) => {
                 let before = *c;
                 let out = f(c);
                 if *c != before {
-                    let mut l = l.borrow_mut();
-                    let Located { service, found } = &mut *l;
-                    found.add(service, location, &before, c);
+                    self.record(location, &before, c);
                 }
                 out
             }
+        }
+    }
+
+    /// Files the difference between `before` and `after` under `location`.
+    fn record(&self, location: &str, before: &Counts, after: &Counts) {
+        if let Some(l) = &self.located {
+            let mut l = l.borrow_mut();
+            let Located { service, found } = &mut *l;
+            found.add(service, location, before, after);
         }
     }
 
@@ -514,9 +521,13 @@ pub(crate) fn attributes(attrs: &mut Vec<KeyValue>, r: &Walker<'_>, c: &mut Coun
         let keep = match &r.located {
             None => redact_attribute(kv, system.as_deref(), r, c),
             Some(_) => {
-                // The key is cloned only because the walk may drop the attribute.
-                let key = kv.key.clone();
-                r.at(&key, c, |c| redact_attribute(kv, system.as_deref(), r, c))
+                let before = *c;
+                let keep = redact_attribute(kv, system.as_deref(), r, c);
+                // Keys are never rewritten: the name is still the attribute's.
+                if *c != before {
+                    r.record(&kv.key, &before, c);
+                }
+                keep
             }
         };
         if keep

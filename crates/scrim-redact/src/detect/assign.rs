@@ -502,6 +502,11 @@ fn value_after(b: &[u8], from: usize) -> Option<(usize, usize)> {
             break;
         }
     }
+    // A lone `?` is a placeholder the SQL and URL obfuscation left (`card_number = ?`):
+    // nothing is there to redact, and a marker would only hide the statement's shape.
+    if b.get(vs..ve) == Some(b"?".as_slice()) {
+        return None;
+    }
     // A value ends on a char boundary: every terminator above is ASCII, and a backslash
     // escape that skipped past the end was clamped.
     (ve > vs).then_some((vs, ve))
@@ -528,6 +533,15 @@ mod tests {
         out.iter()
             .map(|f| (f.kind, &text[f.start..f.end]))
             .collect()
+    }
+
+    #[test]
+    fn placeholders_left_by_obfuscation_are_not_values() {
+        assert_eq!(found("UPDATE cards SET card_number = ? WHERE id = ?"), []);
+        assert_eq!(found("/login?password=?&user=?"), []);
+        assert_eq!(found("password='?'"), []);
+        // A value that merely starts with `?` is still one.
+        assert_eq!(found("password=?hunter2"), [(Kind::Secret, "?hunter2")]);
     }
 
     #[test]
