@@ -1184,6 +1184,46 @@ impl Meta {
         });
         Ok(())
     }
+
+    /// Takes or renews the platform-wide lease `name` until `until_ms`, for a job that
+    /// one node at a time should run (the alerting job). `held` is the token this holder
+    /// got from its previous call (a renewal), `None` at first. Returns the new token when
+    /// this call holds the lease, `None` while another holder's lease runs.
+    ///
+    /// Why a token: the row's value is the expiry in milliseconds times 1000 plus three
+    /// random digits, so a renewal is accepted only from the holder that wrote it, and the
+    /// conditional upsert decides between racing nodes in one statement on both engines.
+    pub async fn take_lease(
+        &self,
+        name: &str,
+        held: Option<i64>,
+        now_ms: i64,
+        until_ms: i64,
+    ) -> Result<Option<i64>, MetaError> {
+        check_word("lease name", name)?;
+        let mut random = [0u8; 2];
+        getrandom::fill(&mut random).map_err(|_| MetaError::Invalid {
+            field: "lease",
+            reason: "no randomness",
+        })?;
+        let token = until_ms
+            .saturating_mul(1000)
+            .saturating_add(i64::from(u16::from_le_bytes(random) % 1000));
+        let sql = "INSERT INTO alert_cursors (tenant_id, name, value) VALUES ('-', $1, $2) \
+                   ON CONFLICT (tenant_id, name) DO UPDATE SET value = excluded.value \
+                   WHERE alert_cursors.value < $3 OR alert_cursors.value = $4";
+        let taken = on_pool!(self, pool => {
+            sqlx::query(sql)
+                .bind(name)
+                .bind(token)
+                .bind(now_ms.saturating_mul(1000))
+                .bind(held.unwrap_or(-1))
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok((taken == 1).then_some(token))
+    }
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ on_both_backends!(
     a_due_delivery_is_claimed_by_one_node,
     findings_are_summed_and_first_sightings_reported_once,
     cursors_are_upserted,
+    a_lease_has_one_holder_until_it_expires,
     suspended_keys_are_refused_until_restored,
     a_revoked_key_names_its_tenant_and_last_use_is_the_previous_one,
     tenant_sessions_are_revoked_in_that_tenant_only,
@@ -704,6 +705,50 @@ async fn cursors_are_upserted(db: &TestDb) {
     assert_eq!(meta.cursor(t.as_str(), "audit").await.unwrap(), Some(42));
     assert_eq!(meta.cursor("-", "audit").await.unwrap(), Some(3));
     assert_eq!(meta.cursor(t.as_str(), "other").await.unwrap(), None);
+}
+
+async fn a_lease_has_one_holder_until_it_expires(db: &TestDb) {
+    let meta = &db.meta;
+    let a = meta.take_lease("alerts", None, 0, 30_000).await.unwrap();
+    assert!(a.is_some(), "a free lease is taken");
+    // Another node, while it runs: refused, whatever token it claims to hold.
+    assert_eq!(
+        meta.take_lease("alerts", None, 10_000, 40_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        meta.take_lease("alerts", Some(12_345), 10_000, 40_000)
+            .await
+            .unwrap(),
+        None
+    );
+    // The holder renews with its token, and gets a new one.
+    let a2 = meta.take_lease("alerts", a, 10_000, 40_000).await.unwrap();
+    assert!(a2.is_some() && a2 != a);
+    assert_eq!(
+        meta.take_lease("alerts", a, 20_000, 50_000).await.unwrap(),
+        None,
+        "an old token is spent"
+    );
+    // Once it expires, anyone takes it; the old holder then cannot renew.
+    let b = meta
+        .take_lease("alerts", None, 41_000, 70_000)
+        .await
+        .unwrap();
+    assert!(b.is_some());
+    assert_eq!(
+        meta.take_lease("alerts", a2, 42_000, 72_000).await.unwrap(),
+        None
+    );
+    // Leases are independent by name.
+    assert!(
+        meta.take_lease("other", None, 42_000, 72_000)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 async fn suspended_keys_are_refused_until_restored(db: &TestDb) {

@@ -586,7 +586,8 @@ impl Server {
     }
 
     /// One run of the alerting job now, at `now` (rules evaluated for the windows ending
-    /// then), as it runs every [`crate::alerts::AlertConfig::interval`].
+    /// then), as it runs every [`crate::alerts::AlertConfig::interval`], as the leader
+    /// whatever the `alerts` lease says.
     pub async fn evaluate_alerts(
         &self,
         now: std::time::SystemTime,
@@ -594,7 +595,7 @@ impl Server {
         let now_ms = now
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
-        crate::alerts::run_once(&self.shared, now_ms).await
+        crate::alerts::run_once(&self.shared, now_ms, true).await
     }
 
     /// The audit log's upkeep now, as it runs every checkpoint interval: ingest counts of

@@ -85,6 +85,8 @@ pub(crate) struct Alerting {
     pub notifier: scrim_notify::Notifier,
     /// One run at a time in this process.
     running: tokio::sync::Mutex<()>,
+    /// This node's token for the `alerts` lease, while it holds it.
+    lease: std::sync::Mutex<Option<i64>>,
 }
 
 impl Alerting {
@@ -96,13 +98,20 @@ impl Alerting {
             findings: Default::default(),
             notifier,
             running: Default::default(),
+            lease: Default::default(),
         })
     }
 }
 
 /// One run of the job at `now_ms`. A tenant whose step fails is logged and skipped; the
-/// others go on.
-pub(crate) async fn run_once(shared: &Shared, now_ms: i64) -> Result<AlertReport, ServerError> {
+/// others go on. `lead`: whether this node evaluates rules, reads detections and makes
+/// digests (one node at a time does, [`alerter`]); every node writes its own findings and
+/// delivers what is due (each delivery is claimed by one node).
+pub(crate) async fn run_once(
+    shared: &Shared,
+    now_ms: i64,
+    lead: bool,
+) -> Result<AlertReport, ServerError> {
     let alerting = &shared.alerting;
     let _one = alerting.running.lock().await;
     let public_url = alerting.config.public_url.as_deref();
@@ -137,7 +146,11 @@ pub(crate) async fn run_once(shared: &Shared, now_ms: i64) -> Result<AlertReport
         }
     }
 
-    let tenants: Vec<Tenant> = meta.list_tenants().await?;
+    let tenants: Vec<Tenant> = if lead {
+        meta.list_tenants().await?
+    } else {
+        Vec::new()
+    };
     for tenant in &tenants {
         // Only the tenants this node serves: another region's are evaluated there.
         if shared.platform.regions.of(tenant).is_err() {
@@ -279,6 +292,24 @@ pub(crate) async fn findings_between(
         .collect())
 }
 
+/// Whether this node leads the alerting job now: it takes or renews the `alerts` lease for
+/// three intervals, so that a node that stops is replaced within that time and two nodes
+/// never evaluate the same rule at once.
+async fn lead(shared: &Shared, now_ms: i64) -> Result<bool, ServerError> {
+    let alerting = &shared.alerting;
+    let held = *alerting.lease.lock().unwrap_or_else(|p| p.into_inner());
+    let term = i64::try_from(alerting.config.interval.as_millis())
+        .unwrap_or(i64::MAX / 4)
+        .saturating_mul(3);
+    let token = shared
+        .platform
+        .meta
+        .take_lease("alerts", held, now_ms, now_ms.saturating_add(term))
+        .await?;
+    *alerting.lease.lock().unwrap_or_else(|p| p.into_inner()) = token;
+    Ok(token.is_some())
+}
+
 /// The job's loop: [`run_once`] every interval until the server stops.
 pub(crate) async fn alerter(
     shared: std::sync::Arc<Shared>,
@@ -291,7 +322,15 @@ pub(crate) async fn alerter(
             _ = tick.tick() => {}
             _ = stopped.wait_for(|s| *s) => return,
         }
-        if let Err(e) = run_once(&shared, crate::audit::now_ms()).await {
+        let now = crate::audit::now_ms();
+        let lead = match lead(&shared, now).await {
+            Ok(lead) => lead,
+            Err(e) => {
+                tracing::warn!("alerting lease not checked: {e}");
+                false
+            }
+        };
+        if let Err(e) = run_once(&shared, now, lead).await {
             tracing::warn!("alerting run failed: {e}");
         }
     }
