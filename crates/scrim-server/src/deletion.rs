@@ -699,11 +699,7 @@ async fn operator_tenant(platform: &Platform, name: &str) -> Result<Tenant, Serv
         &scrim_auth::rbac::Actor::Operator,
         Permission::DeleteTelemetry,
     )?;
-    platform
-        .meta
-        .tenant_by_name(name)
-        .await?
-        .ok_or_else(|| usage(format!("no tenant named {name:?}")))
+    platform.tenant_named(name).await
 }
 
 /// `scrim delete tenant NAME --confirm NAME`.

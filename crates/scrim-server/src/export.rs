@@ -256,11 +256,7 @@ pub async fn export_to_writer(
     progress: &mut dyn FnMut(u64),
 ) -> Result<u64, ServerError> {
     check(&Actor::Operator, Permission::Export)?;
-    let tenant = platform
-        .meta
-        .tenant_by_name(tenant_name)
-        .await?
-        .ok_or_else(|| usage(format!("no tenant named {tenant_name:?}")))?;
+    let tenant = platform.tenant_named(tenant_name).await?;
     let keys = crate::tenant_keys::load(platform, &tenant.id)
         .await?
         .keyring;

@@ -101,6 +101,14 @@ impl Platform {
         &self.meta
     }
 
+    /// The tenant called `name`, or the usage error every command gives for an unknown one.
+    pub async fn tenant_named(&self, name: &str) -> Result<scrim_meta::Tenant, ServerError> {
+        self.meta
+            .tenant_by_name(name)
+            .await?
+            .ok_or_else(|| ServerError::Usage(format!("no tenant named {name:?}")))
+    }
+
     /// The master key's provider.
     pub fn keys(&self) -> &Arc<dyn KeyProvider> {
         &self.keys

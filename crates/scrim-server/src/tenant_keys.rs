@@ -218,11 +218,7 @@ pub async fn rotate_tenant_key_by_name(
     name: &str,
 ) -> Result<TenantRotation, ServerError> {
     let platform = Platform::open(config).await?;
-    let tenant = platform
-        .meta
-        .tenant_by_name(name)
-        .await?
-        .ok_or_else(|| ServerError::Usage(format!("no tenant named {name:?}")))?;
+    let tenant = platform.tenant_named(name).await?;
     rotate_tenant_key(&platform, &Act::operator(tenant.id.as_str()), &tenant.id).await
 }
 

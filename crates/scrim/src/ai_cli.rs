@@ -91,11 +91,7 @@ pub(crate) async fn run(cmd: AiCommand) -> Result<(), ServerError> {
         } => (Subject::service_errors(service, window)?, common),
     };
     let p = scrim_server::Platform::open(&common.store.platform(&common.platform)?).await?;
-    let tenant = p
-        .meta()
-        .tenant_by_name(&common.tenant)
-        .await?
-        .ok_or_else(|| usage(format!("no tenant named {:?}", common.tenant)))?;
+    let tenant = p.tenant_named(&common.tenant).await?;
     let q = scrim_server::ai::segment_query(&p, &tenant).await?;
     let mode = Mode {
         preview: common.preview,

@@ -73,12 +73,7 @@ async fn chain_of(platform: &scrim_server::Platform, name: &str) -> Result<Strin
     if name == PLATFORM_TENANT {
         return Ok(PLATFORM_TENANT.to_owned());
     }
-    let t = platform
-        .meta()
-        .tenant_by_name(name)
-        .await?
-        .ok_or_else(|| usage(format!("no tenant named {name:?}")))?;
-    Ok(t.id.to_string())
+    Ok(platform.tenant_named(name).await?.id.to_string())
 }
 
 fn time(flag: &str, text: Option<&str>) -> Result<Option<i64>, ServerError> {

@@ -144,11 +144,7 @@ async fn open(platform: &PlatformArgs) -> Result<Opened, ServerError> {
 }
 
 async fn tenant(o: &Opened, name: &str) -> Result<scrim_meta::Tenant, ServerError> {
-    o.platform
-        .meta()
-        .tenant_by_name(name)
-        .await?
-        .ok_or_else(|| usage(format!("no tenant named {name:?}")))
+    o.platform.tenant_named(name).await
 }
 
 async fn user(o: &Opened, email: &str) -> Result<scrim_meta::User, ServerError> {

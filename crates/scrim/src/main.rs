@@ -1037,9 +1037,7 @@ async fn run_tenant(cmd: TenantCommand) -> Result<(), scrim_server::ServerError>
             platform,
         } => {
             let p = scrim_server::Platform::open(&platform.config()?).await?;
-            let t = p.meta().tenant_by_name(&name).await?.ok_or_else(|| {
-                scrim_server::ServerError::Usage(format!("no tenant named {name:?}"))
-            })?;
+            let t = p.tenant_named(&name).await?;
             let actor = scrim_auth::rbac::Actor::Operator;
             match days {
                 Some(d) => {

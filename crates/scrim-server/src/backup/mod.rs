@@ -396,13 +396,7 @@ async fn scoped_tenants(
     region: &Region,
 ) -> Result<Vec<Tenant>, ServerError> {
     let tenants = match name {
-        Some(n) => vec![
-            platform
-                .meta
-                .tenant_by_name(n)
-                .await?
-                .ok_or_else(|| usage(format!("no tenant named {n:?}")))?,
-        ],
+        Some(n) => vec![platform.tenant_named(n).await?],
         None => platform.meta.list_tenants().await?,
     };
     Ok(tenants
