@@ -125,11 +125,7 @@ async fn open(
     tenant: &str,
 ) -> Result<(scrim_server::Platform, scrim_meta::Tenant), ServerError> {
     let p = scrim_server::Platform::open(&platform.config()?).await?;
-    let t = p
-        .meta()
-        .tenant_by_name(tenant)
-        .await?
-        .ok_or_else(|| usage(format!("no tenant named {tenant:?}")))?;
+    let t = p.tenant_named(tenant).await?;
     Ok((p, t))
 }
 
@@ -169,7 +165,9 @@ pub(crate) async fn run(cmd: AlertsCommand) -> Result<(), ServerError> {
             platform,
         } => {
             let (p, t) = open(&platform, &tenant).await?;
-            ops::delete_rule(&p, &Act::operator(t.id.as_str()), &t.id, &id).await?;
+            if !ops::delete_rule(&p, &Act::operator(t.id.as_str()), &t.id, &id).await? {
+                return Err(usage("no such alert rule"));
+            }
             eprintln!("scrim alerts: rule {id} deleted");
         }
         AlertsCommand::History {
@@ -234,7 +232,9 @@ pub(crate) async fn run(cmd: AlertsCommand) -> Result<(), ServerError> {
             platform,
         } => {
             let (p, t) = open(&platform, &tenant).await?;
-            ops::delete_channel(&p, &Act::operator(t.id.as_str()), &t.id, &id).await?;
+            if !ops::delete_channel(&p, &Act::operator(t.id.as_str()), &t.id, &id).await? {
+                return Err(usage("no such channel"));
+            }
             eprintln!("scrim alerts: channel {id} deleted");
         }
         AlertsCommand::Notifications {

@@ -63,7 +63,7 @@ fn entry(state: &ApiState, c: &Caller, o: &Origin, action: &'static str) -> crat
 fn rule_body(headers: &HeaderMap, body: &[u8]) -> Result<(String, bool, RuleSpec), ApiError> {
     let mut v: Map<String, Value> = json_body(headers, body)?;
     let name = match v.remove("name") {
-        Some(Value::String(n)) if !n.trim().is_empty() && n.len() <= 200 => n.trim().to_owned(),
+        Some(Value::String(n)) => super::ops::checked_name(&n)?.to_owned(),
         _ => return Err(bad_request("name is required: 1 to 200 characters")),
     };
     let enabled = match v.remove("enabled") {
@@ -213,12 +213,10 @@ async fn delete_rule(
         Some(Permission::ManageAlerts),
     )
     .await?;
-    let meta = &state.shared.platform.meta;
-    if meta.alert_rule(&c.tenant_id, &id).await?.is_none() {
+    let act = crate::identity_api::act(&c, &origin(&headers, peer));
+    if !super::ops::delete_rule(&state.shared.platform, &act, &c.tenant_id, &id).await? {
         return Err(not_found("no such alert rule"));
     }
-    let act = crate::identity_api::act(&c, &origin(&headers, peer));
-    super::ops::delete_rule(&state.shared.platform, &act, &c.tenant_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -339,7 +337,7 @@ async fn create_channel(
     .await?;
     let mut v: Map<String, Value> = json_body(&headers, &body)?;
     let name = match v.remove("name") {
-        Some(Value::String(n)) if !n.trim().is_empty() && n.len() <= 200 => n.trim().to_owned(),
+        Some(Value::String(n)) => super::ops::checked_name(&n)?.to_owned(),
         _ => return Err(bad_request("name is required: 1 to 200 characters")),
     };
     let spec = match v.remove("channel") {
@@ -380,12 +378,10 @@ async fn delete_channel(
         Some(Permission::ManageAlerts),
     )
     .await?;
-    let meta = &state.shared.platform.meta;
-    if meta.channel(&c.tenant_id, &id).await?.is_none() {
+    let act = crate::identity_api::act(&c, &origin(&headers, peer));
+    if !super::ops::delete_channel(&state.shared.platform, &act, &c.tenant_id, &id).await? {
         return Err(not_found("no such channel"));
     }
-    let act = crate::identity_api::act(&c, &origin(&headers, peer));
-    super::ops::delete_channel(&state.shared.platform, &act, &c.tenant_id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -9,7 +9,6 @@
 
 use scrim_meta::{ChannelRow, DeliveryOutcome, NotificationRow, TenantId};
 use scrim_notify::{Channel, Notification, Outgoing};
-use serde::{Deserialize, Serialize};
 
 use crate::ServerError;
 use crate::platform::Platform;
@@ -32,50 +31,6 @@ pub(crate) struct Message {
     pub fields: Vec<(String, String)>,
     /// A path in the web UI (`/alerts`), made absolute with the configured public URL.
     pub path: Option<String>,
-}
-
-/// The stored form of a notification (already redacted): what deliveries are built from.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(crate) struct Stored {
-    pub id: String,
-    pub tenant: String,
-    pub kind: String,
-    pub severity: scrim_notify::Severity,
-    pub title: String,
-    pub summary: String,
-    pub fields: Vec<(String, String)>,
-    pub link: Option<String>,
-    pub time_unix: i64,
-}
-
-impl Stored {
-    fn of(n: &Notification) -> Stored {
-        Stored {
-            id: n.id.clone(),
-            tenant: n.tenant.clone(),
-            kind: n.kind.clone(),
-            severity: n.severity,
-            title: n.title.clone(),
-            summary: n.summary.clone(),
-            fields: n.fields.clone(),
-            link: n.link.clone(),
-            time_unix: n.time_unix,
-        }
-    }
-
-    fn notification(self) -> Notification {
-        Notification {
-            id: self.id,
-            tenant: self.tenant,
-            kind: self.kind,
-            severity: self.severity,
-            title: self.title,
-            summary: self.summary,
-            fields: self.fields,
-            link: self.link,
-            time_unix: self.time_unix,
-        }
-    }
 }
 
 /// `ntf_` and 26 characters of base32 (130 random bits): the id receivers deduplicate on.
@@ -117,7 +72,8 @@ pub(crate) async fn enqueue(
         kind: n.kind.clone(),
         severity: severity_name(n.severity).to_owned(),
         title: n.title.clone(),
-        payload: serde_json::to_string(&Stored::of(n))
+        // The redacted notification itself: what deliveries are built from.
+        payload: serde_json::to_string(n)
             .map_err(|e| ServerError::Usage(format!("notification: {e}")))?,
         created_at_ms: now_ms,
     };
@@ -286,10 +242,10 @@ async fn attempt(
     let channel = open_channel(platform, &row)
         .await
         .map_err(|e| final_failure(e.to_string()))?;
-    let stored: Stored = serde_json::from_str(&n.payload)
+    let stored: Notification = serde_json::from_str(&n.payload)
         .map_err(|_| final_failure("the stored notification is unreadable".into()))?;
     // Redacted again: the stored text already was, and Outgoing is the only way out.
-    let out = Outgoing::new(stored.notification());
+    let out = Outgoing::new(stored);
     match notifier
         .deliver(&channel, &out, now_ms.div_euclid(1000))
         .await

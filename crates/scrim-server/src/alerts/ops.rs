@@ -15,6 +15,16 @@ fn usage(m: impl Into<String>) -> ServerError {
     ServerError::Usage(m.into())
 }
 
+/// A rule's or channel's name, trimmed: 1 to 200 bytes (the limit counts surrounding
+/// spaces), the one check the API and the command line share.
+pub(crate) fn checked_name(name: &str) -> Result<&str, ServerError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() || name.len() > 200 {
+        return Err(usage("name is required: 1 to 200 characters"));
+    }
+    Ok(trimmed)
+}
+
 /// Who created something, for its row: the user or key id (`None` for the operator).
 fn creator(act: &Act) -> Option<String> {
     match crate::audit::actor_of(&act.actor) {
@@ -32,10 +42,7 @@ pub async fn create_rule(
     enabled: bool,
     spec: &RuleSpec,
 ) -> Result<AlertRuleRow, ServerError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(usage("name is required: 1 to 200 characters"));
-    }
+    let name = checked_name(name)?;
     spec.check().map_err(|e| usage(e.0))?;
     let new = NewAlertRule {
         name: name.to_owned(),
@@ -55,23 +62,22 @@ pub async fn create_rule(
         .await??)
 }
 
-/// Deletes a rule (recorded as `alert.rule_delete`); its history stays.
+/// Deletes a rule (recorded as `alert.rule_delete`); its history stays. `false`: the
+/// tenant has no such rule, and nothing was recorded.
 pub async fn delete_rule(
     platform: &Platform,
     act: &Act,
     tenant: &TenantId,
     id: &str,
-) -> Result<(), ServerError> {
-    let before = platform
-        .meta
-        .alert_rule(tenant, id)
-        .await?
-        .ok_or_else(|| usage("no such alert rule"))?;
+) -> Result<bool, ServerError> {
+    let Some(before) = platform.meta.alert_rule(tenant, id).await? else {
+        return Ok(false);
+    };
     act.entry(&platform.audit, actions::ALERT_RULE_DELETE, id)
         .detail("name", before.name)
         .around(platform.meta.delete_alert_rule(tenant, id))
         .await??;
-    Ok(())
+    Ok(true)
 }
 
 /// Adds a channel from its JSON description (`{"type": "webhook", "url", "secret"?}`, …);
@@ -84,10 +90,7 @@ pub async fn create_channel(
     name: &str,
     mut spec: Map<String, Value>,
 ) -> Result<(ChannelRow, scrim_notify::Channel, Option<String>), ServerError> {
-    let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
-        return Err(usage("name is required: 1 to 200 characters"));
-    }
+    let name = checked_name(name)?;
     let mut generated = None;
     if spec.get("type").and_then(Value::as_str) == Some("webhook") && !spec.contains_key("secret") {
         let secret = scrim_notify::SigningSecret::generate()
@@ -126,21 +129,20 @@ pub async fn create_channel(
     Ok((row, channel, generated))
 }
 
-/// Deletes a channel (recorded as `notification.channel_delete`).
+/// Deletes a channel (recorded as `notification.channel_delete`). `false`: the tenant has
+/// no such channel, and nothing was recorded.
 pub async fn delete_channel(
     platform: &Platform,
     act: &Act,
     tenant: &TenantId,
     id: &str,
-) -> Result<(), ServerError> {
-    let row = platform
-        .meta
-        .channel(tenant, id)
-        .await?
-        .ok_or_else(|| usage("no such channel"))?;
+) -> Result<bool, ServerError> {
+    let Some(row) = platform.meta.channel(tenant, id).await? else {
+        return Ok(false);
+    };
     act.entry(&platform.audit, actions::CHANNEL_DELETE, id)
         .detail("name", row.name)
         .around(platform.meta.delete_channel(tenant, id))
         .await??;
-    Ok(())
+    Ok(true)
 }
