@@ -4,7 +4,6 @@
 use super::class::{at, before};
 use super::net::ipv6_around;
 use super::numeric::valid_ssn;
-use super::scan::KeyCache;
 use super::{DetectorSet, Finding};
 use crate::keys::SensitiveKeys;
 use crate::kind::Kind;
@@ -279,55 +278,45 @@ impl<'a> Separators<'a> {
         }
     }
 
-    /// The `=` or `:` at `p`. `fast`: the key cache and the start of the key ending right
-    /// before `p`, where [`super::scan`] found it from its bits. `may_v6`: `false` if the
-    /// IPv6 check cannot find an address around this colon (nor around any other colon of
-    /// its run).
+    /// The `=` or `:` at `p`: both detectors, as if every separator were visited (the
+    /// specification that [`super::scan`]'s rejections are tested against).
+    #[cfg(test)]
+    pub(super) fn visit(&mut self, b: &[u8], p: usize, out: &mut Vec<Finding>) {
+        if b[p] == b':' {
+            self.colon(b, p, out);
+        }
+        self.assignment(b, p, out);
+    }
+
+    /// The IPv6 detector at the colon at `p`: the run of IPv6 bytes around it is checked
+    /// once (later colons of the run are skipped).
     #[inline]
-    pub(super) fn visit(
-        &mut self,
-        b: &[u8],
-        p: usize,
-        fast: Option<(&mut KeyCache, usize)>,
-        may_v6: impl FnOnce() -> bool,
-        out: &mut Vec<Finding>,
-    ) {
-        let c = b[p];
-        let next = at(b, p + 1);
-        let prev = before(b, p);
-        if c == b':' && self.ipv6 && p >= self.v6_done {
-            let hexish = |x: u8| x.is_ascii_hexdigit() || x == b':';
-            if (hexish(prev) || hexish(next)) && may_v6() {
-                let (found, run_end) = ipv6_around(b, p);
-                self.v6_done = run_end;
-                if let Some((s, e)) = found {
-                    out.push(Finding {
-                        kind: Kind::Ipv6,
-                        start: s,
-                        end: e,
-                    });
-                }
+    pub(super) fn colon(&mut self, b: &[u8], p: usize, out: &mut Vec<Finding>) {
+        if !self.ipv6 || p < self.v6_done {
+            return;
+        }
+        let hexish = |x: u8| x.is_ascii_hexdigit() || x == b':';
+        if hexish(before(b, p)) || hexish(at(b, p + 1)) {
+            let (found, run_end) = ipv6_around(b, p);
+            self.v6_done = run_end;
+            if let Some((s, e)) = found {
+                out.push(Finding {
+                    kind: Kind::Ipv6,
+                    start: s,
+                    end: e,
+                });
             }
         }
+    }
+
+    /// The assignment detector at the separator (`=` or `:`) at `p`.
+    #[inline]
+    pub(super) fn assignment(&mut self, b: &[u8], p: usize, out: &mut Vec<Finding>) {
         let Some(a) = self.assign else { return };
         if p < self.covered {
             return;
         }
-        // Most keys are not sensitive: with the cache, that is known first.
-        let fast = match fast {
-            Some((cache, ks)) => {
-                let hit = cache.get(b, ks, p, || {
-                    let k = a.key_before(b, p);
-                    debug_assert!(k.is_none_or(|k| k == (ks, p)));
-                    k.is_some()
-                });
-                if !hit {
-                    return;
-                }
-                Some(ks)
-            }
-            None => None,
-        };
+        let (c, next, prev) = (b[p], at(b, p + 1), before(b, p));
         if !is_key(prev) && !matches!(prev, b' ' | b'\t' | b'"' | b'\'') {
             return;
         }
@@ -340,11 +329,7 @@ impl<'a> Separators<'a> {
             (b'=', _) if matches!(prev, b'=' | b'!' | b'<' | b'>' | b':') => return,
             _ => 1,
         };
-        let key = match fast {
-            Some(ks) => Some((ks, p)),
-            None => a.key_before(b, p),
-        };
-        let Some((ks, ke)) = key else {
+        let Some((ks, ke)) = a.key_before(b, p) else {
             return;
         };
         let Some((vs, ve)) = value_after(b, p + sep_len) else {
@@ -367,7 +352,7 @@ impl Assignments {
     /// same backward scan over the key, which stops looking at word starts after the
     /// first hit.
     #[inline]
-    fn key_before(&self, b: &[u8], p: usize) -> Option<(usize, usize)> {
+    pub(super) fn key_before(&self, b: &[u8], p: usize) -> Option<(usize, usize)> {
         let mut e = p;
         while e > 0 && p - e < 8 && matches!(b[e - 1], b' ' | b'\t') {
             e -= 1;
@@ -528,7 +513,7 @@ mod tests {
         let mut out = Vec::new();
         let mut s = Separators::new(a.as_ref(), true);
         for p in memchr::memchr2_iter(b'=', b':', text.as_bytes()) {
-            s.visit(text.as_bytes(), p, None, || true, &mut out);
+            s.visit(text.as_bytes(), p, &mut out);
         }
         out.iter()
             .map(|f| (f.kind, &text[f.start..f.end]))

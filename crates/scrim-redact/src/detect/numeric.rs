@@ -75,8 +75,7 @@ impl Numbers {
         let d1 = bd(1);
         let nw4 = !back(m.word, p.word, 4);
         let four = d & d1 & bd(2) & bd(3) & nw4;
-        // `-`: a key character that is neither a word character nor a dot.
-        let (dash, pdash) = (m.key & !m.word & !m.dot, p.key & !p.word & !p.dot);
+        let (dash, pdash) = (m.dash, p.dash);
         let ssn_shape =
             back(dash, pdash, 4) & bd(5) & bd(6) & back(dash, pdash, 7) & bd(8) & bd(9) & bd(10);
         // Runs whose card check can neither find a card nor change what a later one
@@ -86,12 +85,7 @@ impl Numbers {
         // inside them would do the same; dates: `2024-11-24T…`.) Unknown for `j > 54`.
         let chain = d | (dash & d1 & (d >> 1));
         let end_ok = !chain & !(!m.word & (d >> 1));
-        let (mut run, mut short) = (u64::MAX, 0);
-        for k in 1..=8 {
-            short |= run & (end_ok >> k);
-            run &= chain >> k;
-        }
-        let short = short & (u64::MAX >> 9);
+        let short = short_groups(chain, end_ok);
         let four = four
             & ((back(m.lead, p.lead, 3) & !short & self.want_card) | (ssn_shape & self.want_ssn));
         // Letters or `_` (the IBAN check wants uppercase letters: a superset is enough).
@@ -163,6 +157,23 @@ impl Numbers {
             }
         }
     }
+}
+
+/// Bit `j`: the first byte after `j` that is not in `chain` is within 8 bytes and in
+/// `end_ok` (a subset of `!chain`); 0 for `j > 54`, where that may lie past the block.
+/// Computed by doubling (distances 1, 2, 4, 8) rather than one step per byte, which
+/// would be a chain of 16 dependent operations per block.
+#[inline(always)]
+fn short_groups(chain: u64, end_ok: u64) -> u64 {
+    // `c1`: bit `j` has `chain` at `j + 1`; `c2`, `c4`: at `j + 1 ..= j + 2` and `j + 4`.
+    let c1 = chain >> 1;
+    let c2 = c1 & (chain >> 2);
+    let c4 = c2 & (c2 >> 2);
+    let d1 = end_ok >> 1;
+    let d2 = d1 | ((d1 >> 1) & c1);
+    let d4 = d2 | ((d2 >> 2) & c2);
+    let d8 = d4 | ((d4 >> 4) & c4);
+    d8 & (u64::MAX >> 9)
 }
 
 struct State {
@@ -616,5 +627,32 @@ mod tests {
         assert_eq!(found("NO9386011117947"), [(Kind::Iban, "NO9386011117947")]);
         assert_eq!(found("DE88370400440532013000"), []);
         assert_eq!(found("GB82 WEST12345698765432"), []);
+    }
+
+    /// `short_groups` against its definition, one step per byte.
+    #[test]
+    fn short_groups_match_the_byte_by_byte_definition() {
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..200_000 {
+            // Chains dense enough for long runs.
+            let chain = next() | next() | next();
+            let end_ok = !chain & next();
+            let (mut run, mut short) = (u64::MAX, 0);
+            for k in 1..=8 {
+                short |= run & (end_ok >> k);
+                run &= chain >> k;
+            }
+            assert_eq!(
+                super::short_groups(chain, end_ok),
+                short & (u64::MAX >> 9),
+                "{chain:#x} {end_ok:#x}"
+            );
+        }
     }
 }

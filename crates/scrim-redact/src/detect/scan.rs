@@ -12,7 +12,7 @@ use super::{DetectorSet, Finding};
 use crate::kind::Kind;
 
 /// One bit per byte of a 64-byte block (bit `k` for the block's byte `k`).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(super) struct Masks {
     /// ASCII digits.
     pub(super) digit: u64,
@@ -20,16 +20,16 @@ pub(super) struct Masks {
     pub(super) word: u64,
     /// `.`.
     pub(super) dot: u64,
-    /// `=` and `:`.
-    pub(super) sep: u64,
-    /// Key characters of the assignment detector: word characters, `.`, `-`.
-    pub(super) key: u64,
+    /// `-`.
+    pub(super) dash: u64,
     /// The digits `2` to `6` (the first digit of every card).
     pub(super) lead: u64,
     /// `:`.
     pub(super) colon: u64,
     /// The bytes of an IPv6 address: hex digits, `:`, `.`.
     pub(super) v6: u64,
+    /// `=` and `:`.
+    pub(super) sep: u64,
 }
 
 impl Masks {
@@ -46,6 +46,12 @@ impl Masks {
             Masks::portable(block)
         }
     }
+
+    /// Key characters of the assignment detector: word characters, `.`, `-`.
+    #[inline(always)]
+    pub(super) fn key(&self) -> u64 {
+        self.word | self.dot | self.dash
+    }
 }
 
 /// [`Masks::of`] without SIMD instructions, for other targets; the x86-64 build uses
@@ -58,7 +64,7 @@ mod portable {
     const WORD: u8 = 2;
     const DOT: u8 = 4;
     const SEP: u8 = 8;
-    const KEY: u8 = 16;
+    const DASH: u8 = 16;
     const LEAD: u8 = 32;
     const COLON: u8 = 64;
     const V6: u8 = 128;
@@ -80,7 +86,7 @@ mod portable {
             | (u8::from(word) * WORD)
             | (u8::from(dot) * DOT)
             | (u8::from((c == b'=') | (c == b':')) * SEP)
-            | (u8::from(word | dot | (c == b'-')) * KEY)
+            | (u8::from(c == b'-') * DASH)
             | (u8::from(c.wrapping_sub(b'2') < 5) * LEAD)
             | (u8::from(c == b':') * COLON)
             | (u8::from(c.is_ascii_hexdigit() || c == b':' || dot) * V6)
@@ -102,7 +108,7 @@ mod portable {
                 m.word |= g(1);
                 m.dot |= g(2);
                 m.sep |= g(3);
-                m.key |= g(4);
+                m.dash |= g(4);
                 m.lead |= g(5);
                 m.colon |= g(6);
                 m.v6 |= g(7);
@@ -159,18 +165,16 @@ mod sse2 {
             let word = digit | alpha | eq(v, b'_');
             let dot = eq(v, b'.');
             let colon = eq(v, b':');
-            let sep = eq(v, b'=') | colon;
-            let key = word | dot | eq(v, b'-');
             let hex = digit | range(lower, b'a', 6);
             let s = 16 * k;
             m.digit |= bits(digit) << s;
             m.word |= bits(word) << s;
             m.dot |= bits(dot) << s;
-            m.sep |= bits(sep) << s;
-            m.key |= bits(key) << s;
+            m.dash |= bits(eq(v, b'-')) << s;
             m.lead |= bits(range(v, b'2', 5)) << s;
             m.colon |= bits(colon) << s;
             m.v6 |= bits(hex | colon | dot) << s;
+            m.sep |= bits(colon | eq(v, b'=')) << s;
         }
         m
     }
@@ -213,15 +217,18 @@ fn find_with(
     if let Some(n) = &mut numbers {
         n.exhaustive = exhaustive;
     }
-    let ipv6 = set.contains(Kind::Ipv6);
-    let mut seps = (seps && (assign.is_some() || ipv6)).then(|| Separators::new(assign, ipv6));
-    if numbers.is_none() && seps.is_none() {
+    let ipv6 = seps && set.contains(Kind::Ipv6);
+    let assign = if seps { assign } else { None };
+    if numbers.is_none() && !ipv6 && assign.is_none() {
         return;
     }
-    // Long texts repeat their keys: the assignment prefilter's verdict per key.
-    let mut cache = (seps.is_some() && assign.is_some() && b.len() > 256).then(KeyCache::new);
+    let mut s = Separators::new(assign, ipv6);
     // The text is as if preceded by bytes of no class.
     let mut prev = Masks::default();
+    // Whether a run of IPv6 bytes glued to a word character goes on into the next block.
+    let mut glued_carry = false;
+    // Long texts repeat their keys: the assignment prefilter's verdict per key.
+    let mut cache = (assign.is_some() && b.len() > 256).then(KeyCache::new);
     let n = b.len();
     let mut i = 0;
     while i < n {
@@ -247,64 +254,44 @@ fn find_with(
         if let Some(num) = &mut numbers {
             num.block(b, i, &m, &prev, out);
         }
-        if let Some(s) = &mut seps {
+        if ipv6 {
+            // An address is never glued to a word character before it, and every colon
+            // of a run of IPv6 bytes is checked against the whole run: so only the
+            // colons of runs that do not start right after a word character are looked
+            // at. Adding a run's first bit clears the run (the carry runs through it).
+            let starts = m.v6 & !back(m.v6, prev.v6, 1);
+            let glued = starts & back(m.word, prev.word, 1);
+            let (x, c1) = m.v6.overflowing_add(glued);
+            let (x, c2) = x.overflowing_add(u64::from(glued_carry));
+            glued_carry = c1 | c2;
+            let mut colons = m.colon & x;
+            while colons != 0 {
+                let j = colons.trailing_zeros() as usize;
+                colons &= colons - 1;
+                s.colon(b, i + j, out);
+            }
+        }
+        if let Some(a) = assign {
             // Key characters over this block and the one before (bit `64 + j`: byte
             // `j` of this block).
-            let keys = (u128::from(m.key) << 64) | u128::from(prev.key);
-            let two = |f: fn(&Masks) -> u64| (u128::from(f(&m)) << 64) | u128::from(f(&prev));
-            let v6 = V6Bits {
-                v6: two(|x| x.v6),
-                colon: two(|x| x.colon),
-                word: two(|x| x.word),
-            };
+            let keys = (u128::from(m.key()) << 64) | u128::from(prev.key());
             let mut sep = m.sep;
             while sep != 0 {
                 let j = sep.trailing_zeros() as usize;
                 sep &= sep - 1;
                 let p = i + j;
-                let fast = match &mut cache {
-                    Some(c) => key_start(keys, j, p).map(|ks| (&mut *c, ks)),
-                    None => None,
-                };
-                s.visit(b, p, fast, || v6.may_hold_address(j), out);
+                // Most keys are not sensitive, and keys repeat: the cached verdict first.
+                if let Some(c) = &mut cache
+                    && let Some(ks) = key_start(keys, j, p)
+                    && !c.get(b, ks, p, || a.key_before(b, p).is_some())
+                {
+                    continue;
+                }
+                s.assignment(b, p, out);
             }
         }
         prev = m;
         i += 64;
-    }
-}
-
-/// The IPv6 bytes (hex digits, `:`, `.`), the colons and the word characters over a
-/// block and the one before (bit `64 + j`: byte `j` of the block), as for `keys` in
-/// [`find`].
-struct V6Bits {
-    v6: u128,
-    colon: u128,
-    word: u128,
-}
-
-impl V6Bits {
-    /// Whether the IPv6 check ([`super::net::ipv6_around`]) may find an address around the
-    /// colon at byte `j` of the block: `false` only when the whole run of IPv6 bytes around
-    /// it lies in the two blocks, and is glued to a word character before, or has neither
-    /// a `::` nor six colons (an address has seven, or six and an IPv4 tail, or a `::`).
-    /// The answer is the same for every colon of the run.
-    #[inline(always)]
-    fn may_hold_address(&self, j: usize) -> bool {
-        let t = j + 64;
-        let below = !self.v6 & ((1u128 << t) - 1);
-        let above = !self.v6 >> t;
-        if below == 0 || above == 0 {
-            // The run may go on past the two blocks: let the full check decide.
-            return true;
-        }
-        // The run is `s..e`; byte `s - 1` is in the window (it is not an IPv6 byte).
-        let s = 128 - below.leading_zeros() as usize;
-        let e = t + above.trailing_zeros() as usize;
-        let run = ((1u128 << e) - 1) & !((1u128 << s) - 1);
-        let colons = self.colon & run;
-        let glued = (self.word >> (s - 1)) & 1 != 0;
-        !glued && (colons & (colons >> 1) != 0 || colons.count_ones() >= 6)
     }
 }
 
@@ -333,8 +320,8 @@ fn key_start(keys: u128, j: usize, p: usize) -> Option<usize> {
 pub(super) struct KeyCache {
     /// The key's bytes, the earlier ones zeroed (key bytes are never 0, so an empty slot,
     /// all 0, never matches).
-    keys: [[u64; 2]; 256],
-    hit: [bool; 256],
+    keys: [[u64; 2]; 512],
+    hit: [bool; 512],
 }
 
 impl KeyCache {
@@ -342,13 +329,13 @@ impl KeyCache {
 
     fn new() -> Self {
         KeyCache {
-            keys: [[0; 2]; 256],
-            hit: [false; 256],
+            keys: [[0; 2]; 512],
+            hit: [false; 512],
         }
     }
 
-    /// The verdict for the key `b[ks..p]` (1 to 16 bytes, `p >= 16`), from `compute` if it
-    /// was not seen.
+    /// The verdict for the bytes `b[ks..p]` (1 to 16 bytes, none 0, `p >= 16`), from
+    /// `compute` if they were not seen.
     #[inline]
     pub(super) fn get(
         &mut self,
@@ -359,18 +346,12 @@ impl KeyCache {
     ) -> bool {
         let mut w = [0u8; 16];
         w.copy_from_slice(&b[p - 16..p]);
-        let (lo, hi) = w.split_at(8);
-        let mut lo = u64::from_le_bytes(lo.try_into().unwrap_or_default());
-        let mut hi = u64::from_le_bytes(hi.try_into().unwrap_or_default());
-        let len = p - ks;
-        if len <= 8 {
-            lo = 0;
-            hi &= u64::MAX << (8 * (8 - len));
-        } else {
-            lo &= u64::MAX << (8 * (16 - len));
-        }
+        // The key's bytes, the earlier ones zeroed; without a branch on the length (key
+        // lengths vary from one separator to the next).
+        let w = u128::from_le_bytes(w) & (u128::MAX << (8 * (16 - (p - ks))));
+        let (lo, hi) = (w as u64, (w >> 64) as u64);
         let h = ((lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi).wrapping_mul(0xff51_afd7_ed55_8ccd)
-            >> 56) as usize;
+            >> 55) as usize;
         if self.keys[h] == [lo, hi] {
             return self.hit[h];
         }
@@ -456,14 +437,45 @@ mod tests {
         "9",
         "6",
         "v",
+        "Pass",
+        "API",
+        "Key",
+        "sEcret",
+        "p_i_n",
+        "tok",
+        "en",
+        "'",
+        "\t",
+        "Zip",
+        "2fa",
+        "9",
+        "XML",
     ];
 
     fn text() -> impl Strategy<Value = String> {
         proptest::collection::vec(proptest::sample::select(PIECES), 0..120).prop_map(|v| v.concat())
     }
 
-    fn scan(text: &str, nums: bool, seps: bool, exhaustive: bool) -> Vec<Finding> {
-        let a = Assignments::new(DetectorSet::all(), &SensitiveKeys::default());
+    /// The default keys, and a list whose first letters need more ranges than the mask
+    /// has (so they are merged), some starting with a digit.
+    fn key_lists() -> [SensitiveKeys; 2] {
+        [
+            SensitiveKeys::default(),
+            SensitiveKeys::with_extra([
+                "bank", "dob", "email", "gender", "hash", "jwt", "license", "mobile", "name",
+                "routing", "vin", "2fa", "zip", "9lives",
+            ]),
+        ]
+    }
+
+    fn scan(
+        keys: &SensitiveKeys,
+        text: &str,
+        nums: bool,
+        seps: bool,
+        exhaustive: bool,
+    ) -> Vec<Finding> {
+        let a = Assignments::new(DetectorSet::all(), keys);
         let mut out = Vec::new();
         let b = text.as_bytes();
         find_with(
@@ -475,38 +487,63 @@ mod tests {
             exhaustive,
             &mut out,
         );
-        out
+        sorted(out)
     }
 
-    /// The separator detectors visiting every `=` and `:` by themselves: no bits, no key
-    /// cache, no IPv6 rejection.
-    fn plain_separators(text: &str) -> Vec<Finding> {
-        let a = Assignments::new(DetectorSet::all(), &SensitiveKeys::default());
+    /// The findings in one order: the two detectors report in their own orders, and
+    /// `resolve` sorts them.
+    fn sorted(mut v: Vec<Finding>) -> Vec<Finding> {
+        v.sort_by_key(|f| (f.start, f.end, f.kind as u32));
+        v
+    }
+
+    /// The separator detectors visiting every `=` and `:` by themselves: no bits, no
+    /// word starts, no IPv6 rejection.
+    fn plain_separators(keys: &SensitiveKeys, text: &str) -> Vec<Finding> {
+        let a = Assignments::new(DetectorSet::all(), keys);
         let mut out = Vec::new();
         let mut s = Separators::new(a.as_ref(), true);
         for p in memchr::memchr2_iter(b'=', b':', text.as_bytes()) {
-            s.visit(text.as_bytes(), p, None, || true, &mut out);
+            s.visit(text.as_bytes(), p, &mut out);
         }
-        out
+        sorted(out)
     }
 
-    /// Texts long enough for the key cache, with its runs at every block offset.
+    /// The text three times, shifted by `pad`, so that its runs fall at every block
+    /// offset and across block boundaries.
     fn long(text: &str, pad: usize) -> String {
         format!("{}{text} {text} {text}", " ".repeat(pad))
     }
 
     #[test]
     fn ipv6_rejection_keeps_every_address() {
+        let keys = SensitiveKeys::default();
         for t in [
             "at 2024-11-24T08:52:44.123Z x=fe80::1 y=2001:db8:0:0:1:0:0:1 z=::ffff:10.0.0.1",
             "a 1:2:3:4:5:6:7:8 b 1:2:3:4:5:6:1.2.3.4 c Foo.java:123 d ab:cd:ef:01:23:45",
         ] {
             for pad in 0..70 {
                 let t = long(t, pad);
-                let found = scan(&t, false, true, false);
-                assert_eq!(found, plain_separators(&t), "{t:?}");
+                let found = scan(&keys, &t, false, true, false);
+                assert_eq!(found, plain_separators(&keys, &t), "{t:?}");
                 assert!(found.iter().filter(|f| f.kind == Kind::Ipv6).count() >= 6);
             }
+        }
+    }
+
+    #[test]
+    fn every_form_of_assignment_is_found_at_every_offset() {
+        let keys = SensitiveKeys::default();
+        let t = concat!(
+            "a password=x1 b \"apiKey\" : \"x2\" c X-API-KEY:x3 d db.password.old = x4 ",
+            "e 'p_i_n'=x5 f XMLHttpToken:=x6 g aws_secret_access_key => ",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY h tokenizer=bpe",
+        );
+        for pad in 0..70 {
+            let t = long(t, pad);
+            let found = scan(&keys, &t, false, true, false);
+            assert_eq!(found, plain_separators(&keys, &t), "{t:?}");
+            assert_eq!(found.len(), 3 * 7, "{t:?}");
         }
     }
 
@@ -517,14 +554,16 @@ mod tests {
         #[test]
         fn rejections_in_the_mask_stage_change_nothing(t in text(), pad in 0usize..64) {
             let t = long(&t, pad);
-            prop_assert_eq!(scan(&t, false, true, false), plain_separators(&t));
-            prop_assert_eq!(scan(&t, true, false, false), scan(&t, true, false, true));
+            for keys in &key_lists() {
+                prop_assert_eq!(scan(keys, &t, false, true, false), plain_separators(keys, &t));
+            }
+            let keys = &key_lists()[0];
+            prop_assert_eq!(scan(keys, &t, true, false, false), scan(keys, &t, true, false, true));
         }
     }
 
     fn same(a: Masks, b: Masks) -> bool {
-        (a.digit, a.word, a.dot, a.sep, a.key, a.lead, a.colon, a.v6)
-            == (b.digit, b.word, b.dot, b.sep, b.key, b.lead, b.colon, b.v6)
+        a == b
     }
 
     /// Every byte value at every position of a block gives the same bits either way.
