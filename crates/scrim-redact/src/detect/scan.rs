@@ -24,8 +24,6 @@ pub(super) struct Masks {
     pub(super) dash: u64,
     /// The digits `2` to `6` (the first digit of every card).
     pub(super) lead: u64,
-    /// `:`.
-    pub(super) colon: u64,
     /// The bytes of an IPv6 address: hex digits, `:`, `.`.
     pub(super) v6: u64,
     /// `=` and `:`.
@@ -66,7 +64,6 @@ mod portable {
     const SEP: u8 = 8;
     const DASH: u8 = 16;
     const LEAD: u8 = 32;
-    const COLON: u8 = 64;
     const V6: u8 = 128;
     const LO: u64 = 0x0101_0101_0101_0101;
     /// Multiplying bytes of 0 or 1 by this gathers them into the top byte (byte `k`'s bit
@@ -88,7 +85,6 @@ mod portable {
             | (u8::from((c == b'=') | (c == b':')) * SEP)
             | (u8::from(c == b'-') * DASH)
             | (u8::from(c.wrapping_sub(b'2') < 5) * LEAD)
-            | (u8::from(c == b':') * COLON)
             | (u8::from(c.is_ascii_hexdigit() || c == b':' || dot) * V6)
     }
 
@@ -110,7 +106,6 @@ mod portable {
                 m.sep |= g(3);
                 m.dash |= g(4);
                 m.lead |= g(5);
-                m.colon |= g(6);
                 m.v6 |= g(7);
             }
             m
@@ -172,7 +167,6 @@ mod sse2 {
             m.dot |= bits(dot) << s;
             m.dash |= bits(eq(v, b'-')) << s;
             m.lead |= bits(range(v, b'2', 5)) << s;
-            m.colon |= bits(colon) << s;
             m.v6 |= bits(hex | colon | dot) << s;
             m.sep |= bits(colon | eq(v, b'=')) << s;
         }
@@ -264,7 +258,8 @@ fn find_with(
             let (x, c1) = m.v6.overflowing_add(glued);
             let (x, c2) = x.overflowing_add(u64::from(glued_carry));
             glued_carry = c1 | c2;
-            let mut colons = m.colon & x;
+            // The colons: the separators that are IPv6 bytes.
+            let mut colons = m.sep & m.v6 & x;
             while colons != 0 {
                 let j = colons.trailing_zeros() as usize;
                 colons &= colons - 1;
@@ -272,9 +267,7 @@ fn find_with(
             }
         }
         if let Some(a) = assign {
-            // Key characters over this block and the one before (bit `64 + j`: byte
-            // `j` of this block).
-            let keys = (u128::from(m.key()) << 64) | u128::from(prev.key());
+            let (key, prev_key) = (m.key(), prev.key());
             let mut sep = m.sep;
             while sep != 0 {
                 let j = sep.trailing_zeros() as usize;
@@ -282,7 +275,7 @@ fn find_with(
                 let p = i + j;
                 // Most keys are not sensitive, and keys repeat: the cached verdict first.
                 if let Some(c) = &mut cache
-                    && let Some(ks) = key_start(keys, j, p)
+                    && let Some(ks) = key_start(key, prev_key, j, p)
                     && !c.get(b, ks, p, || a.key_before(b, p).is_some())
                 {
                     continue;
@@ -296,21 +289,20 @@ fn find_with(
 }
 
 /// The start of the key that ends right before the separator at `p` (byte `j` of its
-/// block, `keys` as in [`find`]), if the byte before `p` is a key character and the key
-/// is at most [`KeyCache::LONGEST`] bytes long, within the text's first `p` bytes.
+/// block; `key` and `prev` the key-character bits of the block and the one before), if
+/// the byte before `p` is a key character and the key is at most [`KeyCache::LONGEST`]
+/// bytes long, within the text's first `p` bytes.
 #[inline(always)]
-fn key_start(keys: u128, j: usize, p: usize) -> Option<usize> {
-    let t = j + 64;
-    if (keys >> (t - 1)) & 1 == 0 || p < KeyCache::LONGEST {
-        return None;
-    }
-    // Non-key characters before `p`, in the two blocks.
-    let below = !keys & ((1u128 << t) - 1);
-    if below == 0 {
-        return None;
-    }
-    let len = below.leading_zeros() as usize - (128 - t);
-    (len <= KeyCache::LONGEST).then(|| p - len)
+fn key_start(key: u64, prev: u64, j: usize, p: usize) -> Option<usize> {
+    // Non-key characters before byte `j` of the block; if none, the key goes on into the
+    // previous block, over its top key-character bits.
+    let below = !key & ((1u64 << j) - 1);
+    let len = if below != 0 {
+        j - (64 - below.leading_zeros() as usize)
+    } else {
+        j + prev.leading_ones() as usize
+    };
+    (len != 0 && len <= KeyCache::LONGEST && p >= KeyCache::LONGEST).then(|| p - len)
 }
 
 /// The assignment prefilter's verdict ([`Assignments::key_before`]) for recently seen
@@ -456,8 +448,7 @@ mod tests {
         proptest::collection::vec(proptest::sample::select(PIECES), 0..120).prop_map(|v| v.concat())
     }
 
-    /// The default keys, and a list whose first letters need more ranges than the mask
-    /// has (so they are merged), some starting with a digit.
+    /// The default keys, and a longer list, some of its patterns starting with a digit.
     fn key_lists() -> [SensitiveKeys; 2] {
         [
             SensitiveKeys::default(),
