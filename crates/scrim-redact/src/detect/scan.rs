@@ -276,6 +276,7 @@ fn find_with(
                 // Most keys are not sensitive, and keys repeat: the cached verdict first.
                 if let Some(c) = &mut cache
                     && let Some(ks) = key_start(key, prev_key, j, p)
+                        .or_else(|| quoted_key_start(b, key, prev_key, j, p))
                     && !c.get(b, ks, p, || a.key_before(b, p).is_some())
                 {
                     continue;
@@ -305,10 +306,25 @@ fn key_start(key: u64, prev: u64, j: usize, p: usize) -> Option<usize> {
     (len != 0 && len <= KeyCache::LONGEST && p >= KeyCache::LONGEST).then(|| p - len)
 }
 
+/// For a quoted key (`"key":`, `'key'=`) right before the separator at `p`: where its
+/// opening quote is, if the quoted key is at most [`KeyCache::LONGEST`] bytes. The
+/// verdict depends on those bytes alone: the key, and whether the opening quote matches
+/// the closing one.
+#[inline]
+fn quoted_key_start(b: &[u8], key: u64, prev: u64, j: usize, p: usize) -> Option<usize> {
+    if j == 0 || p <= KeyCache::LONGEST || !matches!(b[p - 1], b'"' | b'\'') {
+        return None;
+    }
+    let ks = key_start(key, prev, j - 1, p - 1)?;
+    // A 0 byte would read as the cache's padding of a shorter string.
+    (p - ks < KeyCache::LONGEST && b[ks - 1] != 0).then(|| ks - 1)
+}
+
 /// The assignment prefilter's verdict ([`Assignments::key_before`]) for recently seen
 /// keys of at most 16 bytes. The verdict for a key that ends right before its separator
 /// depends only on the key's bytes (its first byte always starts a word: the byte before
-/// is not a key character), so a key met again gets the same answer.
+/// is not a key character), so a key met again gets the same answer; a quoted key is
+/// cached with its quotes ([`quoted_key_start`]).
 pub(super) struct KeyCache {
     /// The key's bytes, the earlier ones zeroed (key bytes are never 0, so an empty slot,
     /// all 0, never matches).
