@@ -823,11 +823,25 @@ fn is_ws(b: u8) -> bool {
 }
 
 /// The first `"`, `\\` or control character at or after `b[i]`: a byte loop for the short
-/// strings most bodies hold, `memchr2` past the first 32 bytes.
+/// strings most bodies hold (sixteen bytes per compare on x86-64), `memchr2` past the
+/// first 32 bytes.
 fn find_special(b: &[u8], i: usize) -> Option<usize> {
     let special = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
     let short_end = b.len().min(i.saturating_add(32));
-    if let Some(off) = b.get(i..short_end)?.iter().position(|&c| special(c)) {
+    let head = b.get(i..short_end)?;
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    let (head, i) = {
+        let mut k = 0;
+        while let Some(lane) = head.get(k..k + 16) {
+            let bits = sse2_special(lane);
+            if bits != 0 {
+                return Some(i + k + bits.trailing_zeros() as usize);
+            }
+            k += 16;
+        }
+        (&head[k..], i + k)
+    };
+    if let Some(off) = head.iter().position(|&c| special(c)) {
         return Some(i + off);
     }
     let rest = &b[short_end..];
@@ -838,6 +852,28 @@ fn find_special(b: &[u8], i: usize) -> Option<usize> {
         return before.iter().position(|&c| c < 0x20).map(|k| short_end + k);
     }
     (found < rest.len()).then_some(short_end + found)
+}
+
+/// One bit per byte of `lane` (16 bytes) that is `"`, `\\` or a control character: SSE2
+/// compares through `safe_arch` (see `detect/scan.rs` on why not `core::arch`).
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn sse2_special(lane: &[u8]) -> u32 {
+    use safe_arch::{
+        cmp_eq_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i,
+        set_splat_i8_m128i, sub_i8_m128i,
+    };
+    let mut w = [0u8; 16];
+    w.copy_from_slice(lane);
+    let v = load_unaligned_m128i(&w);
+    let quote = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'"' as i8));
+    let backslash = cmp_eq_mask_i8_m128i(v, set_splat_i8_m128i(b'\\' as i8));
+    // `c < 0x20` unsigned: shifted by -128, a signed compare with -128 + 0x20.
+    let control = cmp_lt_mask_i8_m128i(
+        sub_i8_m128i(v, set_splat_i8_m128i(i8::MIN)),
+        set_splat_i8_m128i(i8::MIN + 0x20),
+    );
+    move_mask_i8_m128i(quote | backslash | control) as u32
 }
 
 fn digits_end(b: &[u8], mut i: usize) -> usize {
@@ -1397,5 +1433,39 @@ mod tests {
         assert_eq!(decoded, s);
         decode_into(r"\ud83d\ude00 \ud800 \x \u12", &mut decoded);
         assert_eq!(decoded, "😀 \u{FFFD} \\x \\u12");
+    }
+
+    /// `find_special` against its definition, at every start offset of random texts made
+    /// of plain bytes, quotes, backslashes, control and non-ASCII bytes.
+    #[test]
+    fn find_special_matches_its_definition() {
+        let alphabet = b"ab\"\\\x00\x1f \x7f\x80\xff9";
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..3000 {
+            let len = (x % 90) as usize;
+            let text: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    // Mostly plain bytes, so that specials come late too.
+                    if x.is_multiple_of(8) {
+                        alphabet[(x >> 8) as usize % alphabet.len()]
+                    } else {
+                        b'a' + (x >> 16) as u8 % 26
+                    }
+                })
+                .collect();
+            for i in 0..=len + 1 {
+                let want = text
+                    .get(i..)
+                    .and_then(|rest| {
+                        rest.iter()
+                            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                    })
+                    .map(|k| i + k);
+                assert_eq!(super::find_special(&text, i), want, "{text:?} from {i}");
+            }
+        }
     }
 }

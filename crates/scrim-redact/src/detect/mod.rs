@@ -126,7 +126,7 @@
 //! masks over those bits, rejecting there what cannot be one) and small, bounded checks
 //! around each trigger. No regular expression runs
 //! over the text. A text of at most 256 bytes (a JSON string, an attribute value) is
-//! first read once for the bytes each pass needs (a pattern's first two bytes, `@`, `=` or
+//! first read once for the bytes each pass needs (a pattern's first three bytes, `@`, `=` or
 //! `:`, as many digits and dots as the shortest number), and the passes that cannot find
 //! anything are skipped. In a longer text
 //! the key check's verdict is kept for each key of up to 16 bytes, as keys repeat.
@@ -319,14 +319,16 @@ impl Scanner {
         let mut pre = 0u8;
         // Digits in the low half, dots in the high half (a short text has at most 256).
         let mut count = 0u32;
-        // The pattern-first-byte index of the byte before (0: none).
-        let mut first = 0usize;
+        // The pattern-first-byte index of the byte before (0: none), and the index of the
+        // pattern pair that ends there (0: none).
+        let (mut first, mut pair) = (0usize, 0usize);
         for &c in b {
             let q = QUICK[usize::from(c)];
             need |= q;
             count += COUNT[usize::from(c)];
             if let Some(t) = &self.tokens {
-                pre |= t.second(first, c);
+                pre |= t.third(pair, c);
+                pair = t.pair(first, c);
             }
             first = usize::from(q >> 4);
         }
@@ -357,7 +359,7 @@ const SHORT: usize = 256;
 struct Need(u8);
 
 impl Need {
-    /// The prefix automaton: the first two bytes of some pattern, adjacent.
+    /// The prefix automaton: the first three bytes of some pattern, adjacent.
     const PREFIX: u8 = 1;
     /// Emails: an `@`.
     const AT: u8 = 2;
@@ -754,5 +756,83 @@ mod tests {
         let out = r.scrub("mail alice@example.com now", &mut c);
         assert_eq!(out, "mail [REDACTED:email] now");
         assert_eq!(c.get(Kind::Email), 1);
+    }
+
+    /// Pieces of every prefix pattern, their look-alikes and other detectors' values.
+    const PIECES: &[&str] = &[
+        "Bearer ",
+        "bearer ",
+        "BEARER ",
+        "Basic ",
+        "basic ",
+        "BASIC ",
+        "number",
+        "bea",
+        "ber",
+        "dXNlcjpwYXNz",
+        "abc12345678def",
+        "eyJhbGciOiJIUzI1NiJ9",
+        ".",
+        "eyJzdWIiOiIxIn0",
+        "ey",
+        "eyJ",
+        "AKIA",
+        "AKIAIOSFODNN7EXAMPLE",
+        "ASIA",
+        "AK",
+        "ghp_",
+        "gh",
+        "github_pat_",
+        "xoxb-",
+        "xox",
+        "1234567890",
+        "://",
+        ":/",
+        "https",
+        "user:pw@host",
+        "-----BEGIN ",
+        "RSA PRIVATE KEY-----",
+        "--",
+        "sk_live_",
+        "rk_test_",
+        "sk_",
+        "AIza",
+        "AI",
+        "hooks.slack.com/services/",
+        "T0/B0/X",
+        " ",
+        "a",
+        "@",
+        "example.com",
+        "=",
+        "password",
+        "4111 1111 1111 1111",
+        "10.0.0.1",
+        "::1",
+        "fe80::1",
+        "_",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+        /// A short text (read once first, its passes skipped when they cannot find
+        /// anything) gives the findings it gives with every pass run (the same text
+        /// after 300 spaces, which is long).
+        #[test]
+        fn the_short_text_prefilter_skips_only_passes_that_find_nothing(
+            parts in proptest::collection::vec(proptest::sample::select(PIECES), 0..24),
+        ) {
+            let t = parts.concat();
+            proptest::prop_assume!(t.len() <= SHORT);
+            let pad = " ".repeat(300);
+            let long = format!("{pad}{t}");
+            let s = Scanner::default();
+            let shifted: Vec<Finding> = s
+                .find_all(&long)
+                .into_iter()
+                .map(|f| Finding { start: f.start - 300, end: f.end - 300, ..f })
+                .collect();
+            proptest::prop_assert_eq!(s.find_all(&t), shifted);
+        }
     }
 }

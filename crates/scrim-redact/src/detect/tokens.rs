@@ -107,10 +107,26 @@ fn tok_kind(t: Tok) -> Kind {
 pub(super) struct Prefixes {
     ac: AhoCorasick,
     toks: Vec<Tok>,
-    /// Row `first_index(a)`, column `b`: 1 if `a`, `b` are the first two bytes of some
-    /// enabled pattern (row 0 and the unused rows are all 0). A text without such a pair has no match.
+    /// Row `first_index(a)`, column `b`: the index (from 1) of the pair if `a`, `b` are
+    /// the first two bytes of some enabled pattern, else 0.
     pairs: Box<[[u8; 256]; 16]>,
+    /// Row: a pair's index, column `c`: 1 if the pair followed by `c` starts some enabled
+    /// pattern (row 0 is all 0). A text without such three bytes has no match.
+    thirds: Box<[[u8; 256]; PAIRS]>,
 }
+
+/// More than the distinct two-byte starts of [`PATTERNS`] (checked below).
+const PAIRS: usize = 48;
+
+const _: () = {
+    // Every pattern has a third byte, and the distinct first pairs fit in `PAIRS`.
+    let mut k = 0;
+    while k < PATTERNS.len() {
+        assert!(PATTERNS[k].0.len() >= 3);
+        k += 1;
+    }
+    assert!(PATTERNS.len() < PAIRS);
+};
 
 impl Prefixes {
     pub(super) fn new(set: DetectorSet) -> Option<Prefixes> {
@@ -127,19 +143,38 @@ impl Prefixes {
             .build(&pats)
             .unwrap_or_else(|e| unreachable!("fixed patterns compile: {e}"));
         let mut pairs = Box::new([[0u8; 256]; 16]);
+        let mut thirds = Box::new([[0u8; 256]; PAIRS]);
+        let mut n = 0;
         for p in &pats {
             let p = p.as_bytes();
-            pairs[first_index(p[0])][usize::from(p[1])] = 1;
+            let pair = &mut pairs[first_index(p[0])][usize::from(p[1])];
+            if *pair == 0 {
+                n += 1;
+                *pair = n;
+            }
+            thirds[usize::from(*pair)][usize::from(p[2])] = 1;
         }
-        Some(Prefixes { ac, toks, pairs })
+        Some(Prefixes {
+            ac,
+            toks,
+            pairs,
+            thirds,
+        })
     }
 
-    /// 1 if a byte of [`FIRSTS`] index `first` (see [`first_index`]) followed by `c`
-    /// starts some pattern, else 0: a necessary condition for a match, for the
-    /// short-text prefilter.
+    /// The index (from 1) of the first two bytes of some enabled pattern, if a byte of
+    /// [`FIRSTS`] index `first` (see [`first_index`]) followed by `c` are those, else 0.
     #[inline(always)]
-    pub(super) fn second(&self, first: usize, c: u8) -> u8 {
-        self.pairs[first][usize::from(c)]
+    pub(super) fn pair(&self, first: usize, c: u8) -> usize {
+        usize::from(self.pairs[first][usize::from(c)])
+    }
+
+    /// 1 if the first two bytes of index `pair` (see [`Prefixes::pair`]; 0: none)
+    /// followed by `c` start some enabled pattern, else 0: a necessary condition for a
+    /// match (every pattern has three bytes or more), for the short-text prefilter.
+    #[inline(always)]
+    pub(super) fn third(&self, pair: usize, c: u8) -> u8 {
+        self.thirds[pair][usize::from(c)]
     }
 
     pub(super) fn find(&self, b: &[u8], out: &mut Vec<Finding>) {
