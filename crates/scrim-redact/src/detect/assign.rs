@@ -77,6 +77,9 @@ pub(super) struct Assignments {
     /// Bit `i`: some pattern starts with the letter or digit of index `i` (a prefix hit
     /// needs one).
     first: u64,
+    /// Keys of fewer bytes have fewer letters and digits than any prefix hit needs
+    /// (3 with trigrams only), so they are never sensitive.
+    shortest: usize,
 }
 
 impl Assignments {
@@ -122,6 +125,13 @@ impl Assignments {
             add(b"aws");
             add(b"secretaccesskey");
         }
+        let shortest = if singles.contains(&true) {
+            1
+        } else if bigrams.contains(&true) {
+            2
+        } else {
+            3
+        };
         Some(Assignments {
             keys: keys.clone(),
             secret,
@@ -131,7 +141,14 @@ impl Assignments {
             bigrams,
             singles,
             first,
+            shortest,
         })
+    }
+
+    /// The length under which a key is never sensitive (see `shortest`).
+    #[inline]
+    pub(super) fn shortest_key(&self) -> usize {
+        self.shortest
     }
 
     /// The plain form of the prefilter in [`Assignments::key_before`], kept as its

@@ -273,10 +273,14 @@ fn find_with(
                 let j = sep.trailing_zeros() as usize;
                 sep &= sep - 1;
                 let p = i + j;
+                let direct = key_start(key, prev_key, j, p);
+                // Timestamps (`08:52:44`), `ts=`: too short to hold a pattern.
+                if direct.is_some_and(|ks| p - ks < a.shortest_key()) {
+                    continue;
+                }
                 // Most keys are not sensitive, and keys repeat: the cached verdict first.
                 if let Some(c) = &mut cache
-                    && let Some(ks) = key_start(key, prev_key, j, p)
-                        .or_else(|| quoted_key_start(b, key, prev_key, j, p))
+                    && let Some(ks) = direct.or_else(|| quoted_key_start(b, key, prev_key, j, p))
                     && !c.get(b, ks, p, || a.key_before(b, p).is_some())
                 {
                     continue;
@@ -464,14 +468,16 @@ mod tests {
         proptest::collection::vec(proptest::sample::select(PIECES), 0..120).prop_map(|v| v.concat())
     }
 
-    /// The default keys, and a longer list, some of its patterns starting with a digit.
-    fn key_lists() -> [SensitiveKeys; 2] {
+    /// The default keys; a longer list, some of its patterns starting with a digit; and
+    /// one with patterns of one and two letters (keys of any length may be sensitive).
+    fn key_lists() -> [SensitiveKeys; 3] {
         [
             SensitiveKeys::default(),
             SensitiveKeys::with_extra([
                 "bank", "dob", "email", "gender", "hash", "jwt", "license", "mobile", "name",
                 "routing", "vin", "2fa", "zip", "9lives",
             ]),
+            SensitiveKeys::new(["x", "pw", "key"]),
         ]
     }
 
