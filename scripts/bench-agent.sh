@@ -11,6 +11,7 @@
 # TARGET:
 #   scrim            scrim agent, default policy, --mode cloud, gzip upstream (its default)
 #   scrim-nogzip     the same with --gzip false
+#   scrim-grpc       scrim, with the load sent over OTLP/gRPC (same requests, uncompressed)
 #   rotel-blackhole  Rotel (pip install rotel) with its built-in blackhole exporter
 #   rotel-otlp       Rotel forwarding over OTLP/HTTP to the same blackhole as Scrim
 #
@@ -72,7 +73,7 @@ pids+=($!)
 wait_port "$blackhole_addr"
 
 case "$target" in
-scrim | scrim-nogzip)
+scrim | scrim-nogzip | scrim-grpc)
     extra=()
     [ "$target" = scrim-nogzip ] && extra=(--gzip false)
     taskset -c "$core" "$scrim" agent --upstream "http://$blackhole_addr" --allow-http-fallback \
@@ -99,7 +100,9 @@ wait_port "$http_addr"
 
 count() { curl -s "http://$blackhole_addr/count" | awk '{print $2}'; }
 started=$(date +%s.%N)
-taskset -c "$load_core" "$load" --target "$http_addr" --connections "$connections" --seconds "$seconds" >"$data/load.out" &
+load_args=(--target "$http_addr")
+[ "$target" = scrim-grpc ] && load_args=(--target "$grpc_addr" --grpc)
+taskset -c "$load_core" "$load" "${load_args[@]}" --connections "$connections" --seconds "$seconds" >"$data/load.out" &
 load_pid=$!
 pids+=("$load_pid")
 # Where the wall time went, from the start of the load to the last span forwarded: how

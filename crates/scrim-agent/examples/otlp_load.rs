@@ -10,14 +10,16 @@
 //!     benchmark as little CPU as it can. `--decode` decodes every request with `prost`
 //!     instead (what it did first: about 2 µs per span, a large share of the load core).
 //! otlp_load --target 127.0.0.1:4318 [--connections 8] [--spans 512] [--seconds 20]
-//!           [--warmup 3] [--gzip] [--header NAME:VALUE]... [--requests 16]
+//!           [--warmup 3] [--gzip | --grpc] [--header NAME:VALUE]... [--requests 16]
 //!     N connections (HTTP/1.1 keep-alive), each sending pre-encoded
 //!     ExportTraceServiceRequests of M spans to /v1/traces back to back; prints the spans
 //!     acknowledged (HTTP 200) per second over the measured window, after the warm-up.
 //!     `--requests` is how many different requests are cycled (more: fewer repeated
 //!     trace and span ids, for measuring bytes on disk). `--header` (repeatable) adds a
 //!     header to every request: `--header "authorization:Bearer scrim_…"` for `scrim serve`.
-//!     The total acknowledged, warm-up included, goes to stderr.
+//!     The total acknowledged, warm-up included, goes to stderr. `--grpc`: the same
+//!     requests over OTLP/gRPC (`TraceService/Export`, one HTTP/2 connection each, the
+//!     pre-encoded bytes sent as the message) to a gRPC port instead.
 //! ```
 //!
 //! The requests come from `crates/scrim-otlp/benches/common/workload.rs` (the same
@@ -50,6 +52,7 @@ struct Options {
     headers: Vec<(String, String)>,
     requests: u64,
     decode: bool,
+    grpc: bool,
 }
 
 fn usage() -> ! {
@@ -71,6 +74,7 @@ fn options() -> Options {
         headers: Vec::new(),
         requests: 16,
         decode: false,
+        grpc: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -84,6 +88,7 @@ fn options() -> Options {
             "--warmup" => o.warmup = value().parse().unwrap_or_else(|_| usage()),
             "--gzip" => o.gzip = true,
             "--decode" => o.decode = true,
+            "--grpc" => o.grpc = true,
             "--requests" => o.requests = value().parse().unwrap_or_else(|_| usage()),
             "--header" => {
                 let h = value();
@@ -94,7 +99,7 @@ fn options() -> Options {
             _ => usage(),
         }
     }
-    if o.target.is_none() == o.blackhole.is_none() {
+    if o.target.is_none() == o.blackhole.is_none() || (o.grpc && o.gzip) {
         usage();
     }
     o
@@ -187,6 +192,46 @@ fn count_spans(body: &[u8], gzip: bool, decode: bool) -> u64 {
     })
 }
 
+/// A gRPC codec that sends pre-encoded messages and ignores the answer's body.
+mod raw {
+    use bytes::{BufMut as _, Bytes};
+    use tonic::Status;
+    use tonic::codec::{DecodeBuf, Decoder, EncodeBuf, Encoder};
+
+    #[derive(Clone, Copy)]
+    pub struct Codec;
+
+    impl tonic::codec::Codec for Codec {
+        type Encode = Bytes;
+        type Decode = ();
+        type Encoder = Codec;
+        type Decoder = Codec;
+        fn encoder(&mut self) -> Codec {
+            Codec
+        }
+        fn decoder(&mut self) -> Codec {
+            Codec
+        }
+    }
+
+    impl Encoder for Codec {
+        type Item = Bytes;
+        type Error = Status;
+        fn encode(&mut self, item: Bytes, buf: &mut EncodeBuf<'_>) -> Result<(), Status> {
+            buf.put_slice(&item);
+            Ok(())
+        }
+    }
+
+    impl Decoder for Codec {
+        type Item = ();
+        type Error = Status;
+        fn decode(&mut self, _buf: &mut DecodeBuf<'_>) -> Result<Option<()>, Status> {
+            Ok(Some(()))
+        }
+    }
+}
+
 /// Counting nested messages on the protobuf wire format.
 mod wire {
     fn varint(buf: &mut &[u8]) -> Option<u64> {
@@ -277,6 +322,45 @@ async fn load(o: Options) {
             Arc::clone(&stop),
         );
         let spans = o.spans as u64;
+        if o.grpc {
+            tasks.push(tokio::spawn(async move {
+                let channel = tonic::transport::Channel::from_shared(format!("http://{target}"))
+                    .expect("gRPC target")
+                    .connect()
+                    .await
+                    .expect("connect to target");
+                let mut grpc = tonic::client::Grpc::new(channel);
+                let mut n = c;
+                while !stop.load(Relaxed) {
+                    let mut req = tonic::Request::new(bodies[n % bodies.len()].clone());
+                    for (name, value) in headers.iter() {
+                        if let (Ok(k), Ok(v)) = (
+                            tonic::metadata::MetadataKey::from_bytes(name.as_bytes()),
+                            value.parse(),
+                        ) {
+                            req.metadata_mut().insert(k, v);
+                        }
+                    }
+                    n += 1;
+                    if let Err(e) = grpc.ready().await {
+                        eprintln!("load: connection {c}: {e}");
+                        return;
+                    }
+                    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+                        "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                    );
+                    match grpc.unary(req, path, raw::Codec).await {
+                        Ok(_) => {
+                            acked.fetch_add(spans, Relaxed);
+                        }
+                        Err(_) => {
+                            errors.fetch_add(1, Relaxed);
+                        }
+                    }
+                }
+            }));
+            continue;
+        }
         tasks.push(tokio::spawn(async move {
             let stream = tokio::net::TcpStream::connect(target)
                 .await
