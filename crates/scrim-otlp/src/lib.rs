@@ -11,8 +11,9 @@
 //! their own: [`redact`] applies a capture policy to a whole request, and the caller's sink
 //! calls it before anything is queued, written or forwarded. A sink with one policy for
 //! every request (the agent's) may instead give it to the receivers
-//! ([`Sink::trace_policy`]): the OTLP/HTTP receiver then applies it to protobuf trace
-//! requests on the wire format as it decodes them ([`wire`]), and the sink gets them
+//! ([`Sink::trace_policy`]): both receivers then apply it to protobuf trace requests
+//! (OTLP/HTTP protobuf and OTLP/gRPC) on the wire format as they decode them ([`wire`]),
+//! and the sink gets them
 //! redacted and encoded ([`Sink::consume_redacted_traces`]). Receivers decode and
 //! validate each request, then hand it as one [`Batch`] to a [`Sink`] the caller provides
 //! (the agent's disk queue, the server's WAL), together with a [`RequestContext`]

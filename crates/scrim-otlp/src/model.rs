@@ -328,8 +328,9 @@ pub trait Sink: Send + Sync + 'static {
     ) -> BoxFuture<'_, Result<Accepted, SinkError>>;
 
     /// The capture policy this sink applies to every trace request, when it is one policy
-    /// for all of them (the agent's). With `Some`, the OTLP/HTTP receiver applies it to
-    /// protobuf trace requests itself as it decodes and checks them, on the wire format
+    /// for all of them (the agent's). With `Some`, the receivers apply it to protobuf
+    /// trace requests (OTLP/HTTP protobuf and OTLP/gRPC) themselves as they decode and
+    /// check them, on the wire format
     /// ([`wire`](crate::wire): no `prost` structures are built), and hands the result to
     /// [`Sink::consume_redacted_traces`] instead of [`Sink::consume`]. Default `None`.
     fn trace_policy(&self) -> Option<Arc<Redactor>> {

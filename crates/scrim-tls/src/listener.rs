@@ -299,13 +299,19 @@ impl Listener {
             }
             match self.tcp.poll_accept(cx) {
                 Poll::Pending => break,
-                Poll::Ready(Ok((tcp, peer))) => match &mut self.tls {
-                    None => return Poll::Ready((MaybeTlsStream::Plain(tcp), peer)),
-                    Some(tls) => {
-                        accepted += 1;
-                        tls.start_handshake(tcp, peer);
+                Poll::Ready(Ok((tcp, peer))) => {
+                    // Answers go out as they are written: with Nagle's algorithm, an HTTP/2
+                    // response written in parts (headers, data, trailers) can wait for the
+                    // client's delayed ACK. Failing to set it changes only latency.
+                    let _ = tcp.set_nodelay(true);
+                    match &mut self.tls {
+                        None => return Poll::Ready((MaybeTlsStream::Plain(tcp), peer)),
+                        Some(tls) => {
+                            accepted += 1;
+                            tls.start_handshake(tcp, peer);
+                        }
                     }
-                },
+                }
                 Poll::Ready(Err(error)) if is_connection_error(&error) => {}
                 Poll::Ready(Err(error)) => {
                     tracing::error!(
