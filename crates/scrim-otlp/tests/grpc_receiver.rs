@@ -184,48 +184,10 @@ async fn invalid_and_oversize_requests_never_reach_the_sink() {
     receivers.shutdown().await.unwrap();
 }
 
-/// A sink with one capture policy (as the agent's): trace requests reach it redacted on the
-/// wire format; it keeps what it got with the request's context.
-struct PolicySink {
-    redactor: Arc<scrim_redact::Redactor>,
-    redacted: std::sync::Mutex<Vec<(scrim_otlp::wire::RedactedTraces, scrim_otlp::RequestContext)>>,
-    inner: Arc<TestSink>,
-}
-
-impl Sink for PolicySink {
-    fn consume(
-        &self,
-        batch: Batch,
-        ctx: scrim_otlp::RequestContext,
-    ) -> scrim_otlp::BoxFuture<'_, Result<Accepted, SinkError>> {
-        self.inner.consume(batch, ctx)
-    }
-
-    fn trace_policy(&self) -> Option<Arc<scrim_redact::Redactor>> {
-        Some(Arc::clone(&self.redactor))
-    }
-
-    fn consume_redacted_traces(
-        &self,
-        traces: scrim_otlp::wire::RedactedTraces,
-        ctx: scrim_otlp::RequestContext,
-    ) -> scrim_otlp::BoxFuture<'_, Result<Accepted, SinkError>> {
-        self.redacted.lock().unwrap().push((traces, ctx));
-        Box::pin(async { Ok(Accepted::all()) })
-    }
-}
-
 #[tokio::test]
 async fn grpc_traces_take_the_wire_path_with_the_decoded_paths_output() {
-    let redactor = Arc::new(scrim_redact::Redactor::new(
-        &scrim_redact::Policy::default(),
-        Some(b"receiver test key"),
-    ));
-    let sink = Arc::new(PolicySink {
-        redactor: Arc::clone(&redactor),
-        redacted: Default::default(),
-        inner: TestSink::new(),
-    });
+    let sink = PolicySink::new();
+    let redactor = Arc::clone(&sink.redactor);
     let limits = Limits {
         max_decompressed_bytes: 64 << 10,
         ..Limits::default()

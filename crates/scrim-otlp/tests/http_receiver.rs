@@ -416,47 +416,10 @@ async fn a_body_that_never_finishes_is_408() {
     receivers.shutdown().await.unwrap();
 }
 
-/// A sink with one capture policy: protobuf trace requests reach it redacted on the wire.
-struct PolicySink {
-    redactor: Arc<scrim_redact::Redactor>,
-    redacted: std::sync::Mutex<Vec<scrim_otlp::wire::RedactedTraces>>,
-    inner: Arc<TestSink>,
-}
-
-impl Sink for PolicySink {
-    fn consume(
-        &self,
-        batch: Batch,
-        ctx: scrim_otlp::RequestContext,
-    ) -> scrim_otlp::BoxFuture<'_, Result<Accepted, SinkError>> {
-        self.inner.consume(batch, ctx)
-    }
-
-    fn trace_policy(&self) -> Option<Arc<scrim_redact::Redactor>> {
-        Some(Arc::clone(&self.redactor))
-    }
-
-    fn consume_redacted_traces(
-        &self,
-        traces: scrim_otlp::wire::RedactedTraces,
-        _ctx: scrim_otlp::RequestContext,
-    ) -> scrim_otlp::BoxFuture<'_, Result<Accepted, SinkError>> {
-        self.redacted.lock().unwrap().push(traces);
-        Box::pin(async { Ok(Accepted::all()) })
-    }
-}
-
 #[tokio::test]
 async fn a_sink_with_a_policy_gets_protobuf_traces_redacted_and_the_rest_decoded() {
-    let redactor = Arc::new(scrim_redact::Redactor::new(
-        &scrim_redact::Policy::default(),
-        Some(b"receiver test key"),
-    ));
-    let sink = Arc::new(PolicySink {
-        redactor: Arc::clone(&redactor),
-        redacted: Default::default(),
-        inner: TestSink::new(),
-    });
+    let sink = PolicySink::new();
+    let redactor = Arc::clone(&sink.redactor);
     let (receivers, addr) = start(sink.clone(), Limits::default()).await;
     let mut req = traces(2);
     req.resource_spans[0].scope_spans[0].spans[1]
@@ -469,13 +432,13 @@ async fn a_sink_with_a_policy_gets_protobuf_traces_redacted_and_the_rest_decoded
         assert_eq!(redacted.len(), 1);
         let mut expected = req.clone();
         let counts = scrim_otlp::redact::redact_traces(&mut expected, &redactor);
-        assert_eq!(redacted[0].spans, 2);
-        assert_eq!(redacted[0].counts, counts);
+        assert_eq!(redacted[0].0.spans, 2);
+        assert_eq!(redacted[0].0.counts, counts);
         assert_eq!(
-            ExportTraceServiceRequest::decode(redacted[0].body.as_slice()).unwrap(),
+            ExportTraceServiceRequest::decode(redacted[0].0.body.as_slice()).unwrap(),
             expected
         );
-        assert!(!String::from_utf8_lossy(&redacted[0].body).contains("alice@"));
+        assert!(!String::from_utf8_lossy(&redacted[0].0.body).contains("alice@"));
     }
     // Invalid protobuf, or a request the limits refuse: 400 as before, nothing sunk.
     let answer = post(addr, "/v1/traces", &[PB], vec![0x0a, 0x05, 0x01]).await;

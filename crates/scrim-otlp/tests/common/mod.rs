@@ -78,6 +78,52 @@ impl Sink for TestSink {
     }
 }
 
+/// A sink with one capture policy (as the agent's): protobuf trace requests reach it
+/// redacted on the wire format, kept with their request context; everything else goes to
+/// `inner`.
+pub struct PolicySink {
+    pub redactor: Arc<scrim_redact::Redactor>,
+    pub redacted: Mutex<Vec<(scrim_otlp::wire::RedactedTraces, RequestContext)>>,
+    pub inner: Arc<TestSink>,
+}
+
+impl PolicySink {
+    /// The default policy, pseudonyms under a fixed test key.
+    pub fn new() -> Arc<PolicySink> {
+        Arc::new(PolicySink {
+            redactor: Arc::new(scrim_redact::Redactor::new(
+                &scrim_redact::Policy::default(),
+                Some(b"receiver test key"),
+            )),
+            redacted: Mutex::default(),
+            inner: TestSink::new(),
+        })
+    }
+}
+
+impl Sink for PolicySink {
+    fn consume(
+        &self,
+        batch: Batch,
+        ctx: RequestContext,
+    ) -> BoxFuture<'_, Result<Accepted, SinkError>> {
+        self.inner.consume(batch, ctx)
+    }
+
+    fn trace_policy(&self) -> Option<Arc<scrim_redact::Redactor>> {
+        Some(Arc::clone(&self.redactor))
+    }
+
+    fn consume_redacted_traces(
+        &self,
+        traces: scrim_otlp::wire::RedactedTraces,
+        ctx: RequestContext,
+    ) -> BoxFuture<'_, Result<Accepted, SinkError>> {
+        self.redacted.lock().unwrap().push((traces, ctx));
+        Box::pin(async { Ok(Accepted::all()) })
+    }
+}
+
 pub fn string_kv(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.into(),
